@@ -1,0 +1,48 @@
+# promwire — every target does its own set-up on a fresh Debian machine (run as root for apt-get).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+RUN_ARGS ?=
+
+.PHONY: run test lint bench debs bench-debs clean help
+
+help:
+	@echo "make run    - set up and run the local stack (exporter, Prometheus, Alertmanager, bridge)"
+	@echo "make test   - set up and run ruff + pytest (unit and integration)"
+	@echo "make bench  - set up and run the benchmarks in bench/"
+
+$(PY):
+	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -qq && $(APT_INSTALL) python3-venv python3-pip && python3 -m venv $(VENV); }
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+# Debian's Prometheus and Alertmanager, used by `make run` and by the integration tests.
+debs:
+	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null \
+	   || ! command -v prometheus-alertmanager >/dev/null || ! command -v amtool >/dev/null; then \
+	  apt-get update -qq && $(APT_INSTALL) prometheus prometheus-alertmanager; \
+	fi
+
+# The benchmarks also compare against Debian's node_exporter.
+bench-debs: debs
+	@command -v prometheus-node-exporter >/dev/null || { apt-get update -qq && $(APT_INSTALL) prometheus-node-exporter; }
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) debs lint
+	$(VENV)/bin/pytest -q
+
+run: $(STAMP) debs
+	$(PY) scripts/run_stack.py $(RUN_ARGS)
+
+bench: $(STAMP) bench-debs
+	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

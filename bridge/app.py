@@ -1,0 +1,27 @@
+"""The application factory: one place that assembles the bridge from its features."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bridge import observe
+from bridge.config import BridgeConfig
+from bridge.http import cors_middleware, error_middleware
+from bridge.keys import CONFIG_KEY, METRICS_KEY
+from bridge.selfmetrics import BridgeMetrics
+
+# Each feature module exposes `setup(app)`: it adds its routes and its cleanup_ctx resources.
+FEATURES = (observe,)
+
+
+def create_app(config: BridgeConfig) -> web.Application:
+    """Build the bridge for `config`. Resources open in cleanup_ctx, in FEATURES order."""
+    app = web.Application(
+        client_max_size=config.http.max_body_bytes,
+        middlewares=[observe.metrics_middleware, cors_middleware, error_middleware],
+    )
+    app[CONFIG_KEY] = config
+    app[METRICS_KEY] = BridgeMetrics()
+    for feature in FEATURES:
+        feature.setup(app)
+    return app

@@ -1,0 +1,121 @@
+"""`promwire-bridge` / `python -m bridge`: flags, config, logging, and a clean exit.
+
+Exit codes: 0 on a signal-initiated stop, 1 when the service cannot run (port in use, bad
+listen address, unwritable data dir), 2 for a bad configuration or bad flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from bridge import __version__
+from bridge.app import create_app
+from bridge.config import BridgeConfig, ConfigError, load_config
+
+log = logging.getLogger("bridge")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="promwire-bridge",
+        description="Serve Prometheus and Alertmanager as REST, WebSocket and SSE streams. "
+        "Every flag can also be set as PROMWIRE_<NAME> (e.g. PROMWIRE_AUTH_TOKEN); "
+        "flags win over the environment, which wins over the file.",
+    )
+    p.add_argument("--listen", metavar="HOST:PORT", help="address to serve on "
+                   "(default 127.0.0.1:8000)")
+    p.add_argument("--prometheus-url", metavar="URL", help="Prometheus base URL "
+                   "(default http://127.0.0.1:9090)")
+    p.add_argument("--alertmanager-url", metavar="URL", help="Alertmanager base URL "
+                   "(default http://127.0.0.1:9093)")
+    p.add_argument("--config", metavar="FILE", help="YAML configuration file")
+    p.add_argument("--data-dir", metavar="DIR", help="where alerts and the token live "
+                   "(default ./data)")
+    p.add_argument("--auth-token", metavar="TOKEN", help="token for write endpoints "
+                   "(default: read or create DATA_DIR/auth_token)")
+    p.add_argument("--log-level", metavar="LEVEL", help="debug, info, warning, error")
+    p.add_argument("--version", action="version", version=f"promwire-bridge {__version__}")
+    return p
+
+
+def resolve_token(config: BridgeConfig) -> BridgeConfig:
+    """Give the config a token: the configured one, else DATA_DIR/auth_token (created 0600).
+
+    Writes are never open: a bridge started without a token makes one and says where it is.
+    """
+    if config.auth.token:
+        return config
+    path = Path(config.data_dir) / "auth_token"
+    if path.exists():
+        token = path.read_text().strip()
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+        log.info("no auth token configured; created %s", path)
+    return dataclasses.replace(config, auth=dataclasses.replace(config.auth, token=token))
+
+
+async def serve(config: BridgeConfig) -> None:
+    """Run until SIGINT/SIGTERM; bind errors propagate as OSError for `main` to report."""
+    app = create_app(config)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port, backlog=4096)
+        await site.start()
+        log.info("promwire-bridge %s listening on http://%s (prometheus %s)",
+                 __version__, config.listen, config.prometheus.url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {
+        "listen": args.listen,
+        "prometheus_url": args.prometheus_url,
+        "alertmanager_url": args.alertmanager_url,
+        "data_dir": args.data_dir,
+        "auth_token": args.auth_token,
+        "log_level": args.log_level,
+    }
+    try:
+        config = load_config(args.config, os.environ, overrides)
+    except ConfigError as exc:
+        print(f"promwire-bridge: config error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=config.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = resolve_token(config)
+    except OSError as exc:
+        print(f"promwire-bridge: cannot use data dir {config.data_dir}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(serve(config))
+    except OSError as exc:
+        print(f"promwire-bridge: cannot serve on {config.listen}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,169 @@
+"""HTTP plumbing shared by every route: JSON answers, the error mapping, CORS, auth, Origin.
+
+`error_middleware` is the single place where exceptions become HTTP answers: a `BridgeError`
+becomes its status and `{"error", "detail"}` body, aiohttp's own HTTP exceptions (404, 405, 413)
+get the same JSON shape, and anything unexpected is logged and answered 500 without a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bridge.config import BridgeConfig
+from bridge.errors import BridgeError, Forbidden, Unauthorized
+from bridge.keys import CONFIG_KEY
+
+log = logging.getLogger("bridge.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def dumps(data: Any) -> str:
+    """Compact JSON; NaN and infinities (which Prometheus returns) become strings, as in its API."""
+    return json.dumps(_finite(data), separators=(",", ":"), default=_json_default)
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float) and not math.isfinite(data):
+        return "NaN" if math.isnan(data) else ("+Inf" if data > 0 else "-Inf")
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> web.Response:
+    return web.Response(text=dumps(data), status=status, content_type="application/json",
+                        headers=headers)
+
+
+def error_response(exc: BridgeError) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="promwire"'} if exc.status == 401 else None
+    return json_response(exc.body(), status=exc.status, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except BridgeError as exc:
+        if exc.status >= 500:
+            log.warning("%s %s -> %s %s", request.method, request.path, exc.status, exc.detail)
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        code = _HTTP_ERROR_CODES.get(exc.status, "http_error")
+        detail = exc.reason
+        if exc.status == 404:
+            detail = f"no route for {request.method} {request.path}"
+        elif exc.status == 413:
+            limit = request.app[CONFIG_KEY].http.max_body_bytes
+            detail = f"request body larger than {limit} bytes"
+        return json_response({"error": code, "detail": detail}, status=exc.status,
+                             headers={k: v for k, v in exc.headers.items() if k == "Allow"})
+    except ConnectionResetError:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return json_response({"error": "internal", "detail": "internal server error"}, 500)
+
+
+def origin_allowed(config: BridgeConfig, request: web.Request) -> bool:
+    """True for no Origin (non-browser clients), the bridge's own origin, or an allowlisted one."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True
+    allowed = config.http.allowed_origins
+    if "*" in allowed or origin in allowed:
+        return True
+    own = f"{request.scheme}://{request.host}"
+    return origin == own
+
+
+@web.middleware
+async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """CORS from an allowlist; empty allowlist = same origin only (no CORS headers at all)."""
+    config = request.app[CONFIG_KEY]
+    origin = request.headers.get("Origin")
+    listed = bool(origin) and ("*" in config.http.allowed_origins
+                               or origin in config.http.allowed_origins)
+    preflight = "Access-Control-Request-Method" in request.headers
+    if request.method == "OPTIONS" and origin and preflight:
+        if not listed:
+            return error_response(Forbidden(f"origin {origin} is not allowed"))
+        response: web.StreamResponse = web.Response(status=204)
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+    else:
+        response = await handler(request)
+    if listed and not response.prepared:
+        response.headers["Access-Control-Allow-Origin"] = origin or ""
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+def request_token(request: web.Request) -> str | None:
+    """The token a request carries: Bearer header, Basic password, or `?token=` (for browsers'
+    WebSocket and EventSource, which cannot set headers)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            _user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return password
+    return request.query.get("token")
+
+
+def require_token(request: web.Request) -> None:
+    """Raise Unauthorized unless the request carries the configured token.
+
+    With no token configured, nothing matches: write endpoints are never open by accident.
+    """
+    expected = request.app[CONFIG_KEY].auth.token
+    given = request_token(request)
+    if not expected or given is None or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized("a valid token is required (Authorization: Bearer <token>)")
+
+
+def require_read_access(request: web.Request) -> None:
+    """Reads are open unless `auth.protect_reads` is set; then they need the token too."""
+    if request.app[CONFIG_KEY].auth.protect_reads:
+        require_token(request)
+
+
+def check_origin(request: web.Request) -> None:
+    """Refuse WebSocket upgrades and SSE from a foreign Origin (cross-site WebSocket hijacking)."""
+    if not origin_allowed(request.app[CONFIG_KEY], request):
+        raise Forbidden(f"origin {request.headers.get('Origin')} is not allowed")

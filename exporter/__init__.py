@@ -1,0 +1,1 @@
+"""promwire exporter: node_exporter-compatible host metrics on /metrics."""

@@ -1,0 +1,41 @@
+"""Shared fixtures: real exporter + real Prometheus, started once per session.
+
+Tests that stop or reconfigure Prometheus start their own with `tests.servers` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests import servers
+
+
+@dataclass
+class NodeStack:
+    exporter: servers.Process
+    prometheus: servers.Process
+
+    @property
+    def exporter_target(self) -> str:
+        return self.exporter.url.split("://", 1)[1]
+
+
+@pytest.fixture(scope="session")
+def node_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeStack]:
+    """The real exporter scraped every second by a real Prometheus, with data already in."""
+    base = tmp_path_factory.mktemp("node_stack")
+    exp = servers.exporter(base / "exporter").start()
+    prom = servers.prometheus(base / "prometheus", [exp.url.split("://", 1)[1]])
+    prom.start()
+    try:
+        servers.wait_for(
+            lambda: servers.prom_query(prom.url, 'up{job="node"} == 1')
+            and servers.prom_query(prom.url, "rate(node_cpu_seconds_total[5s])"),
+            timeout=60, message="Prometheus to scrape the exporter twice")
+        yield NodeStack(exp, prom)
+    finally:
+        prom.stop()
+        exp.stop()

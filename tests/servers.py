@@ -1,0 +1,208 @@
+"""Real processes for integration tests: the exporter, the bridge, Debian's Prometheus and
+Alertmanager, each on 127.0.0.1 with a free port and its own temp dir.
+
+Tests use these through the fixtures in `tests/conftest.py`; nothing here mocks anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROMETHEUS = shutil.which("prometheus")
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None
+             ) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def http_json(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None
+              ) -> tuple[int, Any]:
+    status, body = http_get(url, timeout, headers)
+    return status, json.loads(body) if body else None
+
+
+class Process:
+    """A child process with a log file, a base URL, and a readiness wait."""
+
+    def __init__(self, name: str, argv: Sequence[str], workdir: Path, url: str,
+                 ready_path: str, env: dict[str, str] | None = None) -> None:
+        self.name, self.argv, self.workdir = name, list(argv), workdir
+        self.url, self.ready_path = url, ready_path
+        self.env = env
+        self.log_path = workdir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> Process:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # closed below: the child keeps its own copy
+        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
+                                     cwd=self.workdir, env=self.env, start_new_session=True)
+        log.close()
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                status, _ = http_get(self.url + self.ready_path, timeout=1.0)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def exporter(workdir: Path, *args: str, port: int | None = None) -> Process:
+    port = port or free_port()
+    argv = python_module("exporter", "--listen", f"127.0.0.1:{port}", *args)
+    return Process("exporter", argv, workdir, f"http://127.0.0.1:{port}", "/-/healthy")
+
+
+def bridge(workdir: Path, prometheus_url: str, *args: str, port: int | None = None,
+           alertmanager_url: str | None = None, token: str = "test-token",
+           config: dict[str, Any] | None = None) -> Process:
+    """The bridge as a process. `config` is written as its YAML file."""
+    port = port or free_port()
+    argv = python_module("bridge", "--listen", f"127.0.0.1:{port}",
+                         "--prometheus-url", prometheus_url,
+                         "--data-dir", str(workdir / "data"), "--auth-token", token, *args)
+    if alertmanager_url:
+        argv += ["--alertmanager-url", alertmanager_url]
+    if config is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        path = workdir / "bridge.yml"
+        path.write_text(yaml.safe_dump(config))
+        argv += ["--config", str(path)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMWIRE_")}
+    return Process("bridge", argv, workdir, f"http://127.0.0.1:{port}", "/health", env=env)
+
+
+def prometheus(workdir: Path, targets: Sequence[str], *, rule_files: Sequence[Path] = (),
+               alertmanager: str | None = None, interval: str = "1s",
+               port: int | None = None, extra_scrape: Sequence[dict[str, Any]] = ()
+               ) -> Process:
+    """Debian's Prometheus scraping `targets` (HOST:PORT) as job "node" every `interval`."""
+    if PROMETHEUS is None:
+        raise RuntimeError("prometheus is not installed (make test installs it)")
+    port = port or free_port()
+    config: dict[str, Any] = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "scrape_configs": [
+            {"job_name": "node", "static_configs": [{"targets": list(targets)}]},
+            *extra_scrape,
+        ],
+    }
+    if rule_files:
+        config["rule_files"] = [str(p) for p in rule_files]
+    if alertmanager:
+        config["alerting"] = {"alertmanagers": [
+            {"static_configs": [{"targets": [alertmanager.split("://", 1)[-1]]}]}]}
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    argv = [PROMETHEUS, f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
+            "--log.level=warn"]
+    return Process("prometheus", argv, workdir, f"http://127.0.0.1:{port}", "/-/ready")
+
+
+def alertmanager(workdir: Path, config: dict[str, Any], port: int | None = None) -> Process:
+    """Debian's Alertmanager with `config`, clustering off."""
+    if ALERTMANAGER is None:
+        raise RuntimeError("prometheus-alertmanager is not installed (make test installs it)")
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    argv = [ALERTMANAGER, f"--config.file={workdir / 'alertmanager.yml'}",
+            f"--storage.path={workdir / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
+            "--log.level=warn"]
+    return Process("alertmanager", argv, workdir, f"http://127.0.0.1:{port}", "/-/ready")
+
+
+def prom_query(prom_url: str, query: str) -> list[dict[str, Any]]:
+    """An instant query against a real Prometheus, returning `data.result`."""
+    from urllib.parse import quote
+
+    status, body = http_json(f"{prom_url}/api/v1/query?query={quote(query)}")
+    if status != 200 or body.get("status") != "success":
+        raise RuntimeError(f"query {query!r} failed: {status} {body}")
+    return body["data"]["result"]
+
+
+def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.2,
+             message: str = "condition") -> Any:
+    """Poll `predicate` until it returns something truthy; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:
+            last_exc = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {message}" + (f": {last_exc}" if last_exc else ""))
