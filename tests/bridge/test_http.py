@@ -1,0 +1,142 @@
+"""The shared HTTP plumbing: one error shape, CORS allowlist, token and Origin checks."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+
+from aiohttp import web
+
+from bridge.app import create_app
+from bridge.config import AuthConfig, BridgeConfig, HttpConfig
+from bridge.errors import UpstreamTimeout
+from bridge.http import check_origin, dumps, require_read_access, require_token
+
+probe = web.RouteTableDef()
+
+
+@probe.post("/_test/write")
+async def write(request: web.Request) -> web.Response:
+    require_token(request)
+    await request.read()
+    return web.json_response({"ok": True})
+
+
+@probe.get("/_test/read")
+async def read(request: web.Request) -> web.Response:
+    require_read_access(request)
+    check_origin(request)
+    return web.json_response({"ok": True})
+
+
+@probe.get("/_test/boom")
+async def boom(request: web.Request) -> web.Response:
+    raise RuntimeError("secret internals")
+
+
+@probe.get("/_test/slow")
+async def slow(request: web.Request) -> web.Response:
+    raise UpstreamTimeout("prometheus took too long")
+
+
+def make_app(**changes: object) -> web.Application:
+    config = BridgeConfig(auth=AuthConfig(token="s3cret"), http=HttpConfig(max_body_bytes=1024))
+    config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+    app = create_app(config)
+    app.add_routes(probe)
+    return app
+
+
+async def test_unknown_route_and_method_are_json(aiohttp_client) -> None:
+    client = await aiohttp_client(make_app())
+    resp = await client.get("/nowhere")
+    assert resp.status == 404
+    assert (await resp.json())["error"] == "not_found"
+    resp = await client.delete("/metrics")
+    assert resp.status == 405
+    assert (await resp.json())["error"] == "method_not_allowed"
+
+
+async def test_unexpected_exception_is_500_without_traceback(aiohttp_client) -> None:
+    client = await aiohttp_client(make_app())
+    resp = await client.get("/_test/boom")
+    assert resp.status == 500
+    body = await resp.text()
+    assert "secret internals" not in body and "Traceback" not in body
+    assert (await resp.json())["error"] == "internal"
+
+
+async def test_bridge_error_maps_to_its_status(aiohttp_client) -> None:
+    client = await aiohttp_client(make_app())
+    resp = await client.get("/_test/slow")
+    assert resp.status == 504
+    assert await resp.json() == {"error": "timeout", "detail": "prometheus took too long"}
+
+
+async def test_token_bearer_basic_and_missing(aiohttp_client) -> None:
+    client = await aiohttp_client(make_app())
+    assert (await client.post("/_test/write")).status == 401
+    bad = await client.post("/_test/write", headers={"Authorization": "Bearer nope"})
+    assert bad.status == 401 and (await bad.json())["error"] == "unauthorized"
+    ok = await client.post("/_test/write", headers={"Authorization": "Bearer s3cret"})
+    assert ok.status == 200
+    basic = base64.b64encode(b"alertmanager:s3cret").decode()
+    assert (await client.post("/_test/write",
+                              headers={"Authorization": f"Basic {basic}"})).status == 200
+
+
+async def test_no_configured_token_means_writes_closed(aiohttp_client) -> None:
+    client = await aiohttp_client(make_app(auth=AuthConfig(token=None)))
+    resp = await client.post("/_test/write", headers={"Authorization": "Bearer "})
+    assert resp.status == 401
+
+
+async def test_body_over_limit_is_413_json(aiohttp_client) -> None:
+    client = await aiohttp_client(make_app())
+    resp = await client.post("/_test/write", data=b"x" * 4096,
+                             headers={"Authorization": "Bearer s3cret"})
+    assert resp.status == 413
+    assert (await resp.json())["error"] == "payload_too_large"
+
+
+async def test_protected_reads(aiohttp_client) -> None:
+    client = await aiohttp_client(make_app(auth=AuthConfig(token="s3cret", protect_reads=True)))
+    assert (await client.get("/_test/read")).status == 401
+    assert (await client.get("/_test/read?token=s3cret")).status == 200
+
+
+async def test_cors_allowlist(aiohttp_client) -> None:
+    client = await aiohttp_client(make_app(
+        http=HttpConfig(allowed_origins=("https://dash.example",))))
+    listed = await client.get("/_test/read", headers={"Origin": "https://dash.example"})
+    assert listed.headers["Access-Control-Allow-Origin"] == "https://dash.example"
+    foreign = await client.get("/_test/read", headers={"Origin": "https://evil.example"})
+    assert foreign.status == 403
+    assert "Access-Control-Allow-Origin" not in foreign.headers
+    preflight = await client.options("/_test/read", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    assert preflight.status == 403
+    preflight = await client.options("/_test/read", headers={
+        "Origin": "https://dash.example", "Access-Control-Request-Method": "GET"})
+    assert preflight.status == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://dash.example"
+
+
+async def test_same_origin_is_allowed_without_allowlist(aiohttp_client) -> None:
+    client = await aiohttp_client(make_app())
+    own = f"http://{client.host}:{client.port}"
+    assert (await client.get("/_test/read", headers={"Origin": own})).status == 200
+    assert (await client.get("/_test/read", headers={"Origin": "http://x.example"})).status == 403
+
+
+def test_dumps_writes_prometheus_special_floats_as_strings() -> None:
+    assert dumps({"v": [float("nan"), float("inf"), -float("inf"), 1.5]}) == \
+        '{"v":["NaN","+Inf","-Inf",1.5]}'
+
+
+async def test_self_metrics_count_requests_by_route(aiohttp_client) -> None:
+    client = await aiohttp_client(make_app())
+    await client.get("/_test/slow")
+    text = await (await client.get("/metrics")).text()
+    sample = 'promwire_bridge_http_requests_total{method="GET",route="/_test/slow",status="504"}'
+    assert f"{sample} 1.0" in text
