@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -84,6 +85,15 @@ class MetricsConfig:
     catalog: tuple[CatalogEntry, ...] = ()
     # Default lookback for history when neither start nor range is given.
     default_range: float = 3600.0
+    # Seconds the last good snapshot is served (`stale: true`) while Prometheus is unreachable;
+    # after that GET /api/metrics/current answers 503.
+    max_stale: float = 300.0
+    # Most points per series one history request may ask for (larger ranges are split into
+    # chunks of prometheus.max_points and stitched; beyond this the step is refused).
+    max_history_points: int = 250_000
+    # Prometheus jobs that scrape the exporter (GET /api/instances); empty = every job that has
+    # exposed node_boot_time_seconds in the last hour.
+    exporter_jobs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -307,9 +317,20 @@ def _validate(config: BridgeConfig, source: str) -> None:
         "streams.max_subscriptions": config.streams.max_subscriptions,
         "streams.send_queue": config.streams.send_queue,
         "http.max_body_bytes": config.http.max_body_bytes,
+        "prometheus.connect_timeout": config.prometheus.connect_timeout,
+        "prometheus.max_points": config.prometheus.max_points,
+        "metrics.default_range": config.metrics.default_range,
+        "metrics.max_stale": config.metrics.max_stale,
+        "metrics.max_history_points": config.metrics.max_history_points,
     }
     for key, number in positives.items():
         if number <= 0:
             raise ConfigError(source, key, f"must be > 0, got {number}")
+    if config.metrics.cache_ttl < 0:
+        raise ConfigError(source, "metrics.cache_ttl", "must be >= 0")
+    for i, entry in enumerate(config.metrics.catalog):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", entry.name) or entry.name == "current":
+            raise ConfigError(source, f"metrics.catalog[{i}].name",
+                              f"{entry.name!r} must be an identifier other than 'current'")
     if config.streams.interval < config.streams.min_interval:
         raise ConfigError(source, "streams.interval", "must be >= streams.min_interval")
