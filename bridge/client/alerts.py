@@ -1,0 +1,173 @@
+"""AlertsClient: the bridge's alert stream, every event exactly once and in order.
+
+The bridge numbers its alert events (`seq`) within an `epoch` (the id of its event log). The
+client remembers the last (epoch, seq) it delivered and reconnects with `?since=SEQ&epoch=E`, so
+the bridge replays what happened meanwhile; events at or below the remembered seq (the seam
+between replay and live, or a re-sent frame) are dropped. When the bridge cannot replay (its
+log was reset, or SEQ is older than its retention) it sends `resync` and a fresh snapshot: the
+client delivers that snapshot with `"resynced": true` and the bridge's reason, and calls the
+resync callback, because events may have been missed and the consumer should rebuild its view.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from bridge.client.common import (
+    ALERTS_WS_PATH,
+    CONNECTED,
+    CONNECTING,
+    DEFAULT_URL,
+    IDLE,
+    RECONNECTING,
+    Callback,
+    Frame,
+    call,
+    endpoints,
+)
+from bridge.client.stream import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
+
+log = logging.getLogger("bridge.client.alerts")
+
+
+class AlertsClient(StreamClient):
+    """Follows `/api/ws/ws/alerts` (README: "Python client").
+
+    Delivered frames (callback and `async for`): `snapshot` frames (the first one, and after a
+    resync, with `"resynced": true/false` and `"reason"`), `alert` event frames (each seq once,
+    in order) and `error` frames. `filters` are Alertmanager matchers (`severity="critical"`);
+    `since`/`epoch` resume from a position saved earlier (`client.position`).
+    """
+
+    task_name = "promwire-alerts-client"
+
+    def __init__(self, url: str = DEFAULT_URL, *, filters: Sequence[str] = (),
+                 since: int | None = None, epoch: str | None = None,
+                 queue_size: int = 10000, **options: Any) -> None:
+        super().__init__(queue_size=queue_size, **options)
+        ws_url, self.http_base = endpoints(url, ALERTS_WS_PATH)
+        self.base_ws_url = ws_url.split("?", 1)[0]
+        self.filters = [filters] if isinstance(filters, str) else list(filters)
+        self.seq: int | None = since
+        self.epoch: str | None = epoch if since is not None else None
+        self.alerts: dict[str, dict[str, Any]] = {}  # current alerts by fingerprint
+        self.events_delivered = 0
+        self.duplicates_dropped = 0
+        self.resyncs = 0
+        self._resync_reason: str | None = None
+        self._on_resync: Callback | None = None
+
+    def set_resync_callback(self, callback: Callback | None) -> None:
+        """`callback(snapshot_frame)` when the bridge could not replay and sent a fresh
+        snapshot instead (events may have been missed: rebuild from the snapshot)."""
+        self._on_resync = callback
+
+    @property
+    def position(self) -> tuple[str | None, int | None]:
+        """(epoch, seq) of the last delivered event; pass them back as `epoch=`/`since=` to
+        resume in another process."""
+        return self.epoch, self.seq
+
+    @property
+    def firing(self) -> list[dict[str, Any]]:
+        """The alerts currently firing, as the stream has told so far."""
+        return [copy.deepcopy(a) for a in self.alerts.values() if a.get("status") == "firing"]
+
+    def url(self) -> str:
+        """The WebSocket URL for the next connection: filters, and the resume position."""
+        query: list[tuple[str, str]] = [("filter", f) for f in self.filters]
+        if self.seq is not None and self.epoch is not None:
+            query += [("since", str(self.seq)), ("epoch", str(self.epoch))]
+        return self.base_ws_url + ("?" + urlencode(query) if query else "")
+
+    async def _round(self) -> None:
+        await self._set_state(CONNECTING if self.state == IDLE else RECONNECTING,
+                              self.base_ws_url)
+        try:
+            ws = await self._connect(self.url(), "ws")
+        except WebSocketRefused as exc:
+            if exc.status == 400:
+                # A bad filter will not get better by retrying: say so and stop.
+                raise ValueError(f"{self.base_ws_url}: {exc}") from None
+            await self._backoff_wait(RECONNECTING, str(exc))
+            return
+        except NETWORK_ERRORS as exc:
+            await self._backoff_wait(RECONNECTING, describe(exc))
+            return
+        await self._set_state(CONNECTED, self.base_ws_url)
+        reason, _ = await self._pump(ws, self._handle)
+        if not self._closing:
+            await self._backoff_wait(RECONNECTING, reason)
+
+    async def _handle(self, frame: Frame) -> None:
+        kind = frame.get("type")
+        if kind == "alert":
+            await self._event(frame)
+        elif kind == "snapshot":
+            await self._snapshot(frame)
+        elif kind == "resync":
+            self._resync_reason = str(frame.get("reason") or "resync")
+            log.warning("alert stream resync: %s", self._resync_reason)
+            # Until the fresh snapshot arrives, a reconnect must ask for one.
+            self.seq = self.epoch = None
+        elif kind == "error":
+            await self._emit(frame)
+        # heartbeats only prove the link is alive (the read timeout in _pump)
+
+    async def _snapshot(self, frame: Frame) -> None:
+        resynced = self._resync_reason is not None
+        resuming = self.seq is not None and self.epoch is not None and not resynced
+        if resuming and str(frame.get("epoch")) == str(self.epoch):
+            # Same log, and the replay after `since` follows: the consumer already has this
+            # state, so only events are delivered.
+            return
+        if resuming:
+            # A snapshot from another epoch without a `resync` frame is still a resync.
+            self._resync_reason = "epoch_changed"
+            resynced = True
+        self.epoch = frame.get("epoch")
+        seq = frame.get("seq")
+        self.seq = int(seq) if isinstance(seq, int) else 0
+        self.alerts = {str(a.get("fingerprint")): a for a in frame.get("alerts") or ()
+                       if isinstance(a, dict)}
+        delivered = {**frame, "resynced": resynced}
+        if resynced:
+            delivered["reason"] = self._resync_reason
+            self.resyncs += 1
+        self._resync_reason = None
+        await self._emit(delivered)
+        if resynced:
+            await call(self._on_resync, delivered)
+
+    async def _event(self, frame: Frame) -> None:
+        seq = frame.get("seq")
+        if not isinstance(seq, int):
+            log.warning("ignoring an alert frame without an integer seq")
+            return
+        if self.epoch is not None and frame.get("epoch") not in (None, self.epoch):
+            log.warning("alert seq %s from epoch %s, expected %s: resubscribing", seq,
+                        frame.get("epoch"), self.epoch)
+            self.seq = self.epoch = None
+            self._resync_reason = "epoch_changed"
+            if self._ws is not None:
+                await self._ws.close()
+            return
+        if self.seq is not None and seq <= self.seq:
+            self.duplicates_dropped += 1
+            return
+        self.seq = seq
+        if self.epoch is None:
+            self.epoch = frame.get("epoch")
+        alert = frame.get("alert")
+        if isinstance(alert, dict):
+            fingerprint = str(alert.get("fingerprint"))
+            if alert.get("status") == "firing":
+                self.alerts[fingerprint] = alert
+            else:
+                self.alerts.pop(fingerprint, None)
+        self.events_delivered += 1
+        await self._emit(frame)

@@ -1,0 +1,155 @@
+"""Plumbing shared by the async clients: endpoint URLs, frame decoding, callbacks, inboxes.
+
+Nothing here imports the bridge's server modules or `aiohttp.web`: the client is for consumers
+who install promwire only to talk to a bridge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+log = logging.getLogger("bridge.client")
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+METRICS_WS_PATH = "/api/ws/ws"
+ALERTS_WS_PATH = "/api/ws/ws/alerts"
+MSGPACK_PROTOCOL = "promwire.msgpack"
+
+# Paths a user may paste instead of the base URL; stripped to find the bridge's base.
+_KNOWN_SUFFIXES = (ALERTS_WS_PATH, METRICS_WS_PATH, "/api/metrics/current")
+
+Frame = dict[str, Any]
+Callback = Callable[[Frame], Any]
+StateCallback = Callable[[str, str], Any]
+
+# Connection states, as `client.state` and the state callback report them.
+IDLE = "idle"
+CONNECTING = "connecting"
+CONNECTED = "connected"      # live on the WebSocket
+POLLING = "polling"          # WebSocket refused or failing: REST polling works
+RECONNECTING = "reconnecting"  # lost the WebSocket, trying again; values are stale meanwhile
+DISCONNECTED = "disconnected"  # nothing answers: last values kept, marked stale
+CLOSED = "closed"
+LIVE_STATES = (CONNECTED, POLLING)
+
+
+def endpoints(url: str, ws_path: str) -> tuple[str, str]:
+    """(WebSocket URL for `ws_path`, HTTP base URL) from a base, http(s) or ws(s) URL.
+
+    `http://host:8000`, `ws://host:8000/api/ws/ws` and `http://host:8000/prefix/` all work: a
+    known endpoint path is stripped to find the base, which keeps any path prefix (a bridge behind
+    a reverse proxy).
+    """
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https", "ws", "wss"):
+        raise ValueError(f"expected an http(s) or ws(s) URL, got {url!r}")
+    if not parts.netloc:
+        raise ValueError(f"no host in {url!r}")
+    secure = scheme in ("https", "wss")
+    path = parts.path.rstrip("/")
+    for suffix in _KNOWN_SUFFIXES:
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    http_base = urlunsplit(("https" if secure else "http", parts.netloc, path, "", ""))
+    ws_url = urlunsplit(("wss" if secure else "ws", parts.netloc, path + ws_path, parts.query, ""))
+    return ws_url, http_base
+
+
+def auth_headers(token: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    headers = dict(extra or {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def decode_text(data: str) -> Frame | None:
+    """A JSON text frame as a dict, or None (logged) when it is not a JSON object."""
+    try:
+        frame = json.loads(data)
+    except ValueError:
+        log.warning("ignoring a frame that is not JSON: %.80r", data)
+        return None
+    return frame if isinstance(frame, dict) else None
+
+
+def decode_binary(data: bytes) -> Frame | None:
+    """A msgpack binary frame as a dict, or None (logged) when it cannot be decoded."""
+    import msgpack  # only clients that ask for msgpack need it
+
+    try:
+        frame = msgpack.unpackb(data, raw=False)
+    except Exception:  # msgpack raises several unrelated types for garbage
+        log.warning("ignoring a binary frame that is not msgpack (%d bytes)", len(data))
+        return None
+    return frame if isinstance(frame, dict) else None
+
+
+async def call(callback: Callable[..., Any] | None, *args: Any) -> None:
+    """Call a sync or async callback; its exceptions are logged, never break the connection."""
+    if callback is None:
+        return
+    try:
+        result = callback(*args)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        log.exception("callback %r failed", callback)
+
+
+class Inbox:
+    """Frames waiting for one `async for` consumer; bounded, the oldest dropped when full."""
+
+    def __init__(self, maxlen: int) -> None:
+        self._frames: deque[Frame] = deque(maxlen=maxlen)
+        self._ready = asyncio.Event()
+        self._closed = False
+        self.dropped = 0
+
+    def put(self, frame: Frame) -> None:
+        if len(self._frames) == self._frames.maxlen:
+            self.dropped += 1
+        self._frames.append(frame)
+        self._ready.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._ready.set()
+
+    async def get(self) -> Frame | None:
+        """The next frame, or None once closed and drained."""
+        while not self._frames:
+            if self._closed:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        return self._frames.popleft()
+
+
+class Sleeper:
+    """Waits that `close()` cuts short, so a client stops at once even mid-backoff."""
+
+    def __init__(self) -> None:
+        self._wake = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    def wake(self) -> None:
+        self._wake.set()

@@ -1,0 +1,266 @@
+"""MetricsWebSocketClient: live metric frames from a bridge that survive everything but `close()`.
+
+It follows `/api/ws/ws`; when the connection drops it reconnects with exponential backoff and
+full jitter and re-sends its subscriptions; a silent connection (no frame, no pong) is declared
+dead after `heartbeat_timeout`. When the WebSocket keeps failing or is refused (403/404: a proxy
+or an Origin check in the way) it polls `GET /api/metrics/current` instead and probes the
+WebSocket every `probe_interval` to go back. When nothing answers, the last values stay available
+and are marked stale. Every point seen is kept in a bounded per-series buffer.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+from bridge.client.buffer import PointBuffer
+from bridge.client.common import (
+    CONNECTED,
+    CONNECTING,
+    DEFAULT_URL,
+    DISCONNECTED,
+    IDLE,
+    LIVE_STATES,
+    METRICS_WS_PATH,
+    POLLING,
+    RECONNECTING,
+    Frame,
+    endpoints,
+)
+from bridge.client.polling import PollError, default_frame, fetch_current, subscription_frame
+from bridge.client.stream import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
+
+log = logging.getLogger("bridge.client.metrics")
+
+
+class MetricsWebSocketClient(StreamClient):
+    """Live `metrics` frames from a promwire bridge (README: "Python client").
+
+    Options beyond the URL: `token`, `origin`, `headers`, `use_msgpack`; reconnection
+    `backoff_base`/`backoff_cap` (seconds, full jitter); `heartbeat_timeout` (seconds of silence
+    that mean a dead link) and `ping_interval` (WebSocket pings); `fallback_after` (consecutive
+    WebSocket failures before polling), `probe_interval` (seconds between WebSocket probes while
+    polling), `poll_interval`; `buffer_size` (points kept per series); `queue_size` (frames
+    waiting for a slow `async for`).
+    """
+
+    task_name = "promwire-metrics-client"
+
+    def __init__(self, url: str = DEFAULT_URL, *, fallback_after: int = 3,
+                 probe_interval: float = 30.0, poll_interval: float = 5.0,
+                 buffer_size: int = 100, **options: Any) -> None:
+        super().__init__(**options)
+        self.ws_url, self.http_base = endpoints(url, METRICS_WS_PATH)
+        self.fallback_after = max(1, fallback_after)
+        self.probe_interval, self.poll_interval = probe_interval, poll_interval
+        self.buffer = PointBuffer(buffer_size)
+        self.transport: str | None = None  # "ws" or "poll" while live
+        self.prometheus: str | None = None  # from `status` frames: "up" / "down"
+        self._snapshots: dict[str, Frame] = {}
+        self._subscriptions: dict[str, dict[str, Any]] = {}
+        self._acked: set[str] = set()
+        self._ids = itertools.count(1)
+        self._mode = "ws"
+        self._ws_failures = 0
+        self._next_probe = 0.0
+
+    # -- public API ------------------------------------------------------------------------
+
+    @property
+    def stale(self) -> bool:
+        """True while no transport delivers fresh values."""
+        return self.state not in LIVE_STATES
+
+    @property
+    def subscriptions(self) -> dict[str, dict[str, Any]]:
+        """The subscriptions re-sent after every reconnect, by id."""
+        return copy.deepcopy(self._subscriptions)
+
+    def snapshot(self, sub_id: str = "default") -> Frame | None:
+        """The last `metrics` frame of a stream; `stale` is forced true (and `age` recomputed)
+        while the client has no live transport."""
+        frame = self._snapshots.get(sub_id)
+        if frame is None:
+            return None
+        frame = copy.deepcopy(frame)
+        if self.stale:
+            frame["stale"] = True
+            timestamp = frame.get("timestamp")
+            if isinstance(timestamp, int | float):
+                frame["age"] = max(0.0, time.time() - timestamp)
+        return frame
+
+    async def subscribe(self, metrics: Sequence[str] = (), *, instances: Sequence[str] = (),
+                        interval: float | None = None, delta: bool = False,
+                        query: str | None = None, sub_id: str | None = None) -> str:
+        """Add a subscription (sent now if connected, and again after every reconnect).
+
+        Returns its id; the bridge answers `subscribed` or an `error` frame with the same id
+        (a subscription the bridge rejects is forgotten, so it is not re-sent forever).
+        """
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+        sub_id = sub_id or f"s{next(self._ids)}"
+        message: dict[str, Any] = {"type": "subscribe", "id": sub_id, "metrics": metrics}
+        if instances:
+            message["instances"] = [instances] if isinstance(instances, str) else list(instances)
+        if interval is not None:
+            message["interval"] = interval
+        if delta:
+            message["delta"] = True
+        if query is not None:
+            message["query"] = query
+        self._subscriptions[sub_id] = message
+        self._acked.discard(sub_id)
+        await self._send_json(json.dumps(message))
+        return sub_id
+
+    async def unsubscribe(self, sub_id: str) -> None:
+        self._subscriptions.pop(sub_id, None)
+        self._acked.discard(sub_id)
+        self._snapshots.pop(sub_id, None)
+        await self._send_json(json.dumps({"type": "unsubscribe", "id": sub_id}))
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self._mode, self._ws_failures = "ws", 0
+
+    async def _round(self) -> None:
+        if self._mode == "ws":
+            await self._ws_round()
+        else:
+            await self._poll_round()
+
+    async def _ws_round(self) -> None:
+        """One WebSocket attempt: connect, read until it ends, then decide what comes next."""
+        await self._set_state(CONNECTING if self.state == IDLE else RECONNECTING, self.ws_url)
+        try:
+            ws = await self._connect(self.ws_url, "ws")
+        except WebSocketRefused as exc:
+            self._to_polling(str(exc))
+            return
+        except NETWORK_ERRORS as exc:
+            await self._ws_failed(describe(exc))
+            return
+        reason, frames = await self._read(ws)
+        if self._closing:
+            return
+        if frames == 0:
+            # Accepted, then closed before any frame (e.g. 1013 "too many connections").
+            await self._ws_failed(reason)
+        else:
+            await self._backoff_wait(RECONNECTING, reason)
+
+    async def _ws_failed(self, reason: str) -> None:
+        self._ws_failures += 1
+        if self._ws_failures >= self.fallback_after:
+            self._to_polling(reason)
+        else:
+            await self._backoff_wait(RECONNECTING, reason)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> tuple[str, int]:
+        """Re-send the subscriptions, then deliver frames until the socket ends."""
+        self._mode, self.transport = "ws", "ws"
+        self._acked.clear()
+        await self._set_state(CONNECTED, self.ws_url)
+        try:
+            for message in list(self._subscriptions.values()):
+                await ws.send_str(json.dumps(message))
+        except (*NETWORK_ERRORS, RuntimeError) as exc:
+            await ws.close()
+            return describe(exc), 0
+        try:
+            reason, frames = await self._pump(ws, self._deliver)
+        finally:
+            self.transport = None
+        if frames:
+            self._ws_failures = 0
+        return reason, frames
+
+    # -- REST polling ----------------------------------------------------------------------
+
+    def _to_polling(self, reason: str) -> None:
+        log.info("WebSocket unavailable (%s): polling %s", reason, self.http_base)
+        self._mode = "poll"
+        self._next_probe = time.monotonic() + self.probe_interval
+
+    async def _poll_round(self) -> None:
+        """Probe the WebSocket when due, otherwise poll the current Snapshot once."""
+        if time.monotonic() >= self._next_probe and await self._probe():
+            return
+        assert self._session is not None
+        started = time.monotonic()
+        waited, ceiling = self._waited
+        self._waited = (0.0, 0.0)
+        try:
+            snapshot = await fetch_current(self._session, self.http_base, self.headers,
+                                           self.connect_timeout)
+        except PollError as exc:
+            self.attempts.add("poll", False, started, str(exc), waited, ceiling)
+            if not exc.reachable:
+                self._next_probe = 0.0  # nothing answers: try the WebSocket first next time
+            await self._backoff_wait(DISCONNECTED, str(exc))
+            return
+        self.attempts.add("poll", True, started, "", waited, ceiling)
+        self.backoff.reset()
+        self.transport = "poll"
+        await self._set_state(POLLING, self.http_base)
+        try:
+            for frame in self._polled_frames(snapshot):
+                await self._deliver(frame)
+            await self._sleeper.sleep(min(self._poll_period(),
+                                          self._next_probe - time.monotonic()))
+        finally:
+            self.transport = None
+
+    async def _probe(self) -> bool:
+        """Try the WebSocket once while polling; True when it worked (and has since ended)."""
+        self._next_probe = time.monotonic() + self.probe_interval
+        try:
+            ws = await self._connect(self.ws_url, "probe")
+        except (WebSocketRefused, *NETWORK_ERRORS):
+            return False
+        log.info("WebSocket is back: leaving polling")
+        self._ws_failures = 0
+        reason, _ = await self._read(ws)
+        if not self._closing:
+            await self._backoff_wait(RECONNECTING, reason)
+        return True
+
+    def _polled_frames(self, snapshot: dict[str, Any]) -> list[Frame]:
+        frames = [default_frame(snapshot)] if not self._subscriptions else []
+        for sub_id, subscription in self._subscriptions.items():
+            frame = subscription_frame(snapshot, sub_id, subscription)
+            if frame is not None:
+                frames.append(frame)
+        return frames
+
+    def _poll_period(self) -> float:
+        intervals = [float(s["interval"]) for s in self._subscriptions.values()
+                     if isinstance(s.get("interval"), int | float)]
+        return min([self.poll_interval, *intervals])
+
+    # -- frames ----------------------------------------------------------------------------
+
+    async def _deliver(self, frame: Frame) -> None:
+        kind = frame.get("type")
+        if kind == "metrics":
+            self._snapshots[str(frame.get("id") or "default")] = frame
+            self.buffer.add_snapshot(frame)
+        elif kind == "status":
+            self.prometheus = frame.get("prometheus", self.prometheus)
+        elif kind == "subscribed":
+            self._acked.add(str(frame.get("id")))
+        elif kind == "error":
+            sub_id = frame.get("id")
+            if sub_id in self._subscriptions and sub_id not in self._acked:
+                log.warning("bridge rejected subscription %s: %s", sub_id, frame.get("detail"))
+                self._subscriptions.pop(sub_id)
+        await self._emit(frame)

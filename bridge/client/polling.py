@@ -1,0 +1,84 @@
+"""REST polling of `/api/metrics/current`: the metrics client's fallback when WebSocket fails.
+
+A polled Snapshot is turned into the same `metrics` frames the WebSocket would have sent (one per
+subscription, filtered to its metrics and instances), so a consumer cannot tell the transports
+apart except through `client.transport`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from bridge.client.common import Frame
+
+CURRENT_PATH = "/api/metrics/current"
+
+
+class PollError(Exception):
+    """Polling failed; `reachable` tells whether the bridge answered at all."""
+
+    def __init__(self, detail: str, reachable: bool) -> None:
+        super().__init__(detail)
+        self.reachable = reachable
+
+
+async def fetch_current(session: aiohttp.ClientSession, http_base: str,
+                        headers: Mapping[str, str], limit: float) -> dict[str, Any]:
+    """GET the current Snapshot; PollError with the bridge's own error detail on failure."""
+    url = http_base + CURRENT_PATH
+    try:
+        async with session.get(url, headers=dict(headers),
+                               timeout=aiohttp.ClientTimeout(total=limit)) as resp:
+            body = await resp.read()
+            status = resp.status
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise PollError(f"GET {url}: {describe(exc)}", reachable=False) from None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise PollError(f"GET {url}: {status} answer is not JSON", reachable=True) from None
+    if status != 200:
+        detail = data.get("detail") if isinstance(data, dict) else None
+        raise PollError(f"GET {url}: {status} {detail or data}", reachable=True)
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
+        raise PollError(f"GET {url}: answer is not a Snapshot", reachable=True)
+    return data
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line reason for a failed request (aiohttp's messages can be empty)."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect ({exc.os_error.strerror or exc.os_error})"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def subscription_frame(snapshot: Mapping[str, Any], sub_id: str,
+                       subscription: Mapping[str, Any]) -> Frame | None:
+    """The `metrics` frame a subscription would have received for this Snapshot, or None for
+    subscriptions polling cannot serve (raw PromQL)."""
+    if subscription.get("query"):
+        return None
+    wanted = set(subscription.get("metrics") or ())
+    instances = set(subscription.get("instances") or ())
+    metrics: dict[str, Any] = {}
+    for name, body in snapshot.get("metrics", {}).items():
+        if wanted and name not in wanted:
+            continue
+        if instances and isinstance(body, Mapping):
+            samples = [s for s in body.get("samples") or () if s.get("instance") in instances]
+            body = {**body, "samples": samples}
+        metrics[name] = body
+    errors = {k: v for k, v in (snapshot.get("errors") or {}).items()
+              if not wanted or k in wanted}
+    return {**snapshot, "type": "metrics", "id": sub_id, "metrics": metrics, "errors": errors}
+
+
+def default_frame(snapshot: Mapping[str, Any]) -> Frame:
+    return {**snapshot, "type": "metrics", "id": "default"}
