@@ -1,0 +1,166 @@
+"""REST routes over Prometheus: the catalog, current values, history, instances, raw PromQL.
+
+Handlers validate input (400 naming the parameter), ask `PrometheusClient`/`SnapshotCache`, and
+answer JSON; every failure is a `BridgeError` that `error_middleware` maps. The shapes are the
+README's (Sample, Snapshot) plus History and Instances documented in the README's REST section.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from bridge.catalog import CATALOG_KEY
+from bridge.config import MetricsConfig
+from bridge.errors import BadRequest, NotFound
+from bridge.http import dumps, json_response, require_read_access, require_token
+from bridge.keys import CONFIG_KEY
+from bridge.params import TimeRange, parse_instances, parse_range, parse_time
+from bridge.prometheus import PROMETHEUS_KEY, QueryResult
+from bridge.snapshot import HIDDEN_LABELS, SNAPSHOT_KEY, filter_instances
+
+routes = web.RouteTableDef()
+
+# Seconds of lookback that decide which jobs scrape the exporter when none are configured.
+_JOB_LOOKBACK = "1h"
+
+
+def _metrics_config(request: web.Request) -> MetricsConfig:
+    return request.app[CONFIG_KEY].metrics
+
+
+@routes.get("/api/metrics")
+async def list_metrics(request: web.Request) -> web.Response:
+    """The catalog: name, title, unit, description and PromQL of every metric."""
+    require_read_access(request)
+    return json_response({"metrics": request.app[CATALOG_KEY].describe()})
+
+
+@routes.get("/api/metrics/current")
+async def current(request: web.Request) -> web.Response:
+    """Every catalog metric's current samples (a Snapshot), from the shared cache."""
+    require_read_access(request)
+    cache = request.app[SNAPSHOT_KEY]
+    instances = parse_instances(request.query)
+    if instances is None:
+        return web.Response(text=await cache.get_json(), content_type="application/json")
+    return json_response(filter_instances(await cache.get(), instances))
+
+
+@routes.get("/api/metrics/{name}")
+async def history(request: web.Request) -> web.Response:
+    """One catalog metric over time, per instance, at the asked step."""
+    require_read_access(request)
+    entry = request.app[CATALOG_KEY].get(request.match_info["name"])
+    rng = _range(request)
+    instances = parse_instances(request.query)
+    result = await request.app[PROMETHEUS_KEY].query_range(entry.query, rng.start, rng.end,
+                                                           rng.step)
+    return json_response({
+        "metric": entry.name, "title": entry.title, "unit": entry.unit,
+        "start": rng.start, "end": rng.end, "step": rng.step,
+        "series": history_series(result, instances),
+        "warnings": result.warnings,
+    })
+
+
+def _range(request: web.Request) -> TimeRange:
+    config = _metrics_config(request)
+    return parse_range(request.query, time.time(), config.default_range,
+                       config.max_history_points)
+
+
+def history_series(result: QueryResult, instances: list[str] | None) -> list[dict[str, Any]]:
+    """Range-query series as `{"instance", "labels", "points": [[ts, value], ...]}`, sorted."""
+    wanted = set(instances) if instances else None
+    out = []
+    for series in result.series:
+        instance = series.labels.get("instance", "")
+        if wanted is not None and instance not in wanted:
+            continue
+        labels = {k: v for k, v in sorted(series.labels.items()) if k not in HIDDEN_LABELS}
+        out.append({"instance": instance, "labels": labels,
+                    "points": [[ts, value] for ts, value in series.points]})
+    out.sort(key=lambda s: (s["instance"], sorted(s["labels"].items())))
+    return out
+
+
+def instances_query(jobs: tuple[str, ...]) -> str:
+    """PromQL for the exporter's targets: `up` of the configured jobs, or else of every job
+    that exposed node_exporter's `node_boot_time_seconds` within the lookback (so a target that
+    is down now still shows, with up = false)."""
+    if jobs:
+        pattern = "|".join(_regex_escape(j) for j in jobs)
+        return f'up{{job=~"{pattern}"}}'
+    return (f"up and on (job) group by (job) "
+            f"(last_over_time(node_boot_time_seconds[{_JOB_LOOKBACK}]))")
+
+
+def _regex_escape(text: str) -> str:
+    special = set(r"\.^$|?*+()[]{}")
+    escaped = "".join("\\" + c if c in special else c for c in text)
+    return escaped.replace("\\", "\\\\").replace('"', '\\"')
+
+
+@routes.get("/api/instances")
+async def list_instances(request: web.Request) -> web.Response:
+    """The hosts Prometheus scrapes with the exporter, up or down (from `up`)."""
+    require_read_access(request)
+    query = instances_query(_metrics_config(request).exporter_jobs)
+    result = await request.app[PROMETHEUS_KEY].query(query)
+    found = []
+    for series in result.series:
+        if not series.points:
+            continue
+        labels = {k: v for k, v in sorted(series.labels.items())
+                  if k not in ("instance", "job", "__name__")}
+        found.append({"instance": series.labels.get("instance", ""),
+                      "job": series.labels.get("job", ""), "up": series.value == 1.0,
+                      "labels": labels, "timestamp": series.timestamp})
+    found.sort(key=lambda i: (i["instance"], i["job"]))
+    return json_response({"instances": found, "warnings": result.warnings})
+
+
+def _require_raw(request: web.Request) -> str:
+    """Raw PromQL is off unless `metrics.raw_queries`; then it needs the token. Returns it."""
+    if not _metrics_config(request).raw_queries:
+        raise NotFound("raw PromQL queries are disabled (set metrics.raw_queries: true)")
+    require_token(request)
+    query = request.query.get("query", "").strip()
+    if not query:
+        raise BadRequest("query: a PromQL expression is required", parameter="query")
+    return query
+
+
+def _raw_answer(result: QueryResult) -> web.Response:
+    """Prometheus' own envelope, so tools written for its API read it unchanged."""
+    body: dict[str, Any] = {"status": "success", "data": result.data}
+    if result.warnings:
+        body["warnings"] = result.warnings
+    if result.infos:
+        body["infos"] = result.infos
+    return web.Response(text=dumps(body), content_type="application/json")
+
+
+@routes.get("/api/query")
+async def raw_query(request: web.Request) -> web.Response:
+    """Raw instant query pass-through (`query`, optional `time`)."""
+    query = _require_raw(request)
+    at = parse_time(request.query["time"], "time") if request.query.get("time") else None
+    return _raw_answer(await request.app[PROMETHEUS_KEY].query(query, at))
+
+
+@routes.get("/api/query_range")
+async def raw_query_range(request: web.Request) -> web.Response:
+    """Raw range query pass-through (`query`, `start`, `end`, `step` or `range`)."""
+    query = _require_raw(request)
+    rng = _range(request)
+    result = await request.app[PROMETHEUS_KEY].query_range(query, rng.start, rng.end, rng.step)
+    return _raw_answer(result)
+
+
+def setup(app: web.Application) -> None:
+    """Needs prometheus, catalog and snapshot set up first (FEATURES order)."""
+    app.add_routes(routes)

@@ -1,0 +1,154 @@
+"""`GET /health` (liveness plus what the bridge depends on) and `GET /ready` (can it serve?).
+
+/health answers 200 while the process runs, with `status` "ok" or "degraded" and one entry per
+check: Prometheus and Alertmanager reachability and latency, plus any check another feature adds
+with `add_health_check` (e.g. the alert store's reconciliation). /ready answers 503 while
+Prometheus is unreachable, so a load balancer stops sending traffic the bridge cannot serve.
+Probe results are shared for a second, so polling these endpoints cannot flood the upstreams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bridge import __version__
+from bridge.errors import UpstreamError, UpstreamUnavailable
+from bridge.http import json_response
+from bridge.keys import CONFIG_KEY
+from bridge.prometheus import PROMETHEUS_KEY
+
+# A check returns a JSON-able dict with at least "ok": bool (True, False; None = not configured).
+HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
+HEALTH_CHECKS_KEY = web.AppKey("health_checks", dict[str, HealthCheck])
+# Seconds probe results are reused.
+PROBE_TTL = 1.0
+
+routes = web.RouteTableDef()
+
+
+def add_health_check(app: web.Application, name: str, check: HealthCheck) -> None:
+    """Register `check` under `name` in /health (call from any feature's `setup`)."""
+    if HEALTH_CHECKS_KEY not in app:
+        app[HEALTH_CHECKS_KEY] = {}
+    app[HEALTH_CHECKS_KEY][name] = check
+
+
+class _Shared:
+    """Run a check at most once per `ttl` and share it with concurrent callers."""
+
+    def __init__(self, check: HealthCheck, ttl: float = PROBE_TTL) -> None:
+        self.check, self.ttl = check, ttl
+        self.result: dict[str, Any] | None = None
+        self.at = -float("inf")
+        self.task: asyncio.Task[dict[str, Any]] | None = None
+
+    async def __call__(self) -> dict[str, Any]:
+        if self.result is not None and time.monotonic() - self.at < self.ttl:
+            return self.result
+        if self.task is None:
+            self.task = asyncio.create_task(self._run())
+        return await asyncio.shield(self.task)
+
+    async def _run(self) -> dict[str, Any]:
+        try:
+            self.result = await _guarded(self.check)
+            self.at = time.monotonic()
+            return self.result
+        finally:
+            self.task = None
+
+
+async def _guarded(check: HealthCheck) -> dict[str, Any]:
+    """A check that raised is a failed check, never a failed /health."""
+    try:
+        return await check()
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def prometheus_check(app: web.Application) -> HealthCheck:
+    async def check() -> dict[str, Any]:
+        prom = app[PROMETHEUS_KEY]
+        try:
+            latency = await prom.probe()
+        except UpstreamError as exc:
+            return {"ok": False, "latency": None, "error": exc.detail,
+                    "last_success": prom.status.last_success}
+        return {"ok": True, "latency": round(latency, 6), "error": None,
+                "last_success": prom.status.last_success}
+    return check
+
+
+def alertmanager_check(app: web.Application) -> HealthCheck:
+    """GET Alertmanager's /-/healthy through the Prometheus client's shared session."""
+    config = app[CONFIG_KEY].alertmanager
+
+    async def check() -> dict[str, Any]:
+        if not config.url:
+            return {"ok": None, "latency": None, "error": "not configured"}
+        started = time.perf_counter()
+        try:
+            session = app[PROMETHEUS_KEY].session
+            timeout = aiohttp.ClientTimeout(total=config.timeout)
+            async with session.get(config.url.rstrip("/") + "/-/healthy",
+                                   timeout=timeout) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    raise UpstreamUnavailable(f"Alertmanager answered {resp.status}")
+        except (aiohttp.ClientError, OSError, TimeoutError, UpstreamError) as exc:
+            detail = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
+            return {"ok": False, "latency": None, "error": detail[:300]}
+        return {"ok": True, "latency": round(time.perf_counter() - started, 6), "error": None}
+    return check
+
+
+_STARTED_KEY = web.AppKey("health_started", float)
+_PROBES_KEY = web.AppKey("health_probes", dict[str, _Shared])
+
+
+def _probes(app: web.Application) -> dict[str, _Shared]:
+    return app[_PROBES_KEY]
+
+
+async def _probes_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Build the shared probes at start-up, after every feature registered its checks."""
+    checks = {"prometheus": prometheus_check(app), "alertmanager": alertmanager_check(app),
+              **app[HEALTH_CHECKS_KEY]}
+    app[_PROBES_KEY] = {name: _Shared(check) for name, check in checks.items()}
+    yield
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    probes = _probes(request.app)
+    results = await asyncio.gather(*(probe() for probe in probes.values()))
+    checks = dict(zip(probes, results, strict=True))
+    degraded = any(result.get("ok") is False for result in checks.values())
+    return json_response({
+        "status": "degraded" if degraded else "ok",
+        "version": __version__,
+        "uptime": round(time.monotonic() - request.app[_STARTED_KEY], 3),
+        "checks": checks,
+    })
+
+
+@routes.get("/ready")
+async def ready(request: web.Request) -> web.Response:
+    result = await _probes(request.app)["prometheus"]()
+    if not result["ok"]:
+        raise UpstreamUnavailable(f"Prometheus is unreachable: {result['error']}")
+    return json_response({"ready": True, "prometheus": result})
+
+
+def setup(app: web.Application) -> None:
+    app[_STARTED_KEY] = time.monotonic()
+    if HEALTH_CHECKS_KEY not in app:
+        app[HEALTH_CHECKS_KEY] = {}
+    app.cleanup_ctx.append(_probes_ctx)
+    app.add_routes(routes)

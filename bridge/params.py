@@ -1,0 +1,111 @@
+"""Query-parameter parsing shared by REST (and usable by streams): times, durations, instances.
+
+Every problem is a `BadRequest` whose detail starts with the parameter's name, so a client knows
+which one to fix. Times and durations use Prometheus' own syntaxes, so URLs that work against
+Prometheus work here: times as unix seconds or RFC 3339, durations as seconds or `1h30m`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bridge.errors import BadRequest
+
+_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+# Prometheus duration: units largest first, each at most once (e.g. 1h30m, 90s, 500ms).
+_DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?"
+                       r"(?:(\d+)ms)?")
+
+
+def parse_duration(text: str, name: str) -> float:
+    """Seconds from `15`, `1.5`, `15s`, `1m`, `1h30m`, `2d`; > 0 or BadRequest naming `name`."""
+    text = text.strip()
+    value = _number(text)
+    if value is None:
+        match = _DURATION.fullmatch(text)
+        if not text or match is None:
+            raise BadRequest(f"{name}: {text!r} is not a duration (seconds, or like 15s, 1m, "
+                             "1h30m)", parameter=name)
+        value = sum(int(g) * unit for g, unit in zip(match.groups(), _UNITS.values(), strict=True)
+                    if g)
+    if value <= 0:
+        raise BadRequest(f"{name}: must be > 0, got {text!r}", parameter=name)
+    return float(value)
+
+
+def parse_time(text: str, name: str) -> float:
+    """Unix seconds from `1764100000[.5]` or RFC 3339 (`2026-11-25T20:00:00Z`; no offset = UTC)."""
+    text = text.strip()
+    value = _number(text)
+    if value is not None:
+        return value
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"{name}: {text!r} is not a time (unix seconds or RFC 3339 like "
+                         "2026-11-25T20:00:00Z)", parameter=name) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def _number(text: str) -> float | None:
+    """A finite decimal number, or None when `text` is not one (NaN/inf are not times)."""
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def parse_instances(query: Mapping[str, str] | object) -> list[str] | None:
+    """`?instance=a&instance=b` or `?instance=a,b` -> ["a", "b"]; absent -> None."""
+    getall = getattr(query, "getall", None)
+    raw = getall("instance", []) if getall else []
+    names = [part.strip() for value in raw for part in value.split(",") if part.strip()]
+    return names or None
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    start: float
+    end: float
+    step: float
+
+    @property
+    def points(self) -> int:
+        return math.floor((self.end - self.start) / self.step + 1e-9) + 1
+
+
+def parse_range(query: Mapping[str, str], now: float, default_range: float,
+                max_points: int, target_points: int = 1000) -> TimeRange:
+    """`start`/`end`/`step` or `range` (+ optional `end`) into a checked TimeRange.
+
+    No start and no range = the last `default_range` seconds. No step = the range divided into
+    about `target_points` points (at least 1 s). Reversed times, step <= 0, or more than
+    `max_points` points per series are BadRequests naming the parameter.
+    """
+    end = parse_time(query["end"], "end") if query.get("end") else now
+    if query.get("start") and query.get("range"):
+        raise BadRequest("range: give either start or range, not both", parameter="range")
+    if query.get("start"):
+        start = parse_time(query["start"], "start")
+    elif query.get("range"):
+        start = end - parse_duration(query["range"], "range")
+    else:
+        start = end - default_range
+    if end < start:
+        raise BadRequest(f"end: {end:.3f} is before start {start:.3f}", parameter="end")
+    if query.get("step"):
+        step = parse_duration(query["step"], "step")
+    else:
+        step = max(1.0, math.ceil((end - start) / target_points))
+    rng = TimeRange(start, end, step)
+    if rng.points > max_points:
+        raise BadRequest(f"step: {step:g}s over {end - start:g}s gives {rng.points} points per "
+                         f"series, more than the limit of {max_points}; use a larger step",
+                         parameter="step")
+    return rng
