@@ -34,7 +34,8 @@ from bridge.client.common import (
     Frame,
     endpoints,
 )
-from bridge.client.polling import PollError, default_frame, fetch_current, subscription_frame
+from bridge.client.frames import default_frame, merge_delta, subscription_frame
+from bridge.client.polling import PollError, fetch_current
 from bridge.client.stream import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
 
 log = logging.getLogger("bridge.client.metrics")
@@ -252,7 +253,9 @@ class MetricsWebSocketClient(StreamClient):
     async def _deliver(self, frame: Frame) -> None:
         kind = frame.get("type")
         if kind == "metrics":
-            self._snapshots[str(frame.get("id") or "default")] = frame
+            sub_id = str(frame.get("id") or "default")
+            full = merge_delta(self._snapshots.get(sub_id), frame) if frame.get("delta") else frame
+            self._snapshots[sub_id] = full
             self.buffer.add_snapshot(frame)
         elif kind == "status":
             self.prometheus = frame.get("prometheus", self.prometheus)

@@ -1,9 +1,4 @@
-"""REST polling of `/api/metrics/current`: the metrics client's fallback when WebSocket fails.
-
-A polled Snapshot is turned into the same `metrics` frames the WebSocket would have sent (one per
-subscription, filtered to its metrics and instances), so a consumer cannot tell the transports
-apart except through `client.transport`.
-"""
+"""REST polling of `/api/metrics/current`: the metrics client's fallback when WebSocket fails."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
-
-from bridge.client.common import Frame
 
 CURRENT_PATH = "/api/metrics/current"
 
@@ -57,28 +50,3 @@ def describe(exc: BaseException) -> str:
         return f"cannot connect ({exc.os_error.strerror or exc.os_error})"
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def subscription_frame(snapshot: Mapping[str, Any], sub_id: str,
-                       subscription: Mapping[str, Any]) -> Frame | None:
-    """The `metrics` frame a subscription would have received for this Snapshot, or None for
-    subscriptions polling cannot serve (raw PromQL)."""
-    if subscription.get("query"):
-        return None
-    wanted = set(subscription.get("metrics") or ())
-    instances = set(subscription.get("instances") or ())
-    metrics: dict[str, Any] = {}
-    for name, body in snapshot.get("metrics", {}).items():
-        if wanted and name not in wanted:
-            continue
-        if instances and isinstance(body, Mapping):
-            samples = [s for s in body.get("samples") or () if s.get("instance") in instances]
-            body = {**body, "samples": samples}
-        metrics[name] = body
-    errors = {k: v for k, v in (snapshot.get("errors") or {}).items()
-              if not wanted or k in wanted}
-    return {**snapshot, "type": "metrics", "id": sub_id, "metrics": metrics, "errors": errors}
-
-
-def default_frame(snapshot: Mapping[str, Any]) -> Frame:
-    return {**snapshot, "type": "metrics", "id": "default"}
