@@ -107,7 +107,10 @@ class StreamsConfig:
     send_queue: int = 4
     # A consumer that cannot take a frame for this long is closed (1008/1013).
     stuck_timeout: float = 30.0
+    # Seconds between WebSocket pings and application `heartbeat` frames; 0 = none.
     heartbeat: float = 15.0
+    # Distinct subscriptions (shared pollers, each one Prometheus round per tick) in all.
+    max_pollers: int = 256
 
 
 @dataclass(frozen=True)

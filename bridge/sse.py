@@ -1,0 +1,91 @@
+"""`GET /api/sse/metrics`: the metric stream as server-sent events, for networks that block
+WebSocket.
+
+One subscription per request, from query parameters (`metrics=cpu,memory`, `instances=...`,
+`interval=2`, `delta=true`, `query=...` when raw queries are on); none = the default stream.
+Each frame is an event named by its type (`metrics`, `subscribed`, `status`, `error`,
+`heartbeat`) whose `data` is the same JSON document a WebSocket text frame carries. The frames
+come from the same shared pollers, already encoded; bad parameters are a 400 before streaming.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp_sse import EventSourceResponse
+
+from bridge.catalog import CATALOG_KEY
+from bridge.errors import BadRequest, Unavailable
+from bridge.frames import SSE
+from bridge.http import check_origin, require_read_access
+from bridge.keys import CONFIG_KEY
+from bridge.sendqueue import SseConnection
+from bridge.streams import DEFAULT_ID, STREAMS_KEY
+from bridge.subscriptions import parse_subscribe
+from bridge.ws import has_token
+
+routes = web.RouteTableDef()
+PARAMS = frozenset({"metrics", "instances", "interval", "delta", "query", "token"})
+
+
+def subscribe_fields(query: Any) -> dict[str, Any]:
+    """Query parameters as the fields of a WebSocket `subscribe` frame."""
+    unknown = sorted(set(query) - PARAMS)
+    if unknown:
+        raise BadRequest(f"unknown parameter(s) {', '.join(unknown)}; this stream takes "
+                         f"{', '.join(sorted(PARAMS))}")
+    fields: dict[str, Any] = {"type": "subscribe", "id": DEFAULT_ID}
+    for name in ("metrics", "instances"):
+        values = [v for item in query.getall(name, []) for v in item.split(",") if v]
+        if name in query:
+            fields[name] = values
+    if "interval" in query:
+        try:
+            fields["interval"] = float(query["interval"])
+        except ValueError:
+            raise BadRequest(f"interval must be a number of seconds, got "
+                             f"{query['interval']!r:.40}") from None
+    if "delta" in query:
+        value = query["delta"].lower()
+        if value not in ("true", "false", "1", "0"):
+            raise BadRequest(f"delta must be true or false, got {query['delta']!r:.40}")
+        fields["delta"] = value in ("true", "1")
+    if "query" in query:
+        fields["query"] = query["query"]
+    return fields
+
+
+@routes.get("/api/sse/metrics")
+async def metrics_events(request: web.Request) -> web.StreamResponse:
+    check_origin(request)
+    require_read_access(request)
+    config = request.app[CONFIG_KEY]
+    hub = request.app[STREAMS_KEY]
+    authed = has_token(request)
+    req = parse_subscribe(subscribe_fields(request.query), catalog=request.app[CATALOG_KEY].names,
+                          config=config, authed=authed)
+    hub.check_capacity(req.key)
+    conn = SseConnection(hub, request.transport, SSE, authed=authed)
+    if not hub.register(conn):
+        raise Unavailable("too many stream connections (streams.max_connections); retry later")
+    resp = EventSourceResponse(ping_interval=config.streams.heartbeat or 15.0, send_timeout=None)
+    try:
+        hub.subscribe(conn, req.id, req.key, req.delta, ack=req.ack())
+        await resp.prepare(request)
+        while not conn.closed:
+            await conn.wake.wait()
+            conn.wake.clear()
+            data = conn.take()
+            if data:
+                await resp.write(data)
+    except ConnectionResetError:
+        pass
+    finally:
+        hub.unregister(conn)
+    return resp
+
+
+def setup(app: web.Application) -> None:
+    """Needs `streams` set up first (FEATURES order)."""
+    app.add_routes(routes)

@@ -1,0 +1,330 @@
+"""Shared metric pollers and the fan-out behind the WebSocket and SSE metric streams.
+
+One `Poller` per distinct `PollerKey` (query set, instances, interval) asks Prometheus once per
+tick whatever the number of subscribers, wraps the answer in one `Frame` (encoded at most once
+per wire format and subscription id, see bridge.frames) and offers the same bytes to every
+subscriber. Pollers start with their first subscriber and stop with their last.
+
+Delivery never awaits (see bridge.sendqueue): the fan-out loop writes to sockets that keep up and
+queues, latest value wins, for those that do not, so one stuck consumer never delays a tick for
+the others. `StreamHub` owns the connections, the pollers, the backlog flusher, the application
+heartbeat and Prometheus' up/down `status` frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from bridge.config import StreamsConfig
+from bridge.errors import (
+    BridgeError,
+    Unavailable,
+    UpstreamBadData,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from bridge.frames import NO_ID, Frame, SampleIndex, control, delta_body, sample_index
+from bridge.keys import CONFIG_KEY, METRICS_KEY
+from bridge.selfmetrics import BridgeMetrics
+from bridge.sendqueue import Connection, Subscription
+
+log = logging.getLogger("bridge.streams")
+
+FLUSH_PERIOD = 0.05  # seconds between attempts to flush backlogged connections
+DEFAULT_ID = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class PollerKey:
+    """What a poller evaluates: catalog metrics (or one raw PromQL query), for which instances
+    (None = all), how often. Subscriptions with equal keys share one poller."""
+
+    metrics: tuple[str, ...] = ()
+    query: str | None = None
+    instances: tuple[str, ...] | None = None
+    interval: float = 5.0
+
+
+Fetch = Callable[[PollerKey], Awaitable[dict[str, Any]]]
+
+
+class Poller:
+    """Evaluates one key every interval and fans the frame out to its subscribers."""
+
+    def __init__(self, hub: StreamHub, key: PollerKey) -> None:
+        self.hub, self.key = hub, key
+        self.subs: dict[Subscription, None] = {}
+        self.delta_subs = 0
+        self.last: Frame | None = None          # last good frame, for subscribers joining late
+        self.previous: SampleIndex | None = None  # last good samples, for delta frames
+        self.ticks = 0
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name=f"poller {self.key}")
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.key.interval
+        next_tick = loop.time()
+        while True:
+            await self.tick()
+            next_tick += interval
+            now = loop.time()
+            if next_tick < now:  # a round took longer than the interval: skip missed ticks
+                next_tick = now + interval - (now - next_tick) % interval
+            await asyncio.sleep(next_tick - now)
+
+    async def tick(self) -> None:
+        """One round: fetch, then publish, or tell subscribers what went wrong."""
+        self.ticks += 1
+        try:
+            body = await self.hub.fetch(self.key)
+        except (UpstreamUnavailable, UpstreamTimeout) as exc:
+            self.last, self.previous = None, None
+            self.hub.prometheus_changed(False, exc.detail)
+            return
+        except BridgeError as exc:
+            self._error(exc)
+            return
+        except Exception:
+            log.exception("poller %s failed", self.key)
+            return
+        self.hub.prometheus_changed(True)
+        self.publish(body)
+
+    def publish(self, body: dict[str, Any]) -> None:
+        """Encode once, offer the same frame to every subscriber; never awaits."""
+        full = Frame("metrics", body)
+        delta = None
+        if self.delta_subs:
+            if self.previous is not None:
+                delta = Frame("metrics", delta_body(self.previous, body))
+            self.previous = sample_index(body)
+        else:
+            self.previous = None
+        self.last = full
+        sent = 0
+        for sub in list(self.subs):
+            sent += sub.conn.offer(sub, full, delta)
+        self.hub.count_sent("metrics", sent)
+
+    def _error(self, exc: BridgeError) -> None:
+        """A query error (bad PromQL, evaluation failure): an error frame per subscription.
+
+        A raw query Prometheus rejects as `bad_data` will never work: its subscriptions end.
+        """
+        frame = control("error", **exc.body())
+        for sub in list(self.subs):
+            sub.conn.send_control(frame, sub.id)
+            if isinstance(exc, UpstreamBadData):
+                self.hub.unsubscribe(sub.conn, sub.id)
+
+
+class StreamHub:
+    """Connections, pollers, backlog flushing, heartbeats and Prometheus status for streams."""
+
+    def __init__(self, config: StreamsConfig, metrics: BridgeMetrics, fetch: Fetch,
+                 default_key: PollerKey) -> None:
+        self.config, self.metrics, self.fetch = config, metrics, fetch
+        self.default_key = default_key
+        self.connections: dict[Connection, None] = {}
+        self.pollers: dict[PollerKey, Poller] = {}
+        self.backlog: set[Connection] = set()
+        self.prometheus_up: bool | None = None
+        self.status: Frame | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._flush_loop(), name="streams flusher"))
+        if self.config.heartbeat > 0:
+            self._tasks.append(asyncio.create_task(self._heartbeat_loop(),
+                                                   name="streams heartbeat"))
+
+    async def stop(self) -> None:
+        tasks = self._tasks + [p.task for p in self.pollers.values() if p.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    # --- connections -------------------------------------------------------------------------
+
+    def register(self, conn: Connection) -> bool:
+        """Admit a connection unless `streams.max_connections` are already open."""
+        if len(self.connections) >= self.config.max_connections:
+            return False
+        self.connections[conn] = None
+        self.metrics.ws_clients.labels(conn.stream).inc()
+        if self.prometheus_up is False and self.status is not None:
+            self.send(conn, self.status)
+        return True
+
+    def unregister(self, conn: Connection) -> None:
+        """Forget a connection and its subscriptions (idempotent)."""
+        conn.closed = True
+        self.backlog.discard(conn)
+        if self.connections.pop(conn, 0) is None:
+            self.metrics.ws_clients.labels(conn.stream).dec()
+        for sub in list(conn.subs.values()):
+            self._detach(sub)
+
+    def send(self, conn: Connection, frame: Frame, sub_id: Any = NO_ID) -> None:
+        """One control frame to one connection (never dropped); `sub_id` None = `"id": null`."""
+        if conn.send_control(frame, sub_id):
+            self.count_sent(frame.type, 1)
+
+    def broadcast(self, frame: Frame) -> None:
+        sent = 0
+        for conn in list(self.connections):
+            sent += conn.send_control(frame)
+        self.count_sent(frame.type, sent)
+
+    def count_sent(self, type_: str, n: int) -> None:
+        if n:
+            self.metrics.frames_sent.labels(type_).inc(n)
+
+    # --- subscriptions -----------------------------------------------------------------------
+
+    def check_capacity(self, key: PollerKey) -> None:
+        """Raise Unavailable if `key` would need a new poller beyond `streams.max_pollers`."""
+        if key not in self.pollers and len(self.pollers) >= self.config.max_pollers:
+            raise Unavailable(f"this bridge already runs {len(self.pollers)} distinct "
+                              "subscriptions (streams.max_pollers); reuse an existing one")
+
+    def subscribe(self, conn: Connection, sub_id: str, key: PollerKey, delta: bool = False,
+                  ack: Frame | None = None) -> Subscription:
+        """Attach `conn` to the poller for `key` (starting it if new), send `ack`, then the
+        poller's last frame at once if it has one."""
+        self.check_capacity(key)
+        poller = self.pollers.get(key)
+        if poller is None:
+            poller = self.pollers[key] = Poller(self, key)
+            poller.start()
+            self.metrics.pollers.inc()
+        sub = Subscription(conn, sub_id, poller, delta)
+        conn.subs[sub_id] = sub
+        poller.subs[sub] = None
+        poller.delta_subs += delta
+        if ack is not None:
+            self.send(conn, ack, sub_id)
+        if poller.last is not None:
+            self.count_sent("metrics", conn.offer(sub, poller.last, None))
+        return sub
+
+    def unsubscribe(self, conn: Connection, sub_id: str) -> bool:
+        """End one subscription, announced with an `unsubscribed` frame; False if unknown."""
+        sub = conn.subs.get(sub_id)
+        if sub is None:
+            return False
+        self._detach(sub)
+        self.send(conn, control("unsubscribed"), sub_id)
+        return True
+
+    def _detach(self, sub: Subscription) -> None:
+        conn, poller = sub.conn, sub.poller
+        conn.subs.pop(sub.id, None)
+        conn.discard(sub)
+        if poller.subs.pop(sub, 0) is None:
+            poller.delta_subs -= sub.delta
+        if not poller.subs and self.pollers.get(poller.key) is poller:
+            del self.pollers[poller.key]
+            poller.stop()
+            self.metrics.pollers.dec()
+
+    # --- Prometheus status, heartbeat, backlog -----------------------------------------------
+
+    def prometheus_changed(self, up: bool, detail: str = "") -> None:
+        """Broadcast a `status` frame on each down/up transition (not for the first 'up')."""
+        if up is self.prometheus_up:
+            return
+        previous, self.prometheus_up = self.prometheus_up, up
+        self.status = control("status", prometheus="up" if up else "down",
+                              detail=detail or ("Prometheus answers again" if up else ""),
+                              timestamp=time.time())
+        if previous is None and up:
+            return
+        log.info("streams: Prometheus %s %s", "up" if up else "down", detail)
+        self.broadcast(self.status)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat)
+            self.broadcast(control("heartbeat", timestamp=time.time()))
+
+    async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(FLUSH_PERIOD)
+            if self.backlog:
+                self.flush_backlog(loop.time())
+
+    def flush_backlog(self, now: float) -> None:
+        """Write queued frames to connections that drained; close those stuck too long."""
+        for conn in list(self.backlog):
+            if conn.flush():
+                self.backlog.discard(conn)
+            elif conn.stuck_since is not None and now - conn.stuck_since > \
+                    self.config.stuck_timeout:
+                self.metrics.slow_closed.inc()
+                log.info("streams: closing a %s consumer stuck for %.0fs", conn.stream,
+                         now - conn.stuck_since)
+                conn.close_stuck()
+                self.unregister(conn)
+
+
+STREAMS_KEY = web.AppKey("streams", StreamHub)
+
+
+def default_key(config: StreamsConfig, names: list[str]) -> PollerKey:
+    """The implicit subscription every new connection gets: all catalog metrics, all instances,
+    `streams.interval`."""
+    return PollerKey(metrics=tuple(names), interval=config.interval)
+
+
+async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    hub = app[STREAMS_KEY]
+    await hub.start()
+    try:
+        yield
+    finally:
+        await hub.stop()
+
+
+def setup(app: web.Application) -> None:
+    """Needs `prometheus` and `catalog` set up first (FEATURES order)."""
+    from bridge.catalog import CATALOG_KEY
+    from bridge.prometheus import PROMETHEUS_KEY
+    from bridge.snapshot import evaluate
+
+    config = app[CONFIG_KEY]
+    prom, catalog = app[PROMETHEUS_KEY], app[CATALOG_KEY]
+
+    async def fetch(key: PollerKey) -> dict[str, Any]:
+        if key.query is not None:
+            at = time.time()
+            result = await prom.query(key.query, at)
+            return {"timestamp": at, "stale": False, "age": 0.0, "query": key.query,
+                    "resultType": result.result_type, "result": result.data.get("result"),
+                    "warnings": result.warnings}
+        return await evaluate(prom, catalog, key.metrics, key.instances)
+
+    hub = StreamHub(config.streams, app[METRICS_KEY], fetch,
+                    default_key(config.streams, catalog.names))
+    prom.add_listener(lambda st: hub.prometheus_changed(
+        bool(st.up), "" if st.up else str((st.last_error or {}).get("detail", ""))))
+    app[STREAMS_KEY] = hub
+    app.cleanup_ctx.append(_hub_ctx)
