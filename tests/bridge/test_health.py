@@ -1,0 +1,106 @@
+"""/health (always 200, ok/degraded, per-check detail, contributor hook) and /ready (503 while
+Prometheus is unreachable)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge import __version__, health
+from bridge.app import create_app
+from bridge.config import AlertmanagerConfig, BridgeConfig, PrometheusConfig
+from tests.bridge import fakeprom
+from tests.servers import free_port
+
+
+@pytest.fixture
+async def upstream(aiohttp_server):
+    """One fake serving both Prometheus' /-/ready and Alertmanager's /-/healthy."""
+    fake, url = await fakeprom.serve(aiohttp_server)
+    fake.url = url
+    return fake
+
+
+def config(prom_url: str, am_url: str) -> BridgeConfig:
+    return BridgeConfig(prometheus=PrometheusConfig(url=prom_url, timeout=1),
+                        alertmanager=AlertmanagerConfig(url=am_url, timeout=1))
+
+
+async def test_all_up_is_ok(aiohttp_client, upstream):
+    client = await aiohttp_client(create_app(config(upstream.url, upstream.url)))
+    resp = await client.get("/health")
+    body = await resp.json()
+    assert resp.status == 200 and body["status"] == "ok" and body["version"] == __version__
+    assert body["checks"]["prometheus"]["ok"] is True
+    assert body["checks"]["prometheus"]["latency"] >= 0
+    assert body["checks"]["alertmanager"]["ok"] is True
+    resp = await client.get("/ready")
+    assert resp.status == 200 and (await resp.json())["ready"] is True
+
+
+async def test_alertmanager_down_is_degraded_but_ready(aiohttp_client, upstream):
+    client = await aiohttp_client(create_app(config(upstream.url,
+                                                    f"http://127.0.0.1:{free_port()}")))
+    body = await (await client.get("/health")).json()
+    assert body["status"] == "degraded" and body["checks"]["alertmanager"]["ok"] is False
+    assert body["checks"]["alertmanager"]["error"]
+    assert (await client.get("/ready")).status == 200
+
+
+async def test_prometheus_down_is_degraded_and_not_ready(aiohttp_client, upstream):
+    client = await aiohttp_client(create_app(config(f"http://127.0.0.1:{free_port()}",
+                                                    upstream.url)))
+    resp = await client.get("/health")
+    body = await resp.json()
+    assert resp.status == 200 and body["status"] == "degraded"
+    assert body["checks"]["prometheus"] == {"ok": False, "latency": None,
+                                            "error": body["checks"]["prometheus"]["error"],
+                                            "last_success": None}
+    assert "unreachable" in body["checks"]["prometheus"]["error"]
+    resp = await client.get("/ready")
+    body = await resp.json()
+    assert resp.status == 503 and body["error"] == "unavailable"
+    assert "Prometheus is unreachable" in body["detail"]
+
+
+async def test_prometheus_not_ready_is_not_ready(aiohttp_client, upstream):
+    upstream.ready_status = 503
+    client = await aiohttp_client(create_app(config(upstream.url, upstream.url)))
+    assert (await client.get("/ready")).status == 503
+
+
+async def test_probes_are_shared_for_a_second(aiohttp_client, upstream):
+    hits = []
+    app = create_app(config(upstream.url, upstream.url))
+
+    async def counted():
+        hits.append(1)
+        return {"ok": True}
+    health.add_health_check(app, "counted", counted)
+    client = await aiohttp_client(app)
+    for _ in range(5):
+        await client.get("/health")
+    assert len(hits) == 1
+
+
+async def test_contributed_checks_appear_and_can_degrade(aiohttp_client, upstream):
+    app = create_app(config(upstream.url, upstream.url))
+
+    async def alerts_store():
+        return {"ok": False, "error": "reconciliation failed", "last_reconcile": 12.0}
+
+    async def broken():
+        raise RuntimeError("bug in a check")
+    health.add_health_check(app, "alerts", alerts_store)
+    health.add_health_check(app, "broken", broken)
+    client = await aiohttp_client(app)
+    resp = await client.get("/health")
+    body = await resp.json()
+    assert resp.status == 200 and body["status"] == "degraded"
+    assert body["checks"]["alerts"]["error"] == "reconciliation failed"
+    assert body["checks"]["broken"] == {"ok": False, "error": "RuntimeError: bug in a check"}
+
+
+async def test_unconfigured_alertmanager_is_not_a_failure(aiohttp_client, upstream):
+    client = await aiohttp_client(create_app(config(upstream.url, "")))
+    body = await (await client.get("/health")).json()
+    assert body["status"] == "ok" and body["checks"]["alertmanager"]["ok"] is None
