@@ -56,6 +56,10 @@ class AlertmanagerConfig:
     timeout: float = 5.0
     # Seconds between reconciliations against Alertmanager's /api/v2/alerts; 0 = only at start.
     reconcile_interval: float = 60.0
+    # Longest wait between retries while Alertmanager is unreachable (backoff doubles from 1 s).
+    reconcile_backoff_max: float = 60.0
+    # Only reconcile alerts routed to receivers matching this regex ("" = every active alert).
+    receiver: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,15 @@ class AlertsConfig:
     sync: str = "FULL"
     # Seconds a webhook waits for a locked database before answering 503.
     busy_timeout: float = 5.0
+    # Largest webhook / manual-alert body in bytes (413 above); Alertmanager groups can be big.
+    max_body_bytes: int = 4 << 20
+    # Frames queued per alert subscriber; one that falls further behind is closed (it resumes).
+    send_queue: int = 10_000
+    max_subscribers: int = 10_000
+    # Matchers per stream or REST request (`filter=`).
+    max_matchers: int = 20
+    # Largest page of GET /api/alerts/history.
+    history_limit: int = 1000
 
 
 @dataclass(frozen=True)
@@ -325,6 +338,16 @@ def _validate(config: BridgeConfig, source: str) -> None:
         "metrics.default_range": config.metrics.default_range,
         "metrics.max_stale": config.metrics.max_stale,
         "metrics.max_history_points": config.metrics.max_history_points,
+        "alerts.heartbeat": config.alerts.heartbeat,
+        "alerts.busy_timeout": config.alerts.busy_timeout,
+        "alerts.max_body_bytes": config.alerts.max_body_bytes,
+        "alerts.send_queue": config.alerts.send_queue,
+        "alerts.max_subscribers": config.alerts.max_subscribers,
+        "alerts.history_limit": config.alerts.history_limit,
+        "alerts.prune_interval": config.alerts.prune_interval,
+        "alerts.retention_days": config.alerts.retention_days,
+        "alerts.retention_rows": config.alerts.retention_rows,
+        "alertmanager.reconcile_backoff_max": config.alertmanager.reconcile_backoff_max,
     }
     for key, number in positives.items():
         if number <= 0:

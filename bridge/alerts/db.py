@@ -1,0 +1,225 @@
+"""SQLite off the event loop: one writer thread with group commit, one reader thread.
+
+Every write is a job run by the single writer thread. Jobs that queue up while a transaction
+commits are run together in the next one (each inside its own SAVEPOINT), so N concurrent webhooks
+cost one fsync, not N. A job's future resolves only after COMMIT returns: a caller that answers
+2xx after awaiting it has its data on disk (per `synchronous`). Results are handed back to the
+loop in one callback per batch, in commit order, which is what keeps sequence numbers and
+publication order identical.
+
+Storage failures (locked past busy_timeout, disk full, read-only file) become
+`StorageUnavailable` (503: Alertmanager retries those); anything else is a bug and propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bridge.errors import StorageUnavailable
+
+log = logging.getLogger("bridge.alerts.db")
+
+MAX_BATCH = 256
+WriteFn = Callable[[sqlite3.Connection], Any]
+Settle = Callable[[list["Outcome"]], None]
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: WriteFn
+    future: asyncio.Future[Any]
+    tag: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    """One job's result after its batch committed (or failed)."""
+
+    future: asyncio.Future[Any]
+    tag: str
+    result: Any = None
+    error: BaseException | None = None
+
+
+def storage_error(exc: BaseException, busy_timeout: float) -> StorageUnavailable:
+    """A clear 503 detail for the SQLite failures an operator can act on."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        detail = f"alert store locked for more than {busy_timeout:g}s"
+    elif "full" in text:
+        detail = "alert store cannot write: disk full"
+    elif "readonly" in text or "read-only" in text:
+        detail = "alert store cannot write: database is read-only"
+    else:
+        detail = f"alert store cannot write: {text}"
+    return StorageUnavailable(detail)
+
+
+class Database:
+    """A SQLite file with a dedicated writer thread (group commit) and a reader thread."""
+
+    def __init__(self, path: Path, *, sync: str, busy_timeout: float,
+                 init: Callable[[sqlite3.Connection], Any]) -> None:
+        self.path, self.sync, self.busy_timeout = path, sync.upper(), busy_timeout
+        self._init = init
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts-read")
+        self._read_conn: sqlite3.Connection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._settle: Settle | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def open(self, settle: Settle) -> Any:
+        """Start the writer thread, open the file, run `init` there; return what `init` returns."""
+        self._loop = asyncio.get_running_loop()
+        self._settle = settle
+        opened: asyncio.Future[Any] = self._loop.create_future()
+        self._thread = threading.Thread(target=self._main, args=(opened,),
+                                        name="alerts-write", daemon=True)
+        self._thread.start()
+        return await opened
+
+    async def close(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            await asyncio.to_thread(self._thread.join)
+        await asyncio.get_running_loop().run_in_executor(self._reader, self._close_reader)
+        self._reader.shutdown(wait=True)
+
+    def connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.sync}")
+        return conn
+
+    # --- writing ---------------------------------------------------------------------------
+
+    async def write(self, fn: WriteFn, tag: str = "") -> Any:
+        """Run `fn(conn)` in a write transaction; its result once committed."""
+        if self._loop is None or self._thread is None or not self._thread.is_alive():
+            raise StorageUnavailable("alert store is not open")
+        future = self._loop.create_future()
+        self._queue.put(_Job(fn, future, tag))
+        return await future
+
+    def _main(self, opened: asyncio.Future[Any]) -> None:
+        assert self._loop is not None
+        try:
+            conn = self.connect()
+            result = self._init(conn)
+        except Exception as exc:
+            self._loop.call_soon_threadsafe(_set_exception, opened, exc)
+            return
+        self._loop.call_soon_threadsafe(_set_result, opened, result)
+        try:
+            while True:
+                job = self._queue.get()
+                if job is None:
+                    break
+                batch, stop = [job], False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stop = True
+                        break
+                    batch.append(nxt)
+                self._deliver(self._run_batch(conn, batch))
+                if stop:
+                    break
+        finally:
+            conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[Outcome]:
+        outcomes = [Outcome(job.future, job.tag) for job in batch]
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            return self._fail_all(outcomes, exc)
+        for job, outcome in zip(batch, outcomes, strict=True):
+            try:
+                conn.execute("SAVEPOINT job")
+                outcome.result = job.fn(conn)
+                conn.execute("RELEASE job")
+            except Exception as exc:
+                outcome.error = exc
+                try:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                except sqlite3.Error:
+                    _rollback(conn)
+                    return self._fail_all(outcomes, exc)
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            return self._fail_all(outcomes, exc)
+        return outcomes
+
+    def _fail_all(self, outcomes: list[Outcome], exc: BaseException) -> list[Outcome]:
+        log.warning("alert store write failed: %s", exc)
+        for outcome in outcomes:
+            outcome.result, outcome.error = None, exc
+        return outcomes
+
+    def _deliver(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            if isinstance(outcome.error, sqlite3.Error):
+                outcome.error = storage_error(outcome.error, self.busy_timeout)
+        assert self._loop is not None and self._settle is not None
+        try:
+            self._loop.call_soon_threadsafe(self._settle, outcomes)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run `fn(conn)` on the reader thread (WAL: never waits for the writer)."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._reader, self._read, fn)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.busy_timeout) from None
+
+    def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        if self._read_conn is None:
+            self._read_conn = sqlite3.connect(self.path, timeout=self.busy_timeout,
+                                              isolation_level=None, check_same_thread=False)
+        return fn(self._read_conn)
+
+    def _close_reader(self) -> None:
+        if self._read_conn is not None:
+            self._read_conn.close()
+            self._read_conn = None
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
+
+
+def _set_result(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)

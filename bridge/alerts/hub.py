@@ -1,0 +1,253 @@
+"""Live fan-out of committed alert events, and the live view of what is firing.
+
+`publish` runs on the loop right after a commit, in seq order. Each event's frame was encoded
+once (in the writer thread); the hub only evaluates each distinct filter once per event and
+appends the same object to the matching subscribers' bounded queues, so a slow subscriber costs
+the webhook nothing. A subscriber whose queue is full is closed, never skipped: it reconnects
+with `since`/`epoch` and the log replays what it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from aiohttp import web
+
+from bridge.alerts.matchers import Matcher, filter_key, matches_all
+from bridge.alerts.model import format_time, now_ms
+from bridge.alerts.store import Event, Opened
+from bridge.errors import Unavailable
+from bridge.http import dumps
+from bridge.selfmetrics import BridgeMetrics
+
+log = logging.getLogger("bridge.alerts.hub")
+
+
+@dataclass(eq=False)
+class Frame:
+    """A non-event frame (snapshot, resync, heartbeat, error) or a replayed event, encoded once
+    per format on first use. `id` is the SSE id (`EPOCH:SEQ`) when the frame is a resume point."""
+
+    type: str
+    text: str
+    seq: int = 0
+    id: str | None = None
+
+    @cached_property
+    def data(self) -> bytes:
+        return self.text.encode()
+
+    @cached_property
+    def sse(self) -> bytes:
+        head = b"id: %s\n" % self.id.encode() if self.id else b""
+        return head + b"event: %s\ndata: %s\n\n" % (self.type.encode(), self.data)
+
+
+Item = Event | Frame
+
+
+class SubscriptionClosed(Exception):
+    """The hub closed this subscription; `reason` says why (overflow, shutdown, epoch_changed)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Subscription:
+    """A bounded queue of frames for one subscriber, filled by the hub, drained by its sender."""
+
+    def __init__(self, matchers: tuple[Matcher, ...], limit: int) -> None:
+        self.matchers = matchers
+        self.key = filter_key(matchers)
+        self.limit = limit
+        self.closed: str | None = None
+        self.live = False  # heartbeats only once the opening frames are out
+        self._queue: deque[Item] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._on_close: list[Callable[[str], None]] = []
+
+    def push(self, item: Item) -> None:
+        if self.closed is not None:
+            return
+        if len(self._queue) >= self.limit:
+            log.info("closing an alert subscriber that fell %d frames behind", self.limit)
+            self.close("overflow")
+            return
+        self._queue.append(item)
+        self._wake()
+
+    @property
+    def idle(self) -> bool:
+        return not self._queue
+
+    def on_close(self, callback: Callable[[str], None]) -> None:
+        self._on_close.append(callback)
+
+    def close(self, reason: str) -> None:
+        if self.closed is None:
+            self.closed = reason
+            self._queue.clear()
+            self._wake()
+            for callback in self._on_close:
+                callback(reason)
+
+    async def get(self) -> list[Item]:
+        """Everything queued (at least one item); SubscriptionClosed once closed."""
+        while not self._queue:
+            if self.closed is not None:
+                raise SubscriptionClosed(self.closed)
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        if self.closed is not None:
+            raise SubscriptionClosed(self.closed)
+        items = list(self._queue)
+        self._queue.clear()
+        return items
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+
+@dataclass
+class _Group:
+    """Subscribers sharing one filter: the filter is evaluated once per event for all of them."""
+
+    matchers: tuple[Matcher, ...]
+    subs: set[Subscription] = field(default_factory=set)
+
+
+class AlertHub:
+    """Current firing alerts, the last seq, and the live subscribers."""
+
+    def __init__(self, metrics: BridgeMetrics, *, heartbeat: float, queue_limit: int,
+                 max_subscribers: int) -> None:
+        self.metrics = metrics
+        self.heartbeat = heartbeat
+        self.queue_limit = queue_limit
+        self.max_subscribers = max_subscribers
+        self.epoch = ""
+        self.last_seq = 0
+        self.firing: dict[str, dict[str, Any]] = {}
+        self._groups: dict[str, _Group] = {}
+        self._count = 0
+        self._snapshots: dict[str, str] = {}
+
+    def load(self, opened: Opened) -> None:
+        self.epoch, self.last_seq = opened.epoch, opened.last_seq
+        self.firing = {a["fingerprint"]: a for a in opened.firing}
+        self._snapshots.clear()
+
+    # --- events ----------------------------------------------------------------------------
+
+    def publish(self, events: list[Event]) -> None:
+        """Apply committed events to the live view and queue them for subscribers."""
+        groups = list(self._groups.values())
+        for event in events:
+            self.last_seq = event.seq
+            self.epoch = event.epoch
+            fp = event.alert["fingerprint"]
+            if event.alert["status"] == "firing":
+                self.firing[fp] = event.alert
+            else:
+                self.firing.pop(fp, None)
+            self.metrics.alert_events.labels(event.source).inc()
+            for group in groups:
+                if matches_all(group.matchers, event.labels):
+                    for sub in list(group.subs):
+                        sub.push(event)
+        self._snapshots.clear()
+
+    def reset(self, epoch: str) -> None:
+        """The log was reset: every subscriber must resync, so close them all."""
+        self.epoch = epoch
+        self.firing.clear()
+        self._snapshots.clear()
+        self.close_all("epoch_changed")
+
+    # --- subscribers -----------------------------------------------------------------------
+
+    @property
+    def subscribers(self) -> int:
+        return self._count
+
+    def check_capacity(self) -> None:
+        if self._count >= self.max_subscribers:
+            raise Unavailable(f"too many alert subscribers (limit {self.max_subscribers})")
+
+    def subscribe(self, matchers: tuple[Matcher, ...]) -> Subscription:
+        self.check_capacity()
+        sub = Subscription(matchers, self.queue_limit)
+        group = self._groups.get(sub.key)
+        if group is None:
+            group = self._groups[sub.key] = _Group(matchers)
+        group.subs.add(sub)
+        self._count += 1
+        self.metrics.alert_subscribers.set(self._count)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        group = self._groups.get(sub.key)
+        if group is None or sub not in group.subs:
+            return
+        group.subs.discard(sub)
+        if not group.subs:
+            del self._groups[sub.key]
+        self._count -= 1
+        self.metrics.alert_subscribers.set(self._count)
+
+    def close_all(self, reason: str) -> None:
+        for group in list(self._groups.values()):
+            for sub in list(group.subs):
+                sub.close(reason)
+
+    # --- frames ----------------------------------------------------------------------------
+
+    def current(self, matchers: tuple[Matcher, ...]) -> list[dict[str, Any]]:
+        alerts = [a for a in self.firing.values() if matches_all(matchers, a["labels"])]
+        alerts.sort(key=lambda a: (a["startsAt"], a["fingerprint"]))
+        return alerts
+
+    def snapshot(self, matchers: tuple[Matcher, ...]) -> Frame:
+        """The snapshot frame at this instant; cached per filter until the next event."""
+        key = filter_key(matchers)
+        text = self._snapshots.get(key)
+        if text is None:
+            text = dumps({"type": "snapshot", "epoch": self.epoch, "seq": self.last_seq,
+                          "alerts": self.current(matchers)})
+            self._snapshots[key] = text
+        return Frame("snapshot", text, self.last_seq, f"{self.epoch}:{self.last_seq}")
+
+    def heartbeat_frame(self) -> Frame:
+        text = dumps({"type": "heartbeat", "timestamp": format_time(now_ms()),
+                      "seq": self.last_seq})
+        return Frame("heartbeat", text, self.last_seq, f"{self.epoch}:{self.last_seq}")
+
+    async def run_heartbeats(self) -> None:
+        """Every `heartbeat` seconds one shared frame to each idle live subscriber. Its seq is a
+        valid resume point: every earlier event this subscriber's filter wants is ahead of it."""
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            frame = self.heartbeat_frame()
+            for group in list(self._groups.values()):
+                for sub in group.subs:
+                    if sub.live and sub.idle:
+                        sub.push(frame)
+
+
+def error_frame(body: dict[str, Any]) -> Frame:
+    return Frame("error", json.dumps({"type": "error", **body}, separators=(",", ":")))
+
+
+HUB_KEY = web.AppKey("alert_hub", AlertHub)

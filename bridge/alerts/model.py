@@ -1,0 +1,257 @@
+"""The Alert shape and everything that turns outside input into it.
+
+Alertmanager's webhook payload, its `/api/v2/alerts` answer and the manual-alert body all become
+`Notice`s: one alert's state as someone reported it, validated and normalised (UTC times truncated
+to the millisecond, as Alertmanager's own API prints them, so a webhook's nanosecond `startsAt`
+and the API's millisecond one compare equal). The store decides which notices are events.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge.errors import BadRequest
+
+STATUSES = ("firing", "resolved")
+SOURCES = ("alertmanager", "manual", "reconcile")
+EVENT_KINDS = ("firing", "resolved", "refired", "updated")
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+# Go's zero time (Alertmanager's "no endsAt") and anything before 1970 mean "not set".
+_UNSET_BEFORE_MS = 0
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def parse_time(value: str) -> int:
+    """RFC 3339 (any fraction length, any offset) to integer milliseconds since the epoch.
+
+    Fractions are truncated to the millisecond, as Alertmanager's API formats them.
+    """
+    m = _RFC3339.match(value)
+    if not m:
+        raise ValueError(f"expected an RFC 3339 time, got {value!r}")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    fraction = (m.group(7) or "")[:3].ljust(3, "0")
+    offset = m.group(8)
+    zone = "+00:00" if offset in ("Z", "z") else offset
+    try:
+        dt = datetime.fromisoformat(
+            f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{zone}")
+    except ValueError as exc:
+        raise ValueError(f"invalid time {value!r}: {exc}") from None
+    days = (dt - datetime(1970, 1, 1, tzinfo=UTC))
+    return (days.days * 86400 + days.seconds) * 1000 + int(fraction)
+
+
+def format_time(ms: int) -> str:
+    """Milliseconds to RFC 3339 UTC; the fraction only when there is one."""
+    seconds, millis = divmod(ms, 1000)
+    text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager's fingerprint of a label set: FNV-1a 64 over sorted name/value pairs, each
+    followed by the 0xff separator, printed as 16 hex digits. Manual alerts get the same id
+    Alertmanager would give them."""
+    h = 0xCBF29CE484222325
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode():
+                h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+            h = ((h ^ 0xFF) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One alert's state as reported by a source; `starts_ms` None = "keep the stored one"."""
+
+    fingerprint: str
+    status: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_ms: int | None
+    ends_ms: int | None
+    generator_url: str
+    source: str
+
+    def alert(self, starts_ms: int, updated_ms: int) -> dict[str, Any]:
+        """The README's Alert shape for this notice as stored at `updated_ms`."""
+        ends: str | None = None
+        if self.status == "resolved":
+            ends = format_time(self.ends_ms if self.ends_ms is not None else updated_ms)
+        return {
+            "fingerprint": self.fingerprint,
+            "status": self.status,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "startsAt": format_time(starts_ms),
+            "endsAt": ends,
+            "generatorURL": self.generator_url,
+            "source": self.source,
+            "updatedAt": format_time(updated_ms),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookPayload:
+    receiver: str
+    status: str
+    group_key: str
+    truncated: int
+    notices: list[Notice]
+
+
+# --- validation helpers: each names the offending field -----------------------------------
+
+def _require(data: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in data:
+        raise BadRequest(f"{where}{key}: missing")
+    return data[key]
+
+
+def _string(value: Any, field: str, *, empty: bool = True) -> str:
+    if not isinstance(value, str):
+        raise BadRequest(f"{field}: expected a string, got {_kind(value)}")
+    if not empty and not value:
+        raise BadRequest(f"{field}: must not be empty")
+    return value
+
+
+def _labels(value: Any, field: str, *, names: bool = True) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise BadRequest(f"{field}: expected an object of strings, got {_kind(value)}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise BadRequest(f"{field}.{key}: expected a string, got {_kind(item)}")
+        if names and not _LABEL_NAME.match(key):
+            raise BadRequest(f"{field}: invalid label name {key!r}")
+    return value
+
+
+def _time(value: Any, field: str) -> int | None:
+    """A time field; Go's zero time and null mean unset."""
+    if value is None:
+        return None
+    try:
+        ms = parse_time(_string(value, field))
+    except ValueError as exc:
+        raise BadRequest(f"{field}: {exc}") from None
+    return ms if ms > _UNSET_BEFORE_MS else None
+
+
+def _status(value: Any, field: str) -> str:
+    if value not in STATUSES:
+        raise BadRequest(f"{field}: expected \"firing\" or \"resolved\", got {value!r}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _notice(item: Any, field: str, source: str) -> Notice:
+    if not isinstance(item, dict):
+        raise BadRequest(f"{field}: expected an object, got {_kind(item)}")
+    labels = _labels(_require(item, "labels", f"{field}."), f"{field}.labels")
+    if not labels:
+        raise BadRequest(f"{field}.labels: must not be empty")
+    starts = _time(_require(item, "startsAt", f"{field}."), f"{field}.startsAt")
+    if starts is None:
+        raise BadRequest(f"{field}.startsAt: must be set")
+    fp = item.get("fingerprint")
+    fp = fingerprint(labels) if fp is None else _string(fp, f"{field}.fingerprint", empty=False)
+    return Notice(
+        fingerprint=fp,
+        status=_status(_require(item, "status", f"{field}."), f"{field}.status"),
+        labels=labels,
+        annotations=_labels(item.get("annotations") or {}, f"{field}.annotations", names=False),
+        starts_ms=starts,
+        ends_ms=_time(item.get("endsAt"), f"{field}.endsAt"),
+        generator_url=_string(item.get("generatorURL") or "", f"{field}.generatorURL"),
+        source=source,
+    )
+
+
+def parse_webhook(data: Any) -> WebhookPayload:
+    """Alertmanager's webhook body (version "4") to notices, or BadRequest naming the field."""
+    if not isinstance(data, dict):
+        raise BadRequest(f"expected a JSON object, got {_kind(data)}")
+    version = _require(data, "version", "")
+    if version != "4":
+        raise BadRequest(f"version: expected \"4\", got {version!r}")
+    alerts = _require(data, "alerts", "")
+    if not isinstance(alerts, list):
+        raise BadRequest(f"alerts: expected a list, got {_kind(alerts)}")
+    for key in ("groupLabels", "commonLabels", "commonAnnotations"):
+        if data.get(key) is not None:
+            _labels(data[key], key, names=key != "commonAnnotations")
+    for key in ("externalURL", "groupKey"):
+        if data.get(key) is not None:
+            _string(data[key], key)
+    truncated = data.get("truncatedAlerts", 0)
+    if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
+        raise BadRequest(f"truncatedAlerts: expected a non-negative integer, got {truncated!r}")
+    return WebhookPayload(
+        receiver=_string(_require(data, "receiver", ""), "receiver"),
+        status=_status(_require(data, "status", ""), "status"),
+        group_key=data.get("groupKey") or "",
+        truncated=truncated,
+        notices=[_notice(item, f"alerts[{i}]", "alertmanager") for i, item in enumerate(alerts)],
+    )
+
+
+def parse_manual(data: Any) -> Notice:
+    """The body of POST /api/ws/broadcast/alert: labels (with alertname), optional annotations,
+    status (default firing), startsAt/endsAt, generatorURL."""
+    if not isinstance(data, dict):
+        raise BadRequest(f"expected a JSON object, got {_kind(data)}")
+    known = {"labels", "annotations", "status", "startsAt", "endsAt", "generatorURL"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise BadRequest(f"{unknown[0]}: unknown field (valid: {', '.join(sorted(known))})")
+    labels = _labels(_require(data, "labels", ""), "labels")
+    if not labels.get("alertname"):
+        raise BadRequest("labels.alertname: missing")
+    return Notice(
+        fingerprint=fingerprint(labels),
+        status=_status(data.get("status", "firing"), "status"),
+        labels=labels,
+        annotations=_labels(data.get("annotations") or {}, "annotations", names=False),
+        starts_ms=_time(data.get("startsAt"), "startsAt"),
+        ends_ms=_time(data.get("endsAt"), "endsAt"),
+        generator_url=_string(data.get("generatorURL") or "", "generatorURL"),
+        source="manual",
+    )
+
+
+def parse_am_alerts(data: Any) -> list[Notice]:
+    """Alertmanager's GET /api/v2/alerts answer (active alerts) as firing notices.
+
+    Raises ValueError when the answer is not that API's shape.
+    """
+    if not isinstance(data, list):
+        raise ValueError(f"expected a list of alerts, got {_kind(data)}")
+    notices = []
+    for i, item in enumerate(data):
+        try:
+            body = dict(item) if isinstance(item, dict) else item
+            if isinstance(body, dict):
+                body["status"] = "firing"
+                body.setdefault("startsAt", None)
+            notice = _notice(body, f"[{i}]", "reconcile")
+        except BadRequest as exc:
+            raise ValueError(str(exc.detail)) from None
+        notices.append(notice)
+    return notices

@@ -1,0 +1,334 @@
+"""The alert store: current alerts by fingerprint and an append-only event log, in SQLite.
+
+Decisions (made inside the write transaction, so they see exactly what is committed):
+- a fingerprint never seen: its status is the event (`firing` or `resolved`);
+- the same fingerprint, status and startsAt again (group_interval re-sends, HA pairs): no event;
+- firing after resolved, or firing with a newer startsAt: `refired`;
+- firing, same startsAt, other annotations: `updated`;
+- firing -> resolved: `resolved`; a notice older than the stored startsAt: ignored (stale).
+
+Each event gets the next `seq` (never reused, AUTOINCREMENT) and is stored as the exact frame JSON
+that streams send, so replay is byte-identical to live. The `epoch` is a random id made with the
+database; it changes only when the log is reset (`reset()`, or a corrupt file set aside).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bridge.alerts.db import Database, Outcome
+from bridge.alerts.model import Notice, format_time, now_ms, parse_time
+from bridge.config import AlertsConfig
+from bridge.http import dumps
+
+log = logging.getLogger("bridge.alerts.store")
+
+DB_NAME = "alerts.db"
+PRUNE_CHUNK = 5000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alerts (
+    fingerprint TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    starts_ms INTEGER NOT NULL,
+    seen_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ms INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    frame TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts_ms);
+"""
+
+
+@dataclass(eq=False)
+class Event:
+    """A committed log entry: the frame text (encoded once) and what filters need."""
+
+    seq: int
+    epoch: str
+    kind: str
+    source: str
+    labels: dict[str, str]
+    alert: dict[str, Any]
+    text: str
+
+    @cached_property
+    def data(self) -> bytes:
+        return self.text.encode()
+
+    @cached_property
+    def sse(self) -> bytes:
+        return b"id: %s:%d\nevent: alert\ndata: %s\n\n" % (self.epoch.encode(), self.seq, self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    epoch: str
+    last_seq: int
+    firing: list[dict[str, Any]]
+
+
+def alert_frame(seq: int, epoch: str, kind: str, status: str, ts_ms: int, alert_json: str) -> str:
+    """The README's Alert event, key order as documented, built around pre-encoded alert JSON."""
+    return (f'{{"type":"alert","seq":{seq},"epoch":{json.dumps(epoch)},"event":"{kind}",'
+            f'"status":"{status}","timestamp":"{format_time(ts_ms)}","alert":{alert_json}}}')
+
+
+class AlertStore:
+    """Records notices as events; every write goes through the one writer thread."""
+
+    def __init__(self, data_dir: str | Path, config: AlertsConfig) -> None:
+        self.config = config
+        self.path = Path(data_dir) / DB_NAME
+        self.db = Database(self.path, sync=config.sync, busy_timeout=config.busy_timeout,
+                           init=self._init)
+        self.epoch = ""
+        self._listeners: list[Callable[[list[Event]], None]] = []
+        self._reset_listeners: list[Callable[[str], None]] = []
+
+    def on_commit(self, listener: Callable[[list[Event]], None]) -> None:
+        """Call `listener(events)` on the loop after each commit, in seq order."""
+        self._listeners.append(listener)
+
+    async def open(self) -> Opened:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        opened: Opened = await self.db.open(self._settle)
+        self.epoch = opened.epoch
+        return opened
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    def _publish(self, events: list[Event]) -> None:
+        if events:
+            for listener in self._listeners:
+                listener(events)
+
+    def on_reset(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(new_epoch)` on the loop after the log was reset."""
+        self._reset_listeners.append(listener)
+
+    def _settle(self, outcomes: list[Outcome]) -> None:
+        events: list[Event] = []
+        for o in outcomes:
+            if o.error is not None:
+                continue
+            if o.tag == "events":
+                events.extend(o.result)
+            elif o.tag == "reset":
+                self._publish(events)
+                events = []
+                self.epoch = o.result
+                for reset_listener in self._reset_listeners:
+                    reset_listener(o.result)
+        self._publish(events)
+        for o in outcomes:
+            if o.future.done():
+                continue
+            if o.error is None:
+                o.future.set_result(o.result)
+            else:
+                o.future.set_exception(o.error)
+
+    # --- opening (writer thread) -----------------------------------------------------------
+
+    def _init(self, conn: sqlite3.Connection) -> Opened:
+        try:
+            conn.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            if "not a database" not in str(exc) and "malformed" not in str(exc):
+                raise
+            conn.close()
+            aside = self.path.with_name(f"{DB_NAME}.corrupt-{int(time.time())}")
+            log.error("alert store %s is corrupt (%s); moved to %s, starting a new epoch",
+                      self.path, exc, aside)
+            self.path.rename(aside)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            conn = self.db.connect()
+            conn.executescript(SCHEMA)
+        epoch = _epoch(conn) or _new_epoch(conn)
+        firing = [json.loads(body) for (body,) in conn.execute(
+            "SELECT body FROM alerts WHERE status = 'firing' ORDER BY starts_ms, fingerprint")]
+        return Opened(epoch, _last_seq(conn), firing)
+
+    # --- writes ----------------------------------------------------------------------------
+
+    async def record(self, notices: list[Notice]) -> list[Event]:
+        """Store notices (webhook or manual); the events they caused, once committed."""
+        return await self.db.write(lambda conn: self._record(conn, notices, None), "events")
+
+    async def reconcile(self, notices: list[Notice], fetched_ms: int) -> list[Event]:
+        """Make the store agree with Alertmanager's active alerts as fetched at `fetched_ms`.
+
+        Alerts a webhook touched after the fetch started are left alone: the webhook is newer.
+        """
+        return await self.db.write(lambda conn: self._reconcile(conn, notices, fetched_ms),
+                                   "events")
+
+    async def prune(self, now: int | None = None) -> int:
+        """Delete events past retention (age and rows), one chunk per transaction."""
+        now = now_ms() if now is None else now
+        total = 0
+        while True:
+            deleted, more = await self.db.write(lambda conn: self._prune(conn, now), "prune")
+            total += deleted
+            if not more:
+                return total
+
+    async def reset(self) -> str:
+        """Empty the log and the current alerts and start a new epoch (clients resync)."""
+        def reset(conn: sqlite3.Connection) -> str:
+            conn.execute("DELETE FROM events")
+            conn.execute("DELETE FROM alerts")
+            return _new_epoch(conn)
+        epoch: str = await self.db.write(reset, "reset")
+        return epoch
+
+    def _record(self, conn: sqlite3.Connection, notices: list[Notice],
+                fetched_ms: int | None) -> list[Event]:
+        now = now_ms()
+        seq = _last_seq(conn)
+        epoch = _epoch(conn)
+        events = []
+        for notice in notices:
+            event = self._apply(conn, notice, now, (epoch, seq + 1), fetched_ms)
+            if event is not None:
+                events.append(event)
+                seq += 1
+        return events
+
+    def _reconcile(self, conn: sqlite3.Connection, notices: list[Notice],
+                   fetched_ms: int) -> list[Event]:
+        present = {n.fingerprint for n in notices}
+        gone = []
+        for fp, seen_ms, body in conn.execute(
+                "SELECT fingerprint, seen_ms, body FROM alerts WHERE status = 'firing' "
+                "ORDER BY starts_ms, fingerprint"):
+            if fp not in present and seen_ms <= fetched_ms:
+                gone.append(_resolved_by_reconcile(json.loads(body)))
+        return self._record(conn, [*notices, *gone], fetched_ms)
+
+    def _apply(self, conn: sqlite3.Connection, notice: Notice, now: int, at: tuple[str, int],
+               fetched_ms: int | None) -> Event | None:
+        row = conn.execute("SELECT status, starts_ms, seen_ms, body FROM alerts "
+                           "WHERE fingerprint = ?", (notice.fingerprint,)).fetchone()
+        if fetched_ms is not None and row is not None and row[2] > fetched_ms:
+            return None
+        kind, starts = decide(notice, row, now)
+        if kind is None:
+            if row is not None and fetched_ms is None:
+                conn.execute("UPDATE alerts SET seen_ms = ? WHERE fingerprint = ?",
+                             (now, notice.fingerprint))
+            return None
+        epoch, seq = at
+        alert = notice.alert(starts, now)
+        body = dumps(alert)
+        text = alert_frame(seq, epoch, kind, notice.status, now, body)
+        conn.execute("INSERT OR REPLACE INTO alerts VALUES (?, ?, ?, ?, ?, ?)",
+                     (notice.fingerprint, notice.status, starts, now, now, body))
+        conn.execute("INSERT INTO events (seq, ts_ms, fingerprint, frame) VALUES (?, ?, ?, ?)",
+                     (seq, now, notice.fingerprint, text))
+        return Event(seq, epoch, kind, notice.source, notice.labels, alert, text)
+
+    def _prune(self, conn: sqlite3.Connection, now: int) -> tuple[int, bool]:
+        cutoff_ms = now - int(self.config.retention_days * 86_400_000)
+        cut = _last_seq(conn) - self.config.retention_rows
+        (aged,) = conn.execute("SELECT max(seq) FROM events WHERE ts_ms < ?",
+                               (cutoff_ms,)).fetchone()
+        cut = max(cut, aged or 0)
+        (first,) = conn.execute("SELECT min(seq) FROM events").fetchone()
+        deleted, more = 0, False
+        if first is not None and cut >= first:
+            upto = min(cut, first + PRUNE_CHUNK - 1)
+            deleted = conn.execute("DELETE FROM events WHERE seq <= ?", (upto,)).rowcount
+            more = upto < cut
+        if not more:
+            conn.execute("DELETE FROM alerts WHERE status = 'resolved' AND updated_ms < ?",
+                         (cutoff_ms,))
+        return deleted, more
+
+    # --- reads (reader thread) -------------------------------------------------------------
+
+    async def events_after(self, since: int, limit: int, until: int | None = None
+                           ) -> list[tuple[int, str]]:
+        """Up to `limit` (seq, frame) after `since` (and up to `until`), in seq order."""
+        bound = until if until is not None else 2**63 - 1
+
+        def read(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+            return conn.execute("SELECT seq, frame FROM events WHERE seq > ? AND seq <= ? "
+                                "ORDER BY seq LIMIT ?", (since, bound, limit)).fetchall()
+        return await self.db.read(read)
+
+    async def bounds(self) -> tuple[int | None, int]:
+        """(oldest kept seq or None when the log is empty, last seq ever assigned)."""
+        def read(conn: sqlite3.Connection) -> tuple[int | None, int]:
+            (first,) = conn.execute("SELECT min(seq) FROM events").fetchone()
+            return first, _last_seq(conn)
+        return await self.db.read(read)
+
+
+def decide(notice: Notice, row: tuple[str, int, int, str] | None, now: int
+           ) -> tuple[str | None, int]:
+    """(event kind or None for "nothing changed", the startsAt to store)."""
+    if row is None:
+        return notice.status, notice.starts_ms if notice.starts_ms is not None else now
+    status, stored_starts, _seen, body = row
+    starts = notice.starts_ms
+    if starts is None:  # a manual notice without startsAt continues or re-opens the alert
+        reopen = notice.status == "firing" and status == "resolved"
+        starts = now if reopen else stored_starts
+    if starts < stored_starts:
+        return None, starts
+    if notice.status == "firing":
+        if status == "resolved" or starts != stored_starts:
+            return "refired", starts
+        if json.loads(body).get("annotations") != notice.annotations:
+            return "updated", starts
+        return None, starts
+    if status == "firing" or starts != stored_starts:
+        return "resolved", starts
+    return None, starts
+
+
+def _resolved_by_reconcile(alert: dict[str, Any]) -> Notice:
+    return Notice(fingerprint=alert["fingerprint"], status="resolved", labels=alert["labels"],
+                  annotations=alert["annotations"], starts_ms=parse_time(alert["startsAt"]),
+                  ends_ms=None, generator_url=alert.get("generatorURL") or "",
+                  source="reconcile")
+
+
+def _last_seq(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _epoch(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+    return str(row[0]) if row else ""
+
+
+def _new_epoch(conn: sqlite3.Connection) -> str:
+    epoch = secrets.token_hex(8)
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
+    return epoch
+
+
+STORE_KEY = web.AppKey("alert_store", AlertStore)

@@ -1,0 +1,250 @@
+"""WS /api/ws/ws/alerts and GET /api/sse/alerts: snapshot or replay, then live, with no gap.
+
+The seam: a `Feed` subscribes to the hub and captures the snapshot and the last seq L in the same
+synchronous step (no await in between), so everything <= L is in the log and everything > L will
+be in the subscriber's queue. Replay reads (since, L] from the log; live frames are then sent
+from the queue, skipping anything <= the last seq already sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from aiohttp import WSMsgType, web
+from aiohttp_sse import EventSourceResponse
+
+from bridge.alerts.hub import HUB_KEY, AlertHub, Frame, Item, SubscriptionClosed, error_frame
+from bridge.alerts.matchers import Matcher, matches_all, parse_filters
+from bridge.alerts.store import STORE_KEY, AlertStore, Event
+from bridge.errors import BadRequest, BridgeError
+from bridge.http import check_origin, dumps, require_read_access
+from bridge.keys import CONFIG_KEY
+
+log = logging.getLogger("bridge.alerts.stream")
+routes = web.RouteTableDef()
+
+REPLAY_PAGE = 500
+CLOSE_TIMEOUT = 5.0
+# Why the hub closed a subscription -> WebSocket close code and reason.
+CLOSE_CODES = {
+    "overflow": (1013, "too slow: reconnect with since and epoch"),
+    "shutdown": (1001, "bridge shutting down: reconnect with since and epoch"),
+    "epoch_changed": (1012, "alert log reset: reconnect"),
+}
+
+
+@dataclass(frozen=True)
+class StreamParams:
+    matchers: tuple[Matcher, ...]
+    since: int | None = None
+    epoch: str | None = None
+
+
+def parse_params(query: Mapping[str, str], last_event_id: str | None = None,
+                 max_matchers: int = 20) -> StreamParams:
+    """`filter=` (repeatable), `since` + `epoch`, or an SSE `Last-Event-ID` of `EPOCH:SEQ`."""
+    getall = getattr(query, "getall", None)
+    filters = getall("filter", []) if getall else [query["filter"]] if "filter" in query else []
+    matchers = parse_filters(filters, max_matchers)
+    if last_event_id:
+        epoch, _, since_text = last_event_id.strip().rpartition(":")
+        if not epoch or not since_text.isdigit():
+            raise BadRequest(f"Last-Event-ID: expected EPOCH:SEQ, got {last_event_id!r}")
+        return StreamParams(matchers, int(since_text), epoch)
+    since_text, epoch = query.get("since"), query.get("epoch")
+    if since_text is None and epoch is None:
+        return StreamParams(matchers)
+    if since_text is None or not epoch:
+        raise BadRequest("since and epoch go together: resume with ?since=SEQ&epoch=EPOCH "
+                         "as received in the last frame")
+    if not since_text.isdigit():
+        raise BadRequest(f"since: expected a non-negative integer, got {since_text!r}")
+    return StreamParams(matchers, int(since_text), epoch)
+
+
+class Feed:
+    """One subscriber's ordered frames: opening (snapshot, or replay after `since`), then live."""
+
+    def __init__(self, hub: AlertHub, store: AlertStore, params: StreamParams) -> None:
+        self.hub, self.store, self.params = hub, store, params
+        # Same synchronous step: the subscription sees exactly the events after `upto`.
+        self.sub = hub.subscribe(params.matchers)
+        self.snapshot = hub.snapshot(params.matchers)
+        self.epoch, self.upto = hub.epoch, hub.last_seq
+        self.last_sent = self.upto
+
+    def close(self) -> None:
+        self.sub.close("done")
+        self.hub.unsubscribe(self.sub)
+
+    async def frames(self) -> AsyncIterator[Item]:
+        async for frame in self._opening():
+            yield frame
+        self.sub.live = True
+        while True:
+            for item in await self.sub.get():
+                if isinstance(item, Event):
+                    if item.seq <= self.last_sent:
+                        continue
+                    self.last_sent = item.seq
+                yield item
+
+    async def _opening(self) -> AsyncIterator[Frame]:
+        since, epoch = self.params.since, self.params.epoch
+        if since is None:
+            yield self.snapshot
+            return
+        if epoch != self.epoch:
+            yield from_resync(self, "epoch_changed")
+            yield self.snapshot
+            return
+        if since > self.upto:
+            yield from_resync(self, "seq_ahead")
+            yield self.snapshot
+            return
+        cursor = since
+        while cursor < self.upto:
+            rows = await self.store.events_after(cursor, REPLAY_PAGE, until=self.upto)
+            if not rows or rows[0][0] != cursor + 1:  # pruned before (or while) we read
+                yield from_resync(self, "too_old")
+                yield self.snapshot
+                return
+            for seq, text in rows:
+                if self._wanted(text):
+                    yield Frame("alert", text, seq, f"{self.epoch}:{seq}")
+            cursor = rows[-1][0]
+
+    def _wanted(self, text: str) -> bool:
+        if not self.params.matchers:
+            return True
+        return matches_all(self.params.matchers, json.loads(text)["alert"]["labels"])
+
+
+def from_resync(feed: Feed, reason: str) -> Frame:
+    """Tells the client its resume point is unusable; a fresh snapshot follows."""
+    return Frame("resync", dumps({"type": "resync", "reason": reason, "epoch": feed.epoch,
+                                  "seq": feed.upto, "since": feed.params.since}))
+
+
+async def pump(feed: Feed, send: Callable[[Item], Awaitable[None]]) -> str:
+    """Send the feed until it ends; returns why (a hub close reason, "error", "disconnected")."""
+    try:
+        async for item in feed.frames():
+            await send(item)
+    except SubscriptionClosed as exc:
+        return exc.reason
+    except ConnectionError:
+        return "disconnected"
+    except TimeoutError:
+        return "stuck"
+    except BridgeError as exc:  # the log could not be read for a replay
+        with contextlib.suppress(ConnectionError):
+            await send(error_frame(exc.body()))
+        return "error"
+    return "done"  # pragma: no cover - frames() only ends by SubscriptionClosed
+
+
+async def _stop(feed: Feed, sender: asyncio.Task[str]) -> str:
+    """Unsubscribe and stop the sender; the reason the stream ended."""
+    reason = feed.sub.closed
+    if sender.done() and not sender.cancelled() and sender.exception() is None:
+        reason = reason or sender.result()
+    feed.close()
+    sender.cancel()
+    await asyncio.gather(sender, return_exceptions=True)
+    return reason or "done"
+
+
+def _open_feed(request: web.Request, params: StreamParams) -> Feed:
+    return Feed(request.app[HUB_KEY], request.app[STORE_KEY], params)
+
+
+@routes.get("/api/ws/ws/alerts")
+async def alerts_ws(request: web.Request) -> web.StreamResponse:
+    """Alert stream over WebSocket; see the README's alerts section for the frames."""
+    require_read_access(request)
+    check_origin(request)
+    request.app[HUB_KEY].check_capacity()
+    ws = web.WebSocketResponse(compress=False, max_msg_size=4096)
+    await ws.prepare(request)
+    config = request.app[CONFIG_KEY]
+    try:
+        params = parse_params(request.query, max_matchers=config.alerts.max_matchers)
+    except BadRequest as exc:
+        await ws.send_str(error_frame(exc.body()).text)
+        await _close_ws(request, ws, 1008, "bad request")
+        return ws
+    feed = _open_feed(request, params)
+
+    async def send(item: Item) -> None:
+        await ws.send_frame(item.data, WSMsgType.TEXT)
+
+    sender = asyncio.create_task(pump(feed, send))
+    # A stuck peer can block the sender inside a write: cancel it when the hub gives up on it.
+    feed.sub.on_close(lambda reason: reason == "overflow" and sender.cancel())
+    reader = asyncio.create_task(_read_until_closed(ws))
+    try:
+        await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        reason = await _stop(feed, sender)
+        code, message = CLOSE_CODES.get(reason, (1011, "stream error") if reason == "error"
+                                        else (1000, ""))
+        await _close_ws(request, ws, code, message)
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+    return ws
+
+
+async def _read_until_closed(ws: web.WebSocketResponse) -> None:
+    """The stream takes no input; reading notices the client closing (and answers pings)."""
+    async for _msg in ws:
+        pass
+
+
+async def _close_ws(request: web.Request, ws: web.WebSocketResponse, code: int, message: str
+                    ) -> None:
+    """Close politely, or abort the connection when the peer does not read any more."""
+    try:
+        await asyncio.wait_for(ws.close(code=code, message=message.encode()), CLOSE_TIMEOUT)
+    except (TimeoutError, ConnectionError):
+        if request.transport is not None:
+            request.transport.abort()
+
+
+@routes.get("/api/sse/alerts")
+async def alerts_sse(request: web.Request) -> web.StreamResponse:
+    """The same frames as server-sent events (`event:` = type, `id:` = EPOCH:SEQ)."""
+    require_read_access(request)
+    check_origin(request)
+    config = request.app[CONFIG_KEY]
+    params = parse_params(request.query, request.headers.get("Last-Event-ID"),
+                          config.alerts.max_matchers)
+    request.app[HUB_KEY].check_capacity()
+    feed = _open_feed(request, params)
+    resp = EventSourceResponse(ping_interval=config.alerts.heartbeat * 4,
+                               send_timeout=config.streams.stuck_timeout)
+    try:
+        await resp.prepare(request)
+    except BaseException:
+        feed.close()
+        raise
+
+    async def send(item: Item) -> None:
+        async with asyncio.timeout(config.streams.stuck_timeout):
+            await resp.write(item.sse)
+
+    sender = asyncio.create_task(pump(feed, send))
+    feed.sub.on_close(lambda reason: reason == "overflow" and sender.cancel())
+    try:
+        await asyncio.wait({sender})
+    finally:
+        reason = await _stop(feed, sender)
+        resp.stop_streaming()
+        if reason in ("overflow", "stuck") and request.transport is not None:
+            request.transport.abort()
+    return resp
