@@ -244,8 +244,9 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
     """Turn a mapping into the frozen dataclass `cls`, checking every key and type."""
+    where = prefix.rstrip(".") or "(top level)"
     if not isinstance(data, Mapping):
-        raise ConfigError(source, prefix or "(top level)", "expected a mapping")
+        raise ConfigError(source, where, "expected a mapping")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
@@ -254,6 +255,10 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
         if key not in names:
             raise ConfigError(source, dotted, f"unknown key (valid: {', '.join(sorted(names))})")
         kwargs[key] = _coerce(hints[key], value, source, dotted)
+    missing = [f.name for f in dataclasses.fields(cls) if f.name not in kwargs
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(source, where, f"missing required key(s): {', '.join(missing)}")
     return cls(**kwargs)
 
 
