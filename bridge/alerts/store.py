@@ -100,6 +100,8 @@ class AlertStore:
         self.db = Database(self.path, sync=config.sync, busy_timeout=config.busy_timeout,
                            init=self._init)
         self.epoch = ""
+        # Why the store could not be opened (None once open); /health shows it.
+        self.error: str | None = None
         self._listeners: list[Callable[[list[Event]], None]] = []
         self._reset_listeners: list[Callable[[str], None]] = []
 
@@ -222,8 +224,11 @@ class AlertStore:
         for fp, seen_ms, body in conn.execute(
                 "SELECT fingerprint, seen_ms, body FROM alerts WHERE status = 'firing' "
                 "ORDER BY starts_ms, fingerprint"):
-            if fp not in present and seen_ms <= fetched_ms:
-                gone.append(_resolved_by_reconcile(json.loads(body)))
+            if fp in present or seen_ms > fetched_ms:
+                continue
+            alert = json.loads(body)
+            if alert.get("source") != "manual":  # not Alertmanager's to resolve
+                gone.append(_resolved_by_reconcile(alert))
         return self._record(conn, [*notices, *gone], fetched_ms)
 
     def _apply(self, conn: sqlite3.Connection, notice: Notice, now: int, at: tuple[str, int],

@@ -1,0 +1,161 @@
+"""Reconciliation: make the store agree with Alertmanager's active alerts.
+
+At start-up and every `alertmanager.reconcile_interval` seconds the bridge reads
+`GET {alertmanager}/api/v2/alerts` (active, not silenced, not inhibited: what the webhook would
+be told about) and the store turns differences into events with source "reconcile": firing in
+Alertmanager but not here -> firing/refired; firing here but gone there -> resolved. This is what
+recovers changes that happened while the bridge was down. Manual alerts are not Alertmanager's
+and are left alone. When Alertmanager cannot be reached the attempt is logged and retried with
+exponential backoff (1 s doubling up to `reconcile_backoff_max`, with jitter); `status()` feeds
+/health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bridge.alerts.model import now_ms, parse_am_alerts
+from bridge.alerts.store import AlertStore
+from bridge.config import AlertmanagerConfig
+from bridge.errors import BridgeError, UpstreamInvalid, UpstreamUnavailable
+from bridge.selfmetrics import BridgeMetrics
+
+log = logging.getLogger("bridge.alerts.reconcile")
+
+ENDPOINT = "/api/v2/alerts"
+
+
+class Reconciler:
+    """Periodic, retried comparison of the store with Alertmanager."""
+
+    def __init__(self, config: AlertmanagerConfig, store: AlertStore,
+                 metrics: BridgeMetrics) -> None:
+        self.config, self.store, self.metrics = config, store, metrics
+        self._session: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.failures = 0
+        self.last_success: float | None = None
+        self.last_error: str | None = None
+        self.last_events = 0
+        self.runs = 0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.config.url)
+
+    async def start(self) -> None:
+        if not self.enabled:
+            return
+        timeout = aiohttp.ClientTimeout(total=self.config.timeout)
+        self._session = aiohttp.ClientSession(timeout=timeout)
+        self._task = asyncio.create_task(self._run(), name="alerts-reconcile")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    def trigger(self) -> None:
+        """Reconcile now rather than at the next interval (e.g. a truncated webhook)."""
+        self._wake.set()
+
+    def status(self) -> dict[str, Any]:
+        if not self.enabled:
+            return {"ok": None, "error": "alertmanager.url not configured"}
+        return {"ok": self.last_success is not None and self.failures == 0,
+                "last_success": self.last_success, "error": self.last_error,
+                "consecutive_failures": self.failures, "runs": self.runs,
+                "last_events": self.last_events}
+
+    async def reconcile_once(self) -> int:
+        """One comparison; the number of events it caused. Raises BridgeError on failure."""
+        fetched = now_ms()
+        notices = parse_am_alerts(await self._fetch())
+        events = await self.store.reconcile(notices, fetched)
+        self.runs += 1
+        return len(events)
+
+    async def _fetch(self) -> Any:
+        assert self._session is not None
+        params = {"active": "true", "silenced": "false", "inhibited": "false",
+                  "unprocessed": "true"}
+        if self.config.receiver:
+            params["receiver"] = self.config.receiver
+        url = self.config.url.rstrip("/") + ENDPOINT
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            async with self._session.get(url, params=params) as resp:
+                if resp.status != 200:
+                    text = (await resp.text())[:200]
+                    raise UpstreamUnavailable(f"Alertmanager answered {resp.status}: {text}")
+                try:
+                    data = await resp.json(content_type=None)
+                except ValueError as exc:
+                    raise UpstreamInvalid(f"Alertmanager sent invalid JSON: {exc}") from None
+            outcome = "ok"
+            return data
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise UpstreamUnavailable(
+                f"Alertmanager unreachable at {self.config.url}: {exc or type(exc).__name__}"
+            ) from None
+        finally:
+            self.metrics.upstream_queries.labels("alertmanager", ENDPOINT, outcome).inc()
+            self.metrics.upstream_latency.labels("alertmanager", ENDPOINT).observe(
+                time.perf_counter() - started)
+
+    async def _run(self) -> None:
+        delay: float | None = 0.0
+        while True:
+            await self._sleep(delay)
+            try:
+                self.last_events = await self.reconcile_once()
+            except (BridgeError, ValueError) as exc:
+                delay = self._failed(exc)
+                continue
+            except Exception as exc:  # a bug must not end reconciliation for good
+                log.exception("reconciliation crashed")
+                delay = self._failed(exc)
+                continue
+            if self.failures:
+                log.info("reconciled with Alertmanager again after %d failed attempts",
+                         self.failures)
+            if self.last_events:
+                log.info("reconciliation with Alertmanager added %d events", self.last_events)
+            self.failures, self.last_error = 0, None
+            self.last_success = time.time()
+            interval = self.config.reconcile_interval
+            delay = interval if interval > 0 else None
+
+    def _failed(self, exc: Exception) -> float:
+        self.failures += 1
+        self.last_error = getattr(exc, "detail", None) or str(exc)
+        backoff = min(self.config.reconcile_backoff_max, 2.0 ** (self.failures - 1))
+        delay = backoff * random.uniform(0.5, 1.0)
+        level = logging.WARNING if self.failures == 1 or self.failures % 10 == 0 else logging.DEBUG
+        log.log(level, "reconciliation failed (attempt %d), retrying in %.1fs: %s",
+                self.failures, delay, self.last_error)
+        return delay
+
+    async def _sleep(self, delay: float | None) -> None:
+        """Wait `delay` seconds (None = until triggered), or less when triggered."""
+        if delay == 0:
+            return
+        try:
+            await asyncio.wait_for(self._wake.wait(), delay)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+
+RECONCILER_KEY = web.AppKey("alert_reconciler", Reconciler)

@@ -1,0 +1,157 @@
+"""The alerts feature: REST reads, and `setup(app)` wiring store, hub, reconciler and streams.
+
+GET /api/alerts is served from the hub's live view (no database read); GET /api/alerts/history
+pages through the event log, whose stored frames are spliced into the answer as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from bridge.alerts import stream, webhook
+from bridge.alerts.hub import HUB_KEY, AlertHub
+from bridge.alerts.matchers import matches_all, parse_filters
+from bridge.alerts.reconcile import RECONCILER_KEY, Reconciler
+from bridge.alerts.store import STORE_KEY, AlertStore
+from bridge.errors import BadRequest
+from bridge.health import add_health_check
+from bridge.http import dumps, json_response, require_read_access
+from bridge.keys import CONFIG_KEY, METRICS_KEY
+
+log = logging.getLogger("bridge.alerts")
+routes = web.RouteTableDef()
+
+HISTORY_DEFAULT = 100
+# With a filter, a history page scans at most this many log rows per returned row.
+SCAN_FACTOR = 10
+
+
+def _filters(request: web.Request) -> Any:
+    limit = request.app[CONFIG_KEY].alerts.max_matchers
+    return parse_filters(request.query.getall("filter", []), limit)
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise BadRequest(f"{name}: expected an integer from {low} to {high}, got {text!r:.40}")
+    return int(text)
+
+
+@routes.get("/api/alerts")
+async def current_alerts(request: web.Request) -> web.Response:
+    """Firing alerts (Alert shape), filtered by `filter=` matchers, with the log position."""
+    require_read_access(request)
+    matchers = _filters(request)
+    hub = request.app[HUB_KEY]
+    return json_response({"epoch": hub.epoch, "seq": hub.last_seq,
+                          "alerts": hub.current(matchers)})
+
+
+@routes.get("/api/alerts/history")
+async def alert_history(request: web.Request) -> web.Response:
+    """Alert events after `since` (default: the oldest kept), at most `limit`, oldest first.
+    `next` is the `since` of the following page, null at the end of the log."""
+    require_read_access(request)
+    matchers = _filters(request)
+    store, hub = request.app[STORE_KEY], request.app[HUB_KEY]
+    max_limit = request.app[CONFIG_KEY].alerts.history_limit
+    since = _int_param(request, "since", 0, 0, 2**63 - 1)
+    limit = _int_param(request, "limit", min(HISTORY_DEFAULT, max_limit), 1, max_limit)
+    epoch, last = hub.epoch, hub.last_seq
+    scan = limit * SCAN_FACTOR if matchers else limit
+    rows = await store.events_after(since, scan, until=last)
+    frames: list[str] = []
+    cut_seq = since
+    for seq, text in rows:
+        if len(frames) == limit:
+            break
+        cut_seq = seq
+        if not matchers or matches_all(matchers, json.loads(text)["alert"]["labels"]):
+            frames.append(text)
+    first, _ = await store.bounds()
+    more = cut_seq < last and bool(rows)
+    head = dumps({"epoch": epoch, "first_seq": first, "last_seq": last,
+                  "next": cut_seq if more else None})
+    body = head[:-1] + ',"events":[' + ",".join(frames) + "]}"
+    return web.Response(text=body, content_type="application/json")
+
+
+async def _alerts_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open the store, load the live view, start reconciliation, heartbeats and pruning."""
+    config = app[CONFIG_KEY]
+    store, hub, reconciler = app[STORE_KEY], app[HUB_KEY], app[RECONCILER_KEY]
+    store.on_commit(hub.publish)
+    store.on_reset(hub.reset)
+    try:
+        hub.load(await store.open())
+    except (sqlite3.Error, OSError) as exc:
+        # The rest of the bridge still serves; webhooks get 503 (Alertmanager keeps them).
+        log.error("cannot open the alert store %s: %s; alerts are unavailable", store.path, exc)
+        store.error = str(exc)
+    tasks = [asyncio.create_task(hub.run_heartbeats(), name="alerts-heartbeat"),
+             asyncio.create_task(_prune_forever(store, config.alerts.prune_interval),
+                                 name="alerts-prune")]
+    if store.error is None:
+        await reconciler.start()
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await reconciler.stop()
+        hub.close_all("shutdown")
+        await store.close()
+
+
+async def _prune_forever(store: AlertStore, interval: float) -> None:
+    while True:
+        with contextlib.suppress(Exception):
+            deleted = await store.prune()
+            if deleted:
+                log.info("pruned %d alert events past retention", deleted)
+        await asyncio.sleep(interval)
+
+
+async def _close_streams(app: web.Application) -> None:
+    """On shutdown, end alert streams (1001) so clients reconnect and resume elsewhere."""
+    app[HUB_KEY].close_all("shutdown")
+
+
+def _health_check(app: web.Application) -> Any:
+    async def check() -> dict[str, Any]:
+        store, hub, reconciler = app[STORE_KEY], app[HUB_KEY], app[RECONCILER_KEY]
+        reconcile = reconciler.status()
+        ok = store.error is None and reconcile["ok"] is not False
+        return {"ok": ok, "store": {"ok": store.error is None, "error": store.error,
+                                    "epoch": hub.epoch, "seq": hub.last_seq},
+                "reconcile": reconcile, "subscribers": hub.subscribers,
+                "firing": len(hub.firing)}
+    return check
+
+
+def setup(app: web.Application) -> None:
+    config = app[CONFIG_KEY]
+    store = AlertStore(config.data_dir, config.alerts)
+    app[STORE_KEY] = store
+    app[HUB_KEY] = AlertHub(app[METRICS_KEY], heartbeat=config.alerts.heartbeat,
+                            queue_limit=config.alerts.send_queue,
+                            max_subscribers=config.alerts.max_subscribers)
+    app[RECONCILER_KEY] = Reconciler(config.alertmanager, store, app[METRICS_KEY])
+    app.add_routes(routes)
+    app.add_routes(webhook.routes)
+    app.add_routes(stream.routes)
+    app.cleanup_ctx.append(_alerts_ctx)
+    app.on_shutdown.append(_close_streams)
+    add_health_check(app, "alerts", _health_check(app))

@@ -1,0 +1,78 @@
+"""POST /api/alerts/webhook (Alertmanager) and POST /api/ws/broadcast/alert (manual alerts).
+
+Both need the token. The answer is 200 only after the events are committed (SQLite WAL with the
+configured `synchronous`); anything that prevents storing is 503, which Alertmanager retries —
+never a 4xx, which it would drop for good. Bad input is 400 naming the field, 401 without the
+token, 413 over `alerts.max_body_bytes`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from bridge.alerts.hub import HUB_KEY
+from bridge.alerts.model import parse_manual, parse_webhook
+from bridge.alerts.reconcile import RECONCILER_KEY
+from bridge.alerts.store import STORE_KEY
+from bridge.errors import BadRequest, BridgeError, PayloadTooLarge, StorageUnavailable, Unauthorized
+from bridge.http import json_response, require_token
+from bridge.keys import CONFIG_KEY, METRICS_KEY
+
+routes = web.RouteTableDef()
+
+_REASONS = {Unauthorized: "unauthorized", PayloadTooLarge: "too_large",
+            BadRequest: "bad_request", StorageUnavailable: "storage_unavailable"}
+
+
+async def read_json(request: web.Request, limit: int) -> Any:
+    """The body as JSON, refusing more than `limit` bytes without reading them all."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"request body larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"request body larger than {limit} bytes")
+    if not body:
+        raise BadRequest("empty body: expected a JSON object")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from None
+
+
+@routes.post("/api/alerts/webhook")
+async def webhook(request: web.Request) -> web.Response:
+    """Alertmanager's webhook_config target (payload version "4")."""
+    metrics = request.app[METRICS_KEY]
+    try:
+        require_token(request)
+        data = await read_json(request, request.app[CONFIG_KEY].alerts.max_body_bytes)
+        payload = parse_webhook(data)
+        events = await request.app[STORE_KEY].record(payload.notices)
+    except BridgeError as exc:
+        reason = next((r for cls, r in _REASONS.items() if isinstance(exc, cls)), exc.error)
+        metrics.webhooks_rejected.labels(reason).inc()
+        raise
+    metrics.webhooks.inc()
+    if payload.truncated and RECONCILER_KEY in request.app:
+        # Alertmanager left alerts out (max_alerts): ask it for the full list now.
+        request.app[RECONCILER_KEY].trigger()
+    return json_response({"status": "ok", "alerts": len(payload.notices),
+                          "events": len(events), "seq": request.app[HUB_KEY].last_seq})
+
+
+@routes.post("/api/ws/broadcast/alert")
+async def broadcast_alert(request: web.Request) -> web.Response:
+    """A manual alert (labels with alertname, annotations, status): stored and streamed like any
+    other event, with source "manual" and Alertmanager's fingerprint of its labels."""
+    require_token(request)
+    data = await read_json(request, request.app[CONFIG_KEY].alerts.max_body_bytes)
+    notice = parse_manual(data)
+    events = await request.app[STORE_KEY].record([notice])
+    return json_response({"status": "ok", "fingerprint": notice.fingerprint,
+                          "event": json.loads(events[0].text) if events else None,
+                          "seq": request.app[HUB_KEY].last_seq})
