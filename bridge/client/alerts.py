@@ -59,6 +59,8 @@ class AlertsClient(StreamClient):
         self.duplicates_dropped = 0
         self.resyncs = 0
         self._resync_reason: str | None = None
+        self._opened = False  # this connection has delivered its opening (snapshot or replay)
+        self._refused: str | None = None
         self._on_resync: Callback | None = None
 
     def set_resync_callback(self, callback: Callback | None) -> None:
@@ -85,8 +87,8 @@ class AlertsClient(StreamClient):
         return self.base_ws_url + ("?" + urlencode(query) if query else "")
 
     async def _round(self) -> None:
-        await self._set_state(CONNECTING if self.state == IDLE else RECONNECTING,
-                              self.base_ws_url)
+        if self.state == IDLE:
+            await self._set_state(CONNECTING, self.base_ws_url)
         try:
             ws = await self._connect(self.url(), "ws")
         except WebSocketRefused as exc:
@@ -99,12 +101,20 @@ class AlertsClient(StreamClient):
             await self._backoff_wait(RECONNECTING, describe(exc))
             return
         await self._set_state(CONNECTED, self.base_ws_url)
+        self._opened = False
+        self._refused = None
         reason, _ = await self._pump(ws, self._handle)
+        if self._refused is not None:
+            # The bridge refused the request itself (a bad filter, since without epoch):
+            # retrying the same URL cannot work.
+            raise ValueError(f"{self.base_ws_url}: {self._refused}")
         if not self._closing:
             await self._backoff_wait(RECONNECTING, reason)
 
     async def _handle(self, frame: Frame) -> None:
         kind = frame.get("type")
+        if kind in ("alert", "snapshot", "resync"):
+            self._opened = True
         if kind == "alert":
             await self._event(frame)
         elif kind == "snapshot":
@@ -115,6 +125,8 @@ class AlertsClient(StreamClient):
             # Until the fresh snapshot arrives, a reconnect must ask for one.
             self.seq = self.epoch = None
         elif kind == "error":
+            if not self._opened and frame.get("error") == "bad_request":
+                self._refused = str(frame.get("detail") or "bad request")
             await self._emit(frame)
         # heartbeats only prove the link is alive (the read timeout in _pump)
 

@@ -108,7 +108,9 @@ class MetricsWebSocketClient(StreamClient):
         """
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
         sub_id = sub_id or f"s{next(self._ids)}"
-        message: dict[str, Any] = {"type": "subscribe", "id": sub_id, "metrics": metrics}
+        message: dict[str, Any] = {"type": "subscribe", "id": sub_id}
+        if metrics:  # none = every catalog metric
+            message["metrics"] = metrics
         if instances:
             message["instances"] = [instances] if isinstance(instances, str) else list(instances)
         if interval is not None:
@@ -141,7 +143,10 @@ class MetricsWebSocketClient(StreamClient):
 
     async def _ws_round(self) -> None:
         """One WebSocket attempt: connect, read until it ends, then decide what comes next."""
-        await self._set_state(CONNECTING if self.state == IDLE else RECONNECTING, self.ws_url)
+        if self.state == IDLE:
+            await self._set_state(CONNECTING, self.ws_url)
+        elif self.state != RECONNECTING:
+            await self._set_state(RECONNECTING, self.ws_url)
         try:
             ws = await self._connect(self.ws_url, "ws")
         except WebSocketRefused as exc:
@@ -170,6 +175,7 @@ class MetricsWebSocketClient(StreamClient):
         """Re-send the subscriptions, then deliver frames until the socket ends."""
         self._mode, self.transport = "ws", "ws"
         self._acked.clear()
+        self.prometheus = None  # unknown until a `status` frame says otherwise
         await self._set_state(CONNECTED, self.ws_url)
         try:
             for message in list(self._subscriptions.values()):
@@ -261,6 +267,10 @@ class MetricsWebSocketClient(StreamClient):
             self.prometheus = frame.get("prometheus", self.prometheus)
         elif kind == "subscribed":
             self._acked.add(str(frame.get("id")))
+        elif kind == "unsubscribed":
+            # Also sent when the bridge ends a subscription itself (a raw query Prometheus
+            # rejects): forget it so a reconnect does not send it again.
+            self._subscriptions.pop(str(frame.get("id")), None)
         elif kind == "error":
             sub_id = frame.get("id")
             if sub_id in self._subscriptions and sub_id not in self._acked:
