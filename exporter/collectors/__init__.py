@@ -1,0 +1,31 @@
+"""Every collector, by the name node_exporter gives it (`--collector.NAME`, `collect[]=NAME`)."""
+
+from __future__ import annotations
+
+from exporter.collectors.base import Collector, NoDataError, supported
+from exporter.collectors.cpu import CpuCollector
+from exporter.collectors.diskstats import DiskstatsCollector
+from exporter.collectors.filesystem import FilesystemCollector
+from exporter.collectors.hwmon import HwmonCollector
+from exporter.collectors.loadavg import LoadavgCollector
+from exporter.collectors.meminfo import MeminfoCollector
+from exporter.collectors.netdev import NetdevCollector
+from exporter.collectors.pressure import PressureCollector
+from exporter.collectors.stat import StatCollector
+from exporter.collectors.textfile import TextfileCollector
+from exporter.collectors.time import TimeCollector
+from exporter.collectors.uname import UnameCollector
+from exporter.collectors.vmstat import VmstatCollector
+
+COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
+    CpuCollector, DiskstatsCollector, FilesystemCollector, HwmonCollector, LoadavgCollector,
+    MeminfoCollector, NetdevCollector, PressureCollector, StatCollector, TextfileCollector,
+    TimeCollector, UnameCollector, VmstatCollector)}
+
+
+def default_collectors() -> list[str]:
+    """Enabled unless turned off: every collector this platform can have data for."""
+    return sorted(name for name, cls in COLLECTORS.items() if supported(cls))
+
+
+__all__ = ["COLLECTORS", "Collector", "NoDataError", "default_collectors"]

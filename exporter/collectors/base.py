@@ -1,0 +1,68 @@
+"""What every collector is: a name, the config, and `collect()` yielding metric families.
+
+Collectors read the host through `config.paths` (procfs, sysfs, rootfs), so tests point them
+at a fixture tree instead of faking anything. On Linux they read /proc and /sys directly (it is
+both faster than psutil and exactly what node_exporter reads); elsewhere the ones psutil can
+serve fall back to psutil, which follows `psutil.PROCFS_PATH`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from typing import ClassVar
+
+from exporter.config import ExporterConfig
+from exporter.exposition import MetricFamily
+
+LINUX = sys.platform.startswith("linux")
+
+
+class NoDataError(Exception):
+    """The platform lacks this data (no PSI, no hwmon): success 0, logged at debug only."""
+
+
+class Collector:
+    """Base class: subclasses set `name` and implement `collect`."""
+
+    name: ClassVar[str]
+    # Platforms it can work on; others never enable it by default.
+    platforms: ClassVar[tuple[str, ...]] = ("linux",)
+
+    def __init__(self, config: ExporterConfig) -> None:
+        self.config = config
+        self.procfs = config.paths.procfs
+        self.sysfs = config.paths.sysfs
+        self.rootfs = config.paths.rootfs
+
+    def collect(self) -> Iterator[MetricFamily]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the collector holds (threads, caches); called at shutdown."""
+
+    def proc(self, *parts: str) -> str:
+        return os.path.join(self.procfs, *parts)
+
+    def sys(self, *parts: str) -> str:
+        return os.path.join(self.sysfs, *parts)
+
+
+def read_text(path: str) -> str:
+    """A whole (small) file as text; /proc files report size 0, so read until EOF."""
+    with open(path, "rb", buffering=0) as f:
+        return f.read().decode("utf-8", "replace")
+
+
+def read_optional(path: str) -> str | None:
+    """A file's stripped text, or None when it does not exist or cannot be read."""
+    try:
+        return read_text(path).strip()
+    except OSError:
+        return None
+
+
+def supported(collector: type[Collector]) -> bool:
+    return any(sys.platform.startswith(p) for p in collector.platforms) or \
+        "any" in collector.platforms

@@ -1,0 +1,210 @@
+"""`filesystem`: size, free, available, inodes and read-only state per mounted filesystem.
+
+Mounts come from /proc/1/mounts (/proc/mounts when hidepid hides PID 1), minus node_exporter's
+default pseudo filesystems and mount points. statfs() runs on a worker thread: a mount that
+does not answer within `filesystem.mount_timeout` (a dead NFS server) is reported with
+`node_filesystem_device_error 1` and not asked again until that call returns, so it delays
+one scrape at most, never all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import re
+import threading
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from exporter.collectors.base import LINUX, Collector, read_text
+from exporter.exposition import Desc, Family, MetricFamily
+
+log = logging.getLogger("exporter.filesystem")
+
+LABELS = ("device", "fstype", "mountpoint")
+
+
+def _d(name: str, help: str) -> Desc:
+    return Desc(f"node_filesystem_{name}", help, "gauge", LABELS)
+
+
+SIZE = _d("size_bytes", "Filesystem size in bytes.")
+FREE = _d("free_bytes", "Filesystem free space in bytes.")
+AVAIL = _d("avail_bytes", "Filesystem space available to non-root users in bytes.")
+FILES = _d("files", "Filesystem total file nodes.")
+FILES_FREE = _d("files_free", "Filesystem total free file nodes.")
+READONLY = _d("readonly", "Filesystem read-only status.")
+DEVICE_ERROR = _d("device_error",
+                  "Whether an error occurred while getting statistics for the given device.")
+
+
+class Mount(NamedTuple):
+    device: str
+    mountpoint: str
+    fstype: str
+    options: str
+
+
+def unescape(field: str) -> str:
+    """Mount points in /proc/mounts escape space and tab as in fstab(5)."""
+    return field.replace("\\040", " ").replace("\\011", "\t")
+
+
+class _Worker(threading.Thread):
+    """Runs batches of statvfs() calls; abandoned (and replaced) when one hangs."""
+
+    def __init__(self, runner: StatfsRunner) -> None:
+        super().__init__(name="statfs", daemon=True)
+        self.runner = runner
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.current: str | None = None
+        self.abandoned = False
+
+    def run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            paths, results, done = job
+            for mountpoint, path in paths:
+                self.current = mountpoint
+                try:
+                    results[mountpoint] = os.statvfs(path)
+                except OSError as exc:
+                    results[mountpoint] = exc
+                self.current = None
+                if self.abandoned:
+                    self.runner.recovered(mountpoint)
+                    return
+            done.set()
+
+
+class StatfsRunner:
+    """statvfs() for a list of mount points, waiting at most `timeout` seconds in all."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.stuck: set[str] = set()
+        self.lock = threading.Lock()
+        self.worker: _Worker | None = None
+
+    def statfs(self, paths: list[tuple[str, str]]) -> dict[str, os.statvfs_result | OSError]:
+        if self.worker is None:
+            self.worker = _Worker(self)
+            self.worker.start()
+        results: dict[str, os.statvfs_result | OSError] = {}
+        done = threading.Event()
+        self.worker.jobs.put((paths, results, done))
+        if done.wait(self.timeout):
+            return results
+        worker, self.worker = self.worker, None
+        worker.abandoned = True
+        hung = worker.current
+        if hung is not None:
+            with self.lock:
+                self.stuck.add(hung)
+            log.warning("statfs(%s) did not return within %ss: reporting device_error until "
+                        "it does", hung, self.timeout)
+        return dict(results)
+
+    def recovered(self, mountpoint: str) -> None:
+        with self.lock:
+            self.stuck.discard(mountpoint)
+        log.info("mount point %s answers statfs again", mountpoint)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.jobs.put(None)
+            self.worker = None
+
+
+class FilesystemCollector(Collector):
+    name = "filesystem"
+    platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
+
+    def __init__(self, config, backend: str | None = None) -> None:
+        super().__init__(config)
+        self.backend = backend or ("procfs" if LINUX else "psutil")
+        self.mount_exclude = re.compile(config.filesystem.mount_points_exclude)
+        self.type_exclude = re.compile(config.filesystem.fs_types_exclude)
+        self.runner = StatfsRunner(config.filesystem.mount_timeout)
+        self._wanted: dict[tuple[str, str], bool] = {}
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def mounts(self) -> list[Mount]:
+        if self.backend == "psutil":
+            import psutil
+
+            return [Mount(p.device, p.mountpoint, p.fstype, p.opts)
+                    for p in psutil.disk_partitions(all=True)]
+        try:
+            text = read_text(self.proc("1", "mounts"))
+        except FileNotFoundError:
+            text = read_text(self.proc("mounts"))
+        mounts = []
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) < 4:
+                raise ValueError(f"malformed mount point information: {line!r}")
+            mounts.append(Mount(parts[0], self.strip_rootfs(unescape(parts[1])), parts[2],
+                                parts[3]))
+        return mounts
+
+    def strip_rootfs(self, mountpoint: str) -> str:
+        if self.rootfs in ("/", ""):
+            return mountpoint
+        root = self.rootfs.rstrip("/")
+        if mountpoint == root:
+            return "/"
+        return mountpoint[len(root):] if mountpoint.startswith(root + "/") else mountpoint
+
+    def wanted(self, mount: Mount) -> bool:
+        key = (mount.mountpoint, mount.fstype)
+        got = self._wanted.get(key)
+        if got is None:
+            got = not (self.mount_exclude.search(mount.mountpoint)
+                       or self.type_exclude.search(mount.fstype))
+            if len(self._wanted) < 10_000:
+                self._wanted[key] = got
+        return got
+
+    def collect(self) -> Iterator[MetricFamily]:
+        seen: set[tuple[str, str, str]] = set()
+        chosen: list[tuple[tuple[str, str, str], Mount]] = []
+        for mount in self.mounts():
+            if not self.wanted(mount):
+                continue
+            key = (mount.device, mount.fstype, mount.mountpoint)
+            if key in seen:
+                continue  # the same filesystem mounted twice at one place: report it once
+            seen.add(key)
+            chosen.append((key, mount))
+        stuck = self.runner.stuck
+        paths = [(m.mountpoint, os.path.join(self.rootfs, m.mountpoint.lstrip("/")))
+                 for _, m in chosen if m.mountpoint not in stuck]
+        results = self.runner.statfs(paths) if paths else {}
+        size, free, avail, files, files_free, readonly, errors = (
+            Family(SIZE), Family(FREE), Family(AVAIL), Family(FILES), Family(FILES_FREE),
+            Family(READONLY), Family(DEVICE_ERROR))
+        for key, mount in chosen:
+            st = results.get(mount.mountpoint)
+            if not isinstance(st, os.statvfs_result):
+                if isinstance(st, OSError):
+                    log.debug("statfs(%s): %s", mount.mountpoint, st)
+                errors.samples.append((key, 1))
+                continue
+            errors.samples.append((key, 0))
+            # f_bsize, as node_exporter: on Linux it equals f_frsize for every real filesystem.
+            bsize = float(st.f_bsize)
+            size.samples.append((key, st.f_blocks * bsize))
+            free.samples.append((key, st.f_bfree * bsize))
+            avail.samples.append((key, st.f_bavail * bsize))
+            files.samples.append((key, st.f_files))
+            files_free.samples.append((key, st.f_ffree))
+            readonly.samples.append((key, 1 if "ro" in mount.options.split(",") else 0))
+        for fam in (avail, errors, files, files_free, free, readonly, size):
+            if fam.samples:
+                yield fam

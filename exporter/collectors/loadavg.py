@@ -1,0 +1,34 @@
+"""`loadavg`: the 1, 5 and 15 minute load averages."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from exporter.collectors.base import LINUX, Collector, read_text
+from exporter.exposition import Desc, MetricFamily, single
+
+LOADS = (Desc("node_load1", "1m load average.", "gauge"),
+         Desc("node_load5", "5m load average.", "gauge"),
+         Desc("node_load15", "15m load average.", "gauge"))
+
+
+class LoadavgCollector(Collector):
+    name = "loadavg"
+    platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd")
+
+    def __init__(self, config, backend: str | None = None) -> None:
+        super().__init__(config)
+        self.backend = backend or ("procfs" if LINUX else "os")
+
+    def collect(self) -> Iterator[MetricFamily]:
+        if self.backend == "os":
+            loads = os.getloadavg()
+        else:
+            fields = read_text(self.proc("loadavg")).split()
+            if len(fields) < 3:
+                raise ValueError(f"{self.proc('loadavg')}: expected 3 load averages, "
+                                 f"got {fields!r}")
+            loads = tuple(float(v) for v in fields[:3])
+        for desc, value in zip(LOADS, loads, strict=True):
+            yield single(desc, value)

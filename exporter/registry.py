@@ -1,0 +1,109 @@
+"""Runs the enabled collectors for a scrape, times each, and renders the exposition.
+
+A collector that raises is reported with `node_scrape_collector_success 0`; whatever it
+yielded before failing is kept and the other collectors are untouched. The failure is logged
+once when it starts (and its recovery once when it ends), not on every scrape.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sys
+import time
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Info
+from prometheus_client.exposition import generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+from exporter import __version__
+from exporter.collectors import COLLECTORS, Collector, NoDataError
+from exporter.config import ExporterConfig
+from exporter.exposition import Desc, Family, MetricFamily, RenderedFamily, render
+
+log = logging.getLogger("exporter")
+
+DURATION = Desc("node_scrape_collector_duration_seconds",
+                "node_exporter: Duration of a collector scrape.", "gauge", ("collector",))
+SUCCESS = Desc("node_scrape_collector_success", "node_exporter: Whether a collector succeeded.",
+               "gauge", ("collector",))
+
+
+def build_info() -> RenderedFamily:
+    """promwire_exporter_build_info, rendered once by prometheus_client in both formats."""
+    registry = CollectorRegistry()
+    info = Info("promwire_exporter_build", "A metric with a constant '1' value labeled by "
+                "version, Python version and platform of the promwire exporter.",
+                registry=registry)
+    info.info({"version": __version__, "python_version": platform.python_version(),
+               "platform": sys.platform})
+    text = generate_latest(registry).decode()
+    openmetrics = generate_openmetrics(registry).decode().replace("# EOF\n", "")
+    return RenderedFamily("promwire_exporter_build_info", text, openmetrics)
+
+
+class Registry:
+    """The enabled collectors of one exporter, by name."""
+
+    def __init__(self, config: ExporterConfig,
+                 collectors: dict[str, Collector] | None = None) -> None:
+        self.config = config
+        if collectors is None:
+            collectors = {name: COLLECTORS[name](config) for name in sorted(config.collectors)}
+        self.collectors = collectors
+        self.build_info = build_info()
+        self._failing: set[str] = set()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.collectors)
+
+    def run(self, name: str, collector: Collector, out: list[MetricFamily]) -> tuple[float, int]:
+        """Append one collector's families to `out`; (duration, success)."""
+        start = time.perf_counter()
+        try:
+            for family in collector.collect():
+                out.append(family)
+        except Exception as exc:
+            self.failed(name, exc)
+            return time.perf_counter() - start, 0
+        if name in self._failing:
+            self._failing.discard(name)
+            log.info("collector %s succeeded again", name)
+        return time.perf_counter() - start, 1
+
+    def failed(self, name: str, exc: Exception) -> None:
+        problem = f"{type(exc).__name__}: {exc}"
+        if name in self._failing:
+            log.debug("collector %s still failing: %s", name, problem)
+            return
+        self._failing.add(name)
+        if isinstance(exc, NoDataError):
+            log.debug("collector %s has no data on this host: %s", name, exc)
+        else:
+            log.error("collector %s failed: %s (logged once; success stays 0 until it "
+                      "recovers)", name, problem)
+
+    def collect(self, names: Iterable[str] | None = None) -> list[MetricFamily]:
+        """Every family of one scrape: the collectors', their timing, then build info."""
+        selected = self.collectors if names is None else \
+            {n: self.collectors[n] for n in names}
+        out: list[MetricFamily] = []
+        duration, success = Family(DURATION), Family(SUCCESS)
+        for name, collector in selected.items():
+            seconds, ok = self.run(name, collector, out)
+            key = (name,)
+            duration.samples.append((key, seconds))
+            success.samples.append((key, ok))
+        out.append(duration)
+        out.append(success)
+        out.append(self.build_info)
+        return out
+
+    def render(self, names: Iterable[str] | None = None, openmetrics: bool = False) -> str:
+        return render(self.collect(names), openmetrics)
+
+    def close(self) -> None:
+        for collector in self.collectors.values():
+            collector.close()
