@@ -68,7 +68,8 @@ class Database:
     """A SQLite file with a dedicated writer thread (group commit) and a reader thread."""
 
     def __init__(self, path: Path, *, sync: str, busy_timeout: float,
-                 init: Callable[[sqlite3.Connection], Any]) -> None:
+                 init: Callable[[Callable[[], sqlite3.Connection]],
+                                tuple[sqlite3.Connection, Any]]) -> None:
         self.path, self.sync, self.busy_timeout = path, sync.upper(), busy_timeout
         self._init = init
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -81,7 +82,8 @@ class Database:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def open(self, settle: Settle) -> Any:
-        """Start the writer thread, open the file, run `init` there; return what `init` returns."""
+        """Start the writer thread and run `init(connect)` there; it returns the writer's
+        connection and a result, which this returns."""
         self._loop = asyncio.get_running_loop()
         self._settle = settle
         opened: asyncio.Future[Any] = self._loop.create_future()
@@ -100,8 +102,12 @@ class Database:
     def connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                                check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self.sync}")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.sync}")
+        except sqlite3.Error:
+            conn.close()
+            raise
         return conn
 
     # --- writing ---------------------------------------------------------------------------
@@ -117,8 +123,7 @@ class Database:
     def _main(self, opened: asyncio.Future[Any]) -> None:
         assert self._loop is not None
         try:
-            conn = self.connect()
-            result = self._init(conn)
+            conn, result = self._init(self.connect)
         except Exception as exc:
             self._loop.call_soon_threadsafe(_set_exception, opened, exc)
             return

@@ -151,25 +151,24 @@ class AlertStore:
 
     # --- opening (writer thread) -----------------------------------------------------------
 
-    def _init(self, conn: sqlite3.Connection) -> Opened:
+    def _init(self, connect: Callable[[], sqlite3.Connection]
+              ) -> tuple[sqlite3.Connection, Opened]:
         try:
-            conn.executescript(SCHEMA)
+            conn = _create(connect)
         except sqlite3.DatabaseError as exc:
             if "not a database" not in str(exc) and "malformed" not in str(exc):
                 raise
-            conn.close()
             aside = self.path.with_name(f"{DB_NAME}.corrupt-{int(time.time())}")
             log.error("alert store %s is corrupt (%s); moved to %s, starting a new epoch",
                       self.path, exc, aside)
             self.path.rename(aside)
             for suffix in ("-wal", "-shm"):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            conn = self.db.connect()
-            conn.executescript(SCHEMA)
+            conn = _create(connect)
         epoch = _epoch(conn) or _new_epoch(conn)
         firing = [json.loads(body) for (body,) in conn.execute(
             "SELECT body FROM alerts WHERE status = 'firing' ORDER BY starts_ms, fingerprint")]
-        return Opened(epoch, _last_seq(conn), firing)
+        return conn, Opened(epoch, _last_seq(conn), firing)
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -318,6 +317,16 @@ def _resolved_by_reconcile(alert: dict[str, Any]) -> Notice:
                   annotations=alert["annotations"], starts_ms=parse_time(alert["startsAt"]),
                   ends_ms=None, generator_url=alert.get("generatorURL") or "",
                   source="reconcile")
+
+
+def _create(connect: Callable[[], sqlite3.Connection]) -> sqlite3.Connection:
+    conn = connect()
+    try:
+        conn.executescript(SCHEMA)
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
 
 
 def _last_seq(conn: sqlite3.Connection) -> int:

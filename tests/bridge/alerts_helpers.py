@@ -1,0 +1,44 @@
+"""Builders shared by the alert tests: Alertmanager-shaped payloads and notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.alerts.model import Notice, fingerprint, parse_time
+
+
+def am_alert(name: str = "HostDown", status: str = "firing", instance: str = "h1:9100",
+             starts: str = "2026-01-01T00:00:00Z", annotations: dict[str, str] | None = None,
+             **labels: str) -> dict[str, Any]:
+    """One alert as Alertmanager's webhook carries it."""
+    all_labels = {"alertname": name, "instance": instance, **labels}
+    return {
+        "status": status,
+        "labels": all_labels,
+        "annotations": annotations if annotations is not None else {"summary": f"{name} on "
+                                                                               f"{instance}"},
+        "startsAt": starts,
+        "endsAt": "2026-01-01T01:00:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus/graph",
+        "fingerprint": fingerprint(all_labels),
+    }
+
+
+def payload(*alerts: dict[str, Any], status: str | None = None) -> dict[str, Any]:
+    """A version 4 webhook body around `alerts`."""
+    return {
+        "version": "4", "receiver": "promwire-bridge", "groupKey": "{}:{}",
+        "status": status or ("firing" if any(a["status"] == "firing" for a in alerts)
+                             else "resolved"),
+        "alerts": list(alerts), "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093", "truncatedAlerts": 0,
+    }
+
+
+def notice(name: str = "HostDown", status: str = "firing", starts: str = "2026-01-01T00:00:00Z",
+           annotations: dict[str, str] | None = None, source: str = "alertmanager",
+           **labels: str) -> Notice:
+    all_labels = {"alertname": name, "instance": "h1:9100", **labels}
+    return Notice(fingerprint=fingerprint(all_labels), status=status, labels=all_labels,
+                  annotations=annotations or {"summary": "s"}, starts_ms=parse_time(starts),
+                  ends_ms=None, generator_url="", source=source)

@@ -1,0 +1,185 @@
+"""The SQLite alert store: event decisions, seq/epoch, durability, retention, storage errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+
+import pytest
+
+from bridge.alerts.model import now_ms
+from bridge.alerts.store import AlertStore
+from bridge.config import AlertsConfig
+from bridge.errors import StorageUnavailable
+from tests.bridge.alerts_helpers import notice
+
+
+@pytest.fixture
+async def store(tmp_path):
+    s = AlertStore(tmp_path, AlertsConfig(busy_timeout=0.2))
+    await s.open()
+    yield s
+    await s.close()
+
+
+def kinds(events):
+    return [(e.kind, e.alert["status"]) for e in events]
+
+
+async def test_first_firing_then_duplicates_add_nothing(store):
+    events = await store.record([notice()])
+    assert kinds(events) == [("firing", "firing")] and events[0].seq == 1
+    # group_interval re-sends and the HA twin: same fingerprint, status and startsAt.
+    assert await store.record([notice()]) == []
+    assert await store.record([notice(), notice()]) == []
+    assert (await store.bounds()) == (1, 1)
+
+
+async def test_lifecycle_resolved_refired_updated(store):
+    await store.record([notice()])
+    assert kinds(await store.record([notice(status="resolved")])) == [("resolved", "resolved")]
+    assert await store.record([notice(status="resolved")]) == []
+    refired = await store.record([notice(starts="2026-01-01T02:00:00Z")])
+    assert kinds(refired) == [("refired", "firing")]
+    updated = await store.record([notice(starts="2026-01-01T02:00:00Z",
+                                         annotations={"summary": "changed"})])
+    assert kinds(updated) == [("updated", "firing")]
+    assert updated[0].alert["annotations"] == {"summary": "changed"}
+    assert [e.seq for e in (*refired, *updated)] == [3, 4]
+
+
+async def test_firing_with_a_newer_starts_at_is_a_refire_and_stale_notices_are_ignored(store):
+    await store.record([notice(starts="2026-01-01T01:00:00Z")])
+    assert await store.record([notice(status="resolved", starts="2026-01-01T00:00:00Z")]) == []
+    assert kinds(await store.record([notice(starts="2026-01-01T03:00:00Z")])) == [
+        ("refired", "firing")]
+
+
+async def test_event_frames_have_the_documented_shape(store):
+    (event,) = await store.record([notice(severity="critical")])
+    frame = json.loads(event.text)
+    assert list(frame) == ["type", "seq", "epoch", "event", "status", "timestamp", "alert"]
+    assert frame["type"] == "alert" and frame["epoch"] == store.epoch and frame["seq"] == 1
+    alert = frame["alert"]
+    assert set(alert) == {"fingerprint", "status", "labels", "annotations", "startsAt", "endsAt",
+                          "generatorURL", "source", "updatedAt"}
+    assert alert["startsAt"] == "2026-01-01T00:00:00Z" and alert["endsAt"] is None
+    assert alert["source"] == "alertmanager" and alert["labels"]["severity"] == "critical"
+    (resolved,) = await store.record([notice(severity="critical", status="resolved")])
+    assert json.loads(resolved.text)["alert"]["endsAt"] is not None
+
+
+async def test_state_survives_reopen_with_the_same_epoch(tmp_path):
+    first = AlertStore(tmp_path, AlertsConfig())
+    opened = await first.open()
+    await first.record([notice("A"), notice("B")])
+    await first.record([notice("A", status="resolved")])
+    await first.close()
+    again = AlertStore(tmp_path, AlertsConfig())
+    reopened = await again.open()
+    try:
+        assert reopened.epoch == opened.epoch and reopened.last_seq == 3
+        assert [a["labels"]["alertname"] for a in reopened.firing] == ["B"]
+        assert [seq for seq, _ in await again.events_after(0, 10)] == [1, 2, 3]
+        (event,) = await again.record([notice("C")])
+        assert event.seq == 4
+    finally:
+        await again.close()
+
+
+async def test_concurrent_writes_get_distinct_gapless_seqs_in_commit_order(store):
+    published = []
+    store.on_commit(published.extend)
+    results = await asyncio.gather(*(store.record([notice(f"A{i}")]) for i in range(200)))
+    seqs = sorted(e.seq for events in results for e in events)
+    assert seqs == list(range(1, 201))
+    assert [e.seq for e in published] == seqs  # published once each, in seq order
+
+
+async def test_reset_starts_a_new_epoch_and_empties_the_log(store):
+    resets = []
+    store.on_reset(resets.append)
+    old = store.epoch
+    await store.record([notice()])
+    new = await store.reset()
+    assert new != old and resets == [new] and store.epoch == new
+    assert await store.events_after(0, 10) == []
+    (event,) = await store.record([notice()])
+    assert event.epoch == new and event.kind == "firing"
+
+
+async def test_a_corrupt_file_is_set_aside_with_a_new_epoch(tmp_path):
+    (tmp_path / "alerts.db").write_bytes(b"this is not a database" * 100)
+    s = AlertStore(tmp_path, AlertsConfig())
+    opened = await s.open()
+    try:
+        assert opened.epoch and opened.last_seq == 0
+        assert list(tmp_path.glob("alerts.db.corrupt-*"))
+    finally:
+        await s.close()
+
+
+async def test_retention_by_rows_and_age(tmp_path):
+    s = AlertStore(tmp_path, AlertsConfig(retention_rows=5, retention_days=1))
+    await s.open()
+    try:
+        for i in range(12):
+            await s.record([notice(f"A{i}")])
+        assert await s.prune() == 7
+        assert await s.bounds() == (8, 12)
+        # Two days later every event is past a one-day retention.
+        assert await s.prune(now_ms() + 2 * 86_400_000) == 5
+        assert await s.bounds() == (None, 12)
+        (event,) = await s.record([notice("new")])
+        assert event.seq == 13  # never reused
+    finally:
+        await s.close()
+
+
+def names(events):
+    return {(e.alert["labels"]["alertname"], e.kind, e.source) for e in events}
+
+
+async def test_reconcile_adds_missing_and_resolves_gone_but_leaves_manual_alerts(store):
+    await store.record([notice("Gone"), notice("Stays")])
+    await store.record([notice("Manual", source="manual")])
+    events = await store.reconcile([notice("Stays", source="reconcile"),
+                                    notice("New", source="reconcile")], now_ms() + 1)
+    assert names(events) == {("New", "firing", "reconcile"), ("Gone", "resolved", "reconcile")}
+    assert await store.reconcile([notice("Stays", source="reconcile"),
+                                  notice("New", source="reconcile")], now_ms() + 1) == []
+
+
+async def test_reconcile_does_not_undo_a_webhook_newer_than_its_fetch(store):
+    await store.record([notice("Old")])
+    fetched = now_ms()
+    await asyncio.sleep(0.01)
+    await store.record([notice("Late"), notice("Old", status="resolved")])
+    # Alertmanager's answer (fetched before those webhooks) knew neither change.
+    events = await store.reconcile([notice("Old", source="reconcile")], fetched)
+    assert events == []
+
+
+async def test_locked_database_is_storage_unavailable_and_loses_nothing(store, tmp_path):
+    blocker = sqlite3.connect(tmp_path / "alerts.db", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StorageUnavailable, match="locked"):
+            await store.record([notice()])
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    (event,) = await store.record([notice()])  # the retry (as Alertmanager does) is stored
+    assert event.seq == 1
+
+
+async def test_disk_full_is_storage_unavailable(store):
+    def fill(conn):
+        conn.execute("PRAGMA max_page_count = " + str(
+            conn.execute("PRAGMA page_count").fetchone()[0]))
+    await store.db.write(fill)
+    big = {"summary": "x" * 200_000}
+    with pytest.raises(StorageUnavailable, match="full"):
+        await store.record([notice(annotations=big)])
+    assert await store.bounds() == (None, 0)
