@@ -1,0 +1,202 @@
+"""`promwire-watch [URL]`: a live terminal view of a bridge — current values per host and the
+firing alerts — that reconnects by itself and shows its connection state.
+
+`--once` prints one snapshot and exits 0, or exits 1 with one line when it cannot get one;
+`--json` prints frames as JSON lines for piping. It is a consumer like any other: it uses only
+`bridge.client`, never the bridge's server modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import urllib.error
+import urllib.request
+from typing import Any, TextIO
+
+from bridge import __version__
+from bridge.client import AlertsClient, FetchError, MetricsFetcher, MetricsWebSocketClient
+from bridge.client.common import DEFAULT_URL, METRICS_WS_PATH, auth_headers, endpoints
+from bridge.watchview import render
+
+CLEAR = "\x1b[H\x1b[2J"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="promwire-watch",
+        description="Live terminal view of a promwire bridge: CPU, memory, disk and network per "
+        "host, and the firing alerts. Reconnects by itself.")
+    p.add_argument("url", nargs="?", default=DEFAULT_URL,
+                   help=f"the bridge's base URL (default {DEFAULT_URL})")
+    p.add_argument("--once", action="store_true",
+                   help="print one snapshot and exit (1 when the bridge cannot be reached)")
+    p.add_argument("--json", action="store_true", help="print frames as JSON lines")
+    p.add_argument("--token", help="token, when the bridge protects reads")
+    p.add_argument("--no-alerts", action="store_true", help="do not follow the alert stream")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+                   help="per-request timeout for --once (default 5)")
+    p.add_argument("--version", action="version", version=f"promwire-watch {__version__}")
+    return p
+
+
+def fetch_alerts(base: str, token: str | None, timeout: float
+                 ) -> tuple[dict[str, Any] | None, str]:
+    """GET /api/alerts ({"epoch", "seq", "alerts"}): (answer, "") or (None, why not)."""
+    request = urllib.request.Request(base + "/api/alerts", headers=auth_headers(token))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            data = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return None, f"unavailable ({exc.code})"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return None, f"unavailable ({getattr(exc, 'reason', exc)})"
+    if not isinstance(data, dict) or not isinstance(data.get("alerts"), list):
+        return None, "unavailable (unexpected answer)"
+    return data, ""
+
+
+def once(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """One snapshot over REST; exit 1 with one line when there is none."""
+    fetcher = MetricsFetcher(args.url, min_interval=0.0, timeout=args.timeout,
+                             token=args.token)
+    try:
+        snapshot = fetcher.fetch_and_cache_metrics()
+    except FetchError as exc:
+        print(f"promwire-watch: {exc}", file=err)
+        return 1
+    current, note = (None, "not requested") if args.no_alerts else \
+        fetch_alerts(fetcher.base_url, args.token, args.timeout)
+    if args.json:
+        # The same frames the live streams start with: a metrics frame, an alerts snapshot.
+        out.write(json.dumps({"type": "metrics", "id": "default", **snapshot}) + "\n")
+        if current is not None:
+            out.write(json.dumps({"type": "snapshot", **current}) + "\n")
+    else:
+        alerts = current["alerts"] if current is not None else None
+        out.write(render(fetcher.base_url, snapshot, alerts, alerts_note=note))
+    out.flush()
+    return 0
+
+
+class LiveView:
+    """Keeps the latest state of both streams and redraws (or prints JSON lines) on change."""
+
+    def __init__(self, url: str, out: TextIO, *, as_json: bool = False, alerts: bool = True,
+                 token: str | None = None) -> None:
+        self.url, self.out, self.as_json = url, out, as_json
+        self.tty = out.isatty()
+        self.metrics = MetricsWebSocketClient(url, token=token)
+        self.alerts: AlertsClient | None = AlertsClient(url, token=token) if alerts else None
+        self.states = {"metrics": "connecting"}
+        if self.alerts is not None:
+            self.states["alerts"] = "connecting"
+        self._dirty = asyncio.Event()
+
+    def _emit_json(self, frame: dict[str, Any]) -> None:
+        self.out.write(json.dumps(frame) + "\n")
+        self.out.flush()
+
+    def on_metrics(self, frame: dict[str, Any]) -> None:
+        if self.as_json:
+            self._emit_json(frame)
+        elif frame.get("type") in ("metrics", "status"):
+            self._dirty.set()
+
+    def on_alert(self, frame: dict[str, Any]) -> None:
+        if self.as_json:
+            self._emit_json(frame)
+        else:
+            self._dirty.set()
+
+    def on_state(self, stream: str, state: str, detail: str) -> None:
+        transport = self.metrics.transport if stream == "metrics" else None
+        label = state + (f" ({transport})" if transport else "")
+        if label == self.states.get(stream):
+            return  # only the detail changed (another failed attempt): nothing new to show
+        self.states[stream] = label
+        if self.as_json:
+            self._emit_json({"type": "connection", "stream": stream, "state": state,
+                             "detail": detail})
+        else:
+            self._dirty.set()
+
+    def screen(self) -> str:
+        alerts, note = None, "not followed"
+        if self.alerts is not None:
+            connected = self.alerts.state == "connected"
+            if self.alerts.epoch is None:  # no snapshot yet
+                note = "connecting" if connected else f"not connected: {self.alerts.state_detail}"
+            else:
+                alerts = self.alerts.firing
+                note = "" if connected else f"as of the last connection: {self.alerts.state}"
+        text = render(self.url, self.metrics.snapshot(), alerts, self.states, note)
+        return CLEAR + text if self.tty else text + "\n"
+
+    async def run(self) -> None:
+        self.metrics.set_callback(self.on_metrics)
+        self.metrics.set_state_callback(lambda s, d: self.on_state("metrics", s, d))
+        tasks = [self.metrics.start()]
+        if self.alerts is not None:
+            self.alerts.set_callback(self.on_alert)
+            self.alerts.set_state_callback(lambda s, d: self.on_state("alerts", s, d))
+            tasks.append(self.alerts.start())
+        try:
+            while not any(t.done() for t in tasks):
+                with contextlib.suppress(TimeoutError):
+                    # Redraw on change, and every second anyway so ages keep counting.
+                    await asyncio.wait_for(self._dirty.wait(), 1.0 if self.tty else 3600)
+                self._dirty.clear()
+                if not self.as_json:
+                    self.out.write(self.screen())
+                    self.out.flush()
+            for task in tasks:
+                if task.done() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            await self.metrics.close()
+            if self.alerts is not None:
+                await self.alerts.close()
+
+
+async def live(args: argparse.Namespace, out: TextIO) -> int:
+    view = LiveView(args.url, out, as_json=args.json, alerts=not args.no_alerts,
+                    token=args.token)
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+    try:
+        await view.run()
+    except asyncio.CancelledError:
+        return 0
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        endpoints(args.url, METRICS_WS_PATH)
+    except ValueError as exc:
+        print(f"promwire-watch: {exc}", file=sys.stderr)
+        return 2
+    if args.once:
+        return once(args, sys.stdout, sys.stderr)
+    try:
+        return asyncio.run(live(args, sys.stdout))
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:  # `promwire-watch --json | head`
+        return 0
+    except ValueError as exc:  # e.g. a bad alert filter refused by the bridge
+        print(f"promwire-watch: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
