@@ -14,7 +14,7 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from exporter.collectors.base import LINUX, Collector, read_text
@@ -70,7 +70,7 @@ class _Worker(threading.Thread):
             for mountpoint, path in paths:
                 self.current = mountpoint
                 try:
-                    results[mountpoint] = os.statvfs(path)
+                    results[mountpoint] = self.runner.call(path)
                 except OSError as exc:
                     results[mountpoint] = exc
                 self.current = None
@@ -83,8 +83,10 @@ class _Worker(threading.Thread):
 class StatfsRunner:
     """statvfs() for a list of mount points, waiting at most `timeout` seconds in all."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, call: Callable[[str], os.statvfs_result] = os.statvfs
+                 ) -> None:
         self.timeout = timeout
+        self.call = call  # os.statvfs; tests inject one that hangs
         self.stuck: set[str] = set()
         self.lock = threading.Lock()
         self.worker: _Worker | None = None
@@ -123,12 +125,13 @@ class FilesystemCollector(Collector):
     name = "filesystem"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
 
-    def __init__(self, config, backend: str | None = None) -> None:
+    def __init__(self, config, backend: str | None = None,
+                 statfs: Callable[[str], os.statvfs_result] = os.statvfs) -> None:
         super().__init__(config)
         self.backend = backend or ("procfs" if LINUX else "psutil")
         self.mount_exclude = re.compile(config.filesystem.mount_points_exclude)
         self.type_exclude = re.compile(config.filesystem.fs_types_exclude)
-        self.runner = StatfsRunner(config.filesystem.mount_timeout)
+        self.runner = StatfsRunner(config.filesystem.mount_timeout, statfs)
         self._wanted: dict[tuple[str, str], bool] = {}
 
     def close(self) -> None:

@@ -1,0 +1,132 @@
+"""filesystem: mounts from a fake procfs, real statfs() on tmp dirs, node_exporter's filters,
+and a statfs() that hangs (injected) costing one timeout, not every scrape."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+
+import pytest
+
+from exporter.collectors.filesystem import FilesystemCollector
+from exporter.config import FilesystemConfig
+from tests.exporter.helpers import collect_text, fixture_config, samples
+
+
+def write_mounts(procfs, lines, name="1/mounts"):
+    path = procfs / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines))
+
+
+def labels(device, fstype, mountpoint):
+    return (("device", device), ("fstype", fstype), ("mountpoint", mountpoint))
+
+
+@pytest.fixture
+def tree(tmp_path):
+    procfs = tmp_path / "proc"
+    data = tmp_path / "data dir"
+    data.mkdir()
+    write_mounts(procfs, [
+        f"/dev/vda {tmp_path} ext4 rw,relatime 0 0",
+        f"/dev/vdb {str(data).replace(' ', chr(92) + '040')} xfs ro,noatime 0 0",
+        f"/dev/vda {tmp_path} ext4 rw,relatime 0 0",       # mounted twice: reported once
+        "proc /proc proc rw 0 0",                          # excluded fs type and mount point
+        "tmpfs /run/credentials/x tmpfs rw 0 0",           # excluded mount point
+        "overlay /merged overlay rw 0 0",                  # excluded fs type
+        "tmpfs /run tmpfs rw 0 0",                         # kept by upstream's default
+        f"/dev/gone {tmp_path}/missing ext4 rw 0 0",       # statfs fails: device_error
+    ])
+    return tmp_path, procfs, data
+
+
+def test_sizes_filters_and_errors(tree):
+    tmp_path, procfs, data = tree
+    got = samples(collect_text(FilesystemCollector(fixture_config(procfs))))
+    st = os.statvfs(tmp_path)
+    root = labels("/dev/vda", "ext4", str(tmp_path))
+    assert got[("node_filesystem_size_bytes", root)] == st.f_blocks * st.f_bsize
+    assert got[("node_filesystem_files", root)] == st.f_files
+    assert got[("node_filesystem_readonly", root)] == 0
+    assert got[("node_filesystem_device_error", root)] == 0
+    ro = labels("/dev/vdb", "xfs", str(data))  # \040 unescaped to a space
+    assert got[("node_filesystem_readonly", ro)] == 1
+    gone = labels("/dev/gone", "ext4", f"{tmp_path}/missing")
+    assert got[("node_filesystem_device_error", gone)] == 1
+    assert ("node_filesystem_size_bytes", gone) not in got  # not faked as 0
+    mountpoints = {dict(k[1])["mountpoint"] for k in got}
+    assert mountpoints == {str(tmp_path), str(data), f"{tmp_path}/missing", "/run"}
+
+
+def test_falls_back_to_proc_mounts(tmp_path):
+    write_mounts(tmp_path, [f"/dev/x {tmp_path} ext4 rw 0 0"], name="mounts")
+    got = samples(collect_text(FilesystemCollector(fixture_config(tmp_path))))
+    assert got[("node_filesystem_device_error", labels("/dev/x", "ext4", str(tmp_path)))] == 0
+
+
+def test_rootfs_prefix_is_stripped(tmp_path):
+    host = tmp_path / "host"
+    (host / "srv").mkdir(parents=True)
+    write_mounts(tmp_path, [f"/dev/a {host} ext4 rw 0 0", f"/dev/b {host}/srv ext4 rw 0 0"])
+    got = samples(collect_text(FilesystemCollector(fixture_config(tmp_path,
+                                                                  rootfs=str(host)))))
+    assert got[("node_filesystem_device_error", labels("/dev/a", "ext4", "/"))] == 0
+    assert got[("node_filesystem_device_error", labels("/dev/b", "ext4", "/srv"))] == 0
+
+
+def test_malformed_mounts_raises(tmp_path):
+    write_mounts(tmp_path, ["/dev/x /mnt"])
+    with pytest.raises(ValueError, match="malformed"):
+        list(FilesystemCollector(fixture_config(tmp_path)).collect())
+
+
+def test_hung_statfs_costs_one_timeout_then_device_error_until_it_returns(tmp_path):
+    slow, fast = tmp_path / "slow", tmp_path / "fast"
+    slow.mkdir()
+    fast.mkdir()
+    write_mounts(tmp_path, [f"nfs:/x {slow} nfs rw 0 0", f"/dev/y {fast} ext4 rw 0 0"])
+    release = threading.Event()
+
+    def statfs(path):
+        if path == str(slow):
+            release.wait(30)
+        return os.statvfs(path)
+
+    config = dataclasses.replace(fixture_config(tmp_path),
+                                 filesystem=FilesystemConfig(mount_timeout=0.3))
+    collector = FilesystemCollector(config, statfs=statfs)
+    hung = labels("nfs:/x", "nfs", str(slow))
+    try:
+        for attempt in range(3):
+            start = time.monotonic()
+            got = samples(collect_text(collector))
+            elapsed = time.monotonic() - start
+            assert got[("node_filesystem_device_error", hung)] == 1
+            if attempt == 0:
+                assert 0.25 < elapsed < 5
+            else:
+                assert elapsed < 0.25  # known stuck: not waited for again
+                ok = labels("/dev/y", "ext4", str(fast))
+                assert got[("node_filesystem_device_error", ok)] == 0
+        release.set()
+        deadline = time.monotonic() + 5
+        while collector.runner.stuck and time.monotonic() < deadline:
+            time.sleep(0.01)
+        got = samples(collect_text(collector))
+        assert got[("node_filesystem_device_error", hung)] == 0
+        assert got[("node_filesystem_size_bytes", hung)] > 0
+    finally:
+        release.set()
+        collector.close()
+
+
+def test_psutil_backend_sees_the_root_filesystem():
+    procfs = samples(collect_text(FilesystemCollector(fixture_config("/proc"))))
+    via_psutil = samples(collect_text(FilesystemCollector(fixture_config("/proc"),
+                                                          backend="psutil")))
+    root = [k for k in procfs if k[0] == "node_filesystem_size_bytes"
+            and dict(k[1])["mountpoint"] == "/"]
+    assert root and via_psutil[root[0]] == procfs[root[0]]
