@@ -24,9 +24,10 @@ async def fake(aiohttp_server):
 
 
 @pytest.fixture
-def make_client(aiohttp_client, fake):
+def make_client(aiohttp_client, fake, tmp_path):
     async def make(metrics: MetricsConfig | None = None, **sections):
         config = BridgeConfig(prometheus=PrometheusConfig(url=fake.url, timeout=1.0),
+                              data_dir=str(tmp_path),
                               auth=sections.pop("auth", AuthConfig(token=TOKEN)),
                               metrics=metrics or MetricsConfig(), **sections)
         return await aiohttp_client(create_app(config))
@@ -70,8 +71,9 @@ async def test_current_snapshot_and_instance_filter(make_client, fake):
     assert len(fake.queries()) == 8
 
 
-async def test_current_when_prometheus_never_answered_is_503(aiohttp_client):
-    config = BridgeConfig(prometheus=PrometheusConfig(url=f"http://127.0.0.1:{free_port()}"))
+async def test_current_when_prometheus_never_answered_is_503(aiohttp_client, tmp_path):
+    config = BridgeConfig(prometheus=PrometheusConfig(url=f"http://127.0.0.1:{free_port()}"),
+                          data_dir=str(tmp_path))
     client = await aiohttp_client(create_app(config))
     body = await get_json(client, "/api/metrics/current", 503)
     assert_error(body, "unavailable", "unreachable")

@@ -4,10 +4,14 @@ Prometheus is unreachable)."""
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
 
-from bridge import __version__, health
+from bridge import __version__, health, prometheus
 from bridge.app import create_app
 from bridge.config import AlertmanagerConfig, BridgeConfig, PrometheusConfig
+from bridge.http import error_middleware
+from bridge.keys import CONFIG_KEY, METRICS_KEY
+from bridge.selfmetrics import BridgeMetrics
 from tests.bridge import fakeprom
 from tests.servers import free_port
 
@@ -20,16 +24,30 @@ async def upstream(aiohttp_server):
     return fake
 
 
-def config(prom_url: str, am_url: str) -> BridgeConfig:
-    return BridgeConfig(prometheus=PrometheusConfig(url=prom_url, timeout=1),
-                        alertmanager=AlertmanagerConfig(url=am_url, timeout=1))
+@pytest.fixture
+def config(tmp_path):
+    def make(prom_url: str, am_url: str) -> BridgeConfig:
+        return BridgeConfig(prometheus=PrometheusConfig(url=prom_url, timeout=1),
+                            alertmanager=AlertmanagerConfig(url=am_url, timeout=1),
+                            data_dir=str(tmp_path))
+    return make
 
 
-async def test_all_up_is_ok(aiohttp_client, upstream):
-    client = await aiohttp_client(create_app(config(upstream.url, upstream.url)))
+def health_only(config: BridgeConfig) -> web.Application:
+    """Just the Prometheus client and health: no other feature's checks."""
+    app = web.Application(middlewares=[error_middleware])
+    app[CONFIG_KEY], app[METRICS_KEY] = config, BridgeMetrics()
+    prometheus.setup(app)
+    health.setup(app)
+    return app
+
+
+async def test_all_up_is_ok(aiohttp_client, upstream, config):
+    client = await aiohttp_client(health_only(config(upstream.url, upstream.url)))
     resp = await client.get("/health")
     body = await resp.json()
     assert resp.status == 200 and body["status"] == "ok" and body["version"] == __version__
+    assert set(body["checks"]) == {"prometheus", "alertmanager"}
     assert body["checks"]["prometheus"]["ok"] is True
     assert body["checks"]["prometheus"]["latency"] >= 0
     assert body["checks"]["alertmanager"]["ok"] is True
@@ -37,16 +55,24 @@ async def test_all_up_is_ok(aiohttp_client, upstream):
     assert resp.status == 200 and (await resp.json())["ready"] is True
 
 
-async def test_alertmanager_down_is_degraded_but_ready(aiohttp_client, upstream):
-    client = await aiohttp_client(create_app(config(upstream.url,
-                                                    f"http://127.0.0.1:{free_port()}")))
+async def test_full_app_status_follows_its_checks(aiohttp_client, upstream, config):
+    client = await aiohttp_client(create_app(config(upstream.url, upstream.url)))
+    body = await (await client.get("/health")).json()
+    assert body["checks"]["prometheus"]["ok"] is True
+    failing = [name for name, check in body["checks"].items() if check.get("ok") is False]
+    assert body["status"] == ("degraded" if failing else "ok")
+
+
+async def test_alertmanager_down_is_degraded_but_ready(aiohttp_client, upstream, config):
+    client = await aiohttp_client(health_only(config(upstream.url,
+                                                     f"http://127.0.0.1:{free_port()}")))
     body = await (await client.get("/health")).json()
     assert body["status"] == "degraded" and body["checks"]["alertmanager"]["ok"] is False
     assert body["checks"]["alertmanager"]["error"]
     assert (await client.get("/ready")).status == 200
 
 
-async def test_prometheus_down_is_degraded_and_not_ready(aiohttp_client, upstream):
+async def test_prometheus_down_is_degraded_and_not_ready(aiohttp_client, upstream, config):
     client = await aiohttp_client(create_app(config(f"http://127.0.0.1:{free_port()}",
                                                     upstream.url)))
     resp = await client.get("/health")
@@ -62,13 +88,13 @@ async def test_prometheus_down_is_degraded_and_not_ready(aiohttp_client, upstrea
     assert "Prometheus is unreachable" in body["detail"]
 
 
-async def test_prometheus_not_ready_is_not_ready(aiohttp_client, upstream):
+async def test_prometheus_not_ready_is_not_ready(aiohttp_client, upstream, config):
     upstream.ready_status = 503
     client = await aiohttp_client(create_app(config(upstream.url, upstream.url)))
     assert (await client.get("/ready")).status == 503
 
 
-async def test_probes_are_shared_for_a_second(aiohttp_client, upstream):
+async def test_probes_are_shared_for_a_second(aiohttp_client, upstream, config):
     hits = []
     app = create_app(config(upstream.url, upstream.url))
 
@@ -82,7 +108,7 @@ async def test_probes_are_shared_for_a_second(aiohttp_client, upstream):
     assert len(hits) == 1
 
 
-async def test_contributed_checks_appear_and_can_degrade(aiohttp_client, upstream):
+async def test_contributed_checks_appear_and_can_degrade(aiohttp_client, upstream, config):
     app = create_app(config(upstream.url, upstream.url))
 
     async def alerts_store():
@@ -100,7 +126,7 @@ async def test_contributed_checks_appear_and_can_degrade(aiohttp_client, upstrea
     assert body["checks"]["broken"] == {"ok": False, "error": "RuntimeError: bug in a check"}
 
 
-async def test_unconfigured_alertmanager_is_not_a_failure(aiohttp_client, upstream):
-    client = await aiohttp_client(create_app(config(upstream.url, "")))
+async def test_unconfigured_alertmanager_is_not_a_failure(aiohttp_client, upstream, config):
+    client = await aiohttp_client(health_only(config(upstream.url, "")))
     body = await (await client.get("/health")).json()
     assert body["status"] == "ok" and body["checks"]["alertmanager"]["ok"] is None

@@ -16,8 +16,8 @@ MINE = ("/health", "/ready", "/api/metrics", "/api/metrics/current", "/api/metri
 
 
 @pytest.fixture
-async def document(aiohttp_client):
-    client = await aiohttp_client(create_app(BridgeConfig()))
+async def document(aiohttp_client, tmp_path):
+    client = await aiohttp_client(create_app(BridgeConfig(data_dir=str(tmp_path))))
     resp = await client.get("/api/openapi.json")
     assert resp.status == 200 and resp.content_type == "application/json"
     return await resp.json(), client.app
@@ -52,8 +52,8 @@ async def test_rest_endpoints_are_documented_in_detail(document):
                                          "warnings"}
 
 
-async def test_features_can_document_their_routes(aiohttp_client):
-    app = create_app(BridgeConfig())
+async def test_features_can_document_their_routes(aiohttp_client, tmp_path):
+    app = create_app(BridgeConfig(data_dir=str(tmp_path)))
 
     async def handler(request: web.Request) -> web.Response:
         return web.Response()
@@ -73,8 +73,8 @@ async def test_features_can_document_their_routes(aiohttp_client):
     assert stub["summary"] == "GET /api/undocumented"
 
 
-async def test_docs_page_renders_the_document(aiohttp_client):
-    client = await aiohttp_client(create_app(BridgeConfig()))
+async def test_docs_page_renders_the_document(aiohttp_client, tmp_path):
+    client = await aiohttp_client(create_app(BridgeConfig(data_dir=str(tmp_path))))
     resp = await client.get("/docs")
     page = await resp.text()
     assert resp.status == 200 and resp.content_type == "text/html"

@@ -247,12 +247,14 @@ async def test_prometheus_timeout_parameter_is_sent(client, fake):
     assert float(fake.calls[0][1]["timeout"]) > 0
 
 
-async def test_setup_registers_the_client_and_opens_it_on_startup(aiohttp_client, fake):
+async def test_setup_registers_the_client_and_opens_it_on_startup(aiohttp_client, fake,
+                                                                   tmp_path):
     from bridge.app import create_app
     from bridge.config import BridgeConfig
     from bridge.prometheus import PROMETHEUS_KEY
 
-    app = create_app(BridgeConfig(prometheus=PrometheusConfig(url=fake.url)))
+    app = create_app(BridgeConfig(prometheus=PrometheusConfig(url=fake.url),
+                                  data_dir=str(tmp_path)))
     prom = app[PROMETHEUS_KEY]
     await aiohttp_client(app)
     assert (await prom.query("up")).series
