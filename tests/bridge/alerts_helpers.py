@@ -42,3 +42,23 @@ def notice(name: str = "HostDown", status: str = "firing", starts: str = "2026-0
     return Notice(fingerprint=fingerprint(all_labels), status=status, labels=all_labels,
                   annotations=annotations or {"summary": "s"}, starts_ms=parse_time(starts),
                   ends_ms=None, generator_url="", source=source)
+
+
+TOKEN = "alerts-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def make_app(data_dir: Any, alertmanager_url: str = "", protect_reads: bool = False,
+             **alerts: Any) -> Any:
+    """The whole bridge app with a temp data dir, a token, and alert settings overridden."""
+    from bridge.app import create_app
+    from bridge.config import AlertmanagerConfig, AlertsConfig, AuthConfig, BridgeConfig
+
+    config = BridgeConfig(
+        data_dir=str(data_dir),
+        auth=AuthConfig(token=TOKEN, protect_reads=protect_reads),
+        alertmanager=AlertmanagerConfig(url=alertmanager_url, reconcile_interval=0.5,
+                                        reconcile_backoff_max=1.0, timeout=2.0),
+        alerts=AlertsConfig(**{"busy_timeout": 0.2, **alerts}),
+    )
+    return create_app(config)

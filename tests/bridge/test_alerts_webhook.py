@@ -1,0 +1,154 @@
+"""POST /api/alerts/webhook and POST /api/ws/broadcast/alert over real HTTP (pytest-aiohttp)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import sqlite3
+
+import pytest
+
+from bridge.alerts.model import fingerprint
+from tests.bridge.alerts_helpers import AUTH, TOKEN, am_alert, make_app, payload
+
+WEBHOOK = "/api/alerts/webhook"
+
+
+@pytest.fixture
+async def client(aiohttp_client, tmp_path):
+    return await aiohttp_client(make_app(tmp_path, max_body_bytes=4096))
+
+
+async def post(client, body, headers=AUTH, path=WEBHOOK):
+    resp = await client.post(path, data=body if isinstance(body, bytes) else json.dumps(body),
+                             headers={"Content-Type": "application/json", **headers})
+    return resp.status, await resp.json()
+
+
+async def metric(client, name):
+    text = await (await client.get("/metrics")).text()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line.startswith(name)}
+
+
+async def test_accepts_a_notification_and_commits_it_before_answering(client, tmp_path):
+    status, body = await post(client, payload(am_alert(), am_alert("DiskFull")))
+    assert status == 200 and body == {"status": "ok", "alerts": 2, "events": 2, "seq": 2}
+    # Durable: another connection sees the committed rows right after the 200.
+    with sqlite3.connect(tmp_path / "alerts.db") as conn:
+        assert conn.execute("SELECT count(*) FROM events").fetchone() == (2,)
+    current = await (await client.get("/api/alerts")).json()
+    assert {a["labels"]["alertname"] for a in current["alerts"]} == {"HostDown", "DiskFull"}
+    assert (await metric(client, "promwire_bridge_webhooks_received_total")) == {
+        "promwire_bridge_webhooks_received_total": 1.0}
+    events = await metric(client, "promwire_bridge_alert_events_stored_total")
+    assert events == {'promwire_bridge_alert_events_stored_total{source="alertmanager"}': 2.0}
+
+
+async def test_duplicates_and_ha_twins_add_no_event(client):
+    body = payload(am_alert())
+    results = await asyncio.gather(*(post(client, body) for _ in range(5)))
+    assert all(status == 200 for status, _ in results)
+    assert sum(b["events"] for _, b in results) == 1
+    history = await (await client.get("/api/alerts/history")).json()
+    assert [e["seq"] for e in history["events"]] == [1]
+
+
+async def test_resolve_and_refire_through_the_webhook(client):
+    await post(client, payload(am_alert()))
+    _, body = await post(client, payload(am_alert(status="resolved")))
+    assert body["events"] == 1
+    _, body = await post(client, payload(am_alert(starts="2026-01-01T05:00:00Z")))
+    history = await (await client.get("/api/alerts/history")).json()
+    assert [e["event"] for e in history["events"]] == ["firing", "resolved", "refired"]
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"Authorization": "Bearer wrong"},
+    {"Authorization": "Basic " + base64.b64encode(b"alertmanager:wrong").decode()},
+    {"Authorization": "Token " + TOKEN},
+])
+async def test_missing_or_wrong_credentials_are_401(client, headers):
+    status, body = await post(client, payload(am_alert()), headers=headers)
+    assert status == 401 and body["error"] == "unauthorized"
+    rejected = await metric(client, "promwire_bridge_webhooks_rejected_total")
+    assert rejected == {'promwire_bridge_webhooks_rejected_total{reason="unauthorized"}': 1.0}
+    assert (await (await client.get("/api/alerts")).json())["alerts"] == []
+
+
+async def test_basic_auth_with_the_token_as_password_works(client):
+    basic = base64.b64encode(f"alertmanager:{TOKEN}".encode()).decode()
+    status, _ = await post(client, payload(am_alert()), headers={"Authorization": f"Basic {basic}"})
+    assert status == 200
+
+
+async def test_body_over_the_limit_is_413_with_or_without_content_length(client):
+    big = payload(*(am_alert(f"A{i}") for i in range(40)))
+    status, body = await post(client, big)
+    assert status == 413 and body["error"] == "payload_too_large"
+
+    async def chunks():
+        data = json.dumps(big).encode()
+        for i in range(0, len(data), 1000):
+            yield data[i:i + 1000]
+    resp = await client.post(WEBHOOK, data=chunks(), headers=AUTH)
+    assert resp.status == 413
+    rejected = await metric(client, "promwire_bridge_webhooks_rejected_total")
+    assert rejected == {'promwire_bridge_webhooks_rejected_total{reason="too_large"}': 2.0}
+
+
+@pytest.mark.parametrize(("body", "detail"), [
+    (b"{not json", "malformed JSON"),
+    (b"", "empty body"),
+    (b"\xff\xfe", "malformed JSON"),
+    ({**payload(am_alert()), "version": "3"}, 'version: expected "4", got \'3\''),
+    ({k: v for k, v in payload(am_alert()).items() if k != "alerts"}, "alerts: missing"),
+    (payload({**am_alert(), "startsAt": 5}), "alerts[0].startsAt: expected a string"),
+])
+async def test_malformed_input_is_400_naming_the_problem(client, body, detail):
+    status, answer = await post(client, body)
+    assert status == 400 and answer["error"] == "bad_request"
+    assert detail in answer["detail"]
+
+
+async def test_storage_locked_is_503_and_the_retry_is_stored(client, tmp_path):
+    await post(client, payload(am_alert("First")))
+    blocker = sqlite3.connect(tmp_path / "alerts.db", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        status, body = await post(client, payload(am_alert()))
+        assert status == 503 and body["error"] == "storage_unavailable"
+        assert "locked" in body["detail"]
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    rejected = await metric(client, "promwire_bridge_webhooks_rejected_total")
+    assert rejected == {
+        'promwire_bridge_webhooks_rejected_total{reason="storage_unavailable"}': 1.0}
+    status, body = await post(client, payload(am_alert()))  # Alertmanager's retry
+    assert status == 200 and body["events"] == 1 and body["seq"] == 2
+
+
+async def test_manual_alert_needs_the_token_and_is_stored_and_streamed(client):
+    path = "/api/ws/broadcast/alert"
+    ws = await client.ws_connect("/api/ws/ws/alerts")
+    assert (await ws.receive_json())["type"] == "snapshot"
+    manual = {"labels": {"alertname": "Deploy", "env": "prod"},
+              "annotations": {"summary": "deploying"}}
+    status, _ = await post(client, manual, headers={}, path=path)
+    assert status == 401
+    status, body = await post(client, {"labels": {"env": "prod"}}, path=path)
+    assert status == 400 and "alertname" in body["detail"]
+    status, body = await post(client, manual, path=path)
+    assert status == 200
+    assert body["fingerprint"] == fingerprint(manual["labels"])
+    assert body["event"]["alert"]["source"] == "manual" and body["event"]["event"] == "firing"
+    frame = await ws.receive_json()
+    assert frame == body["event"]
+    status, body = await post(client, {**manual, "status": "resolved"}, path=path)
+    assert body["event"]["event"] == "resolved"
+    assert body["event"]["alert"]["startsAt"] == frame["alert"]["startsAt"]
+    assert (await ws.receive_json())["event"] == "resolved"
+    await ws.close()
