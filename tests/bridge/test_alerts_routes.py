@@ -1,0 +1,64 @@
+"""GET /api/alerts and GET /api/alerts/history: filters, pagination, parameter errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bridge.alerts_helpers import AUTH, am_alert, make_app, payload
+
+
+@pytest.fixture
+async def client(aiohttp_client, tmp_path):
+    c = await aiohttp_client(make_app(tmp_path, history_limit=50))
+    for i in range(12):
+        severity = "critical" if i % 3 == 0 else "warning"
+        resp = await c.post("/api/alerts/webhook", headers=AUTH,
+                            json=payload(am_alert(f"A{i:02d}", severity=severity)))
+        assert resp.status == 200
+    resp = await c.post("/api/alerts/webhook", headers=AUTH,
+                        json=payload(am_alert("A00", status="resolved", severity="critical")))
+    assert resp.status == 200
+    return c
+
+
+async def test_current_alerts_with_filters(client):
+    body = await (await client.get("/api/alerts")).json()
+    assert body["seq"] == 13 and body["epoch"] and len(body["alerts"]) == 11
+    body = await (await client.get('/api/alerts?filter=severity="critical"')).json()
+    assert sorted(a["labels"]["alertname"] for a in body["alerts"]) == ["A03", "A06", "A09"]
+
+
+async def test_history_pages_through_the_log(client):
+    seen, since = [], 0
+    while since is not None:
+        page = await (await client.get(f"/api/alerts/history?since={since}&limit=5")).json()
+        assert len(page["events"]) <= 5 and page["last_seq"] == 13 and page["first_seq"] == 1
+        seen += [e["seq"] for e in page["events"]]
+        since = page["next"]
+    assert seen == list(range(1, 14))
+
+
+async def test_history_with_a_filter(client):
+    url = '/api/alerts/history?filter=severity="critical"&limit=2'
+    page = await (await client.get(url)).json()
+    assert [e["alert"]["labels"]["alertname"] for e in page["events"]] == ["A00", "A03"]
+    rest = await (await client.get(url + f"&since={page['next']}")).json()
+    assert [(e["alert"]["labels"]["alertname"], e["event"]) for e in rest["events"]] == [
+        ("A06", "firing"), ("A09", "firing")]
+    last = await (await client.get(url + f"&since={rest['next']}")).json()
+    assert [e["event"] for e in last["events"]] == ["resolved"] and last["next"] is None
+
+
+@pytest.mark.parametrize(("query", "detail"), [
+    ("?limit=0", "limit"), ("?limit=51", "limit"), ("?since=-1", "since"),
+    ("?since=x", "since"), ('?filter=a=~"["', "bad matcher"),
+])
+async def test_bad_history_parameters_are_400(client, query, detail):
+    resp = await client.get("/api/alerts/history" + query)
+    body = await resp.json()
+    assert resp.status == 400 and detail in body["detail"]
+
+
+async def test_bad_filter_on_current_is_400(client):
+    resp = await client.get("/api/alerts?filter=nonsense")
+    assert resp.status == 400 and (await resp.json())["error"] == "bad_request"
