@@ -1,0 +1,117 @@
+"""Reconciliation against a real Alertmanager (and a small fake one for garbage answers)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiohttp import web
+
+from bridge.alerts.model import fingerprint
+from bridge.alerts.reconcile import RECONCILER_KEY
+from tests import servers
+from tests.bridge.alerts_helpers import make_app
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def am(tmp_path_factory):
+    config = {"route": {"receiver": "null", "group_wait": "1h"}, "receivers": [{"name": "null"}]}
+    proc = servers.alertmanager(tmp_path_factory.mktemp("am"), config).start()
+    yield proc
+    proc.stop()
+
+
+def push(am_url, name, *, ends_in=timedelta(minutes=5), **labels):
+    """Send an alert to Alertmanager as Prometheus does (POST /api/v2/alerts)."""
+    now = datetime.now(UTC)
+    body = [{"labels": {"alertname": name, **labels},
+             "annotations": {"summary": f"{name} test"},
+             "startsAt": (now - timedelta(minutes=1)).isoformat(),
+             "endsAt": (now + ends_in).isoformat(),
+             "generatorURL": "http://prometheus/graph"}]
+    req = urllib.request.Request(f"{am_url}/api/v2/alerts", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.status == 200
+
+
+async def current(client):
+    return {a["labels"]["alertname"]: a
+            for a in (await (await client.get("/api/alerts")).json())["alerts"]}
+
+
+async def wait_until(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await predicate()
+        if result:
+            return result
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+async def test_reconcile_adds_firing_and_resolves_gone_alerts(am, aiohttp_client, tmp_path):
+    tag = str(time.time_ns())
+    push(am.url, "ReconcileA", run=tag)
+    push(am.url, "ReconcileB", run=tag)
+    client = await aiohttp_client(make_app(tmp_path, alertmanager_url=am.url))
+
+    async def both():
+        alerts = await current(client)
+        return alerts if {"ReconcileA", "ReconcileB"} <= set(alerts) else None
+    alerts = await wait_until(both)
+    a = alerts["ReconcileA"]
+    assert a["source"] == "reconcile" and a["status"] == "firing"
+    # Our fingerprint of the labels is the one Alertmanager computed.
+    assert a["fingerprint"] == fingerprint(a["labels"])
+    # B resolves in Alertmanager (endsAt now): the next reconciliation records it.
+    push(am.url, "ReconcileB", ends_in=timedelta(seconds=-1), run=tag)
+
+    async def b_gone():
+        return "ReconcileB" not in await current(client)
+    await wait_until(b_gone)
+    history = (await (await client.get("/api/alerts/history")).json())["events"]
+    b_events = [(e["event"], e["alert"]["source"]) for e in history
+                if e["alert"]["labels"]["alertname"] == "ReconcileB"]
+    assert b_events == [("firing", "reconcile"), ("resolved", "reconcile")]
+    health = await (await client.get("/health")).json()
+    assert health["checks"]["alerts"]["reconcile"]["ok"] is True
+
+
+async def test_unreachable_alertmanager_is_retried_and_shown_in_health(aiohttp_client, tmp_path):
+    url = f"http://127.0.0.1:{servers.free_port()}"
+    client = await aiohttp_client(make_app(tmp_path, alertmanager_url=url))
+    reconciler = client.app[RECONCILER_KEY]
+
+    async def failed_twice():
+        return reconciler.failures >= 2
+    await wait_until(failed_twice)
+    check = (await (await client.get("/health")).json())["checks"]["alerts"]
+    assert check["ok"] is False and check["reconcile"]["ok"] is False
+    assert "unreachable" in check["reconcile"]["error"]
+    # Webhooks still work while Alertmanager is away.
+    assert (await client.get("/api/alerts")).status == 200
+
+
+async def test_garbage_from_alertmanager_is_an_error_not_a_crash(aiohttp_client, tmp_path):
+    fake = web.Application()
+
+    async def garbage(request):
+        return web.Response(text="<html>not json</html>", content_type="text/html")
+    fake.router.add_get("/api/v2/alerts", garbage)
+    upstream = await aiohttp_client(fake)
+    url = str(upstream.make_url("")).rstrip("/")
+    client = await aiohttp_client(make_app(tmp_path, alertmanager_url=url))
+    reconciler = client.app[RECONCILER_KEY]
+
+    async def failed():
+        return reconciler.failures >= 1
+    await wait_until(failed)
+    assert "invalid JSON" in reconciler.status()["error"]
+    assert reconciler.status()["ok"] is False
