@@ -1,11 +1,11 @@
 """Benchmark: GET /api/metrics/current on the bridge vs the same catalog PromQL straight to
 Prometheus, for C concurrent clients over T seconds each.
 
-Starts the exporter (Debian's node_exporter when the promwire exporter cannot run), a real
-Prometheus and the bridge as processes on free ports. One "request" is one current snapshot:
-a bridge GET, or, direct, one round of every catalog query (run concurrently, as the bridge
-does). Prints requests/s, p50/p99 latency, and the queries Prometheus executed in each run (the
-delta of its own prometheus_engine_query_duration_seconds_count{slice="inner_eval"}).
+Starts the promwire exporter, a real Prometheus and the bridge as processes on free ports.
+One "request" is one current snapshot: a bridge GET, or, direct, one round of every catalog
+query (run concurrently, as the bridge does). Prints requests/s, p50/p99 latency, and the
+queries Prometheus executed in each run (the delta of its own
+prometheus_engine_query_duration_seconds_count{slice="inner_eval"}).
 Target: bridge >= 3x the direct request rate, Prometheus' query count independent of C.
 
     .venv/bin/python bench/rest_current.py [--clients 1,10,50] [--duration 5]
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,17 +31,6 @@ from bridge.catalog import BUILTIN  # noqa: E402
 from tests import servers  # noqa: E402
 
 QUERY_COUNT = 'prometheus_engine_query_duration_seconds_count{slice="inner_eval"}'
-
-
-def start_exporter(base: Path) -> servers.Process:
-    probe = subprocess.run(servers.python_module("exporter", "--help"), capture_output=True)
-    if probe.returncode == 0:
-        return servers.exporter(base / "exporter").start()
-    port = servers.free_port()
-    print("(promwire exporter not runnable; Debian's node_exporter feeds Prometheus instead)")
-    return servers.Process("node_exporter", ["prometheus-node-exporter",
-                                             f"--web.listen-address=127.0.0.1:{port}"],
-                           base / "exporter", f"http://127.0.0.1:{port}", "/metrics").start()
 
 
 async def engine_queries(session: aiohttp.ClientSession, prom_url: str) -> float:
@@ -153,7 +141,7 @@ def main() -> int:
     clients = [int(c) for c in args.clients.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-rest-") as tmp:
         base = Path(tmp)
-        exporter = start_exporter(base)
+        exporter = servers.exporter(base / "exporter").start()
         target = exporter.url.split("://", 1)[1]
         prom = servers.prometheus(base / "prometheus", [target], interval="1s")
         bridge = servers.bridge(base / "bridge", prom.url, alertmanager_url="")

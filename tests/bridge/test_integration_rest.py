@@ -7,7 +7,6 @@ the same exporter) so it can stop and restart it on the same port.
 from __future__ import annotations
 
 import itertools
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,27 +23,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
-def stack(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[NodeStack]:
-    """The session's real exporter + Prometheus. Until the exporter package is runnable,
-    Debian's node_exporter (same metric names) stands in for it."""
-    if subprocess.run(servers.python_module("exporter", "--help"), capture_output=True,
-                      timeout=30).returncode == 0:
-        yield request.getfixturevalue("node_stack")
-        return
-    base = tmp_path_factory.mktemp("rest_stack")
-    port = servers.free_port()
-    exp = servers.Process("node_exporter", ["prometheus-node-exporter",
-                                            f"--web.listen-address=127.0.0.1:{port}"],
-                          base / "exporter", f"http://127.0.0.1:{port}", "/metrics").start()
-    prom = servers.prometheus(base / "prometheus", [f"127.0.0.1:{port}"])
-    try:
-        prom.start()
-        servers.wait_for(lambda: servers.prom_query(prom.url, "rate(node_cpu_seconds_total[5s])"),
-                         timeout=60, message="two scrapes")
-        yield NodeStack(exp, prom)
-    finally:
-        prom.stop()
-        exp.stop()
+def stack(node_stack: NodeStack) -> NodeStack:
+    """The session's real exporter scraped by a real Prometheus."""
+    return node_stack
 
 
 @pytest.fixture(scope="module")
