@@ -95,6 +95,7 @@ def load(args: argparse.Namespace) -> ExporterConfig:
     """File, then flags, into one validated ExporterConfig; raises ConfigError."""
     values: dict[str, Any] = {}
     overrides: dict[str, bool] = {}
+    disable_defaults = False
     source = "flags"
     if args.config:
         source = args.config
@@ -103,8 +104,7 @@ def load(args: argparse.Namespace) -> ExporterConfig:
                 text = f.read()
         except OSError as exc:
             raise ConfigError(args.config, "--config", f"cannot read: {exc.strerror}") from None
-        values, overrides = parse_file(args.config, text, sorted(COLLECTORS))
-    disable_defaults = bool(values.pop("disable_defaults", False))
+        values, overrides, disable_defaults = parse_file(args.config, text, sorted(COLLECTORS))
     if args.disable_defaults:
         disable_defaults = True
     for name in COLLECTORS:

@@ -138,8 +138,9 @@ def _section(source: str, name: str, cls: type, raw: Any) -> Any:
     return cls(**values)
 
 
-def parse_file(path: str, text: str, known: list[str]) -> tuple[dict[str, Any], dict[str, bool]]:
-    """A YAML config file into (ExporterConfig field overrides, collector overrides)."""
+def parse_file(path: str, text: str, known: list[str]
+               ) -> tuple[dict[str, Any], dict[str, bool], bool]:
+    """A YAML config file into (ExporterConfig fields, collector overrides, disable_defaults)."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -148,7 +149,7 @@ def parse_file(path: str, text: str, known: list[str]) -> tuple[dict[str, Any], 
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(path, where, f"invalid YAML: {problem}") from None
     if raw is None:
-        return {}, {}
+        return {}, {}, False
     if not isinstance(raw, Mapping):
         raise ConfigError(path, "(top level)", f"expected a mapping, got {type(raw).__name__}")
     values: dict[str, Any] = {}
@@ -171,7 +172,8 @@ def parse_file(path: str, text: str, known: list[str]) -> tuple[dict[str, Any], 
                 collectors[name] = _check_value(path, f"collectors.{name}", on, bool)
         else:
             values[key] = _check_value(path, key, value, top[key])
-    return values, collectors
+    disable_defaults = values.pop("disable_defaults", False)
+    return values, collectors, disable_defaults
 
 
 def resolve_collectors(defaults: list[str], overrides: Mapping[str, bool],
