@@ -221,6 +221,7 @@ class MetricsWebSocketClient(StreamClient):
         await self._set_state(POLLING, self.http_base)
         try:
             for frame in self._polled_frames(snapshot):
+                self.frames_received += 1
                 await self._deliver(frame)
             await self._sleeper.sleep(min(self._poll_period(),
                                           self._next_probe - time.monotonic()))
