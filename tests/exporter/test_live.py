@@ -1,0 +1,159 @@
+"""The real exporter as a process: promtool on a live scrape, a real Prometheus scraping it,
+and a live side-by-side with Debian's prometheus-node-exporter on the same host."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import urllib.request
+
+import pytest
+
+from tests import servers
+from tests.exporter.helpers import headers, samples
+
+pytestmark = pytest.mark.integration
+
+NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+PROMTOOL = shutil.which("promtool")
+# The collectors both implement; hwmon is compared too (both fail alike on hosts without it).
+SHARED = ("cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo", "netdev",
+          "pressure", "stat", "textfile", "time", "uname", "vmstat")
+# node_exporter's upstream default; Debian's package patches its own to add run|mnt|media.
+MOUNT_EXCLUDE = (r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|"
+                 r"var/lib/containers/storage/.+)($|/)")
+CAMEL_CASE = "metric names should be written in 'snake_case' not 'camelCase'"
+
+
+def scrape(url: str, query: str = "") -> str:
+    req = urllib.request.Request(f"{url}/metrics{query}", headers={"Accept": "text/plain"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.read().decode()
+
+
+@pytest.fixture(scope="module")
+def exporter(tmp_path_factory):
+    proc = servers.exporter(tmp_path_factory.mktemp("exporter")).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed")
+def test_promtool_check_metrics_on_a_live_scrape(exporter):
+    def check(text: str) -> subprocess.CompletedProcess:
+        return subprocess.run([PROMTOOL, "check", "metrics"], input=text, text=True,
+                              capture_output=True, timeout=30)
+
+    # Everything but meminfo: clean.
+    others = "&".join(f"collect[]={n}" for n in exporter_names(exporter) if n != "meminfo")
+    result = check(scrape(exporter.url, "?" + others))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (result.stdout + result.stderr).strip() == ""
+    # meminfo keeps the kernel's field names (node_memory_MemTotal_bytes), which promtool's
+    # lint flags as camelCase, exactly as it does on node_exporter; nothing else.
+    result = check(scrape(exporter.url))
+    findings = (result.stdout + result.stderr).strip().splitlines()
+    assert findings
+    for line in findings:
+        assert line.startswith("node_memory_") and line.endswith(CAMEL_CASE), line
+
+
+def exporter_names(exporter) -> list[str]:
+    text = scrape(exporter.url)
+    return sorted(dict(k[1])["collector"] for k in samples(text)
+                  if k[0] == "node_scrape_collector_success")
+
+
+def test_prometheus_scrapes_the_exporter(node_stack):
+    prom = node_stack.prometheus.url
+    up = servers.prom_query(prom, 'up{job="node"}')
+    assert [float(r["value"][1]) for r in up] == [1.0]
+    result = servers.wait_for(lambda: servers.prom_query(prom, "node_memory_MemTotal_bytes"),
+                              message="node_memory_MemTotal_bytes in Prometheus")
+    assert result[0]["metric"]["instance"] == node_stack.exporter_target
+    with open("/proc/meminfo") as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith("MemTotal:"))
+    assert float(result[0]["value"][1]) == kib * 1024
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """promwire and node_exporter side by side: same collectors, same textfile directory."""
+    if NODE_EXPORTER is None:
+        pytest.skip("prometheus-node-exporter is not installed (make bench installs it)")
+    base = tmp_path_factory.mktemp("pair")
+    textfiles = base / "textfiles"
+    textfiles.mkdir()
+    (textfiles / "jobs.prom").write_text(
+        "# HELP batch_jobs_total Jobs run.\n# TYPE batch_jobs_total counter\n"
+        'batch_jobs_total{kind="nightly"} 3\nbatch_last_success 1.7e9\n')
+    flags = [f"--collector.{n}" for n in SHARED]
+    common = ["--collector.disable-defaults", *flags,
+              f"--collector.textfile.directory={textfiles}",
+              f"--collector.filesystem.mount-points-exclude={MOUNT_EXCLUDE}"]
+    ours = servers.exporter(base / "ours", *common).start()
+    port = servers.free_port()
+    theirs = servers.Process(
+        "node_exporter", [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}",
+                          "--log.level=error", *common],
+        base / "theirs", f"http://127.0.0.1:{port}", "/metrics").start()
+    yield ours, theirs
+    ours.stop()
+    theirs.stop()
+
+
+def by_family(text: str) -> dict[str, dict]:
+    """{family: {"type", "help", "series": {labels: value}}} for node_* and textfile families."""
+    out: dict[str, dict] = {}
+    for name, head in headers(text).items():
+        if name.startswith(("go_", "process_", "promhttp_", "node_exporter_",
+                            "promwire_exporter_")):
+            continue
+        out[name] = {"type": head.get("TYPE"), "help": head.get("HELP"), "series": {}}
+    for (name, labels), value in samples(text).items():
+        for fam in (name, name.rsplit("_", 1)[0]):
+            if fam in out:
+                out[fam]["series"][labels] = value
+                break
+    return out
+
+
+def test_same_families_labels_and_types_as_node_exporter(pair):
+    ours, theirs = pair
+    mine, reference = by_family(scrape(ours.url)), by_family(scrape(theirs.url))
+    assert set(mine) == set(reference)
+    for name, ref in reference.items():
+        got = mine[name]
+        assert (got["type"], got["help"]) == (ref["type"], ref["help"]), name
+        if name in ("node_scrape_collector_duration_seconds", "node_time_seconds"):
+            continue
+        assert set(got["series"]) == set(ref["series"]), name
+
+
+STABLE = ("node_memory_MemTotal_bytes", "node_memory_SwapTotal_bytes",
+          "node_memory_HugePages_Total", "node_filesystem_size_bytes", "node_filesystem_files",
+          "node_filesystem_readonly", "node_filesystem_device_error", "node_boot_time_seconds",
+          "node_uname_info", "node_scrape_collector_success", "node_disk_info",
+          "batch_jobs_total", "batch_last_success", "node_textfile_scrape_error")
+
+
+def test_values_agree_with_node_exporter(pair):
+    """Stable values are equal; counters lie between two node_exporter reads around ours."""
+    ours, theirs = pair
+    before = by_family(scrape(theirs.url))
+    mine = by_family(scrape(ours.url))
+    after = by_family(scrape(theirs.url))
+    compared = 0
+    for name in STABLE:
+        if name in before:
+            assert mine[name]["series"] == before[name]["series"] == after[name]["series"], name
+            compared += 1
+    assert compared >= 10
+    for name, fam in before.items():
+        if fam["type"] != "counter":
+            continue
+        for labels, low in fam["series"].items():
+            high = after[name]["series"][labels]
+            assert low <= mine[name]["series"][labels] <= high, (name, labels)
+            compared += 1
+    assert compared > 50
