@@ -42,6 +42,16 @@ async def engine_queries(session: aiohttp.ClientSession, prom_url: str) -> float
     raise RuntimeError("prometheus_engine_query_duration_seconds_count not found")
 
 
+async def bridge_served(session: aiohttp.ClientSession, bridge_url: str) -> float:
+    """Current-snapshot requests the bridge says it answered 200, from its own /metrics."""
+    async with session.get(bridge_url + "/metrics") as resp:
+        for line in (await resp.text()).splitlines():
+            if (line.startswith("promwire_bridge_http_requests_total{")
+                    and 'route="/api/metrics/current"' in line and 'status="200"' in line):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 async def run(clients: int, duration: float, one: Callable[[aiohttp.ClientSession],
                                                              Awaitable[bool]]
               ) -> tuple[int, int, list[float]]:
@@ -117,7 +127,13 @@ async def bench(clients: list[int], duration: float, prom_url: str, bridge_url: 
     print(f"{len(BUILTIN)} catalog queries per snapshot; {duration:g} s per run\n")
     rows = []
     for c in clients:
+        async with aiohttp.ClientSession() as session:
+            served_before = await bridge_served(session, bridge_url)
         via_bridge = await measure("bridge", c, duration, prom_url, bridge_request(bridge_url))
+        async with aiohttp.ClientSession() as session:
+            served = await bridge_served(session, bridge_url) - served_before
+        print(f"        (the bridge's own counter: {served:.0f} answered, the client counted "
+              f"{via_bridge['requests']:.0f})")
         direct = await measure("direct", c, duration, prom_url, direct_request(prom_url))
         rows.append((c, via_bridge, direct))
     print("\n   C   bridge req/s   direct req/s   ratio   Prometheus queries bridge / direct")
