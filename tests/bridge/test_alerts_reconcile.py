@@ -46,8 +46,8 @@ async def current(client):
             for a in (await (await client.get("/api/alerts")).json())["alerts"]}
 
 
-async def wait_until(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
+async def wait_until(predicate, within=20.0):
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         result = await predicate()
         if result:

@@ -146,7 +146,8 @@ async def test_filters_apply_to_snapshot_replay_and_live(client):
     ws = await client.ws_connect(f"{WS}{query}&since=0&epoch={snap['epoch']}")
     replay = await receive(ws, 2)
     assert [f["alert"]["labels"]["alertname"] for f in replay] == ["HostDown", "HostLoad"]
-    await fire(client, am_alert("HostX", severity="warning"), am_alert("HostY", severity="critical"))
+    await fire(client, am_alert("HostX", severity="warning"),
+               am_alert("HostY", severity="critical"))
     (live,) = await receive(ws, 1)
     assert live["alert"]["labels"]["alertname"] == "HostY"
     await ws.close()
