@@ -142,7 +142,7 @@ async def health(request: web.Request) -> web.Response:
 async def ready(request: web.Request) -> web.Response:
     result = await _probes(request.app)["prometheus"]()
     if not result["ok"]:
-        raise UpstreamUnavailable(f"Prometheus is unreachable: {result['error']}")
+        raise UpstreamUnavailable(f"not ready: {result['error']}")
     return json_response({"ready": True, "prometheus": result})
 
 

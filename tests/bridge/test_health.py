@@ -85,7 +85,7 @@ async def test_prometheus_down_is_degraded_and_not_ready(aiohttp_client, upstrea
     resp = await client.get("/ready")
     body = await resp.json()
     assert resp.status == 503 and body["error"] == "unavailable"
-    assert "Prometheus is unreachable" in body["detail"]
+    assert body["detail"].startswith("not ready: Prometheus at")
 
 
 async def test_prometheus_not_ready_is_not_ready(aiohttp_client, upstream, config):
