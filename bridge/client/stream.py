@@ -55,7 +55,8 @@ class StreamClient:
                  headers: dict[str, str] | None = None, use_msgpack: bool = False,
                  backoff_base: float = 0.5, backoff_cap: float = 30.0,
                  heartbeat_timeout: float = 45.0, ping_interval: float | None = 15.0,
-                 connect_timeout: float = 10.0, queue_size: int = 1000,
+                 connect_timeout: float = 10.0, close_timeout: float = 2.0,
+                 queue_size: int = 1000,
                  rng: random.Random | None = None) -> None:
         if heartbeat_timeout <= 0 or connect_timeout <= 0:
             raise ValueError("heartbeat_timeout and connect_timeout must be > 0")
@@ -65,6 +66,7 @@ class StreamClient:
         self.backoff = Backoff(backoff_base, backoff_cap, rng or random.Random())
         self.heartbeat_timeout, self.ping_interval = heartbeat_timeout, ping_interval
         self.connect_timeout, self.queue_size = connect_timeout, queue_size
+        self.close_timeout = close_timeout
         self.attempts = AttemptLog()
         self.state = IDLE
         self.state_detail = ""
@@ -171,7 +173,10 @@ class StreamClient:
             ws = await asyncio.wait_for(self._session.ws_connect(
                 url, headers=self.headers, origin=self.origin,
                 protocols=(MSGPACK_PROTOCOL,) if self.use_msgpack else (),
-                heartbeat=self.ping_interval, max_msg_size=0), self.connect_timeout)
+                heartbeat=self.ping_interval, max_msg_size=0,
+                # A peer that never answers our close must not hold `close()` for long.
+                timeout=aiohttp.ClientWSTimeout(ws_close=self.close_timeout)),
+                self.connect_timeout)
         except aiohttp.WSServerHandshakeError as exc:
             error = f"WebSocket upgrade refused: {exc.status} {exc.message}"
             self.attempts.add(transport, False, started, error, waited, ceiling)

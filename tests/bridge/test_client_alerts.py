@@ -133,6 +133,7 @@ async def test_resuming_from_a_saved_position(aiohttp_server: Any) -> None:
             break
     assert seen == [11, 12]
     assert bridge.queries[0] == {"since": ["10"], "epoch": ["E1"]}
+    await until(lambda: client.state == "closed")  # leaving the loop stopped the client
 
 
 async def test_resolved_events_leave_the_firing_view(aiohttp_server: Any) -> None:
