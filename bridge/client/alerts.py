@@ -44,10 +44,11 @@ class AlertsClient(StreamClient):
     """
 
     task_name = "promwire-alerts-client"
+    lossless = True
 
     def __init__(self, url: str = DEFAULT_URL, *, filters: Sequence[str] = (),
                  since: int | None = None, epoch: str | None = None,
-                 queue_size: int = 10000, **options: Any) -> None:
+                 queue_size: int = 1000, **options: Any) -> None:
         super().__init__(queue_size=queue_size, **options)
         ws_url, self.http_base = endpoints(url, ALERTS_WS_PATH)
         self.base_ws_url = ws_url.split("?", 1)[0]

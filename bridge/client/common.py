@@ -108,23 +108,37 @@ async def call(callback: Callable[..., Any] | None, *args: Any) -> None:
 
 
 class Inbox:
-    """Frames waiting for one `async for` consumer; bounded, the oldest dropped when full."""
+    """Frames waiting for one `async for` consumer, at most `maxlen`.
 
-    def __init__(self, maxlen: int) -> None:
-        self._frames: deque[Frame] = deque(maxlen=maxlen)
+    Lossy (metrics: the latest value wins) drops the oldest frame when full. Lossless (alert
+    events, which must each arrive once) makes the producer wait for room instead: the client
+    stops reading, and the bridge's own flow control takes over (its overflow close is followed
+    by a resume from the last delivered seq).
+    """
+
+    def __init__(self, maxlen: int, lossless: bool = False) -> None:
+        self.maxlen, self.lossless = max(1, maxlen), lossless
+        self._frames: deque[Frame] = deque()
         self._ready = asyncio.Event()
+        self._room = asyncio.Event()
         self._closed = False
         self.dropped = 0
 
-    def put(self, frame: Frame) -> None:
-        if len(self._frames) == self._frames.maxlen:
-            self.dropped += 1
+    async def put(self, frame: Frame) -> None:
+        while len(self._frames) >= self.maxlen and not self._closed:
+            if not self.lossless:
+                self._frames.popleft()
+                self.dropped += 1
+                break
+            self._room.clear()
+            await self._room.wait()
         self._frames.append(frame)
         self._ready.set()
 
     def close(self) -> None:
         self._closed = True
         self._ready.set()
+        self._room.set()
 
     async def get(self) -> Frame | None:
         """The next frame, or None once closed and drained."""
@@ -133,6 +147,7 @@ class Inbox:
                 return None
             self._ready.clear()
             await self._ready.wait()
+        self._room.set()
         return self._frames.popleft()
 
 

@@ -50,6 +50,7 @@ class StreamClient:
     """Base of MetricsWebSocketClient and AlertsClient (not used directly)."""
 
     task_name = "promwire-client"
+    lossless = False  # whether `async for` may drop frames for a slow loop body
 
     def __init__(self, *, token: str | None = None, origin: str | None = None,
                  headers: dict[str, str] | None = None, use_msgpack: bool = False,
@@ -122,6 +123,8 @@ class StreamClient:
         """Stop: close the socket, cut any wait short, and wait for `run()` to return."""
         self._closing = True
         self._sleeper.wake()
+        for inbox in self._inboxes:
+            inbox.close()  # frames already in it are still handed out
         if self._ws is not None:
             await self._ws.close()
         if self._task is not None and self._task is not asyncio.current_task():
@@ -139,9 +142,9 @@ class StreamClient:
 
     async def _iterate(self) -> AsyncIterator[Frame]:
         """Frames as they are delivered. Starts the client when it is not running, and then
-        stops it when the iteration ends; a bounded inbox drops the oldest frames if the loop
-        body is slower than the stream."""
-        inbox = Inbox(self.queue_size)
+        stops it when the iteration ends. If the loop body is slower than the stream, a lossy
+        client drops the oldest frames and a lossless one stops reading until there is room."""
+        inbox = Inbox(self.queue_size, self.lossless)
         self._inboxes.add(inbox)
         owner = not self._running and (self._task is None or self._task.done())
         task = self.start() if owner else self._task
@@ -152,6 +155,7 @@ class StreamClient:
                 raise task.exception()  # type: ignore[misc]
         finally:
             self._inboxes.discard(inbox)
+            inbox.close()  # a producer waiting for room in it must not wait forever
             if owner:
                 await self.close()
 
@@ -243,8 +247,8 @@ class StreamClient:
 
     async def _emit(self, frame: Frame) -> None:
         """Deliver one frame to every `async for` and to the callback, in order."""
-        for inbox in self._inboxes:
-            inbox.put(frame)
+        for inbox in list(self._inboxes):
+            await inbox.put(frame)
         await call(self._callback, frame)
 
     async def _set_state(self, state: str, detail: str) -> None:

@@ -136,6 +136,22 @@ async def test_resuming_from_a_saved_position(aiohttp_server: Any) -> None:
     await until(lambda: client.state == "closed")  # leaving the loop stopped the client
 
 
+async def test_a_slow_loop_body_misses_no_event(aiohttp_server: Any) -> None:
+    frames = [{"type": "snapshot", "epoch": "E1", "seq": 0, "alerts": []}]
+    _, url = await scripted(aiohttp_server, [[*frames, *(event(i) for i in range(1, 41)),
+                                              "hold"]])
+    client = fast(url, queue_size=2)
+    seqs: list[int] = []
+    async for frame in client:
+        await asyncio.sleep(0.002)  # slower than the stream
+        if frame["type"] == "alert":
+            seqs.append(frame["seq"])
+            if frame["seq"] == 40:
+                break
+    assert seqs == list(range(1, 41))
+    await until(lambda: client.state == "closed")
+
+
 async def test_resolved_events_leave_the_firing_view(aiohttp_server: Any) -> None:
     _, url = await scripted(aiohttp_server, [
         [{"type": "snapshot", "epoch": "E1", "seq": 0, "alerts": []},

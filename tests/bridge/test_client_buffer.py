@@ -94,3 +94,36 @@ def test_merge_delta_applies_changes_and_removals() -> None:
     # A delta with no previous frame is taken as the full state.
     first = merge_delta(None, delta)
     assert [s["instance"] for s in first["metrics"]["cpu"]["samples"]] == ["b"]
+
+
+async def test_lossy_inbox_drops_the_oldest() -> None:
+    from bridge.client.common import Inbox
+
+    inbox = Inbox(2)
+    for i in range(5):
+        await inbox.put({"n": i})
+    inbox.close()
+    assert [await inbox.get() for _ in range(3)] == [{"n": 3}, {"n": 4}, None]
+    assert inbox.dropped == 3
+
+
+async def test_lossless_inbox_makes_the_producer_wait() -> None:
+    import asyncio
+
+    from bridge.client.common import Inbox
+
+    inbox = Inbox(2, lossless=True)
+
+    async def produce() -> None:
+        for i in range(6):
+            await inbox.put({"n": i})
+        inbox.close()
+
+    producer = asyncio.create_task(produce())
+    await asyncio.sleep(0.01)
+    assert not producer.done()  # blocked: the inbox holds 2
+    got = []
+    while (frame := await inbox.get()) is not None:
+        got.append(frame["n"])
+    await producer
+    assert got == list(range(6)) and inbox.dropped == 0
