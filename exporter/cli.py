@@ -8,7 +8,6 @@ Flags override the file; node_exporter's flag names work too, so it can be dropp
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import logging
 import re
@@ -16,8 +15,6 @@ import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
-
-from aiohttp import web
 
 from exporter import __version__
 from exporter.collectors import COLLECTORS, default_collectors
@@ -125,29 +122,23 @@ def load(args: argparse.Namespace) -> ExporterConfig:
     return validate(config, source)
 
 
-async def serve(config: ExporterConfig) -> None:
+def serve(config: ExporterConfig) -> None:
     """Serve until SIGINT/SIGTERM; bind errors propagate as OSError for `main`."""
     from exporter.registry import Registry
-    from exporter.server import create_app
+    from exporter.server import create_server
 
     host, port = parse_listen(config.listen)
     registry = Registry(config)
-    app = create_app(registry, config.http.gzip_level)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, backlog=1024)
-        await site.start()
+        server = create_server(registry, host, port, config.http.gzip_level)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: server.stop())
         log.info("promwire-exporter %s listening on %s with collectors %s", __version__,
                  config.listen, ", ".join(registry.names))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        log.info("stopping")
+        server.serve_forever()
+        log.info("stopped")
     finally:
-        await runner.cleanup()
+        registry.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -171,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"promwire-exporter: {exc}", file=sys.stderr)
         return 1
     try:
-        asyncio.run(serve(config))
+        serve(config)
     except OSError as exc:
         print(f"promwire-exporter: cannot listen on {config.listen}: "
               f"{exc.strerror or exc}", file=sys.stderr)

@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 # node_exporter 1.5's defaults (collector/filesystem_linux.go, diskstats_linux.go,
 # netdev_common.go, vmstat_linux.go). Debian's package patches the mount-point default to also
 # exclude /run, /mnt and /media; these are upstream's.
@@ -141,6 +139,8 @@ def _section(source: str, name: str, cls: type, raw: Any) -> Any:
 def parse_file(path: str, text: str, known: list[str]
                ) -> tuple[dict[str, Any], dict[str, bool], bool]:
     """A YAML config file into (ExporterConfig fields, collector overrides, disable_defaults)."""
+    import yaml  # only when there is a file: it costs RSS
+
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

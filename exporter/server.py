@@ -1,8 +1,9 @@
-"""The exporter's HTTP side: /metrics, a landing page, and /-/healthy, on aiohttp.
+"""The exporter's endpoints: /metrics, a landing page, and /-/healthy.
 
 Per request the work is the scrape itself plus, only when asked, gzip. The format and encoding
 decisions depend on two headers a given Prometheus sends identically on every scrape, so they
-are parsed once per distinct header value.
+are parsed once per distinct header value. Errors are JSON `{"error", "detail"}`, as across
+promwire.
 """
 
 from __future__ import annotations
@@ -11,16 +12,13 @@ import html
 import json
 import zlib
 
-from aiohttp import web
-
 from exporter import __version__
+from exporter.collectors import COLLECTORS
 from exporter.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
+from exporter.http import HTTPServer, Request, Response
 from exporter.registry import Registry
 
-REGISTRY_KEY = web.AppKey("registry", Registry)
-GZIP_LEVEL_KEY = web.AppKey("gzip_level", int)
-
-routes = web.RouteTableDef()
+JSON = [("Content-Type", "application/json")]
 
 
 def _qualities(header: str) -> dict[str, float]:
@@ -75,89 +73,74 @@ def gzip_bytes(body: bytes, level: int) -> bytes:
     return compressor.compress(body) + compressor.flush()
 
 
-def json_error(status: int, error: str, detail: str) -> web.Response:
-    return web.Response(status=status, content_type="application/json",
-                        text=json.dumps({"error": error, "detail": detail}))
+def json_error(status: int, error: str, detail: str,
+               headers: list[tuple[str, str]] | None = None) -> Response:
+    body = json.dumps({"error": error, "detail": detail}).encode()
+    return Response(status, body, JSON + (headers or []))
 
 
-def selected_collectors(request: web.Request, registry: Registry) -> list[str] | None:
-    """The `collect[]` names asked for (None = all); a bad name is a 400 naming the valid."""
-    names = request.query.getall("collect[]", [])
-    if not names:
-        return None
-    from exporter.collectors import COLLECTORS
+class ExporterApp:
+    """Routes a request to its endpoint; the HTTP server calls it once per request."""
 
-    unknown = [n for n in names if n not in COLLECTORS]
-    if unknown:
-        raise web.HTTPBadRequest(text=json.dumps({
-            "error": "bad_request",
-            "detail": f"unknown collector {', '.join(unknown)} in collect[]; valid "
-                      f"collectors: {', '.join(registry.names)}"}),
-            content_type="application/json")
-    disabled = [n for n in names if n not in registry.collectors]
-    if disabled:
-        raise web.HTTPBadRequest(text=json.dumps({
-            "error": "bad_request",
-            "detail": f"disabled collector {', '.join(disabled)} in collect[]; enabled "
-                      f"collectors: {', '.join(registry.names)}"}),
-            content_type="application/json")
-    return list(dict.fromkeys(names))
+    def __init__(self, registry: Registry, gzip_level: int = 1) -> None:
+        self.registry = registry
+        self.gzip_level = gzip_level
+        self.routes = {"/metrics": self.metrics, "/": self.landing, "/-/healthy": self.healthy}
 
+    def __call__(self, request: Request) -> Response:
+        route = self.routes.get(request.path)
+        if route is None:
+            return json_error(404, "not_found", f"no such path {request.path!r}; try /metrics")
+        if request.method not in ("GET", "HEAD"):
+            return json_error(405, "method_not_allowed", f"{request.method} is not allowed",
+                              [("Allow", "GET, HEAD")])
+        return route(request)
 
-@routes.get("/metrics")
-async def metrics(request: web.Request) -> web.Response:
-    registry = request.app[REGISTRY_KEY]
-    names = selected_collectors(request, registry)
-    headers = request.headers
-    openmetrics = wants_openmetrics(headers.get("Accept", ""))
-    body = registry.render(names, openmetrics).encode()
-    out = {"Content-Type": OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE,
-           "Vary": "Accept, Accept-Encoding"}
-    if wants_gzip(headers.get("Accept-Encoding", "")):
-        body = gzip_bytes(body, request.app[GZIP_LEVEL_KEY])
-        out["Content-Encoding"] = "gzip"
-    return web.Response(body=body, headers=out)
+    def selected(self, request: Request) -> list[str] | Response | None:
+        """The `collect[]` names asked for (None = all), or a 400 naming the valid ones."""
+        names = request.query.get("collect[]")
+        if not names:
+            return None
+        enabled = ", ".join(self.registry.names)
+        unknown = [n for n in names if n not in COLLECTORS]
+        if unknown:
+            return json_error(400, "bad_request", f"unknown collector {', '.join(unknown)} in "
+                              f"collect[]; valid collectors: {enabled}")
+        disabled = [n for n in names if n not in self.registry.collectors]
+        if disabled:
+            return json_error(400, "bad_request", f"disabled collector {', '.join(disabled)} "
+                              f"in collect[]; enabled collectors: {enabled}")
+        return list(dict.fromkeys(names))
 
+    def metrics(self, request: Request) -> Response:
+        names = self.selected(request)
+        if isinstance(names, Response):
+            return names
+        openmetrics = wants_openmetrics(request.headers.get("accept", ""))
+        body = self.registry.render(names, openmetrics).encode()
+        headers = [("Content-Type", OPENMETRICS_CONTENT_TYPE if openmetrics
+                    else TEXT_CONTENT_TYPE), ("Vary", "Accept, Accept-Encoding")]
+        if wants_gzip(request.headers.get("accept-encoding", "")):
+            body = gzip_bytes(body, self.gzip_level)
+            headers.append(("Content-Encoding", "gzip"))
+        return Response(200, body, headers)
 
-@routes.get("/")
-async def landing(request: web.Request) -> web.Response:
-    names = ", ".join(html.escape(n) for n in request.app[REGISTRY_KEY].names)
-    page = (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>promwire exporter</title>"
-        "</head>\n<body><h1>promwire exporter</h1>\n"
-        f"<p>Version {html.escape(__version__)}. Host metrics with node_exporter's names.</p>\n"
-        "<p><a href=\"/metrics\">Metrics</a></p>\n"
-        f"<p>Enabled collectors: {names}. Limit a scrape with "
-        "<code>/metrics?collect[]=cpu&amp;collect[]=meminfo</code>.</p>\n</body></html>\n")
-    return web.Response(text=page, content_type="text/html")
+    def landing(self, request: Request) -> Response:
+        names = ", ".join(html.escape(n) for n in self.registry.names)
+        page = (
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+            "<title>promwire exporter</title></head>\n<body><h1>promwire exporter</h1>\n"
+            f"<p>Version {html.escape(__version__)}. Host metrics with node_exporter's "
+            "names.</p>\n<p><a href=\"/metrics\">Metrics</a></p>\n"
+            f"<p>Enabled collectors: {names}. Limit a scrape with "
+            "<code>/metrics?collect[]=cpu&amp;collect[]=meminfo</code>.</p>\n</body></html>\n")
+        return Response(200, page.encode(), [("Content-Type", "text/html; charset=utf-8")])
 
-
-@routes.get("/-/healthy")
-async def healthy(request: web.Request) -> web.Response:
-    return web.Response(text="OK\n")
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler):
-    """Every error answer is JSON `{"error", "detail"}`, as across promwire."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400 or exc.content_type == "application/json":
-            raise
-        error = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "bad_request")
-        return json_error(exc.status, error, exc.reason)
+    def healthy(self, request: Request) -> Response:
+        return Response(200, b"OK\n", [("Content-Type", "text/plain; charset=utf-8")])
 
 
-def create_app(registry: Registry, gzip_level: int = 1) -> web.Application:
-    app = web.Application(middlewares=[error_middleware])
-    app[REGISTRY_KEY] = registry
-    app[GZIP_LEVEL_KEY] = gzip_level
-    app.add_routes(routes)
-
-    async def close_registry(app: web.Application):
-        yield
-        registry.close()
-
-    app.cleanup_ctx.append(close_registry)
-    return app
+def create_server(registry: Registry, host: str | None, port: int,
+                  gzip_level: int = 1) -> HTTPServer:
+    """The bound server (raises OSError when the address cannot be used)."""
+    return HTTPServer(ExporterApp(registry, gzip_level), host, port)

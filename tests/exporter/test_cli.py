@@ -107,3 +107,13 @@ def test_disable_defaults_keeps_only_named_collectors():
     config = load(build_parser().parse_args(["--collector.disable-defaults",
                                              "--collector.meminfo"]))
     assert config.collectors == {"meminfo"}
+
+
+def test_version_matches_the_package():
+    from importlib.metadata import version
+
+    import exporter
+
+    assert exporter.__version__ == version("promwire")
+    result = run("--version")
+    assert result.returncode == 0 and exporter.__version__ in result.stdout

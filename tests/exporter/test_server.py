@@ -1,59 +1,64 @@
-"""HTTP: formats by Accept, gzip by Accept-Encoding, collect[] filtering, errors as JSON."""
+"""Endpoints: formats by Accept, gzip by Accept-Encoding, collect[] filtering, JSON errors."""
 
 from __future__ import annotations
 
 import gzip
+import json
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 
 from exporter.collectors import COLLECTORS
 from exporter.registry import Registry
-from exporter.server import create_app, wants_gzip, wants_openmetrics
+from exporter.server import ExporterApp, wants_gzip, wants_openmetrics
 from tests.exporter.helpers import fixture_config, headers, samples
+from tests.exporter.serving import get, running
 
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
                      "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
-PLAIN = {"Accept-Encoding": "identity"}
 
 
-@pytest.fixture
-async def client(aiohttp_client):
+@pytest.fixture(scope="module")
+def server():
     config = fixture_config()
     registry = Registry(config, {n: COLLECTORS[n](config) for n in ("cpu", "loadavg", "stat")})
-    return await aiohttp_client(create_app(registry), auto_decompress=False)
+    with running(ExporterApp(registry)) as server:
+        yield server
 
 
-async def test_text_format_by_default(client):
-    resp = await client.get("/metrics", headers=PLAIN)
-    assert resp.status == 200
-    assert resp.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
-    assert "Content-Encoding" not in resp.headers
-    got = samples(await resp.text())
+def test_text_format_by_default(server):
+    status, head, body = get(server, "/metrics")
+    assert status == 200
+    assert head["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert "content-encoding" not in head
+    got = samples(body.decode())
     assert got[("node_load1", ())] == 0.21
     assert got[("node_scrape_collector_success", (("collector", "cpu"),))] == 1
 
 
-async def test_openmetrics_when_asked(client):
-    resp = await client.get("/metrics", headers={**PLAIN, "Accept": PROMETHEUS_ACCEPT})
-    assert resp.headers["Content-Type"].startswith("application/openmetrics-text; version=1.0.0")
-    body = await resp.text()
-    assert body.endswith("# EOF\n")
-    families = {f.name: f for f in parse_om(body)}
+def test_openmetrics_when_asked(server):
+    status, head, body = get(server, "/metrics", {"Accept": PROMETHEUS_ACCEPT})
+    assert status == 200
+    assert head["content-type"].startswith("application/openmetrics-text; version=1.0.0")
+    text = body.decode()
+    assert text.endswith("# EOF\n")
+    families = {f.name: f for f in parse_om(text)}
     assert families["node_cpu_seconds"].type == "counter"
     assert families["node_load1"].samples[0].value == 0.21
+    assert families["promwire_exporter_build"].type == "info"
 
 
-async def test_gzip_when_asked(client):
-    resp = await client.get("/metrics", headers={"Accept-Encoding": "gzip"})
-    assert resp.headers["Content-Encoding"] == "gzip"
-    raw = await resp.read()
-    assert samples(gzip.decompress(raw).decode())[("node_load5", ())] == 0.37
+def test_gzip_when_asked(server):
+    status, head, body = get(server, "/metrics", {"Accept-Encoding": "gzip"})
+    assert status == 200
+    assert head["content-encoding"] == "gzip"
+    assert samples(gzip.decompress(body).decode())[("node_load5", ())] == 0.37
 
 
-async def test_collect_filter(client):
-    resp = await client.get("/metrics?collect[]=loadavg&collect[]=stat", headers=PLAIN)
-    text = await resp.text()
+def test_collect_filter(server):
+    status, _, body = get(server, "/metrics?collect[]=loadavg&collect[]=stat")
+    assert status == 200
+    text = body.decode()
     assert {"node_load1", "node_boot_time_seconds"} <= set(headers(text))
     assert "node_cpu_seconds_total" not in headers(text)
     assert {dict(k[1])["collector"] for k in samples(text)
@@ -61,27 +66,28 @@ async def test_collect_filter(client):
 
 
 @pytest.mark.parametrize("name,word", [("bogus", "unknown"), ("hwmon", "disabled")])
-async def test_bad_collect_name_is_400_listing_valid(client, name, word):
-    resp = await client.get(f"/metrics?collect[]=loadavg&collect[]={name}")
-    assert resp.status == 400
-    body = await resp.json()
-    assert body["error"] == "bad_request"
-    assert word in body["detail"] and name in body["detail"]
-    assert "cpu, loadavg, stat" in body["detail"]
+def test_bad_collect_name_is_400_listing_valid(server, name, word):
+    status, head, body = get(server, f"/metrics?collect[]=loadavg&collect[]={name}")
+    assert status == 400 and head["content-type"] == "application/json"
+    error = json.loads(body)
+    assert error["error"] == "bad_request"
+    assert word in error["detail"] and name in error["detail"]
+    assert "cpu, loadavg, stat" in error["detail"]
 
 
-async def test_landing_page_and_health(client):
-    resp = await client.get("/")
-    assert resp.status == 200 and 'href="/metrics"' in await resp.text()
-    resp = await client.get("/-/healthy")
-    assert resp.status == 200
+def test_landing_page_and_health(server):
+    status, head, body = get(server, "/")
+    assert status == 200 and b'href="/metrics"' in body
+    assert head["content-type"].startswith("text/html")
+    assert get(server, "/-/healthy")[0] == 200
 
 
-async def test_unknown_path_and_method_are_json(client):
-    resp = await client.get("/nope")
-    assert resp.status == 404 and (await resp.json())["error"] == "not_found"
-    resp = await client.post("/metrics")
-    assert resp.status == 405 and (await resp.json())["error"] == "method_not_allowed"
+def test_unknown_path_and_method_are_json(server):
+    status, _, body = get(server, "/nope")
+    assert status == 404 and json.loads(body)["error"] == "not_found"
+    status, head, body = get(server, "/metrics", method="POST")
+    assert status == 405 and json.loads(body)["error"] == "method_not_allowed"
+    assert head["allow"] == "GET, HEAD"
 
 
 @pytest.mark.parametrize("accept,expected", [
