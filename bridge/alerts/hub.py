@@ -22,8 +22,9 @@ from aiohttp import web
 
 from bridge.alerts.matchers import Matcher, filter_key, matches_all
 from bridge.alerts.model import format_time, now_ms
-from bridge.alerts.store import Event, Opened
+from bridge.alerts.store import WS_TEXT, Event, Opened
 from bridge.errors import Unavailable
+from bridge.frames import ws_frame
 from bridge.http import dumps
 from bridge.selfmetrics import BridgeMetrics
 
@@ -45,6 +46,10 @@ class Frame:
         return self.text.encode()
 
     @cached_property
+    def ws(self) -> bytes:
+        return ws_frame(WS_TEXT, self.data)
+
+    @cached_property
     def sse(self) -> bytes:
         head = b"id: %s\n" % self.id.encode() if self.id else b""
         return head + b"event: %s\ndata: %s\n\n" % (self.type.encode(), self.data)
@@ -62,20 +67,30 @@ class SubscriptionClosed(Exception):
 
 
 class Subscription:
-    """A bounded queue of frames for one subscriber, filled by the hub, drained by its sender."""
+    """A bounded queue of frames for one subscriber, filled by the hub, drained by its sender.
+
+    Fast path: once live, while nothing is queued or being sent, `direct(item)` may write the
+    item's shared wire bytes straight to the socket (no task switch per subscriber); it returns
+    False when the socket is backed up, and the item is queued instead, keeping the order.
+    """
 
     def __init__(self, matchers: tuple[Matcher, ...], limit: int) -> None:
         self.matchers = matchers
         self.key = filter_key(matchers)
         self.limit = limit
         self.closed: str | None = None
-        self.live = False  # heartbeats only once the opening frames are out
+        self.live = False  # heartbeats and the fast path only once the opening frames are out
+        self.direct: Callable[[Item], bool] | None = None
+        self.sending = False  # the sender holds items taken from the queue
         self._queue: deque[Item] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._on_close: list[Callable[[str], None]] = []
 
     def push(self, item: Item) -> None:
         if self.closed is not None:
+            return
+        if (self.live and self.direct is not None and not self._queue and not self.sending
+                and self.direct(item)):
             return
         if len(self._queue) >= self.limit:
             log.info("closing an alert subscriber that fell %d frames behind", self.limit)
@@ -101,6 +116,7 @@ class Subscription:
 
     async def get(self) -> list[Item]:
         """Everything queued (at least one item); SubscriptionClosed once closed."""
+        self.sending = False  # the caller is done with the previous batch
         while not self._queue:
             if self.closed is not None:
                 raise SubscriptionClosed(self.closed)
@@ -113,6 +129,7 @@ class Subscription:
             raise SubscriptionClosed(self.closed)
         items = list(self._queue)
         self._queue.clear()
+        self.sending = True
         return items
 
     def _wake(self) -> None:

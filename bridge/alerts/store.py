@@ -30,11 +30,13 @@ from aiohttp import web
 from bridge.alerts.db import Database, Outcome
 from bridge.alerts.model import Notice, format_time, now_ms, parse_time
 from bridge.config import AlertsConfig
+from bridge.frames import ws_frame
 from bridge.http import dumps
 
 log = logging.getLogger("bridge.alerts.store")
 
 DB_NAME = "alerts.db"
+WS_TEXT = 0x1
 PRUNE_CHUNK = 5000
 
 SCHEMA = """
@@ -72,6 +74,11 @@ class Event:
     @cached_property
     def data(self) -> bytes:
         return self.text.encode()
+
+    @cached_property
+    def ws(self) -> bytes:
+        """The complete WebSocket text frame, the same bytes for every subscriber."""
+        return ws_frame(WS_TEXT, self.data)
 
     @cached_property
     def sse(self) -> bytes:

@@ -29,6 +29,8 @@ log = logging.getLogger("bridge.alerts.stream")
 routes = web.RouteTableDef()
 
 REPLAY_PAGE = 500
+# Unsent bytes a socket may hold before alert frames wait in the subscriber's queue instead.
+WRITE_LIMIT = 64 * 1024
 CLOSE_TIMEOUT = 5.0
 # Why the hub closed a subscription -> WebSocket close code and reason.
 CLOSE_CODES = {
@@ -184,6 +186,16 @@ async def alerts_ws(request: web.Request) -> web.StreamResponse:
     async def send(item: Item) -> None:
         await ws.send_frame(item.data, WSMsgType.TEXT)
 
+    def direct(item: Item) -> bool:
+        transport = request.transport
+        if transport is None or transport.is_closing() or ws.closed:
+            return False
+        if transport.get_write_buffer_size() > WRITE_LIMIT:
+            return False
+        transport.write(item.ws)
+        return True
+
+    feed.sub.direct = direct
     sender = asyncio.create_task(pump(feed, send))
     # A stuck peer can block the sender inside a write: cancel it when the hub gives up on it.
     feed.sub.on_close(lambda reason: reason == "overflow" and sender.cancel())
