@@ -7,7 +7,10 @@ seconds per scrape (utime+stime deltas of the process over the measured scrapes)
 per scrape; then promwire / node_exporter ratios. Target: latency and CPU ratios <= 1.0,
 promwire RSS <= 40 MiB. The machine may be shared: run it a few times.
 
-    python bench/exporter_scrape.py [-n 2000] [--prometheus-headers]
+    python bench/exporter_scrape.py [-n 2000] [--headers plain|prometheus|both]
+
+`plain` asks for the text format without compression (the cost of a scrape itself);
+`prometheus` sends Prometheus' own Accept (OpenMetrics first) and Accept-Encoding: gzip.
 """
 
 from __future__ import annotations
@@ -150,26 +153,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=2000, help="scrapes of each target (default 2000)")
     ap.add_argument("--warmup", type=int, default=200)
-    ap.add_argument("--prometheus-headers", action="store_true",
-                    help="send Prometheus' Accept (OpenMetrics first) and Accept-Encoding: gzip")
+    ap.add_argument("--headers", choices=("plain", "prometheus", "both"), default="both",
+                    help="plain: text, no gzip; prometheus: Prometheus' Accept and gzip")
     args = ap.parse_args()
-    headers = PROMETHEUS_HEADERS if args.prometheus_headers else PLAIN_HEADERS
+    modes = ("plain", "prometheus") if args.headers == "both" else (args.headers,)
     targets = start_targets()
     try:
         for t in targets:
             t.wait_ready()
-        for _ in range(args.warmup):
+        for mode in modes:
+            headers = PROMETHEUS_HEADERS if mode == "prometheus" else PLAIN_HEADERS
+            for _ in range(args.warmup):
+                for t in targets:
+                    t.scrape(headers)
             for t in targets:
-                t.scrape(headers)
-        before = {t.name: cpu_seconds(t.proc.pid) for t in targets}
-        for i in range(args.n):
-            for t in (targets if i % 2 == 0 else targets[::-1]):
-                t.latencies.append(t.scrape(headers))
-        cpu = {t.name: cpu_seconds(t.proc.pid) - before[t.name] for t in targets}
-        kind = "Prometheus (OpenMetrics, gzip)" if args.prometheus_headers else "text, no gzip"
-        print(f"{args.n} scrapes each, interleaved, collectors {', '.join(COLLECTORS)}; "
-              f"headers: {kind}")
-        report(targets, cpu, args.n)
+                t.latencies = []
+            before = {t.name: cpu_seconds(t.proc.pid) for t in targets}
+            for i in range(args.n):
+                for t in (targets if i % 2 == 0 else targets[::-1]):
+                    t.latencies.append(t.scrape(headers))
+            cpu = {t.name: cpu_seconds(t.proc.pid) - before[t.name] for t in targets}
+            kind = "Prometheus' (OpenMetrics, gzip)" if mode == "prometheus" else "text, no gzip"
+            print(f"\n{args.n} scrapes each, interleaved; collectors {', '.join(COLLECTORS)}; "
+                  f"headers: {kind}")
+            report(targets, cpu, args.n)
     finally:
         for t in targets:
             t.stop()
