@@ -89,3 +89,25 @@ def test_parse_listen(listen, expected):
 def test_parse_listen_rejects(listen):
     with pytest.raises(ValueError, match="bad listen address"):
         parse_listen(listen)
+
+
+def test_example_file_has_every_key_at_its_default():
+    """config/exporter.yml documents every key, each with the value the exporter defaults to."""
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "config" / "exporter.yml"
+    text = path.read_text()
+    values, collectors, disable_defaults = parse_file(str(path), text, KNOWN)
+    assert ExporterConfig(**values) == ExporterConfig()
+    assert disable_defaults is False and collectors == {n: True for n in KNOWN}
+    raw = yaml.safe_load(text)
+    for f in dataclasses.fields(ExporterConfig):
+        if f.name == "collectors":
+            continue
+        assert f.name in raw, f.name
+        section = getattr(ExporterConfig(), f.name)
+        if dataclasses.is_dataclass(section):
+            assert set(raw[f.name]) == {g.name for g in dataclasses.fields(section)}, f.name
