@@ -12,6 +12,7 @@ without bound.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import selectors
@@ -151,21 +152,7 @@ class HTTPServer:
         self.handler = handler
         self.max_connections = max_connections
         self.idle_timeout, self.request_timeout = idle_timeout, request_timeout
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_PASSIVE)
-        if host is None:  # all interfaces: prefer the dual-stack IPv6 socket when there is one
-            infos.sort(key=lambda i: i[0] != socket.AF_INET6)
-        family, kind, proto, _, address = infos[0]
-        self.sock = socket.socket(family, kind, proto)
-        try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6 and host is None:
-                self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            self.sock.bind(address)
-            self.sock.listen(backlog)
-        except OSError:
-            self.sock.close()
-            raise
+        self.sock = self._bind(host, port, backlog)
         self.sock.setblocking(False)
         self.address = self.sock.getsockname()
         self.selector = selectors.DefaultSelector()
@@ -175,6 +162,34 @@ class HTTPServer:
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self.conns: dict[int, _Conn] = {}
         self._stopping = False
+
+    @staticmethod
+    def _bind(host: str | None, port: int, backlog: int) -> socket.socket:
+        """A listening socket on the first address of `host` that binds.
+
+        For all interfaces (host None) the dual-stack IPv6 socket comes first, IPv4 after it
+        for kernels without IPv6. The last error is raised when none binds.
+        """
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        if host is None:
+            infos.sort(key=lambda i: i[0] != socket.AF_INET6)
+        error: OSError | None = None
+        for family, kind, proto, _, address in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6 and host is None:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                sock.bind(address)
+                sock.listen(backlog)
+                return sock
+            except OSError as exc:
+                sock.close()
+                error = exc
+                if exc.errno == errno.EADDRINUSE:
+                    break  # the port is taken: another address family will not help
+        raise error or OSError(f"no address to listen on for {host!r}")
 
     @property
     def port(self) -> int:

@@ -130,3 +130,24 @@ def test_handler_crash_is_500_and_server_survives():
         status, _, body = get(server, "/boom")
         assert status == 500 and b"internal" in body
         assert get(server, "/ok") == (200, get(server, "/ok")[1], b"fine")
+
+
+def test_all_interfaces_serves_ipv4_and_ipv6():
+    from exporter.http import HTTPServer
+
+    server = HTTPServer(handler, None, 0)
+    import threading
+
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            s.sendall(b"GET /v4 HTTP/1.1\r\nConnection: close\r\n\r\n")
+            assert s.recv(100).startswith(b"HTTP/1.1 200")
+        if socket.has_ipv6 and server.sock.family == socket.AF_INET6:
+            with socket.create_connection(("::1", server.port), timeout=5) as s:
+                s.sendall(b"GET /v6 HTTP/1.1\r\nConnection: close\r\n\r\n")
+                assert s.recv(100).startswith(b"HTTP/1.1 200")
+    finally:
+        server.stop()
+        thread.join(10)

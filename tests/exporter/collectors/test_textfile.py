@@ -107,3 +107,14 @@ def test_openmetrics_counter_names(tmp_path):
     text = collect_text(run(str(tmp_path)), openmetrics=True)
     assert "# TYPE jobs counter\n" in text and "jobs_total 3.0\n" in text
     assert "# TYPE odd counter\n" in text and "odd_total 4.0\n" in text
+
+
+@pytest.mark.parametrize("case", sorted(DIRECTORIES))
+def test_openmetrics_output_parses_with_the_same_values(case):
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as om
+
+    collector = run(str(CASES / DIRECTORIES[case]))
+    text = samples(collect_text(collector))
+    parsed = {(s.name, tuple(sorted(s.labels.items()))): s.value
+              for fam in om(collect_text(collector, openmetrics=True)) for s in fam.samples}
+    assert parsed == text
