@@ -16,7 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bridge.alerts import stream, webhook
+from bridge import openapi
+from bridge.alerts import apidoc, stream, webhook
 from bridge.alerts.hub import HUB_KEY, AlertHub
 from bridge.alerts.matchers import matches_all, parse_filters
 from bridge.alerts.reconcile import RECONCILER_KEY, Reconciler
@@ -155,3 +156,4 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(_alerts_ctx)
     app.on_shutdown.append(_close_streams)
     add_health_check(app, "alerts", _health_check(app))
+    openapi.document(app, apidoc.PATHS, apidoc.SCHEMAS)

@@ -62,3 +62,18 @@ async def test_bad_history_parameters_are_400(client, query, detail):
 async def test_bad_filter_on_current_is_400(client):
     resp = await client.get("/api/alerts?filter=nonsense")
     assert resp.status == 400 and (await resp.json())["error"] == "bad_request"
+
+
+async def test_alert_endpoints_are_documented_in_openapi(client):
+    from openapi_spec_validator import validate
+
+    doc = await (await client.get("/api/openapi.json")).json()
+    validate(doc)
+    hook = doc["paths"]["/api/alerts/webhook"]["post"]
+    assert {"200", "400", "401", "413", "503"} <= set(hook["responses"])
+    alert = doc["components"]["schemas"]["Alert"]
+    assert set(alert["required"]) == {"fingerprint", "status", "labels", "annotations",
+                                      "startsAt", "endsAt", "generatorURL", "source",
+                                      "updatedAt"}
+    for path in ("/api/alerts", "/api/alerts/history", "/api/ws/ws/alerts", "/api/sse/alerts"):
+        assert not doc["paths"][path]["get"]["summary"].startswith("GET ")
