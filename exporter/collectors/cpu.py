@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from exporter.collectors.base import LINUX, Collector, read_text
+from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
 
 # node_exporter (prometheus/procfs) assumes USER_HZ = 100, as every Linux ABI in use does.
@@ -22,7 +23,7 @@ class CpuCollector(Collector):
     name = "cpu"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
 
-    def __init__(self, config, backend: str | None = None) -> None:
+    def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
         super().__init__(config)
         self.backend = backend or ("procfs" if LINUX else "psutil")
         # Per-CPU label tuples, built once: ("0", "idle") ... in MODES order.

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 
 from exporter.collectors.base import LINUX, Collector, read_text
+from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
 
 SECTOR = 512
@@ -62,7 +63,7 @@ class DiskstatsCollector(Collector):
     name = "diskstats"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
 
-    def __init__(self, config, backend: str | None = None) -> None:
+    def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
         super().__init__(config)
         self.backend = backend or ("procfs" if LINUX else "psutil")
         self.exclude = re.compile(config.diskstats.device_exclude)

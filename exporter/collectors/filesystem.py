@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from exporter.collectors.base import LINUX, Collector, read_text
+from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
 
 log = logging.getLogger("exporter.filesystem")
@@ -125,7 +126,7 @@ class FilesystemCollector(Collector):
     name = "filesystem"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
 
-    def __init__(self, config, backend: str | None = None,
+    def __init__(self, config: ExporterConfig, backend: str | None = None,
                  statfs: Callable[[str], os.statvfs_result] = os.statvfs) -> None:
         super().__init__(config)
         self.backend = backend or ("procfs" if LINUX else "psutil")

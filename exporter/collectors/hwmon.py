@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 
 from exporter.collectors.base import Collector, NoDataError, read_optional
+from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
 
 LABELS = ("chip", "sensor")
@@ -51,7 +52,7 @@ def chip_name(directory: str) -> str:
 class HwmonCollector(Collector):
     name = "hwmon"
 
-    def __init__(self, config) -> None:
+    def __init__(self, config: ExporterConfig) -> None:
         super().__init__(config)
         self._descs: dict[str, Desc] = {}
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 from exporter.collectors.base import LINUX, Collector, read_text
+from exporter.config import ExporterConfig
 from exporter.exposition import Desc, MetricFamily, single
 
 LOADS = (Desc("node_load1", "1m load average.", "gauge"),
@@ -17,7 +18,7 @@ class LoadavgCollector(Collector):
     name = "loadavg"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd")
 
-    def __init__(self, config, backend: str | None = None) -> None:
+    def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
         super().__init__(config)
         self.backend = backend or ("procfs" if LINUX else "os")
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 
 from exporter.collectors.base import LINUX, Collector, read_text
+from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
 
 PARENS = re.compile(r"\((.*)\)")
@@ -25,7 +26,7 @@ class MeminfoCollector(Collector):
     name = "meminfo"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
 
-    def __init__(self, config, backend: str | None = None) -> None:
+    def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
         super().__init__(config)
         self.backend = backend or ("procfs" if LINUX else "psutil")
         self._descs: dict[str, tuple[Desc, int]] = {}

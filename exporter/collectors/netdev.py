@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 
 from exporter.collectors.base import LINUX, Collector, read_optional, read_text
+from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
 
 COLUMNS = ("receive_bytes", "receive_packets", "receive_errs", "receive_drop", "receive_fifo",
@@ -34,7 +35,7 @@ class NetdevCollector(Collector):
     name = "netdev"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
 
-    def __init__(self, config, backend: str | None = None) -> None:
+    def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
         super().__init__(config)
         self.backend = backend or ("procfs" if LINUX else "psutil")
         self.exclude = re.compile(config.netdev.device_exclude)

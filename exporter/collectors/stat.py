@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from exporter.collectors.base import LINUX, Collector, read_text
+from exporter.config import ExporterConfig
 from exporter.exposition import Desc, MetricFamily, single
 
 BOOT_TIME = Desc("node_boot_time_seconds", "Node boot time, in unixtime.", "gauge")
@@ -25,7 +26,7 @@ class StatCollector(Collector):
     name = "stat"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
 
-    def __init__(self, config, backend: str | None = None) -> None:
+    def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
         super().__init__(config)
         self.backend = backend or ("procfs" if LINUX else "psutil")
 

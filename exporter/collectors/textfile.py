@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from exporter.collectors.base import Collector, read_text
+from exporter.config import ExporterConfig
 from exporter.exposition import (
     Desc,
     Family,
@@ -95,7 +96,7 @@ class TextfileCollector(Collector):
     name = "textfile"
     platforms = ("any",)
 
-    def __init__(self, config) -> None:
+    def __init__(self, config: ExporterConfig) -> None:
         super().__init__(config)
         self.pattern = config.textfile.directory
         # path -> (identity, families, problem): a file is parsed again only when it changes

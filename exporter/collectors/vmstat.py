@@ -6,13 +6,14 @@ import re
 from collections.abc import Iterator
 
 from exporter.collectors.base import Collector, read_text
+from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
 
 
 class VmstatCollector(Collector):
     name = "vmstat"
 
-    def __init__(self, config) -> None:
+    def __init__(self, config: ExporterConfig) -> None:
         super().__init__(config)
         self.fields = re.compile(config.vmstat.fields)
         self._descs: dict[str, Desc | None] = {}
