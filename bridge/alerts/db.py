@@ -195,6 +195,8 @@ class Database:
 
     async def read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run `fn(conn)` on the reader thread (WAL: never waits for the writer)."""
+        if self._thread is None or not self._thread.is_alive():
+            raise StorageUnavailable("alert store is not open")
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._reader, self._read, fn)

@@ -177,11 +177,12 @@ async def alerts_ws(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG_KEY]
     try:
         params = parse_params(request.query, max_matchers=config.alerts.max_matchers)
-    except BadRequest as exc:
+        feed = _open_feed(request, params)
+    except BridgeError as exc:  # bad parameters, or the subscriber limit reached meanwhile
         await ws.send_str(error_frame(exc.body()).text)
-        await _close_ws(request, ws, 1008, "bad request")
+        code = 1008 if isinstance(exc, BadRequest) else 1013
+        await _close_ws(request, ws, code, exc.error.replace("_", " "))
         return ws
-    feed = _open_feed(request, params)
 
     async def send(item: Item) -> None:
         await ws.send_frame(item.data, WSMsgType.TEXT)

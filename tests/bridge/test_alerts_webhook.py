@@ -152,3 +152,14 @@ async def test_manual_alert_needs_the_token_and_is_stored_and_streamed(client):
     assert body["event"]["alert"]["startsAt"] == frame["alert"]["startsAt"]
     assert (await ws.receive_json())["event"] == "resolved"
     await ws.close()
+
+
+async def test_a_store_that_cannot_open_answers_503_and_shows_in_health(aiohttp_client, tmp_path):
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the data dir should be")
+    client = await aiohttp_client(make_app(blocked))
+    status, body = await post(client, payload(am_alert()))
+    assert status == 503 and body["error"] == "storage_unavailable"
+    assert (await client.get("/api/alerts/history")).status == 503
+    check = (await (await client.get("/health")).json())["checks"]["alerts"]
+    assert check["ok"] is False and check["store"]["error"]
