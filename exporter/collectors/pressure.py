@@ -3,7 +3,7 @@ has it (Linux >= 4.20 with CONFIG_PSI)."""
 
 from __future__ import annotations
 
-import os
+import errno
 from collections.abc import Iterator
 
 from exporter.collectors.base import Collector, NoDataError, read_text
@@ -45,9 +45,10 @@ class PressureCollector(Collector):
             except FileNotFoundError:
                 continue  # irq needs CONFIG_IRQ_TIME_ACCOUNTING; older kernels lack it
             except OSError as exc:
-                if resource == "cpu" and not os.path.exists(self.proc("pressure")):
-                    break
-                raise OSError(exc.errno, f"{path}: {exc.strerror}") from None
+                if exc.errno == errno.EOPNOTSUPP:  # built with PSI, booted with psi=0
+                    raise NoDataError(f"{path}: pressure stall information is disabled"
+                                      ) from None
+                raise
             found = True
             for line in text.splitlines():
                 kind, _, rest = line.partition(" ")

@@ -152,8 +152,10 @@ def test_values_agree_with_node_exporter(pair):
     for name, fam in before.items():
         if fam["type"] != "counter":
             continue
+        # Linux's per-CPU idle and iowait times may step back a little (NO_HZ accounting).
+        slack = 0.5 if name.startswith("node_cpu_") else 0
         for labels, low in fam["series"].items():
             high = after[name]["series"][labels]
-            assert low <= mine[name]["series"][labels] <= high, (name, labels)
+            assert low - slack <= mine[name]["series"][labels] <= high + slack, (name, labels)
             compared += 1
     assert compared > 50
