@@ -21,6 +21,8 @@ TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 TYPES = ("counter", "gauge", "untyped", "summary", "histogram")
+# Per family; far above any one scrape's label sets (512 CPUs x 8 modes is 4096).
+MAX_CACHED_LABEL_SETS = 20_000
 
 
 def escape_label_value(value: str) -> str:
@@ -117,8 +119,9 @@ class Desc:
                               for k, v in zip(self.labelnames, labelvalues, strict=True))
             labels = "{" + labels + "}" if labels else ""
             got = (f"{self.name}{labels} ", f"{self.om_sample}{labels} ")
-            if len(self._prefixes) < 100_000:  # label churn must not grow memory forever
-                self._prefixes[labelvalues] = got
+            if len(self._prefixes) >= MAX_CACHED_LABEL_SETS:
+                self._prefixes.clear()  # label churn (veths, mounts) must not grow memory
+            self._prefixes[labelvalues] = got
         return got
 
     def __repr__(self) -> str:

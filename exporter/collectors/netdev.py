@@ -44,6 +44,8 @@ class NetdevCollector(Collector):
     def excluded(self, device: str) -> bool:
         got = self._excluded.get(device)
         if got is None:
+            if len(self._excluded) >= 10_000:  # devices come and go (veths): stay bounded
+                self._excluded.clear()
             got = self._excluded[device] = bool(self.exclude.search(device))
         return got
 

@@ -82,3 +82,14 @@ def test_wrong_label_count_is_a_bug_not_output():
     fam = Family(Desc("x", "h", "gauge", ("a", "b")), [(("only-one",), 1)])
     with pytest.raises(ValueError):
         render([fam])
+
+
+def test_label_set_cache_stays_bounded():
+    from exporter import exposition
+
+    desc = Desc("churn", "h", "gauge", ("device",))
+    n = exposition.MAX_CACHED_LABEL_SETS + 10
+    fam = Family(desc, [((f"veth{i}",), i) for i in range(n)])
+    text = render([fam])
+    assert len(desc._prefixes) <= exposition.MAX_CACHED_LABEL_SETS
+    assert text.count("\n") == n + 2 and f'churn{{device="veth{n - 1}"}} {n - 1}\n' in text
