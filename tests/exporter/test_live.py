@@ -58,6 +58,21 @@ def test_promtool_check_metrics_on_a_live_scrape(exporter):
         assert line.startswith("node_memory_") and line.endswith(CAMEL_CASE), line
 
 
+def test_openmetrics_live_scrape_parses(exporter):
+    """Every collector's output on this host, as Prometheus asks for it, is valid OpenMetrics."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
+
+    req = urllib.request.Request(f"{exporter.url}/metrics", headers={
+        "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.headers["Content-Type"].startswith("application/openmetrics-text")
+        families = {f.name: f for f in parse_om(resp.read().decode())}
+    assert families["node_cpu_seconds"].type == "counter"
+    assert families["node_memory_MemTotal_bytes"].samples[0].value > 0
+    plain = samples(scrape(exporter.url))
+    assert len([s for f in families.values() for s in f.samples]) == len(plain)
+
+
 def exporter_names(exporter) -> list[str]:
     text = scrape(exporter.url)
     return sorted(dict(k[1])["collector"] for k in samples(text)
