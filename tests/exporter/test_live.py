@@ -174,3 +174,43 @@ def test_values_agree_with_node_exporter(pair):
             assert low - slack <= mine[name]["series"][labels] <= high + slack, (name, labels)
             compared += 1
     assert compared > 50
+
+
+def test_hwmon_temperatures_match_node_exporter_on_a_synthetic_sysfs(tmp_path):
+    """This host has no hwmon: both read the same made-up /sys and must agree on temperatures,
+    chip names (from the device path) and sensor labels. Voltages/fans are not promwire's."""
+    if NODE_EXPORTER is None:
+        pytest.skip("prometheus-node-exporter is not installed (make bench installs it)")
+    sysfs = tmp_path / "sys"
+    device = sysfs / "devices" / "platform" / "coretemp.0"
+    device.mkdir(parents=True)
+    chip = sysfs / "class" / "hwmon" / "hwmon0"
+    chip.mkdir(parents=True)
+    (chip / "device").symlink_to(device)
+    bare = sysfs / "class" / "hwmon" / "hwmon1"
+    bare.mkdir()
+    for path, value in {chip / "name": "coretemp", chip / "temp1_input": "45000",
+                        chip / "temp1_label": "Core 0", chip / "temp1_max": "80000",
+                        chip / "temp1_crit": "100000", chip / "temp1_crit_alarm": "0",
+                        chip / "temp2_input": "47500", chip / "in0_input": "1200",
+                        bare / "temp1_input": "30000"}.items():
+        path.write_text(value + "\n")
+    flags = ["--collector.disable-defaults", "--collector.hwmon", f"--path.sysfs={sysfs}"]
+    ours = servers.exporter(tmp_path / "ours", *flags).start()
+    port = servers.free_port()
+    theirs = servers.Process(
+        "node_exporter", [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}",
+                          "--log.level=error", *flags],
+        tmp_path / "theirs", f"http://127.0.0.1:{port}", "/metrics").start()
+    try:
+        mine, reference = by_family(scrape(ours.url)), by_family(scrape(theirs.url))
+    finally:
+        ours.stop()
+        theirs.stop()
+    shared = {n for n in reference if n.startswith(("node_hwmon_temp", "node_hwmon_chip_names",
+                                                    "node_hwmon_sensor_label"))}
+    assert len(shared) >= 6
+    assert {n for n in mine if n.startswith("node_hwmon_")} == shared
+    for name in shared:
+        assert mine[name] == reference[name], name
+    assert mine["node_scrape_collector_success"] == reference["node_scrape_collector_success"]
