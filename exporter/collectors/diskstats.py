@@ -57,6 +57,18 @@ FLUSH = (  # kernels >= 5.5 (20 columns in total)
 )
 INFO_LABELS = ("device", "major", "minor", "model", "path", "revision", "serial", "wwn")
 INFO = Desc("node_disk_info", "Info of /sys/block/<block_device>.", "gauge", INFO_LABELS)
+# From udev's database, when it has the properties (node_exporter 1.5 does the same).
+FS_INFO = Desc("node_disk_filesystem_info", "Info about disk filesystem.", "gauge",
+               ("device", "type", "usage", "uuid", "version"))
+DM_INFO = Desc("node_disk_device_mapper_info", "Info about disk device mapper.", "gauge",
+               ("device", "lv_layer", "lv_name", "name", "uuid", "vg_name"))
+ATA = (  # (family, udev property), reported for ATA disks (ID_ATA=1)
+    (_d("ata_write_cache", "ATA disk has a write cache.", "gauge"), "ID_ATA_WRITE_CACHE"),
+    (_d("ata_write_cache_enabled", "ATA disk has its write cache enabled.", "gauge"),
+     "ID_ATA_WRITE_CACHE_ENABLED"),
+    (_d("ata_rotation_rate_rpm", "ATA disk rotation rate in RPMs (0 for SSDs).", "gauge"),
+     "ID_ATA_ROTATION_RATE_RPM"),
+)
 
 
 class DiskstatsCollector(Collector):
@@ -99,7 +111,8 @@ class DiskstatsCollector(Collector):
             yield from self.collect_psutil()
             return
         families = [Family(d) for d, _, _ in BASE + DISCARD + FLUSH]
-        info = Family(INFO)
+        info, fs_info, dm_info = Family(INFO), Family(FS_INFO), Family(DM_INFO)
+        ata = [Family(d) for d, _ in ATA]
         path = self.proc("diskstats")
         for line in read_text(path).splitlines():
             fields = line.split()
@@ -125,10 +138,29 @@ class DiskstatsCollector(Collector):
             info.samples.append(((device, major, minor, props.get("ID_MODEL", ""),
                                   props.get("ID_PATH", ""), props.get("ID_REVISION", ""),
                                   serial, props.get("ID_WWN", "")), 1))
+            if props:
+                self.udev_families(device, props, fs_info, dm_info, ata)
         yield info
-        for fam in families:
+        for fam in (*families, fs_info, dm_info, *ata):
             if fam.samples:
                 yield fam
+
+    @staticmethod
+    def udev_families(device: str, props: dict[str, str], fs_info: Family, dm_info: Family,
+                      ata: list[Family]) -> None:
+        if props.get("ID_FS_TYPE"):
+            fs_info.add((device, props["ID_FS_TYPE"], props.get("ID_FS_USAGE", ""),
+                         props.get("ID_FS_UUID", ""), props.get("ID_FS_VERSION", "")), 1)
+        if props.get("DM_NAME"):
+            dm_info.add((device, props.get("DM_LV_LAYER", ""), props.get("DM_LV_NAME", ""),
+                         props["DM_NAME"], props.get("DM_UUID", ""),
+                         props.get("DM_VG_NAME", "")), 1)
+        if props.get("ID_ATA") == "1":
+            for fam, (_, key) in zip(ata, ATA, strict=True):
+                try:
+                    fam.add((device,), float(props[key]))
+                except (KeyError, ValueError):
+                    continue  # a property udev did not set for this disk
 
     def collect_psutil(self) -> Iterator[MetricFamily]:
         import psutil

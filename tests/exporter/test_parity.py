@@ -51,8 +51,8 @@ def test_every_e2e_family_of_our_collectors_is_produced():
                 "node_disk_", "node_boot_time", "node_context", "node_intr", "node_forks",
                 "node_procs_", "node_vmstat_", "node_pressure_")
     expected = {f for f in E2E_HEADERS if f.startswith(prefixes)}
-    # Families from other node_exporter collectors (meminfo_numa, disk ata/udev/device-mapper
-    # properties, which need udev data the fixture lacks).
+    # Families of a collector promwire lacks (meminfo_numa), and udev-derived disk families,
+    # which need the udev database the fixture does not include.
     other = {f for f in expected if f.startswith((
         "node_memory_numa_", "node_disk_ata_", "node_disk_device_mapper", "node_disk_filesystem"))}
     assert expected - other - ours == set()

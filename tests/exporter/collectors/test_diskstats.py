@@ -46,7 +46,9 @@ def test_udev_properties_label_disk_info(tmp_path):
     udev = tmp_path / "udev"
     udev.mkdir()
     (udev / "b8:0").write_text("S:disk/by-id/x\nE:ID_MODEL=Disk_X\nE:ID_PATH=pci-0000:00:1f.2"
-                               "\nE:ID_SERIAL_SHORT=SER1\nE:ID_REVISION=1.0\nE:ID_WWN=0x5\n")
+                               "\nE:ID_SERIAL_SHORT=SER1\nE:ID_REVISION=1.0\nE:ID_WWN=0x5\n"
+                               "E:ID_ATA=1\nE:ID_ATA_ROTATION_RATE_RPM=5400\n"
+                               "E:ID_FS_TYPE=xfs\nE:ID_FS_UUID=u\nE:DM_NAME=vg-x\n")
     config = fixture_config(tmp_path)
     config = dataclasses.replace(config, paths=dataclasses.replace(
         config.paths, udev_data=str(udev)))
@@ -56,6 +58,13 @@ def test_udev_properties_label_disk_info(tmp_path):
                                 "model": "Disk_X", "path": "pci-0000:00:1f.2",
                                 "revision": "1.0", "serial": "SER1", "wwn": "0x5"}
     assert isinstance(config.paths, PathsConfig)
+    sda = (("device", "sda"),)
+    assert got[("node_disk_ata_rotation_rate_rpm", sda)] == 5400
+    assert ("node_disk_ata_write_cache", sda) not in got  # udev did not say: left out
+    assert got[("node_disk_filesystem_info", (("device", "sda"), ("type", "xfs"),
+                ("usage", ""), ("uuid", "u"), ("version", "")))] == 1
+    assert got[("node_disk_device_mapper_info", (("device", "sda"), ("lv_layer", ""),
+                ("lv_name", ""), ("name", "vg-x"), ("uuid", ""), ("vg_name", "")))] == 1
 
 
 def test_malformed_line_raises(tmp_path):
