@@ -129,7 +129,13 @@ class AlertsClient(StreamClient):
             if not self._opened and frame.get("error") == "bad_request":
                 self._refused = str(frame.get("detail") or "bad request")
             await self._emit(frame)
-        # heartbeats only prove the link is alive (the read timeout in _pump)
+        elif kind == "heartbeat":
+            # `seq` in a heartbeat is a valid resume point (everything up to it was sent or
+            # filtered out): moving up to it spares a filtered client replays of events it
+            # would not get, and a `too_old` resync after a long quiet spell.
+            seq = frame.get("seq")
+            if isinstance(seq, int) and self.seq is not None and seq > self.seq:
+                self.seq = seq
 
     async def _snapshot(self, frame: Frame) -> None:
         resynced = self._resync_reason is not None

@@ -96,6 +96,18 @@ async def test_duplicates_at_the_seam_are_dropped(aiohttp_server: Any) -> None:
     assert client.position == ("E1", 5)
 
 
+async def test_heartbeats_move_the_resume_point(aiohttp_server: Any) -> None:
+    bridge, url = await scripted(aiohttp_server, [
+        [{"type": "snapshot", "epoch": "E1", "seq": 3, "alerts": []},
+         {"type": "heartbeat", "timestamp": 1.0, "seq": 9}],  # 4..9 were filtered out
+        [event(12), "hold"],
+    ])
+    client = fast(url, filters=['severity="critical"'])
+    async with client:
+        await until(lambda: client.seq == 12)
+    assert bridge.queries[1]["since"] == ["9"]
+
+
 async def test_resync_delivers_the_fresh_snapshot_and_says_so(aiohttp_server: Any) -> None:
     bridge, url = await scripted(aiohttp_server, [
         [{"type": "snapshot", "epoch": "E1", "seq": 2, "alerts": [alert("old")]}],
