@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -41,6 +42,14 @@ class Collector:
 
     def close(self) -> None:
         """Release what the collector holds (threads, caches); called at shutdown."""
+
+    def psutil(self) -> types.ModuleType:
+        """psutil, reading this config's procfs (it follows psutil.PROCFS_PATH on Linux)."""
+        import psutil
+
+        if LINUX:
+            psutil.PROCFS_PATH = self.procfs
+        return psutil
 
     def proc(self, *parts: str) -> str:
         return os.path.join(self.procfs, *parts)

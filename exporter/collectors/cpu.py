@@ -57,7 +57,7 @@ class CpuCollector(Collector):
         yield guest
 
     def collect_psutil(self) -> Iterator[MetricFamily]:
-        import psutil
+        psutil = self.psutil()
 
         seconds, guest = Family(SECONDS), Family(GUEST)
         for i, times in enumerate(psutil.cpu_times(percpu=True)):

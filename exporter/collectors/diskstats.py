@@ -163,7 +163,7 @@ class DiskstatsCollector(Collector):
                     continue  # a property udev did not set for this disk
 
     def collect_psutil(self) -> Iterator[MetricFamily]:
-        import psutil
+        psutil = self.psutil()
 
         counters = psutil.disk_io_counters(perdisk=True) or {}
         mapping = {"read_count": 0, "read_merged_count": 1, "read_bytes": 2, "read_time": 3,

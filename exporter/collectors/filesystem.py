@@ -140,7 +140,7 @@ class FilesystemCollector(Collector):
 
     def mounts(self) -> list[Mount]:
         if self.backend == "psutil":
-            import psutil
+            psutil = self.psutil()
 
             return [Mount(p.device, p.mountpoint, p.fstype, p.opts)
                     for p in psutil.disk_partitions(all=True)]

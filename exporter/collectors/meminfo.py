@@ -59,7 +59,7 @@ class MeminfoCollector(Collector):
             yield Family(desc, [((), int(parts[1]) * scale)])
 
     def collect_psutil(self) -> Iterator[MetricFamily]:
-        import psutil
+        psutil = self.psutil()
 
         for source, names in ((psutil.virtual_memory(), PSUTIL_VIRTUAL),
                               (psutil.swap_memory(), PSUTIL_SWAP)):

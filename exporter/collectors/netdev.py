@@ -78,7 +78,7 @@ class NetdevCollector(Collector):
             yield nohandler
 
     def collect_psutil(self) -> Iterator[MetricFamily]:
-        import psutil
+        psutil = self.psutil()
 
         families = {key: Family(DESCS[key]) for key in PSUTIL_FIELDS.values()}
         for device, stats in sorted(psutil.net_io_counters(pernic=True).items()):

@@ -47,7 +47,7 @@ class StatCollector(Collector):
                 yield single(desc, found[key])
 
     def collect_psutil(self) -> Iterator[MetricFamily]:
-        import psutil
+        psutil = self.psutil()
 
         yield single(BOOT_TIME, float(psutil.boot_time()))
         stats = psutil.cpu_stats()

@@ -40,3 +40,15 @@ def test_psutil_backend_memtotal_matches_proc():
     key = ("node_memory_MemTotal_bytes", ())
     assert via_psutil[key] == procfs[key]
     assert set(via_psutil) <= set(procfs)  # same names, a subset of the fields
+
+
+def test_psutil_backend_reads_the_configured_procfs():
+    """psutil follows the collector's procfs (psutil.PROCFS_PATH): the fixture's MemTotal."""
+    import psutil
+
+    saved = psutil.PROCFS_PATH
+    try:
+        got = samples(collect_text(MeminfoCollector(fixture_config(), backend="psutil")))
+    finally:
+        psutil.PROCFS_PATH = saved
+    assert got[("node_memory_MemTotal_bytes", ())] == 3742148 * 1024
