@@ -176,7 +176,11 @@ class HTTPServer:
             infos.sort(key=lambda i: i[0] != socket.AF_INET6)
         error: OSError | None = None
         for family, kind, proto, _, address in infos:
-            sock = socket.socket(family, kind, proto)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError as exc:  # e.g. a kernel built without IPv6
+                error = exc
+                continue
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 if family == socket.AF_INET6 and host is None:
