@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start from no collectors; enable each with --collector.NAME")
     for name in sorted(COLLECTORS):
         p.add_argument(f"--collector.{name}", dest=f"collector_{name}", action="store_true",
-                       default=None, help=f"enable the {name} collector")
+                       default=None, help=f"enable the {name} collector "
+                       f"(--no-collector.{name} disables it)")
         p.add_argument(f"--no-collector.{name}", dest=f"collector_{name}",
                        action="store_false", help=argparse.SUPPRESS)
     for flag, (_, key, kind, help) in OPTIONS.items():
