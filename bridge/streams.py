@@ -116,9 +116,15 @@ class Poller:
             self.previous = None
         self.last = full
         sent = 0
+        started = time.perf_counter()
         for sub in list(self.subs):
             sent += sub.conn.offer(sub, full, delta)
         self.hub.count_sent("metrics", sent)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("poller %s: %d of %d frames written in %.1f ms, %.1f ms after the tick",
+                      self.key.metrics or self.key.query, sent, len(self.subs),
+                      (time.perf_counter() - started) * 1000,
+                      (time.time() - body.get("timestamp", 0.0)) * 1000)
 
     def _error(self, exc: BridgeError) -> None:
         """A query error (bad PromQL, evaluation failure): an error frame per subscription.
