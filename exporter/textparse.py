@@ -40,7 +40,7 @@ class ParsedFamily:
     help: str | None = None
     type: str | None = None
     metrics: list[Metric] = field(default_factory=list)
-    # summary/histogram metrics by their labels (without quantile/le)
+    # metrics by their labels (for summaries and histograms, without quantile/le)
     by_labels: dict[tuple[tuple[str, str], ...], Metric] = field(default_factory=dict)
 
 
@@ -187,8 +187,12 @@ class _Parser:
             fam.type = "untyped"
         if fam.type in ("summary", "histogram"):
             self.add_part(fam, role, labels, value)
-        else:
-            fam.metrics.append(Metric(labels, value))
+            return
+        key = tuple(sorted(labels.items()))
+        if key in fam.by_labels:
+            raise ValueError(f"duplicate series {name}{labels}")
+        fam.by_labels[key] = metric = Metric(labels, value)
+        fam.metrics.append(metric)
 
     def add_part(self, fam: ParsedFamily, role: str, labels: dict[str, str],
                  value: float) -> None:
@@ -233,12 +237,5 @@ def parse(text: str) -> ParseResult:
     for fam in parser.families.values():
         if fam.type is None:
             fam.type = "untyped"
-        if fam.type not in ("summary", "histogram"):
-            seen: set[tuple[tuple[str, str], ...]] = set()
-            for metric in fam.metrics:
-                key = tuple(sorted(metric.labels.items()))
-                if key in seen:
-                    raise ParseError(f"duplicate series {fam.name}{dict(key)}")
-                seen.add(key)
     return ParseResult({n: f for n, f in parser.families.items() if f.metrics},
                        parser.has_timestamps)
