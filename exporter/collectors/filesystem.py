@@ -113,6 +113,8 @@ class StatfsRunner:
 
     def recovered(self, mountpoint: str) -> None:
         with self.lock:
+            if mountpoint not in self.stuck:
+                return
             self.stuck.discard(mountpoint)
         log.info("mount point %s answers statfs again", mountpoint)
 
