@@ -7,7 +7,6 @@ pages through the event log, whose stored frames are spliced into the answer as 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import sqlite3
@@ -117,11 +116,16 @@ async def _alerts_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _prune_forever(store: AlertStore, interval: float) -> None:
+    """Retention in the background; a failed prune is retried at the next interval."""
     while True:
-        with contextlib.suppress(Exception):
-            deleted = await store.prune()
-            if deleted:
-                log.info("pruned %d alert events past retention", deleted)
+        if store.error is None:
+            try:
+                deleted = await store.prune()
+            except Exception as exc:
+                log.warning("pruning alert events failed: %s", exc)
+            else:
+                if deleted:
+                    log.info("pruned %d alert events past retention", deleted)
         await asyncio.sleep(interval)
 
 
