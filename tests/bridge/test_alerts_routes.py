@@ -77,3 +77,18 @@ async def test_alert_endpoints_are_documented_in_openapi(client):
                                       "updatedAt"}
     for path in ("/api/alerts", "/api/alerts/history", "/api/ws/ws/alerts", "/api/sse/alerts"):
         assert not doc["paths"][path]["get"]["summary"].startswith("GET ")
+
+
+async def test_retention_is_applied_in_the_background(aiohttp_client, tmp_path):
+    import asyncio
+
+    c = await aiohttp_client(make_app(tmp_path, retention_rows=3, prune_interval=0.05))
+    for i in range(6):
+        resp = await c.post("/api/alerts/webhook", headers=AUTH, json=payload(am_alert(f"P{i}")))
+        assert resp.status == 200
+    for _ in range(100):
+        page = await (await c.get("/api/alerts/history")).json()
+        if page["first_seq"] == 4:
+            break
+        await asyncio.sleep(0.05)
+    assert [e["seq"] for e in page["events"]] == [4, 5, 6] and page["last_seq"] == 6
