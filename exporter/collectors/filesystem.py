@@ -126,7 +126,7 @@ class StatfsRunner:
 
 class FilesystemCollector(Collector):
     name = "filesystem"
-    platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
+    platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd")  # needs statvfs()
 
     def __init__(self, config: ExporterConfig, backend: str | None = None,
                  statfs: Callable[[str], os.statvfs_result] = os.statvfs) -> None:
