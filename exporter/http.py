@@ -268,8 +268,13 @@ class HTTPServer:
         except OSError:
             self._close(conn)
             return
-        if not data:
-            self._close(conn)
+        if not data:  # the client is done sending; finish what it asked for, then close
+            conn.closing = True
+            conn.inbuf.clear()
+            if conn.outbuf:
+                self.selector.modify(conn.sock, selectors.EVENT_WRITE, conn)
+            else:
+                self._close(conn)
             return
         conn.last = time.monotonic()
         conn.inbuf += data
@@ -345,7 +350,11 @@ class HTTPServer:
             del conn.outbuf[:sent]
             conn.last = time.monotonic()
         if conn.outbuf:
-            self.selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
+            # A closing connection has nothing more to read (and EOF would stay readable).
+            events = selectors.EVENT_WRITE if conn.closing else \
+                selectors.EVENT_READ | selectors.EVENT_WRITE
+            if self.selector.get_key(conn.sock).events != events:
+                self.selector.modify(conn.sock, events, conn)
             return
         if conn.closing:
             self._close(conn)

@@ -151,3 +151,15 @@ def test_all_interfaces_serves_ipv4_and_ipv6():
     finally:
         server.stop()
         thread.join(10)
+
+
+def test_half_closed_client_still_gets_its_whole_response(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"GET /big HTTP/1.1\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        time.sleep(0.2)  # the server sees the end of input with most of the body unsent
+        data = b""
+        while chunk := s.recv(1 << 20):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200") and data.endswith(BIG[-100:])
+    assert len(data.partition(b"\r\n\r\n")[2]) == len(BIG)
