@@ -87,8 +87,11 @@ def test_port_in_use_exits_1_with_one_line():
 
 def test_sigterm_exits_0(tmp_path):
     proc = servers.exporter(tmp_path).start()
-    proc.send_signal(signal.SIGTERM)
-    assert proc.proc.wait(10) == 0
+    try:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.proc.wait(10) == 0
+    finally:
+        proc.kill()
 
 
 def test_flags_override_the_file(tmp_path):
