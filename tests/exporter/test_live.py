@@ -109,15 +109,19 @@ def pair(tmp_path_factory):
               f"--collector.textfile.directory={textfiles}",
               f"--collector.filesystem.mount-points-exclude={MOUNT_EXCLUDE}",
               f"--path.udev.data={udev}"]
-    ours = servers.exporter(base / "ours", *common).start()
     port = servers.free_port()
+    ours = servers.exporter(base / "ours", *common)
     theirs = servers.Process(
         "node_exporter", [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}",
                           "--log.level=error", *common],
-        base / "theirs", f"http://127.0.0.1:{port}", "/metrics").start()
-    yield ours, theirs
-    ours.stop()
-    theirs.stop()
+        base / "theirs", f"http://127.0.0.1:{port}", "/metrics")
+    try:
+        ours.start()
+        theirs.start()
+        yield ours, theirs
+    finally:
+        ours.stop()
+        theirs.stop()
 
 
 def write_udev_database(udev) -> None:
@@ -220,13 +224,15 @@ def test_hwmon_temperatures_match_node_exporter_on_a_synthetic_sysfs(tmp_path):
                         bare / "temp1_input": "30000"}.items():
         path.write_text(value + "\n")
     flags = ["--collector.disable-defaults", "--collector.hwmon", f"--path.sysfs={sysfs}"]
-    ours = servers.exporter(tmp_path / "ours", *flags).start()
+    ours = servers.exporter(tmp_path / "ours", *flags)
     port = servers.free_port()
     theirs = servers.Process(
         "node_exporter", [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}",
                           "--log.level=error", *flags],
-        tmp_path / "theirs", f"http://127.0.0.1:{port}", "/metrics").start()
+        tmp_path / "theirs", f"http://127.0.0.1:{port}", "/metrics")
     try:
+        ours.start()
+        theirs.start()
         mine, reference = by_family(scrape(ours.url)), by_family(scrape(theirs.url))
     finally:
         ours.stop()
