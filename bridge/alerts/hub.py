@@ -30,6 +30,9 @@ from bridge.selfmetrics import BridgeMetrics
 
 log = logging.getLogger("bridge.alerts.hub")
 
+# Deliveries (event x subscriber) per loop iteration when fanning out a big batch.
+FANOUT_SLICE = 5000
+
 
 @dataclass(eq=False)
 class Frame:
@@ -160,6 +163,8 @@ class AlertHub:
         self._groups: dict[str, _Group] = {}
         self._count = 0
         self._snapshots: dict[str, str] = {}
+        self._backlog: deque[Event] = deque()
+        self._draining = False
 
     def load(self, opened: Opened) -> None:
         self.epoch, self.last_seq = opened.epoch, opened.last_seq
@@ -169,9 +174,21 @@ class AlertHub:
     # --- events ----------------------------------------------------------------------------
 
     def publish(self, events: list[Event]) -> None:
-        """Apply committed events to the live view and queue them for subscribers."""
-        groups = list(self._groups.values())
-        for event in events:
+        """Apply committed events to the live view and queue them for subscribers, in order.
+
+        A big batch (a reconciliation after downtime, many subscribers) is fanned out in
+        slices of about FANOUT_SLICE deliveries, yielding to the loop in between; each event is
+        applied to the live view together with its fan-out, so a subscriber that joins between
+        slices sees a snapshot and then exactly the events after it.
+        """
+        self._backlog.extend(events)
+        if not self._draining:
+            self._drain()
+
+    def _drain(self) -> None:
+        budget = FANOUT_SLICE
+        while self._backlog and budget > 0:
+            event = self._backlog.popleft()
             self.last_seq = event.seq
             self.epoch = event.epoch
             fp = event.alert["fingerprint"]
@@ -180,16 +197,22 @@ class AlertHub:
             else:
                 self.firing.pop(fp, None)
             self.metrics.alert_events.labels(event.source).inc()
-            for group in groups:
+            budget -= 1
+            for group in list(self._groups.values()):
                 if matches_all(group.matchers, event.labels):
+                    budget -= len(group.subs)
                     for sub in list(group.subs):
                         sub.push(event)
         self._snapshots.clear()
+        self._draining = bool(self._backlog)
+        if self._draining:
+            asyncio.get_running_loop().call_soon(self._drain)
 
     def reset(self, epoch: str) -> None:
         """The log was reset: every subscriber must resync, so close them all."""
         self.epoch = epoch
         self.firing.clear()
+        self._backlog.clear()  # events of the discarded log
         self._snapshots.clear()
         self.close_all("epoch_changed")
 

@@ -109,3 +109,23 @@ async def test_reset_closes_everyone_with_epoch_changed():
     assert hub.epoch == "F" and hub.firing == {}
     with pytest.raises(SubscriptionClosed, match="epoch_changed"):
         await sub.get()
+
+
+async def test_a_big_batch_is_fanned_out_in_slices_without_breaking_the_seam(monkeypatch):
+    from bridge.alerts import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "FANOUT_SLICE", 5)
+    hub = make_hub()
+    early = hub.subscribe(())
+    hub.publish([event(i, f"A{i}") for i in range(1, 21)])
+    assert 1 <= hub.last_seq < 20  # only the first slice so far: the loop was not held
+    late = hub.subscribe(())  # joins between slices
+    snapshot_seq = hub.last_seq
+    assert len(hub.current(())) == snapshot_seq
+    for _ in range(100):  # each slice runs in its own loop iteration
+        if hub.last_seq == 20:
+            break
+        await asyncio.sleep(0)
+    assert hub.last_seq == 20
+    assert [e.seq for e in await early.get()] == list(range(1, 21))
+    assert [e.seq for e in await late.get()] == list(range(snapshot_seq + 1, 21))
