@@ -86,8 +86,9 @@ def test_port_in_use_exits_1_with_one_line():
 
 
 def test_sigterm_exits_0(tmp_path):
-    proc = servers.exporter(tmp_path).start()
+    proc = servers.exporter(tmp_path)
     try:
+        proc.start()
         proc.send_signal(signal.SIGTERM)
         assert proc.proc.wait(10) == 0
     finally:

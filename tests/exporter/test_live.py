@@ -33,9 +33,11 @@ def scrape(url: str, query: str = "") -> str:
 
 @pytest.fixture(scope="module")
 def exporter(tmp_path_factory):
-    proc = servers.exporter(tmp_path_factory.mktemp("exporter")).start()
-    yield proc
-    proc.stop()
+    proc = servers.exporter(tmp_path_factory.mktemp("exporter"))
+    try:
+        yield proc.start()
+    finally:
+        proc.stop()
 
 
 @pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed")
