@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 RUN_ARGS ?=
 
-.PHONY: run test lint bench debs bench-debs clean help
+.PHONY: run test lint bench debs test-debs clean help
 
 help:
 	@echo "make run    - set up and run the local stack (exporter, Prometheus, Alertmanager, bridge)"
@@ -28,20 +28,20 @@ debs:
 	  apt-get update -qq && $(APT_INSTALL) prometheus prometheus-alertmanager; \
 	fi
 
-# The benchmarks also compare against Debian's node_exporter.
-bench-debs: debs
+# Debian's node_exporter: the anchor of the live parity tests and of the benchmarks.
+test-debs: debs
 	@command -v prometheus-node-exporter >/dev/null || { apt-get update -qq && $(APT_INSTALL) prometheus-node-exporter; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) debs lint
+test: $(STAMP) test-debs lint
 	$(VENV)/bin/pytest -q
 
 run: $(STAMP) debs
 	$(PY) scripts/run_stack.py $(RUN_ARGS)
 
-bench: $(STAMP) bench-debs
+bench: $(STAMP) test-debs
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean:
