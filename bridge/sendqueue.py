@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 WRITE_LIMIT = 64 * 1024  # unsent bytes a transport may hold before frames wait in the queue
 MAX_CONTROL = 1000       # unsent control frames before a connection counts as stuck
 CLOSE_STUCK = 1008       # policy violation: the consumer does not read
+CLOSE_GOING_AWAY = 1001  # the bridge is shutting down
 
 
 class Subscription:
@@ -66,6 +67,7 @@ class Connection:
     def offer(self, sub: Subscription, full: Frame, delta: Frame | None) -> int:
         """Deliver a metric frame: 1 if written now, 0 if queued (or the connection is gone)."""
         if self.closed or self.transport.is_closing():
+            self._gone()
             return 0
         frame = delta if delta is not None and sub.delta and not sub.needs_full else full
         sub.needs_full = False
@@ -98,6 +100,7 @@ class Connection:
     def send_control(self, frame: Frame, sub_id: Any = NO_ID) -> int:
         """Deliver a control frame, never dropped: 1 if written now, 0 if queued."""
         if self.closed or self.transport.is_closing():
+            self._gone()
             return 0
         data = frame.wire(self.fmt, sub_id)
         if self._ready():
@@ -117,6 +120,9 @@ class Connection:
             self.pending.pop(sub, None)
             if not self.pending and not self.control:
                 self.pending = None
+
+    def _gone(self) -> None:
+        """The peer went away: the WebSocket handler notices by itself (its read ends)."""
 
     def _backlogged(self) -> None:
         if self.stuck_since is None:
@@ -148,13 +154,14 @@ class Connection:
             self.transport.write(b"".join(parts))
         return True
 
-    def close_stuck(self) -> None:
-        """Close with 1008 after what is already buffered; abort if even that never drains."""
+    def close(self, code: int, reason: str) -> None:
+        """Send a close frame after what is already buffered and close; abort the socket if
+        even that does not drain within `streams.stuck_timeout` (a stuck peer never reads)."""
         self.closed = True
         transport = self.transport
         if transport.is_closing():
             return
-        transport.write(ws_close_frame(CLOSE_STUCK, "consumer too slow"))
+        transport.write(ws_close_frame(code, reason))
         transport.close()
         asyncio.get_running_loop().call_later(max(self.hub.config.stuck_timeout, 1.0),
                                               transport.abort)
@@ -173,6 +180,9 @@ class SseConnection(Connection):
     def _ready(self) -> bool:
         return False
 
+    def _gone(self) -> None:
+        self.wake.set()  # nothing reads an SSE socket: wake the handler so that it ends
+
     def _backlogged(self) -> None:
         super()._backlogged()
         self.wake.set()
@@ -184,7 +194,9 @@ class SseConnection(Connection):
         """What the handler should write next (empty when nothing is queued)."""
         return b"".join(self._take())
 
-    def close_stuck(self) -> None:
+    def close(self, code: int, reason: str) -> None:
+        """A stuck SSE client is cut off; otherwise the handler ends the response cleanly."""
         self.closed = True
-        self.transport.abort()
+        if code == CLOSE_STUCK:
+            self.transport.abort()
         self.wake.set()

@@ -73,7 +73,7 @@ async def metrics_events(request: web.Request) -> web.StreamResponse:
     try:
         hub.subscribe(conn, req.id, req.key, req.delta, ack=req.ack())
         await resp.prepare(request)
-        while not conn.closed:
+        while not conn.closed and not conn.transport.is_closing():
             await conn.wake.wait()
             conn.wake.clear()
             data = conn.take()

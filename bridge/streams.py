@@ -33,7 +33,7 @@ from bridge.errors import (
 from bridge.frames import NO_ID, Frame, SampleIndex, control, delta_body, sample_index
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.selfmetrics import BridgeMetrics
-from bridge.sendqueue import Connection, Subscription
+from bridge.sendqueue import CLOSE_GOING_AWAY, CLOSE_STUCK, Connection, Subscription
 
 log = logging.getLogger("bridge.streams")
 
@@ -288,8 +288,14 @@ class StreamHub:
                 self.metrics.slow_closed.inc()
                 log.info("streams: closing a %s consumer stuck for %.0fs", conn.stream,
                          now - conn.stuck_since)
-                conn.close_stuck()
+                conn.close(CLOSE_STUCK, "consumer too slow")
                 self.unregister(conn)
+
+    def close_all(self) -> None:
+        """Say goodbye (WebSocket close 1001) to every client: the bridge is shutting down."""
+        for conn in list(self.connections):
+            conn.close(CLOSE_GOING_AWAY, "bridge shutting down")
+            self.unregister(conn)
 
 
 STREAMS_KEY = web.AppKey("streams", StreamHub)
@@ -334,3 +340,9 @@ def setup(app: web.Application) -> None:
         bool(st.up), "" if st.up else str((st.last_error or {}).get("detail", ""))))
     app[STREAMS_KEY] = hub
     app.cleanup_ctx.append(_hub_ctx)
+    app.on_shutdown.append(_close_clients)
+
+
+async def _close_clients(app: web.Application) -> None:
+    """Open streams would hold a graceful shutdown until its timeout: close them first."""
+    app[STREAMS_KEY].close_all()

@@ -9,7 +9,7 @@ from typing import Any
 from bridge.catalog import BUILTIN
 from bridge.config import AuthConfig
 from bridge.streams import STREAMS_KEY
-from tests.bridge.stream_helpers import TOKEN, FakeFetch, make_app
+from tests.bridge.stream_helpers import TOKEN, FakeFetch, make_app, until
 
 
 async def events(resp: Any, count: int) -> list[tuple[str, dict]]:
@@ -93,3 +93,13 @@ async def test_status_and_connection_limit(aiohttp_client) -> None:
         while (got := await events(resp, 1))[0][0] != "status":
             pass
         assert got[0][1]["prometheus"] == "down"
+
+
+async def test_a_client_that_leaves_is_forgotten(aiohttp_client) -> None:
+    app = make_app(FakeFetch())
+    client = await aiohttp_client(app)
+    hub = app[STREAMS_KEY]
+    async with client.get("/api/sse/metrics") as resp:
+        await events(resp, 2)
+        assert len(hub.connections) == 1
+    await until(lambda: not hub.connections and not hub.pollers)

@@ -332,3 +332,15 @@ async def test_a_consumer_that_never_reads_delays_nobody_and_is_closed(aiohttp_c
     stuck.close()
     close_at = data.rfind(b"\x88")
     assert close_at >= 0 and data[close_at + 2:close_at + 4] == (1008).to_bytes(2, "big")
+
+
+async def test_shutdown_says_going_away(aiohttp_client) -> None:
+    app = make_app(FakeFetch())
+    client = await aiohttp_client(app)
+    ws = await client.ws_connect("/api/ws/ws")
+    await next_frame(ws)
+    await app.shutdown()  # what the runner does first on SIGTERM
+    while (msg := await ws.receive(timeout=5)).type == WSMsgType.TEXT:
+        pass
+    assert msg.type == WSMsgType.CLOSE and msg.data == 1001
+    assert not app[STREAMS_KEY].connections
