@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bridge import streams_doc
 from bridge.config import StreamsConfig
 from bridge.errors import (
     BridgeError,
@@ -341,6 +342,7 @@ def setup(app: web.Application) -> None:
     app[STREAMS_KEY] = hub
     app.cleanup_ctx.append(_hub_ctx)
     app.on_shutdown.append(_close_clients)
+    streams_doc.document(app)
 
 
 async def _close_clients(app: web.Application) -> None:
