@@ -103,7 +103,10 @@ class Poller:
             log.exception("poller %s failed", self.key)
             return
         self.hub.prometheus_changed(True)
-        self.publish(body)
+        try:
+            self.publish(body)
+        except Exception:  # a bug here must not stop the poller for every subscriber
+            log.exception("poller %s could not publish", self.key)
 
     def publish(self, body: dict[str, Any]) -> None:
         """Encode once, offer the same frame to every subscriber; never awaits."""
