@@ -66,6 +66,8 @@ async def metrics_events(request: web.Request) -> web.StreamResponse:
     req = parse_subscribe(subscribe_fields(request.query), catalog=request.app[CATALOG_KEY].names,
                           config=config, authed=authed)
     hub.check_capacity(req.key)
+    if request.transport is None:  # the client already left: nobody to answer
+        return web.Response()
     conn = SseConnection(hub, request.transport, SSE, authed=authed)
     if not hub.register(conn):
         raise Unavailable("too many stream connections (streams.max_connections); retry later")

@@ -57,6 +57,8 @@ async def metrics_socket(request: web.Request) -> web.StreamResponse:
                                heartbeat=streams.heartbeat or None,
                                max_msg_size=streams.max_message_bytes)
     await ws.prepare(request)
+    if request.transport is None:  # the client left during the handshake
+        return ws
     if ws.ws_protocol == MSGPACK_PROTOCOL:
         fmt = WS_MSGPACK
     conn = Connection(hub, request.transport, fmt, authed=has_token(request))
