@@ -9,6 +9,7 @@ msgpack binary); bad ones get an `error` frame and the socket stays open. See th
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -75,6 +76,10 @@ async def metrics_socket(request: web.Request) -> web.StreamResponse:
                 handle_frame(request.app, hub, conn, msg.data)
     finally:
         hub.unregister(conn)
+        if conn.transport.get_write_buffer_size():
+            # A peer that stopped reading (e.g. closed by aiohttp for a missing pong) would
+            # keep the socket open forever waiting for the buffer to drain: cut it after a grace.
+            asyncio.get_running_loop().call_later(streams.stuck_timeout, conn.transport.abort)
     return ws
 
 

@@ -344,3 +344,19 @@ async def test_shutdown_says_going_away(aiohttp_client) -> None:
         pass
     assert msg.type == WSMsgType.CLOSE and msg.data == 1001
     assert not app[STREAMS_KEY].connections
+
+
+async def test_a_peer_that_misses_pongs_is_cut_off_not_left_open(aiohttp_client) -> None:
+    fetch = FakeFetch()
+    fetch.padding = 2_000_000  # more than the kernel buffers take: the transport holds some
+    app = make_app(fetch, interval=0.05, heartbeat=0.2, stuck_timeout=0.5)
+    hub = app[STREAMS_KEY]
+    seen = []
+    register = hub.register
+    hub.register = lambda conn: seen.append(conn) or register(conn)  # type: ignore[method-assign]
+    client = await aiohttp_client(app)
+    stuck = await _raw_socket(client.host, client.port)  # never reads: never answers pings
+    await until(lambda: seen and not hub.connections)
+    sock = seen[0].transport.get_extra_info("socket")
+    await until(lambda: sock.fileno() == -1)  # the bridge's end is really closed
+    stuck.close()
