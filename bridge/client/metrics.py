@@ -76,8 +76,9 @@ class MetricsWebSocketClient(StreamClient):
 
     @property
     def stale(self) -> bool:
-        """True while no transport delivers fresh values."""
-        return self.state not in LIVE_STATES
+        """True while no fresh values can come: no live transport, or the bridge said its
+        Prometheus is down (it then sends no `metrics` frames until it is back)."""
+        return self.state not in LIVE_STATES or self.prometheus == "down"
 
     @property
     def subscriptions(self) -> dict[str, dict[str, Any]]:
@@ -86,7 +87,7 @@ class MetricsWebSocketClient(StreamClient):
 
     def snapshot(self, sub_id: str = "default") -> Frame | None:
         """The last `metrics` frame of a stream; `stale` is forced true (and `age` recomputed)
-        while the client has no live transport."""
+        while `client.stale`."""
         frame = self._snapshots.get(sub_id)
         if frame is None:
             return None

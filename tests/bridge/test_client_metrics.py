@@ -261,6 +261,22 @@ async def test_everything_down_keeps_last_values_marked_stale(
     assert client.snapshot()["stale"] is True  # closed: nothing live any more
 
 
+async def test_prometheus_down_marks_values_stale(fake: tuple[FakeBridge, str]) -> None:
+    bridge, url = fake
+    client = fast_client(url)
+    async with client:
+        await until(lambda: client.snapshot() is not None)
+        bridge.extra_frames = [{"type": "status", "prometheus": "down", "detail": "refused",
+                                "timestamp": 1.0}]
+        await until(lambda: client.prometheus == "down")
+        assert client.state == CONNECTED and client.stale
+        assert client.snapshot()["stale"] is True
+        bridge.extra_frames = [{"type": "status", "prometheus": "up", "detail": "",
+                                "timestamp": 2.0}]
+        await until(lambda: client.prometheus == "up")
+        assert not client.stale and client.snapshot()["stale"] is False
+
+
 async def test_delta_frames_are_merged(fake: tuple[FakeBridge, str]) -> None:
     bridge, url = fake
     client = fast_client(url)
