@@ -134,7 +134,10 @@ class LiveView:
             else:
                 alerts = self.alerts.firing
                 note = "" if connected else f"as of the last connection: {self.alerts.state}"
-        text = render(self.url, self.metrics.snapshot(), alerts, self.states, note)
+        states = dict(self.states)
+        if self.metrics.prometheus == "down":
+            states["prometheus"] = "down"
+        text = render(self.url, self.metrics.snapshot(), alerts, states, note)
         return CLEAR + text if self.tty else text + "\n"
 
     async def run(self) -> None:
