@@ -194,3 +194,16 @@ def test_live_json_follows_the_bridge_through_a_restart(live_bridge: servers.Pro
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_live_screen_reflects_the_clients_state() -> None:
+    import io
+
+    view = watch.LiveView("http://bridge:8000", io.StringIO())
+    assert "(no data yet)" in view.screen() and "alerts: not connected" in view.screen()
+    await view.metrics._deliver({"type": "metrics", "id": "default", **SNAPSHOT})
+    await view.metrics._deliver({"type": "status", "prometheus": "down", "detail": "x",
+                                 "timestamp": 1.0})
+    screen = view.screen()
+    assert screen.splitlines()[0].endswith("prometheus: down")
+    assert "STALE" in screen and "a:9100" in screen
