@@ -42,6 +42,14 @@ def http_get(url: str, timeout: float = 5.0, headers: dict[str, str] | None = No
         return exc.code, exc.read()
 
 
+def http_get_or_none(url: str, timeout: float = 2.0) -> int | None:
+    """The status of GET `url`, or None when nothing answers."""
+    try:
+        return http_get(url, timeout)[0]
+    except OSError:
+        return None
+
+
 def http_json(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None
               ) -> tuple[int, Any]:
     status, body = http_get(url, timeout, headers)
