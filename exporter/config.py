@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# node_exporter 1.5's defaults (collector/filesystem_linux.go, diskstats_linux.go,
-# netdev_common.go, vmstat_linux.go). Debian's package patches the mount-point default to also
-# exclude /run, /mnt and /media; these are upstream's.
+# The effective defaults of Debian's prometheus-node-exporter (1.5), the binary users compare
+# with (`prometheus-node-exporter --help`; tests/exporter/test_live.py checks they still agree).
+# Debian patches upstream's mount-point default to leave out all of /run, /mnt and /media
+# (upstream: only /run/credentials/.+); the other four are upstream's unchanged.
 DEFAULT_MOUNT_POINTS_EXCLUDE = (
-    r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)")
+    r"^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)")
 DEFAULT_FS_TYPES_EXCLUDE = (
     r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|"
     r"iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|"

@@ -214,3 +214,15 @@ def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.2,
             last_exc = exc
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {message}" + (f": {last_exc}" if last_exc else ""))
+
+
+NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+
+
+def node_exporter(workdir: Path, *args: str, port: int | None = None) -> Process:
+    """Debian's prometheus-node-exporter (the exporter's parity anchor) with `args`."""
+    if NODE_EXPORTER is None:
+        raise RuntimeError("prometheus-node-exporter is not installed (make test installs it)")
+    port = port or free_port()
+    argv = [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}", "--log.level=error", *args]
+    return Process("node_exporter", argv, workdir, f"http://127.0.0.1:{port}", "/metrics")

@@ -1,10 +1,11 @@
 """`filesystem`: size, free, available, inodes and read-only state per mounted filesystem.
 
-Mounts come from /proc/1/mounts (/proc/mounts when hidepid hides PID 1), minus node_exporter's
-default pseudo filesystems and mount points. statfs() runs on a worker thread: a mount that
-does not answer within `filesystem.mount_timeout` (a dead NFS server) is reported with
-`node_filesystem_device_error 1` and not asked again until that call returns, so it delays
-one scrape at most, never all of them.
+Mounts come from /proc/1/mounts (/proc/mounts when hidepid hides PID 1), minus the pseudo
+filesystems and mount points Debian's node_exporter leaves out by default (exporter/config.py).
+statfs() runs on a worker thread: a mount that does not answer within
+`filesystem.mount_timeout` (a dead NFS server) is reported with `node_filesystem_device_error 1`
+and not asked again until that call returns, so it delays one scrape at most, never all of
+them.
 """
 
 from __future__ import annotations

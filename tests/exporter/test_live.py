@@ -3,25 +3,24 @@ and a live side-by-side with Debian's prometheus-node-exporter on the same host.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import urllib.request
 
 import pytest
 
+from exporter.config import ExporterConfig
 from tests import servers
 from tests.exporter.helpers import headers, samples
 
 pytestmark = pytest.mark.integration
 
-NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
 PROMTOOL = shutil.which("promtool")
 # The collectors both implement; hwmon is compared too (both fail alike on hosts without it).
 SHARED = ("cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo", "netdev",
           "pressure", "stat", "textfile", "time", "uname", "vmstat")
-# node_exporter's upstream default; Debian's package patches its own to add run|mnt|media.
-MOUNT_EXCLUDE = (r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|"
-                 r"var/lib/containers/storage/.+)($|/)")
 CAMEL_CASE = "metric names should be written in 'snake_case' not 'camelCase'"
 
 
@@ -40,8 +39,9 @@ def exporter(tmp_path_factory):
         proc.stop()
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed")
 def test_promtool_check_metrics_on_a_live_scrape(exporter):
+    assert PROMTOOL, "promtool is not installed (make test installs it)"
+
     def check(text: str) -> subprocess.CompletedProcess:
         return subprocess.run([PROMTOOL, "check", "metrics"], input=text, text=True,
                               capture_output=True, timeout=30)
@@ -95,9 +95,8 @@ def test_prometheus_scrapes_the_exporter(node_stack):
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    """promwire and node_exporter side by side: same collectors, same textfile directory."""
-    if NODE_EXPORTER is None:
-        pytest.skip("prometheus-node-exporter is not installed (make bench installs it)")
+    """promwire and node_exporter side by side: same collectors, same textfile directory,
+    each with its own default exclusions (mount points, fs types, disks, network devices)."""
     base = tmp_path_factory.mktemp("pair")
     textfiles = base / "textfiles"
     textfiles.mkdir()
@@ -108,15 +107,9 @@ def pair(tmp_path_factory):
     write_udev_database(udev)
     flags = [f"--collector.{n}" for n in SHARED]
     common = ["--collector.disable-defaults", *flags,
-              f"--collector.textfile.directory={textfiles}",
-              f"--collector.filesystem.mount-points-exclude={MOUNT_EXCLUDE}",
-              f"--path.udev.data={udev}"]
-    port = servers.free_port()
+              f"--collector.textfile.directory={textfiles}", f"--path.udev.data={udev}"]
     ours = servers.exporter(base / "ours", *common)
-    theirs = servers.Process(
-        "node_exporter", [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}",
-                          "--log.level=error", *common],
-        base / "theirs", f"http://127.0.0.1:{port}", "/metrics")
+    theirs = servers.node_exporter(base / "theirs", *common)
     try:
         ours.start()
         theirs.start()
@@ -173,6 +166,41 @@ def test_same_families_labels_and_types_as_node_exporter(pair):
         assert set(got["series"]) == set(ref["series"]), name
 
 
+def test_same_filesystem_disk_and_network_series_as_node_exporter_by_default(pair):
+    """With neither given an exclude flag, both report exactly the same mounts, disks and
+    network devices on this host: our defaults are the Debian binary's, not upstream's."""
+    ours, theirs = pair
+    mine, reference = by_family(scrape(ours.url)), by_family(scrape(theirs.url))
+    for prefix in ("node_filesystem_", "node_disk_", "node_network_"):
+        names = {n for n in reference if n.startswith(prefix)}
+        assert names == {n for n in mine if n.startswith(prefix)}, prefix
+        series = {(n, labels) for n in names for labels in reference[n]["series"]}
+        assert {(n, labels) for n in names for labels in mine[n]["series"]} == series, prefix
+    assert reference["node_filesystem_size_bytes"]["series"]  # at least / is reported
+    assert reference["node_network_receive_bytes_total"]["series"]
+
+
+# Debian's `--help` prints each default Go-quoted: --collector.X.Y="...".
+HELP_DEFAULT = re.compile(r'^\s*(--collector\.[\w.-]+)=("(?:[^"\\]|\\.)*")', re.MULTILINE)
+
+
+def test_default_exclusions_are_the_debian_binarys():
+    """Filesystem, diskstats and netdev exclusions as the installed node_exporter has them."""
+    assert servers.NODE_EXPORTER, "prometheus-node-exporter is not installed (make test does)"
+    result = subprocess.run([servers.NODE_EXPORTER, "--help"], capture_output=True, text=True,
+                            timeout=30)
+    defaults = {flag: json.loads(quoted)
+                for flag, quoted in HELP_DEFAULT.findall(result.stdout + result.stderr)}
+    config = ExporterConfig()
+    ours = {
+        "--collector.filesystem.mount-points-exclude": config.filesystem.mount_points_exclude,
+        "--collector.filesystem.fs-types-exclude": config.filesystem.fs_types_exclude,
+        "--collector.diskstats.device-exclude": config.diskstats.device_exclude,
+        "--collector.netdev.device-exclude": config.netdev.device_exclude,
+    }
+    assert {flag: defaults.get(flag) for flag in ours} == ours
+
+
 STABLE = ("node_memory_MemTotal_bytes", "node_memory_SwapTotal_bytes",
           "node_memory_HugePages_Total", "node_filesystem_size_bytes", "node_filesystem_files",
           "node_filesystem_readonly", "node_filesystem_device_error", "node_boot_time_seconds",
@@ -209,8 +237,6 @@ def test_values_agree_with_node_exporter(pair):
 def test_hwmon_temperatures_match_node_exporter_on_a_synthetic_sysfs(tmp_path):
     """This host has no hwmon: both read the same made-up /sys and must agree on temperatures,
     chip names (from the device path) and sensor labels. Voltages/fans are not promwire's."""
-    if NODE_EXPORTER is None:
-        pytest.skip("prometheus-node-exporter is not installed (make bench installs it)")
     sysfs = tmp_path / "sys"
     device = sysfs / "devices" / "platform" / "coretemp.0"
     device.mkdir(parents=True)
@@ -227,11 +253,7 @@ def test_hwmon_temperatures_match_node_exporter_on_a_synthetic_sysfs(tmp_path):
         path.write_text(value + "\n")
     flags = ["--collector.disable-defaults", "--collector.hwmon", f"--path.sysfs={sysfs}"]
     ours = servers.exporter(tmp_path / "ours", *flags)
-    port = servers.free_port()
-    theirs = servers.Process(
-        "node_exporter", [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}",
-                          "--log.level=error", *flags],
-        tmp_path / "theirs", f"http://127.0.0.1:{port}", "/metrics")
+    theirs = servers.node_exporter(tmp_path / "theirs", *flags)
     try:
         ours.start()
         theirs.start()

@@ -37,7 +37,11 @@ def tree(tmp_path):
         "proc /proc proc rw 0 0",                          # excluded fs type and mount point
         "tmpfs /run/credentials/x tmpfs rw 0 0",           # excluded mount point
         "overlay /merged overlay rw 0 0",                  # excluded fs type
-        "tmpfs /run tmpfs rw 0 0",                         # kept by upstream's default
+        "tmpfs /run tmpfs rw 0 0",                         # excluded by Debian's default
+        "tmpfs /run/lock tmpfs rw 0 0",                    # excluded by Debian's default
+        "/dev/sdb1 /mnt/usb vfat rw 0 0",                  # excluded by Debian's default
+        "/dev/sr0 /media/cdrom udf ro 0 0",                # excluded by Debian's default
+        "tmpfs /runner tmpfs rw 0 0",                      # /run only as a whole component
         f"/dev/gone {tmp_path}/missing ext4 rw 0 0",       # statfs fails: device_error
     ])
     return tmp_path, procfs, data
@@ -58,7 +62,7 @@ def test_sizes_filters_and_errors(tree):
     assert got[("node_filesystem_device_error", gone)] == 1
     assert ("node_filesystem_size_bytes", gone) not in got  # not faked as 0
     mountpoints = {dict(k[1])["mountpoint"] for k in got}
-    assert mountpoints == {str(tmp_path), str(data), f"{tmp_path}/missing", "/run"}
+    assert mountpoints == {str(tmp_path), str(data), f"{tmp_path}/missing", "/runner"}
 
 
 def test_falls_back_to_proc_mounts(tmp_path):
