@@ -9,6 +9,7 @@ serve fall back to psutil, which follows `psutil.PROCFS_PATH`.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import types
 from collections.abc import Iterator
@@ -30,9 +31,14 @@ class Collector:
     name: ClassVar[str]
     # Platforms it can work on; others never enable it by default.
     platforms: ClassVar[tuple[str, ...]] = ("linux",)
+    # The backend used off Linux ("psutil", "os"); None for collectors that only read procfs.
+    fallback: ClassVar[str | None] = None
 
-    def __init__(self, config: ExporterConfig) -> None:
+    def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
         self.config = config
+        # "procfs" on Linux, else the fallback; tests pick one to compare it with /proc.
+        self.backend = backend or ("procfs" if LINUX or self.fallback is None
+                                   else self.fallback)
         self.procfs = config.paths.procfs
         self.sysfs = config.paths.sysfs
         self.rootfs = config.paths.rootfs
@@ -56,6 +62,24 @@ class Collector:
 
     def sys(self, *parts: str) -> str:
         return os.path.join(self.sysfs, *parts)
+
+
+class Matcher:
+    """`regex.search(value)` remembered per value: the same devices and mounts come back on
+    every scrape. Bounded, since names come and go (veths, containers' mounts)."""
+
+    def __init__(self, pattern: str, limit: int = 10_000) -> None:
+        self.search = re.compile(pattern).search
+        self.limit = limit
+        self._seen: dict[str, bool] = {}
+
+    def __call__(self, value: str) -> bool:
+        got = self._seen.get(value)
+        if got is None:
+            if len(self._seen) >= self.limit:
+                self._seen.clear()
+            got = self._seen[value] = self.search(value) is not None
+        return got
 
 
 def read_text(path: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from exporter.collectors.base import LINUX, Collector, read_text
+from exporter.collectors.base import Collector, read_text
 from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
 
@@ -22,10 +22,10 @@ GUEST = Desc("node_cpu_guest_seconds_total",
 class CpuCollector(Collector):
     name = "cpu"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
+    fallback = "psutil"
 
     def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
-        super().__init__(config)
-        self.backend = backend or ("procfs" if LINUX else "psutil")
+        super().__init__(config, backend)
         # Per-CPU label tuples, built once: ("0", "idle") ... in MODES order.
         self._keys: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {}
 

@@ -8,10 +8,9 @@ Partitions, loop, ram and floppy devices are left out by the same default regex.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 
-from exporter.collectors.base import LINUX, Collector, read_text
+from exporter.collectors.base import Collector, Matcher, read_text
 from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
 
@@ -74,23 +73,14 @@ ATA = (  # (family, udev property), reported for ATA disks (ID_ATA=1)
 class DiskstatsCollector(Collector):
     name = "diskstats"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
+    fallback = "psutil"
 
     def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
-        super().__init__(config)
-        self.backend = backend or ("procfs" if LINUX else "psutil")
-        self.exclude = re.compile(config.diskstats.device_exclude)
+        super().__init__(config, backend)
+        self.excluded = Matcher(config.diskstats.device_exclude)
         self.udev_dir = config.paths.udev_data
         # Like node_exporter: without a udev database, stop looking for it.
         self.use_udev = os.path.isdir(self.udev_dir)
-        self._excluded: dict[str, bool] = {}
-
-    def excluded(self, device: str) -> bool:
-        got = self._excluded.get(device)
-        if got is None:
-            if len(self._excluded) >= 10_000:  # devices come and go (veths): stay bounded
-                self._excluded.clear()
-            got = self._excluded[device] = bool(self.exclude.search(device))
-        return got
 
     def udev(self, major: str, minor: str) -> dict[str, str]:
         props: dict[str, str] = {}

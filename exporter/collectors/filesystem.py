@@ -13,12 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import re
 import threading
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
-from exporter.collectors.base import LINUX, Collector, read_text
+from exporter.collectors.base import Collector, Matcher, read_text
 from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
 
@@ -128,15 +127,14 @@ class StatfsRunner:
 class FilesystemCollector(Collector):
     name = "filesystem"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd")  # needs statvfs()
+    fallback = "psutil"
 
     def __init__(self, config: ExporterConfig, backend: str | None = None,
                  statfs: Callable[[str], os.statvfs_result] = os.statvfs) -> None:
-        super().__init__(config)
-        self.backend = backend or ("procfs" if LINUX else "psutil")
-        self.mount_exclude = re.compile(config.filesystem.mount_points_exclude)
-        self.type_exclude = re.compile(config.filesystem.fs_types_exclude)
+        super().__init__(config, backend)
+        self.mount_excluded = Matcher(config.filesystem.mount_points_exclude)
+        self.type_excluded = Matcher(config.filesystem.fs_types_exclude)
         self.runner = StatfsRunner(config.filesystem.mount_timeout, statfs)
-        self._wanted: dict[tuple[str, str], bool] = {}
 
     def close(self) -> None:
         self.runner.close()
@@ -169,14 +167,7 @@ class FilesystemCollector(Collector):
         return mountpoint[len(root):] if mountpoint.startswith(root + "/") else mountpoint
 
     def wanted(self, mount: Mount) -> bool:
-        key = (mount.mountpoint, mount.fstype)
-        got = self._wanted.get(key)
-        if got is None:
-            got = not (self.mount_exclude.search(mount.mountpoint)
-                       or self.type_exclude.search(mount.fstype))
-            if len(self._wanted) < 10_000:
-                self._wanted[key] = got
-        return got
+        return not (self.mount_excluded(mount.mountpoint) or self.type_excluded(mount.fstype))
 
     def collect(self) -> Iterator[MetricFamily]:
         seen: set[tuple[str, str, str]] = set()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from exporter.collectors.base import LINUX, Collector, read_text
-from exporter.config import ExporterConfig
+from exporter.collectors.base import Collector, read_text
 from exporter.exposition import Desc, MetricFamily, single
 
 LOADS = (Desc("node_load1", "1m load average.", "gauge"),
@@ -17,10 +16,7 @@ LOADS = (Desc("node_load1", "1m load average.", "gauge"),
 class LoadavgCollector(Collector):
     name = "loadavg"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd")
-
-    def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
-        super().__init__(config)
-        self.backend = backend or ("procfs" if LINUX else "os")
+    fallback = "os"  # os.getloadavg()
 
     def collect(self) -> Iterator[MetricFamily]:
         if self.backend == "os":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from exporter.collectors.base import LINUX, Collector, read_text
+from exporter.collectors.base import Collector, read_text
 from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
 
@@ -25,10 +25,10 @@ PSUTIL_SWAP = {"total": "SwapTotal", "free": "SwapFree"}
 class MeminfoCollector(Collector):
     name = "meminfo"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
+    fallback = "psutil"
 
     def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
-        super().__init__(config)
-        self.backend = backend or ("procfs" if LINUX else "psutil")
+        super().__init__(config, backend)
         self._descs: dict[str, tuple[Desc, int]] = {}
 
     def desc(self, raw_key: str, has_unit: bool) -> tuple[Desc, int]:

@@ -5,10 +5,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
-from exporter.collectors.base import LINUX, Collector, read_optional, read_text
+from exporter.collectors.base import Collector, Matcher, read_optional, read_text
 from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
 
@@ -34,20 +33,11 @@ PSUTIL_FIELDS = {"bytes_recv": "receive_bytes", "packets_recv": "receive_packets
 class NetdevCollector(Collector):
     name = "netdev"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
+    fallback = "psutil"
 
     def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
-        super().__init__(config)
-        self.backend = backend or ("procfs" if LINUX else "psutil")
-        self.exclude = re.compile(config.netdev.device_exclude)
-        self._excluded: dict[str, bool] = {}
-
-    def excluded(self, device: str) -> bool:
-        got = self._excluded.get(device)
-        if got is None:
-            if len(self._excluded) >= 10_000:  # devices come and go (veths): stay bounded
-                self._excluded.clear()
-            got = self._excluded[device] = bool(self.exclude.search(device))
-        return got
+        super().__init__(config, backend)
+        self.excluded = Matcher(config.netdev.device_exclude)
 
     def collect(self) -> Iterator[MetricFamily]:
         if self.backend == "psutil":

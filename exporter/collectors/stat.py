@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from exporter.collectors.base import LINUX, Collector, read_text
-from exporter.config import ExporterConfig
+from exporter.collectors.base import Collector, read_text
 from exporter.exposition import Desc, MetricFamily, single
 
 BOOT_TIME = Desc("node_boot_time_seconds", "Node boot time, in unixtime.", "gauge")
@@ -25,10 +24,7 @@ FIELDS = {"btime": BOOT_TIME, "ctxt": CONTEXT_SWITCHES, "intr": INTR, "processes
 class StatCollector(Collector):
     name = "stat"
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
-
-    def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
-        super().__init__(config)
-        self.backend = backend or ("procfs" if LINUX else "psutil")
+    fallback = "psutil"
 
     def collect(self) -> Iterator[MetricFamily]:
         if self.backend == "psutil":
