@@ -22,7 +22,6 @@ from exporter.exposition import (
     Family,
     MetricFamily,
     RenderedFamily,
-    escape_help,
     escape_label_value,
     format_value,
     go_float,
@@ -61,15 +60,8 @@ def render_family(name: str, help: str, kind: str, metrics: list[Metric]) -> Ren
     """Both expositions of a merged family: labels filled with "", series sorted as Go does."""
     names = sorted({n for m in metrics for n in m.labels})
     metrics = sorted(metrics, key=lambda m: tuple(m.labels.get(n, "") for n in names))
-    om_name, om_sample = name, name
-    if kind == "counter":
-        if name.endswith("_total"):
-            om_name = name[:-6]
-        else:
-            om_sample = name + "_total"
-    text = [f"# HELP {name} {escape_help(help)}\n# TYPE {name} {kind}\n"]
-    om = [f"# TYPE {om_name} {'unknown' if kind == 'untyped' else kind}\n"
-          f"# HELP {om_name} {escape_help(help, True)}\n"]
+    desc = Desc(name, help, kind)  # headers and OpenMetrics naming, as for every family
+    text, om, om_sample = [desc.text_header], [desc.om_header], desc.om_sample
     for m in metrics:
         if kind in ("summary", "histogram"):
             bound, suffix = ("quantile", "") if kind == "summary" else ("le", "_bucket")
