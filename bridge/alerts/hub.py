@@ -10,21 +10,19 @@ with `since`/`epoch` and the log replays what it missed.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from aiohttp import web
 
+from bridge.alerts.frames import Frame
 from bridge.alerts.matchers import Matcher, filter_key, matches_all
 from bridge.alerts.model import format_time, now_ms
-from bridge.alerts.store import WS_TEXT, Event, Opened
+from bridge.alerts.store import Event, Opened
 from bridge.errors import Unavailable
-from bridge.frames import ws_frame
 from bridge.http import dumps
 from bridge.selfmetrics import BridgeMetrics
 
@@ -32,30 +30,6 @@ log = logging.getLogger("bridge.alerts.hub")
 
 # Deliveries (event x subscriber) per loop iteration when fanning out a big batch.
 FANOUT_SLICE = 5000
-
-
-@dataclass(eq=False)
-class Frame:
-    """A non-event frame (snapshot, resync, heartbeat, error) or a replayed event, encoded once
-    per format on first use. `id` is the SSE id (`EPOCH:SEQ`) when the frame is a resume point."""
-
-    type: str
-    text: str
-    seq: int = 0
-    id: str | None = None
-
-    @cached_property
-    def data(self) -> bytes:
-        return self.text.encode()
-
-    @cached_property
-    def ws(self) -> bytes:
-        return ws_frame(WS_TEXT, self.data)
-
-    @cached_property
-    def sse(self) -> bytes:
-        head = b"id: %s\n" % self.id.encode() if self.id else b""
-        return head + b"event: %s\ndata: %s\n\n" % (self.type.encode(), self.data)
 
 
 Item = Event | Frame
@@ -284,10 +258,6 @@ class AlertHub:
                 for sub in group.subs:
                     if sub.live and sub.idle:
                         sub.push(frame)
-
-
-def error_frame(body: dict[str, Any]) -> Frame:
-    return Frame("error", json.dumps({"type": "error", **body}, separators=(",", ":")))
 
 
 HUB_KEY = web.AppKey("alert_hub", AlertHub)

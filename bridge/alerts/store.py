@@ -21,22 +21,20 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from bridge.alerts.db import Database, Outcome
-from bridge.alerts.model import Notice, format_time, now_ms, parse_time
+from bridge.alerts.frames import Encoded, alert_frame
+from bridge.alerts.model import Notice, now_ms, parse_time
 from bridge.config import AlertsConfig
-from bridge.frames import ws_frame
 from bridge.http import dumps
 
 log = logging.getLogger("bridge.alerts.store")
 
 DB_NAME = "alerts.db"
-WS_TEXT = 0x1
 PRUNE_CHUNK = 5000
 
 SCHEMA = """
@@ -60,7 +58,7 @@ CREATE INDEX IF NOT EXISTS events_ts ON events (ts_ms);
 
 
 @dataclass(eq=False)
-class Event:
+class Event(Encoded):
     """A committed log entry: the frame text (encoded once) and what filters need."""
 
     seq: int
@@ -70,19 +68,12 @@ class Event:
     labels: dict[str, str]
     alert: dict[str, Any]
     text: str
+    type = "alert"
 
-    @cached_property
-    def data(self) -> bytes:
-        return self.text.encode()
-
-    @cached_property
-    def ws(self) -> bytes:
-        """The complete WebSocket text frame, the same bytes for every subscriber."""
-        return ws_frame(WS_TEXT, self.data)
-
-    @cached_property
-    def sse(self) -> bytes:
-        return b"id: %s:%d\nevent: alert\ndata: %s\n\n" % (self.epoch.encode(), self.seq, self.data)
+    @property
+    def id(self) -> str:
+        """The SSE id: this event is a resume point."""
+        return f"{self.epoch}:{self.seq}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +81,6 @@ class Opened:
     epoch: str
     last_seq: int
     firing: list[dict[str, Any]]
-
-
-def alert_frame(seq: int, epoch: str, kind: str, status: str, ts_ms: int, alert_json: str) -> str:
-    """The README's Alert event, key order as documented, built around pre-encoded alert JSON."""
-    return (f'{{"type":"alert","seq":{seq},"epoch":{json.dumps(epoch)},"event":"{kind}",'
-            f'"status":"{status}","timestamp":"{format_time(ts_ms)}","alert":{alert_json}}}')
 
 
 class AlertStore:

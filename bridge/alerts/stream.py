@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 from aiohttp_sse import EventSourceResponse
 
-from bridge.alerts.hub import HUB_KEY, AlertHub, Frame, Item, SubscriptionClosed, error_frame
+from bridge.alerts.frames import Frame, error_frame
+from bridge.alerts.hub import HUB_KEY, AlertHub, Item, SubscriptionClosed
 from bridge.alerts.matchers import Matcher, matches_all, parse_filters
 from bridge.alerts.store import STORE_KEY, AlertStore, Event
 from bridge.errors import BadRequest, BridgeError
