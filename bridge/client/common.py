@@ -20,10 +20,11 @@ log = logging.getLogger("bridge.client")
 DEFAULT_URL = "http://127.0.0.1:8000"
 METRICS_WS_PATH = "/api/ws/ws"
 ALERTS_WS_PATH = "/api/ws/ws/alerts"
+CURRENT_PATH = "/api/metrics/current"
 MSGPACK_PROTOCOL = "promwire.msgpack"
 
 # Paths a user may paste instead of the base URL; stripped to find the bridge's base.
-_KNOWN_SUFFIXES = (ALERTS_WS_PATH, METRICS_WS_PATH, "/api/metrics/current")
+_KNOWN_SUFFIXES = (ALERTS_WS_PATH, METRICS_WS_PATH, CURRENT_PATH)
 
 Frame = dict[str, Any]
 Callback = Callable[[Frame], Any]

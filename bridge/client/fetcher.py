@@ -9,7 +9,6 @@ there has never been one does it raise `FetchError`.
 from __future__ import annotations
 
 import copy
-import json
 import time
 import urllib.error
 import urllib.request
@@ -17,9 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bridge.client.buffer import PointBuffer, sample_value
-from bridge.client.common import DEFAULT_URL, METRICS_WS_PATH, auth_headers, endpoints
-
-CURRENT_PATH = "/api/metrics/current"
+from bridge.client.common import CURRENT_PATH, DEFAULT_URL, METRICS_WS_PATH, auth_headers, endpoints
+from bridge.client.frames import parse_snapshot
 
 
 class FetchError(Exception):
@@ -101,15 +99,9 @@ class MetricsFetcher:
             reason = getattr(exc, "reason", exc)
             raise FetchError(f"cannot reach {self.base_url}: {reason}") from None
         try:
-            data = json.loads(body)
-        except ValueError:
-            raise FetchError(f"GET {self.url}: {status} answer is not JSON") from None
-        if status != 200:
-            detail = data.get("detail") if isinstance(data, dict) else data
-            raise FetchError(f"GET {self.url}: {status} {detail}")
-        if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
-            raise FetchError(f"GET {self.url}: answer is not a Snapshot")
-        return data
+            return parse_snapshot(self.url, status, body)
+        except ValueError as exc:
+            raise FetchError(str(exc)) from None
 
     def _view(self) -> dict[str, Any]:
         assert self._cached is not None

@@ -1,15 +1,32 @@
-"""Snapshot-shaped frames on the client side: polled Snapshots turned into the `metrics`
-frames the WebSocket would have sent (one per subscription, filtered to its metrics and
+"""Snapshot-shaped frames on the client side: the Snapshot in a `GET /api/metrics/current`
+answer (for the polling fallback and `MetricsFetcher` alike), polled Snapshots turned into the
+`metrics` frames the WebSocket would have sent (one per subscription, filtered to its metrics and
 instances, so a consumer cannot tell the transports apart except through `client.transport`),
 and delta frames merged back into full Snapshots.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from bridge.client.common import Frame
+
+
+def parse_snapshot(url: str, status: int, body: bytes) -> dict[str, Any]:
+    """The Snapshot in an answer to `GET url`; ValueError with one line saying what is wrong
+    (the bridge's own `detail` for an error status)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise ValueError(f"GET {url}: {status} answer is not JSON") from None
+    if status != 200:
+        detail = data.get("detail") if isinstance(data, dict) else None
+        raise ValueError(f"GET {url}: {status} {detail or data}")
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
+        raise ValueError(f"GET {url}: answer is not a Snapshot")
+    return data
 
 
 def subscription_frame(snapshot: Mapping[str, Any], sub_id: str,

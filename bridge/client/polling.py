@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
-CURRENT_PATH = "/api/metrics/current"
+from bridge.client.common import CURRENT_PATH
+from bridge.client.frames import parse_snapshot
 
 
 class PollError(Exception):
@@ -31,15 +31,9 @@ async def fetch_current(session: aiohttp.ClientSession, http_base: str,
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise PollError(f"GET {url}: {describe(exc)}", reachable=False) from None
     try:
-        data = json.loads(body)
-    except ValueError:
-        raise PollError(f"GET {url}: {status} answer is not JSON", reachable=True) from None
-    if status != 200:
-        detail = data.get("detail") if isinstance(data, dict) else None
-        raise PollError(f"GET {url}: {status} {detail or data}", reachable=True)
-    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
-        raise PollError(f"GET {url}: answer is not a Snapshot", reachable=True)
-    return data
+        return parse_snapshot(url, status, body)
+    except ValueError as exc:
+        raise PollError(str(exc), reachable=True) from None
 
 
 def describe(exc: BaseException) -> str:
