@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +40,19 @@ def node_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeStack]:
     finally:
         prom.stop()
         exp.stop()
+
+
+REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _no_bridge_data_in_the_checkout() -> Iterator[None]:
+    """Fail a test that makes `./data` appear in the checkout: BridgeConfig's default data_dir.
+
+    An in-process bridge must get the test's tmp dir as `data_dir` (the alert store writes
+    `alerts.db` there). A `data/` that was already present (a manual run) is left alone.
+    """
+    existed = REPO_DATA.exists()
+    yield
+    if not existed and REPO_DATA.exists():
+        pytest.fail(f"this test created {REPO_DATA}: give the bridge config data_dir=tmp_path")

@@ -13,6 +13,7 @@ import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -59,10 +60,11 @@ class FakeFetch:
         return snapshot
 
 
-def make_app(fetch: FakeFetch, *, auth: AuthConfig | None = None,
+def make_app(fetch: FakeFetch, data_dir: Path, *, auth: AuthConfig | None = None,
              metrics: MetricsConfig | None = None, **streams: Any) -> web.Application:
+    """The whole bridge with fast stream settings; `data_dir` is the test's tmp dir."""
     settings = {"interval": 0.1, "min_interval": 0.05, "heartbeat": 0.0, **streams}
-    config = BridgeConfig(auth=auth or AuthConfig(token=TOKEN),
+    config = BridgeConfig(data_dir=str(data_dir), auth=auth or AuthConfig(token=TOKEN),
                           metrics=metrics or MetricsConfig(),
                           streams=dataclasses.replace(StreamsConfig(), **settings))
     app = create_app(config)

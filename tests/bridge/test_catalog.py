@@ -71,7 +71,8 @@ def test_describe_is_the_api_listing():
     assert set(listing[0]) == {"name", "title", "unit", "description", "query"}
 
 
-def test_setup_builds_the_catalog_from_config():
-    config = BridgeConfig(metrics=MetricsConfig(catalog=(CatalogEntry("x", "vector(1)"),)))
+def test_setup_builds_the_catalog_from_config(tmp_path):
+    config = BridgeConfig(data_dir=str(tmp_path),
+                          metrics=MetricsConfig(catalog=(CatalogEntry("x", "vector(1)"),)))
     app = create_app(config)
     assert "x" in app[CATALOG_KEY] and "cpu" in app[CATALOG_KEY]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from pathlib import Path
 
 from aiohttp import web
 
@@ -39,16 +40,17 @@ async def slow(request: web.Request) -> web.Response:
     raise UpstreamTimeout("prometheus took too long")
 
 
-def make_app(**changes: object) -> web.Application:
-    config = BridgeConfig(auth=AuthConfig(token="s3cret"), http=HttpConfig(max_body_bytes=1024))
+def make_app(data_dir: Path, **changes: object) -> web.Application:
+    config = BridgeConfig(data_dir=str(data_dir), auth=AuthConfig(token="s3cret"),
+                          http=HttpConfig(max_body_bytes=1024))
     config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
     app = create_app(config)
     app.add_routes(probe)
     return app
 
 
-async def test_unknown_route_and_method_are_json(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app())
+async def test_unknown_route_and_method_are_json(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(tmp_path))
     resp = await client.get("/nowhere")
     assert resp.status == 404
     assert (await resp.json())["error"] == "not_found"
@@ -57,8 +59,8 @@ async def test_unknown_route_and_method_are_json(aiohttp_client) -> None:
     assert (await resp.json())["error"] == "method_not_allowed"
 
 
-async def test_unexpected_exception_is_500_without_traceback(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app())
+async def test_unexpected_exception_is_500_without_traceback(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(tmp_path))
     resp = await client.get("/_test/boom")
     assert resp.status == 500
     body = await resp.text()
@@ -66,15 +68,15 @@ async def test_unexpected_exception_is_500_without_traceback(aiohttp_client) -> 
     assert (await resp.json())["error"] == "internal"
 
 
-async def test_bridge_error_maps_to_its_status(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app())
+async def test_bridge_error_maps_to_its_status(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(tmp_path))
     resp = await client.get("/_test/slow")
     assert resp.status == 504
     assert await resp.json() == {"error": "timeout", "detail": "prometheus took too long"}
 
 
-async def test_token_bearer_basic_and_missing(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app())
+async def test_token_bearer_basic_and_missing(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(tmp_path))
     assert (await client.post("/_test/write")).status == 401
     bad = await client.post("/_test/write", headers={"Authorization": "Bearer nope"})
     assert bad.status == 401 and (await bad.json())["error"] == "unauthorized"
@@ -85,29 +87,30 @@ async def test_token_bearer_basic_and_missing(aiohttp_client) -> None:
                               headers={"Authorization": f"Basic {basic}"})).status == 200
 
 
-async def test_no_configured_token_means_writes_closed(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app(auth=AuthConfig(token=None)))
+async def test_no_configured_token_means_writes_closed(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(tmp_path, auth=AuthConfig(token=None)))
     resp = await client.post("/_test/write", headers={"Authorization": "Bearer "})
     assert resp.status == 401
 
 
-async def test_body_over_limit_is_413_json(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app())
+async def test_body_over_limit_is_413_json(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(tmp_path))
     resp = await client.post("/_test/write", data=b"x" * 4096,
                              headers={"Authorization": "Bearer s3cret"})
     assert resp.status == 413
     assert (await resp.json())["error"] == "payload_too_large"
 
 
-async def test_protected_reads(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app(auth=AuthConfig(token="s3cret", protect_reads=True)))
+async def test_protected_reads(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(
+        tmp_path, auth=AuthConfig(token="s3cret", protect_reads=True)))
     assert (await client.get("/_test/read")).status == 401
     assert (await client.get("/_test/read?token=s3cret")).status == 200
 
 
-async def test_cors_allowlist(aiohttp_client) -> None:
+async def test_cors_allowlist(aiohttp_client, tmp_path) -> None:
     client = await aiohttp_client(make_app(
-        http=HttpConfig(allowed_origins=("https://dash.example",))))
+        tmp_path, http=HttpConfig(allowed_origins=("https://dash.example",))))
     listed = await client.get("/_test/read", headers={"Origin": "https://dash.example"})
     assert listed.headers["Access-Control-Allow-Origin"] == "https://dash.example"
     foreign = await client.get("/_test/read", headers={"Origin": "https://evil.example"})
@@ -122,8 +125,8 @@ async def test_cors_allowlist(aiohttp_client) -> None:
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://dash.example"
 
 
-async def test_same_origin_is_allowed_without_allowlist(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app())
+async def test_same_origin_is_allowed_without_allowlist(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(tmp_path))
     own = f"http://{client.host}:{client.port}"
     assert (await client.get("/_test/read", headers={"Origin": own})).status == 200
     assert (await client.get("/_test/read", headers={"Origin": "http://x.example"})).status == 403
@@ -134,8 +137,8 @@ def test_dumps_writes_prometheus_special_floats_as_strings() -> None:
         '{"v":["NaN","+Inf","-Inf",1.5]}'
 
 
-async def test_self_metrics_count_requests_by_route(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app())
+async def test_self_metrics_count_requests_by_route(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(tmp_path))
     await client.get("/_test/slow")
     text = await (await client.get("/metrics")).text()
     sample = 'promwire_bridge_http_requests_total{method="GET",route="/_test/slow",status="504"}'

@@ -29,8 +29,8 @@ async def events(resp: Any, count: int) -> list[tuple[str, dict]]:
     return out
 
 
-async def test_default_stream_as_events(aiohttp_client) -> None:
-    app = make_app(FakeFetch())
+async def test_default_stream_as_events(aiohttp_client, tmp_path) -> None:
+    app = make_app(FakeFetch(), tmp_path)
     client = await aiohttp_client(app)
     async with client.get("/api/sse/metrics") as resp:
         assert resp.status == 200
@@ -46,9 +46,10 @@ async def test_default_stream_as_events(aiohttp_client) -> None:
         assert len(frame["metrics"]) == len(BUILTIN)
 
 
-async def test_parameters_choose_the_subscription_and_share_pollers(aiohttp_client) -> None:
+async def test_parameters_choose_the_subscription_and_share_pollers(
+        aiohttp_client, tmp_path) -> None:
     fetch = FakeFetch()
-    app = make_app(fetch)
+    app = make_app(fetch, tmp_path)
     client = await aiohttp_client(app)
     url = "/api/sse/metrics?metrics=memory,cpu&instances=a:9100&interval=0.2&delta=true"
     async with client.get(url) as first, client.get(url) as second:
@@ -61,8 +62,8 @@ async def test_parameters_choose_the_subscription_and_share_pollers(aiohttp_clie
     assert delta["delta"] is True and list(delta["metrics"]) == ["cpu"]
 
 
-async def test_bad_parameters_are_400_before_streaming(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app(FakeFetch()))
+async def test_bad_parameters_are_400_before_streaming(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(FakeFetch(), tmp_path))
     for query, word in (("metrics=nope", "nope"), ("interval=0", "interval"),
                         ("interval=soon", "interval"), ("delta=maybe", "delta"),
                         ("color=red", "color"), ("query=up", "raw")):
@@ -71,8 +72,8 @@ async def test_bad_parameters_are_400_before_streaming(aiohttp_client) -> None:
         assert 400 <= resp.status < 500 and word in body["detail"], (query, body)
 
 
-async def test_token_and_origin(aiohttp_client) -> None:
-    app = make_app(FakeFetch(), auth=AuthConfig(token=TOKEN, protect_reads=True))
+async def test_token_and_origin(aiohttp_client, tmp_path) -> None:
+    app = make_app(FakeFetch(), tmp_path, auth=AuthConfig(token=TOKEN, protect_reads=True))
     client = await aiohttp_client(app)
     assert (await client.get("/api/sse/metrics")).status == 401
     resp = await client.get(f"/api/sse/metrics?token={TOKEN}",
@@ -82,9 +83,9 @@ async def test_token_and_origin(aiohttp_client) -> None:
         assert resp.status == 200 and (await events(resp, 1))[0][0] == "subscribed"
 
 
-async def test_status_and_connection_limit(aiohttp_client) -> None:
+async def test_status_and_connection_limit(aiohttp_client, tmp_path) -> None:
     fetch = FakeFetch()
-    client = await aiohttp_client(make_app(fetch, max_connections=1))
+    client = await aiohttp_client(make_app(fetch, tmp_path, max_connections=1))
     async with client.get("/api/sse/metrics") as resp:
         await events(resp, 2)
         busy = await client.get("/api/sse/metrics")
@@ -95,8 +96,8 @@ async def test_status_and_connection_limit(aiohttp_client) -> None:
         assert got[0][1]["prometheus"] == "down"
 
 
-async def test_a_client_that_leaves_is_forgotten(aiohttp_client) -> None:
-    app = make_app(FakeFetch())
+async def test_a_client_that_leaves_is_forgotten(aiohttp_client, tmp_path) -> None:
+    app = make_app(FakeFetch(), tmp_path)
     client = await aiohttp_client(app)
     hub = app[STREAMS_KEY]
     async with client.get("/api/sse/metrics") as resp:

@@ -26,9 +26,9 @@ from tests.bridge.stream_helpers import (
 CATALOG = [e.name for e in BUILTIN]
 
 
-async def test_default_stream_at_once_then_every_interval(aiohttp_client) -> None:
+async def test_default_stream_at_once_then_every_interval(aiohttp_client, tmp_path) -> None:
     fetch = FakeFetch()
-    client = await aiohttp_client(make_app(fetch))
+    client = await aiohttp_client(make_app(fetch, tmp_path))
     async with client.ws_connect("/api/ws/ws") as ws:
         frames = [await next_frame(ws) for _ in range(3)]
     assert [f["type"] for f in frames] == ["metrics"] * 3
@@ -38,9 +38,10 @@ async def test_default_stream_at_once_then_every_interval(aiohttp_client) -> Non
     assert cpu == sorted(cpu) and len(set(cpu)) == 3  # three successive rounds
 
 
-async def test_many_sockets_share_one_poller_and_it_stops_with_the_last(aiohttp_client) -> None:
+async def test_many_sockets_share_one_poller_and_it_stops_with_the_last(
+        aiohttp_client, tmp_path) -> None:
     fetch = FakeFetch()
-    app = make_app(fetch)
+    app = make_app(fetch, tmp_path)
     client = await aiohttp_client(app)
     hub = app[STREAMS_KEY]
     sockets = [await client.ws_connect("/api/ws/ws") for _ in range(20)]
@@ -64,8 +65,8 @@ async def test_many_sockets_share_one_poller_and_it_stops_with_the_last(aiohttp_
     assert 'promwire_bridge_frames_sent_total{type="metrics"}' in metrics
 
 
-async def test_two_subscriptions_get_their_own_ids(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app(FakeFetch()))
+async def test_two_subscriptions_get_their_own_ids(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(FakeFetch(), tmp_path))
     async with client.ws_connect("/api/ws/ws") as ws:
         await next_of(ws, "metrics")
         await ws.send_json({"type": "subscribe", "id": "s1", "metrics": ["cpu"]})
@@ -112,8 +113,8 @@ BAD_FRAMES = [
 
 @pytest.mark.parametrize(("text", "code", "sub_id"), BAD_FRAMES)
 async def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(
-        aiohttp_client, text: str, code: str, sub_id: str | None) -> None:
-    client = await aiohttp_client(make_app(FakeFetch()))
+        aiohttp_client, text: str, code: str, sub_id: str | None, tmp_path) -> None:
+    client = await aiohttp_client(make_app(FakeFetch(), tmp_path))
     async with client.ws_connect("/api/ws/ws") as ws:
         await ws.send_str(text)
         error = await next_of(ws, "error")
@@ -126,8 +127,8 @@ async def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(
         assert (await next_of(ws, "metrics"))["id"] == "ok"
 
 
-async def test_duplicate_id_and_subscription_limit(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app(FakeFetch(), max_subscriptions=2))
+async def test_duplicate_id_and_subscription_limit(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(FakeFetch(), tmp_path, max_subscriptions=2))
     async with client.ws_connect("/api/ws/ws") as ws:
         for sub_id in ("s1", "s2"):
             await ws.send_json({"type": "subscribe", "id": sub_id, "metrics": ["cpu"]})
@@ -143,8 +144,9 @@ async def test_duplicate_id_and_subscription_limit(aiohttp_client) -> None:
         assert (await next_of(ws, "subscribed"))["id"] == "s3"
 
 
-async def test_subscribing_as_default_replaces_the_implicit_default(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app(FakeFetch()))
+async def test_subscribing_as_default_replaces_the_implicit_default(
+        aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(FakeFetch(), tmp_path))
     async with client.ws_connect("/api/ws/ws") as ws:
         await ws.send_json({"type": "subscribe", "id": "default", "metrics": ["memory"]})
         assert (await next_of(ws, "unsubscribed"))["id"] == "default"
@@ -155,8 +157,8 @@ async def test_subscribing_as_default_replaces_the_implicit_default(aiohttp_clie
         assert frame["id"] == "default"
 
 
-async def test_raw_query_needs_the_switch_and_the_token(aiohttp_client) -> None:
-    app = make_app(FakeFetch(), metrics=MetricsConfig(raw_queries=True))
+async def test_raw_query_needs_the_switch_and_the_token(aiohttp_client, tmp_path) -> None:
+    app = make_app(FakeFetch(), tmp_path, metrics=MetricsConfig(raw_queries=True))
     client = await aiohttp_client(app)
     raw = {"type": "subscribe", "id": "r1", "query": "up", "interval": 0.1}
     async with client.ws_connect("/api/ws/ws") as ws:
@@ -172,11 +174,13 @@ async def test_raw_query_needs_the_switch_and_the_token(aiohttp_client) -> None:
         assert frame["resultType"] == "vector" and frame["result"][0]["metric"]
 
 
-async def test_raw_query_rejected_by_prometheus_ends_its_subscription(aiohttp_client) -> None:
+async def test_raw_query_rejected_by_prometheus_ends_its_subscription(
+        aiohttp_client, tmp_path) -> None:
     from bridge.errors import UpstreamBadData
 
     fetch = FakeFetch()
-    client = await aiohttp_client(make_app(fetch, metrics=MetricsConfig(raw_queries=True)))
+    client = await aiohttp_client(make_app(
+        fetch, tmp_path, metrics=MetricsConfig(raw_queries=True)))
     async with client.ws_connect("/api/ws/ws",
                                  headers={"Authorization": f"Bearer {TOKEN}"}) as ws:
         fetch.error = UpstreamBadData("parse error: unexpected end of input")
@@ -186,8 +190,8 @@ async def test_raw_query_rejected_by_prometheus_ends_its_subscription(aiohttp_cl
         assert (await next_of(ws, "unsubscribed"))["id"] == "r1"
 
 
-async def test_delta_frames_carry_only_changes(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app(FakeFetch()))
+async def test_delta_frames_carry_only_changes(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(FakeFetch(), tmp_path))
     async with client.ws_connect("/api/ws/ws") as ws:
         await ws.send_json({"type": "subscribe", "id": "d", "metrics": ["cpu", "memory"],
                             "delta": True})
@@ -204,9 +208,9 @@ async def test_delta_frames_carry_only_changes(aiohttp_client) -> None:
         assert len(frame["metrics"]["cpu"]["samples"]) == 2
 
 
-async def test_status_down_then_up_on_the_same_socket(aiohttp_client) -> None:
+async def test_status_down_then_up_on_the_same_socket(aiohttp_client, tmp_path) -> None:
     fetch = FakeFetch()
-    client = await aiohttp_client(make_app(fetch))
+    client = await aiohttp_client(make_app(fetch, tmp_path))
     async with client.ws_connect("/api/ws/ws") as ws:
         await next_of(ws, "metrics")
         fetch.down = True
@@ -223,8 +227,8 @@ async def test_status_down_then_up_on_the_same_socket(aiohttp_client) -> None:
             assert (await next_frame(late))["prometheus"] == "down"
 
 
-async def test_msgpack_by_parameter_or_subprotocol(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app(FakeFetch()))
+async def test_msgpack_by_parameter_or_subprotocol(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(FakeFetch(), tmp_path))
     for kwargs in ({"path": "/api/ws/ws?format=msgpack"},
                    {"path": "/api/ws/ws", "protocols": ("promwire.msgpack",)}):
         async with client.ws_connect(kwargs.pop("path"), **kwargs) as ws:
@@ -242,15 +246,15 @@ async def test_msgpack_by_parameter_or_subprotocol(aiohttp_client) -> None:
     assert resp.status == 400 and (await resp.json())["error"] == "bad_request"
 
 
-async def test_heartbeat_frames(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app(FakeFetch(), heartbeat=0.1))
+async def test_heartbeat_frames(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(FakeFetch(), tmp_path, heartbeat=0.1))
     async with client.ws_connect("/api/ws/ws") as ws:
         beat = await next_of(ws, "heartbeat")
         assert set(beat) == {"type", "timestamp"}
 
 
-async def test_max_connections_closes_with_1013(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app(FakeFetch(), max_connections=1))
+async def test_max_connections_closes_with_1013(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(FakeFetch(), tmp_path, max_connections=1))
     async with client.ws_connect("/api/ws/ws") as first:
         await next_frame(first)
         async with client.ws_connect("/api/ws/ws") as second:
@@ -259,8 +263,8 @@ async def test_max_connections_closes_with_1013(aiohttp_client) -> None:
         assert (await next_frame(first))["type"] == "metrics"
 
 
-async def test_oversized_message_closes_with_1009(aiohttp_client) -> None:
-    client = await aiohttp_client(make_app(FakeFetch(), max_message_bytes=1024))
+async def test_oversized_message_closes_with_1009(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(make_app(FakeFetch(), tmp_path, max_message_bytes=1024))
     async with client.ws_connect("/api/ws/ws") as ws:
         await ws.send_str('{"type": "subscribe", "id": "' + "x" * 2000 + '"}')
         while (msg := await ws.receive(timeout=5)).type == WSMsgType.TEXT:
@@ -268,8 +272,8 @@ async def test_oversized_message_closes_with_1009(aiohttp_client) -> None:
         assert msg.type == WSMsgType.CLOSE and msg.data == 1009
 
 
-async def test_origin_and_read_token(aiohttp_client) -> None:
-    app = make_app(FakeFetch(), auth=AuthConfig(token=TOKEN, protect_reads=True))
+async def test_origin_and_read_token(aiohttp_client, tmp_path) -> None:
+    app = make_app(FakeFetch(), tmp_path, auth=AuthConfig(token=TOKEN, protect_reads=True))
     client = await aiohttp_client(app)
     resp = await client.get("/api/ws/ws", headers={"Origin": "http://evil.example",
                                                     "Authorization": f"Bearer {TOKEN}"})
@@ -299,10 +303,11 @@ async def _raw_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def test_a_consumer_that_never_reads_delays_nobody_and_is_closed(aiohttp_client) -> None:
+async def test_a_consumer_that_never_reads_delays_nobody_and_is_closed(
+        aiohttp_client, tmp_path) -> None:
     fetch = FakeFetch()
     fetch.padding = 100_000  # big frames: the stuck socket's buffers fill in a few rounds
-    app = make_app(fetch, interval=0.05, stuck_timeout=0.5)
+    app = make_app(fetch, tmp_path, interval=0.05, stuck_timeout=0.5)
     client = await aiohttp_client(app)
     hub = app[STREAMS_KEY]
     stuck = await _raw_socket(client.host, client.port)
@@ -334,8 +339,8 @@ async def test_a_consumer_that_never_reads_delays_nobody_and_is_closed(aiohttp_c
     assert close_at >= 0 and data[close_at + 2:close_at + 4] == (1008).to_bytes(2, "big")
 
 
-async def test_shutdown_says_going_away(aiohttp_client) -> None:
-    app = make_app(FakeFetch())
+async def test_shutdown_says_going_away(aiohttp_client, tmp_path) -> None:
+    app = make_app(FakeFetch(), tmp_path)
     client = await aiohttp_client(app)
     ws = await client.ws_connect("/api/ws/ws")
     await next_frame(ws)
@@ -346,10 +351,10 @@ async def test_shutdown_says_going_away(aiohttp_client) -> None:
     assert not app[STREAMS_KEY].connections
 
 
-async def test_a_peer_that_misses_pongs_is_cut_off_not_left_open(aiohttp_client) -> None:
+async def test_a_peer_that_misses_pongs_is_cut_off_not_left_open(aiohttp_client, tmp_path) -> None:
     fetch = FakeFetch()
     fetch.padding = 2_000_000  # more than the kernel buffers take: the transport holds some
-    app = make_app(fetch, interval=0.05, heartbeat=0.2, stuck_timeout=0.5)
+    app = make_app(fetch, tmp_path, interval=0.05, heartbeat=0.2, stuck_timeout=0.5)
     hub = app[STREAMS_KEY]
     seen = []
     register = hub.register
