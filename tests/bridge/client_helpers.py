@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import Any
+from functools import partial
 
+from tests.bridge import stream_helpers
 
-async def until(predicate: Callable[[], Any], limit: float = 30.0) -> Any:
-    """Wait for a condition driven by the client's own progress. `limit` only keeps a broken
-    build from hanging; no test asserts how long anything took."""
-    async with asyncio.timeout(limit):
-        while True:
-            value = predicate()
-            if value:
-                return value
-            await asyncio.sleep(0.01)
+# Wait for a condition driven by the client's own progress: the streams tests' `until`, with a
+# longer guard because these tests wait through reconnects and bridge restarts. The limit only
+# keeps a broken build from hanging; no test asserts how long anything took.
+until = partial(stream_helpers.until, limit=30.0)
