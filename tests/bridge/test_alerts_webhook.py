@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import sqlite3
+import subprocess
 
 import pytest
 
@@ -163,3 +164,47 @@ async def test_a_store_that_cannot_open_answers_503_and_shows_in_health(aiohttp_
     assert (await client.get("/api/alerts/history")).status == 503
     check = (await (await client.get("/health")).json())["checks"]["alerts"]
     assert check["ok"] is False and check["store"]["error"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB tmpfs for the data dir: a disk that really fills up. Needs root (mount)."""
+    where = tmp_path / "small"
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+async def test_a_full_disk_is_503_keeps_what_was_acknowledged_and_the_retry_is_stored(
+        aiohttp_client, small_disk):
+    client = await aiohttp_client(make_app(small_disk))
+    note = {"summary": "x" * 20_000}  # ~20 KB a notification: the disk fills in a few dozen
+    acknowledged, refused = [], None
+    for i in range(200):
+        body = payload(am_alert(f"Fill{i}", annotations=note))
+        status, answer = await post(client, body)
+        if status != 200:
+            refused = (status, answer, body)
+            break
+        acknowledged.append(f"Fill{i}")
+    assert refused is not None, "the disk never filled up"
+    status, answer, body = refused
+    assert status == 503 and answer["error"] == "storage_unavailable"
+    assert "disk full" in answer["detail"]
+    assert len(acknowledged) >= 2
+    # Every notification answered 200 is on disk (read by a separate connection).
+    with sqlite3.connect(small_disk / "alerts.db") as conn:
+        stored = [json.loads(frame)["alert"]["labels"]["alertname"]
+                  for (frame,) in conn.execute("SELECT frame FROM events ORDER BY seq")]
+    assert stored == acknowledged
+    # Room again (an operator frees space): Alertmanager's retry of the refused one is stored.
+    await asyncio.to_thread(subprocess.run, ["mount", "-o", "remount,size=8m", str(small_disk)],
+                            check=True)
+    status, answer = await post(client, body)
+    assert status == 200 and answer["events"] == 1 and answer["seq"] == len(acknowledged) + 1
