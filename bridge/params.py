@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 
 from bridge.errors import BadRequest
 
+# Prometheus keeps times as int64 milliseconds: seconds beyond this cannot be asked for.
+MAX_TIME = 9.2e15
 _UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 # Prometheus duration: units largest first, each at most once (e.g. 1h30m, 90s, 500ms).
 _DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?"
@@ -24,14 +26,16 @@ _DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?
 def parse_duration(text: str, name: str) -> float:
     """Seconds from `15`, `1.5`, `15s`, `1m`, `1h30m`, `2d`; > 0 or BadRequest naming `name`."""
     text = text.strip()
-    value = _number(text)
+    value = _number(text, name, "a duration")
     if value is None:
         match = _DURATION.fullmatch(text)
         if not text or match is None:
-            raise BadRequest(f"{name}: {text!r} is not a duration (seconds, or like 15s, 1m, "
+            raise BadRequest(f"{name}: {text!r:.80} is not a duration (seconds, or like 15s, 1m, "
                              "1h30m)", parameter=name)
-        value = sum(int(g) * unit for g, unit in zip(match.groups(), _UNITS.values(), strict=True)
-                    if g)
+        value = sum(float(g) * unit for g, unit in zip(match.groups(), _UNITS.values(),
+                                                       strict=True) if g)
+        if not math.isfinite(value):
+            raise BadRequest(f"{name}: {text!r:.80} is too long a duration", parameter=name)
     if value <= 0:
         raise BadRequest(f"{name}: must be > 0, got {text!r}", parameter=name)
     return float(value)
@@ -40,25 +44,28 @@ def parse_duration(text: str, name: str) -> float:
 def parse_time(text: str, name: str) -> float:
     """Unix seconds from `1764100000[.5]` or RFC 3339 (`2026-11-25T20:00:00Z`; no offset = UTC)."""
     text = text.strip()
-    value = _number(text)
+    value = _number(text, name, "a time")
     if value is not None:
         return value
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise BadRequest(f"{name}: {text!r} is not a time (unix seconds or RFC 3339 like "
+        raise BadRequest(f"{name}: {text!r:.80} is not a time (unix seconds or RFC 3339 like "
                          "2026-11-25T20:00:00Z)", parameter=name) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
 
 
-def _number(text: str) -> float | None:
-    """A finite decimal number, or None when `text` is not one (NaN/inf are not times)."""
+def _number(text: str, name: str, what: str) -> float | None:
+    """`text` as a decimal number, None when it is not written as one; a number too large for
+    a float is a BadRequest (it must not fall through to the other syntax)."""
     if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", text):
         return None
     value = float(text)
-    return value if math.isfinite(value) else None
+    if not math.isfinite(value):
+        raise BadRequest(f"{name}: {text!r:.80} is out of range for {what}", parameter=name)
+    return value
 
 
 def parse_instances(query: Mapping[str, str] | object) -> list[str] | None:
@@ -76,8 +83,10 @@ class TimeRange:
     step: float
 
     @property
-    def points(self) -> int:
-        return math.floor((self.end - self.start) / self.step + 1e-9) + 1
+    def points(self) -> float:
+        """Points per series; infinite when a tiny step over a long range overflows."""
+        count = (self.end - self.start) / self.step
+        return math.floor(count + 1e-9) + 1.0 if math.isfinite(count) else math.inf
 
 
 def parse_range(query: Mapping[str, str], now: float, default_range: float,
@@ -97,6 +106,10 @@ def parse_range(query: Mapping[str, str], now: float, default_range: float,
         start = end - parse_duration(query["range"], "range")
     else:
         start = end - default_range
+    for value, param in ((end, "end"), (start, "range" if query.get("range") else "start")):
+        if not -MAX_TIME <= value <= MAX_TIME:
+            raise BadRequest(f"{param}: {value:.6g} is outside the times Prometheus accepts "
+                             f"(unix seconds within ±{MAX_TIME:.3g})", parameter=param)
     if end < start:
         raise BadRequest(f"end: {end:.3f} is before start {start:.3f}", parameter="end")
     if query.get("step"):
@@ -105,7 +118,7 @@ def parse_range(query: Mapping[str, str], now: float, default_range: float,
         step = max(1.0, math.ceil((end - start) / target_points))
     rng = TimeRange(start, end, step)
     if rng.points > max_points:
-        raise BadRequest(f"step: {step:g}s over {end - start:g}s gives {rng.points} points per "
-                         f"series, more than the limit of {max_points}; use a larger step",
+        raise BadRequest(f"step: {step:g}s over {end - start:g}s gives {rng.points:.6g} points "
+                         f"per series, more than the limit of {max_points}; use a larger step",
                          parameter="step")
     return rng

@@ -127,6 +127,14 @@ async def test_history_over_the_points_limit_is_stitched(make_client, fake):
     ("start=0&end=10000000&step=1", "step"),
     ("start=nan", "start"),
     ("start=inf", "start"),
+    # Numbers too large for a float, or for Prometheus: a 400, never a 500.
+    ("start=" + "1" * 400, "start"),
+    ("range=" + "9" * 400 + "y", "range"),
+    ("range=1e400", "range"),
+    ("range=1e300", "range"),
+    ("start=-1.7e308&end=1.7e308", "end"),
+    ("start=1e20&end=1e20", "end"),
+    ("step=5e-324", "step"),
 ])
 async def test_history_bad_parameters_are_400_naming_them(make_client, fake, query, parameter):
     client = await make_client()
