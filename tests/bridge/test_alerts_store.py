@@ -183,3 +183,18 @@ async def test_disk_full_is_storage_unavailable(store):
     with pytest.raises(StorageUnavailable, match="full"):
         await store.record([notice(annotations=big)])
     assert await store.bounds() == (None, 0)
+
+
+@pytest.mark.parametrize(("sync", "level"), [("FULL", 2), ("NORMAL", 1), ("extra", 3)])
+async def test_writes_commit_in_wal_with_the_configured_synchronous(tmp_path, sync, level):
+    """What "a 2xx only after the notification is durably stored" rests on: the writer's
+    COMMIT goes to a write-ahead log, synced as `alerts.sync` says."""
+    s = AlertStore(tmp_path, AlertsConfig(sync=sync))
+    await s.open()
+    try:
+        mode, synchronous = await s.db.write(lambda conn: (
+            conn.execute("PRAGMA journal_mode").fetchone()[0],
+            conn.execute("PRAGMA synchronous").fetchone()[0]))
+    finally:
+        await s.close()
+    assert (mode, synchronous) == ("wal", level)
