@@ -13,13 +13,12 @@ frames are never masked and we never compress, so a frame's bytes do not depend 
 from __future__ import annotations
 
 import json
-import math
 import struct
 from typing import Any
 
 import msgpack
 
-from bridge.http import dumps
+from bridge.http import dumps, finite
 
 # Wire formats.
 WS_JSON, WS_MSGPACK, SSE = 0, 1, 2
@@ -46,17 +45,6 @@ def ws_frame(opcode: int, payload: bytes) -> bytes:
 def ws_close_frame(code: int, reason: str) -> bytes:
     """A WebSocket close frame, written straight to a transport that may never drain."""
     return ws_frame(_OP_CLOSE, struct.pack("!H", code) + reason.encode()[:120])
-
-
-def finite(data: Any) -> Any:
-    """NaN and infinities as the strings Prometheus uses, so msgpack frames match JSON ones."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return "NaN" if math.isnan(data) else ("+Inf" if data > 0 else "-Inf")
-    if isinstance(data, dict):
-        return {k: finite(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [finite(v) for v in data]
-    return data
 
 
 class Frame:

@@ -44,16 +44,18 @@ def _json_default(value: Any) -> Any:
 
 def dumps(data: Any) -> str:
     """Compact JSON; NaN and infinities (which Prometheus returns) become strings, as in its API."""
-    return json.dumps(_finite(data), separators=(",", ":"), default=_json_default)
+    return json.dumps(finite(data), separators=(",", ":"), default=_json_default)
 
 
-def _finite(data: Any) -> Any:
+def finite(data: Any) -> Any:
+    """NaN and infinities as the strings Prometheus uses ("NaN", "+Inf", "-Inf"), at any depth:
+    what JSON answers and msgpack frames carry, so both formats hold the same document."""
     if isinstance(data, float) and not math.isfinite(data):
         return "NaN" if math.isnan(data) else ("+Inf" if data > 0 else "-Inf")
     if isinstance(data, dict):
-        return {k: _finite(v) for k, v in data.items()}
+        return {k: finite(v) for k, v in data.items()}
     if isinstance(data, list | tuple):
-        return [_finite(v) for v in data]
+        return [finite(v) for v in data]
     return data
 
 
