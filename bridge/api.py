@@ -45,7 +45,8 @@ async def current(request: web.Request) -> web.Response:
     cache = request.app[SNAPSHOT_KEY]
     instances = parse_instances(request.query)
     if instances is None:
-        return web.Response(text=await cache.get_json(), content_type="application/json")
+        return web.Response(body=await cache.get_bytes(), content_type="application/json",
+                            charset="utf-8")
     return json_response(filter_instances(await cache.get(), instances))
 
 

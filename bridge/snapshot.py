@@ -105,7 +105,9 @@ class SnapshotCache:
         self.snapshot: dict[str, Any] | None = None
         self.last_error: UpstreamError | None = None
         self._checked = -float("inf")  # monotonic time of the last refresh attempt's end
-        self._tail = ""                # encoded snapshot after "age", shared by every answer
+        # The encoded snapshot around its per-answer `stale` and `age`, built once per refresh.
+        self._head = b""  # {"timestamp":T,"stale":
+        self._tail = b""  # ,"metrics":...}
         self._inflight: asyncio.Task[None] | None = None
 
     async def get(self) -> dict[str, Any]:
@@ -115,13 +117,13 @@ class SnapshotCache:
         stale, age = self._staleness()
         return {**self.snapshot, "stale": stale, "age": age}
 
-    async def get_json(self) -> str:
-        """The same as `get`, already encoded (the hot path of GET /api/metrics/current)."""
+    async def get_bytes(self) -> bytes:
+        """The same as `get`, as UTF-8 JSON (the hot path of GET /api/metrics/current): the
+        snapshot was encoded once when it was fetched; an answer only adds `stale` and `age`."""
         await self._fresh()
         stale, age = self._staleness()
-        assert self.snapshot is not None
-        return (f'{{"timestamp":{self.snapshot["timestamp"]!r},"stale":{dumps(stale)},'
-                f'"age":{age!r},{self._tail}')
+        return b"".join((self._head, b"true" if stale else b"false", b',"age":',
+                         repr(age).encode(), self._tail))
 
     def _staleness(self) -> tuple[bool, float]:
         assert self.snapshot is not None
@@ -158,9 +160,10 @@ class SnapshotCache:
             self.last_error = exc
         else:
             self.snapshot, self.last_error = snapshot, None
-            body = dumps({k: v for k, v in snapshot.items()
+            self._head = f'{{"timestamp":{snapshot["timestamp"]!r},"stale":'.encode()
+            rest = dumps({k: v for k, v in snapshot.items()
                           if k not in ("timestamp", "stale", "age")})
-            self._tail = body[1:]
+            self._tail = ("," + rest[1:]).encode()
         finally:
             self._checked = time.monotonic()
             self._inflight = None

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bridge import snapshot as snapshot_module
 from bridge.catalog import Catalog
 from bridge.config import CatalogEntry, PrometheusConfig
 from bridge.errors import NotFound, UpstreamTimeout, UpstreamUnavailable
@@ -141,12 +142,26 @@ async def test_expired_ttl_asks_again(prom, fake):
     assert len(fake.calls) == 2 * len(CATALOG)
 
 
-async def test_get_json_is_the_same_snapshot(prom, fake):
+async def test_get_bytes_is_the_same_snapshot(prom, fake):
     cache = cache_for(prom)
-    decoded = json.loads(await cache.get_json())
+    decoded = json.loads(await cache.get_bytes())
     snap = json.loads(dumps(await cache.get()))
     assert decoded.pop("age") >= 0 and snap.pop("age") >= 0
     assert decoded == snap
+
+
+async def test_cache_hits_reuse_the_encoding(prom, fake, monkeypatch):
+    """The snapshot is encoded once per refresh, not once per answer."""
+    encoded: list[object] = []
+
+    def counting_dumps(data):
+        encoded.append(data)
+        return dumps(data)
+    monkeypatch.setattr(snapshot_module, "dumps", counting_dumps)
+    cache = cache_for(prom)
+    answers = [json.loads(await cache.get_bytes()) for _ in range(5)]
+    assert len(encoded) == 1
+    assert all(a["metrics"] == answers[0]["metrics"] for a in answers)
 
 
 async def test_stale_fallback_then_unavailable(prom, fake):
@@ -159,7 +174,7 @@ async def test_stale_fallback_then_unavailable(prom, fake):
     stale = await cache.get()
     assert stale["stale"] is True and stale["metrics"] == good["metrics"]
     assert stale["timestamp"] == good["timestamp"] and stale["age"] >= 0
-    assert json.loads(await cache.get_json())["stale"] is True
+    assert json.loads(await cache.get_bytes())["stale"] is True
     assert isinstance(cache.last_error, UpstreamUnavailable)
     # Once the last good snapshot is older than max_stale, there is nothing to serve.
     cache.snapshot["timestamp"] -= 301
