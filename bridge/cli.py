@@ -1,7 +1,8 @@
 """`promwire-bridge` / `python -m bridge`: flags, config, logging, and a clean exit.
 
 Exit codes: 0 on a signal-initiated stop, 1 when the service cannot run (port in use, bad
-listen address, unwritable data dir), 2 for a bad configuration or bad flags.
+listen address, unwritable data dir), 2 for a bad configuration or bad flags. The listening
+socket is bound before the app starts, so "port in use" is one line and nothing else runs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -68,16 +70,26 @@ def resolve_token(config: BridgeConfig) -> BridgeConfig:
     return dataclasses.replace(config, auth=dataclasses.replace(config.auth, token=token))
 
 
-async def serve(config: BridgeConfig) -> None:
-    """Run until SIGINT/SIGTERM; bind errors propagate as OSError for `main` to report."""
+def listen_socket(host: str, port: int) -> socket.socket:
+    """Bind HOST:PORT before the app starts anything, so a port in use is one clear error
+    (OSError) and not a half-started bridge (open stores, background tasks, their logs)."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                flags=socket.AI_PASSIVE)[0][0]
+    return socket.create_server((host, port), family=family, backlog=4096)
+
+
+async def serve(config: BridgeConfig, sock: socket.socket) -> None:
+    """Serve on the bound `sock` until SIGINT/SIGTERM."""
     app = create_app(config)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port, backlog=4096)
+        site = web.SockSite(runner, sock, backlog=4096)
         await site.start()
-        log.info("promwire-bridge %s listening on http://%s (prometheus %s)",
-                 __version__, config.listen, config.prometheus.url)
+        host, port = sock.getsockname()[:2]
+        host = f"[{host}]" if ":" in host else host
+        log.info("promwire-bridge %s listening on http://%s:%d (prometheus %s)",
+                 __version__, host, port, config.prometheus.url)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -111,11 +123,15 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     try:
-        asyncio.run(serve(config))
+        sock = listen_socket(config.host, config.port)
     except OSError as exc:
         print(f"promwire-bridge: cannot serve on {config.listen}: {exc.strerror or exc}",
               file=sys.stderr)
         return 1
+    try:
+        asyncio.run(serve(config, sock))
     except KeyboardInterrupt:
         pass
+    finally:
+        sock.close()
     return 0
