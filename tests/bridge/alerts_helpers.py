@@ -49,7 +49,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def make_app(data_dir: Any, alertmanager_url: str = "", protect_reads: bool = False,
-             **alerts: Any) -> Any:
+             reconcile_interval: float = 0.5, **alerts: Any) -> Any:
     """The whole bridge app with a temp data dir, a token, and alert settings overridden."""
     from bridge.app import create_app
     from bridge.config import AlertmanagerConfig, AlertsConfig, AuthConfig, BridgeConfig
@@ -57,7 +57,8 @@ def make_app(data_dir: Any, alertmanager_url: str = "", protect_reads: bool = Fa
     config = BridgeConfig(
         data_dir=str(data_dir),
         auth=AuthConfig(token=TOKEN, protect_reads=protect_reads),
-        alertmanager=AlertmanagerConfig(url=alertmanager_url, reconcile_interval=0.5,
+        alertmanager=AlertmanagerConfig(url=alertmanager_url,
+                                        reconcile_interval=reconcile_interval,
                                         reconcile_backoff_max=1.0, timeout=2.0),
         alerts=AlertsConfig(**{"busy_timeout": 0.2, **alerts}),
     )

@@ -14,7 +14,7 @@ from aiohttp import web
 from bridge.alerts.model import fingerprint
 from bridge.alerts.reconcile import RECONCILER_KEY
 from tests import servers
-from tests.bridge.alerts_helpers import make_app
+from tests.bridge.alerts_helpers import TOKEN, make_app
 
 pytestmark = pytest.mark.integration
 
@@ -27,14 +27,14 @@ def am(tmp_path_factory):
     proc.stop()
 
 
-def push(am_url, name, *, ends_in=timedelta(minutes=5), **labels):
-    """Send an alert to Alertmanager as Prometheus does (POST /api/v2/alerts)."""
+def push(am_url, *names, ends_in=timedelta(minutes=5), **labels):
+    """Send alerts to Alertmanager as Prometheus does (POST /api/v2/alerts, one request)."""
     now = datetime.now(UTC)
     body = [{"labels": {"alertname": name, **labels},
              "annotations": {"summary": f"{name} test"},
              "startsAt": (now - timedelta(minutes=1)).isoformat(),
              "endsAt": (now + ends_in).isoformat(),
-             "generatorURL": "http://prometheus/graph"}]
+             "generatorURL": "http://prometheus/graph"} for name in names]
     req = urllib.request.Request(f"{am_url}/api/v2/alerts", data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(req, timeout=5) as resp:
@@ -115,3 +115,40 @@ async def test_garbage_from_alertmanager_is_an_error_not_a_crash(aiohttp_client,
     await wait_until(failed)
     assert "invalid JSON" in reconciler.status()["error"]
     assert reconciler.status()["ok"] is False
+
+
+async def test_a_truncated_webhook_triggers_a_reconciliation(aiohttp_client, tmp_path):
+    """A real Alertmanager with `max_alerts: 1` sends one alert of a two-alert group and
+    `truncatedAlerts: 1`; the bridge asks Alertmanager for the rest at once (no periodic
+    reconciliation here: only at start-up and when triggered)."""
+    am_port = servers.free_port()
+    client = await aiohttp_client(make_app(tmp_path, alertmanager_url=f"http://127.0.0.1:{am_port}",
+                                           reconcile_interval=0))
+    reconciler = client.app[RECONCILER_KEY]
+    config = {
+        "route": {"receiver": "bridge", "group_by": ["run"], "group_wait": "200ms",
+                  "group_interval": "1h", "repeat_interval": "1h"},
+        "receivers": [{"name": "bridge", "webhook_configs": [{
+            "url": str(client.make_url("/api/alerts/webhook")), "send_resolved": True,
+            "max_alerts": 1,
+            "http_config": {"authorization": {"type": "Bearer", "credentials": TOKEN}}}]}],
+    }
+    am = servers.alertmanager(tmp_path / "am", config, port=am_port)
+    await asyncio.to_thread(am.start)
+    try:
+        async def started():  # the start-up reconciliation, against an empty Alertmanager
+            return reconciler.last_success is not None
+        await wait_until(started)
+        runs = reconciler.runs
+        tag = str(time.time_ns())
+        await asyncio.to_thread(push, am.url, "TruncA", "TruncB", run=tag)  # one group
+
+        async def both():
+            alerts = await current(client)
+            return alerts if {"TruncA", "TruncB"} <= set(alerts) else None
+        alerts = await wait_until(both)
+    finally:
+        await asyncio.to_thread(am.stop)
+    sources = sorted(a["source"] for a in alerts.values())
+    assert sources == ["alertmanager", "reconcile"]  # one by the webhook, one recovered
+    assert reconciler.runs == runs + 1
