@@ -143,12 +143,14 @@ PATHS: dict[str, Any] = {
         "responses": {"200": ok("Instances", "Targets."),
                       **errors("401", "502", "503", "504")}}},
     "/api/query": {"get": {
+        "security": [{"bearer": []}],
         "summary": f"Raw PromQL instant query. {RAW}",
         "parameters": [param("query", "PromQL.", required=True),
                        param("time", f"Evaluation time. {TIME} Default: now.")],
         "responses": {"200": ok("PrometheusAnswer", "Prometheus' answer."),
                       **errors("400", "401", "404", "422", "502", "503", "504")}}},
     "/api/query_range": {"get": {
+        "security": [{"bearer": []}],
         "summary": f"Raw PromQL range query. {RAW}",
         "parameters": [param("query", "PromQL.", required=True), *RANGE_PARAMS],
         "responses": {"200": ok("PrometheusAnswer", "Prometheus' answer (stitched matrix)."),
@@ -178,5 +180,8 @@ def base_document(version: str) -> dict[str, Any]:
             "schemas": dict(SCHEMAS),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
+        # The token is optional for reads (needed with auth.protect_reads); operations that
+        # always need it say so with their own `security`.
+        "security": [{}, {"bearer": []}],
         "paths": {path: dict(ops) for path, ops in PATHS.items()},
     }

@@ -30,9 +30,17 @@ async def test_document_is_valid_openapi3(document):
 
 
 async def test_every_route_is_documented(document):
+    """Every route of the whole app (alerts, streams...) has its own description, not the
+    generic stub, and every error answer it lists has the shared Error body."""
     doc, app = document
     for path, method in openapi.app_routes(app):
-        assert method in doc["paths"].get(path, {}), (method, path)
+        operation = doc["paths"].get(path, {}).get(method)
+        assert operation is not None, (method, path)
+        assert operation["summary"] != f"{method.upper()} {path}", f"{method} {path} is a stub"
+        for code, answer in operation["responses"].items():
+            if code >= "400" and code != "default":
+                schema = answer["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, code)
 
 
 async def test_rest_endpoints_are_documented_in_detail(document):
@@ -47,6 +55,8 @@ async def test_rest_endpoints_are_documented_in_detail(document):
         schema = history["responses"][code]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/Error"}
     assert doc["components"]["schemas"]["Error"]["required"] == ["error", "detail"]
+    for raw in ("/api/query", "/api/query_range"):
+        assert doc["paths"][raw]["get"]["security"] == [{"bearer": []}]
     snapshot = doc["components"]["schemas"]["Snapshot"]
     assert set(snapshot["required"]) == {"timestamp", "stale", "age", "metrics", "errors",
                                          "warnings"}
