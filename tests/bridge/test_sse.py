@@ -9,7 +9,7 @@ from typing import Any
 from bridge.catalog import BUILTIN
 from bridge.config import AuthConfig
 from bridge.streams import STREAMS_KEY
-from tests.bridge.stream_helpers import TOKEN, FakeFetch, make_app, until
+from tests.bridge.stream_helpers import TOKEN, FakeFetch, make_app, next_of, until
 
 
 async def events(resp: Any, count: int) -> list[tuple[str, dict]]:
@@ -104,3 +104,23 @@ async def test_a_client_that_leaves_is_forgotten(aiohttp_client, tmp_path) -> No
         await events(resp, 2)
         assert len(hub.connections) == 1
     await until(lambda: not hub.connections and not hub.pollers)
+
+
+async def test_sse_and_websocket_default_streams_share_one_poller(aiohttp_client,
+                                                                  tmp_path) -> None:
+    """The default SSE stream and the default WebSocket stream are one subscription: one
+    poller, one fetch per tick, the very same frames."""
+    fetch = FakeFetch()
+    app = make_app(fetch, tmp_path)
+    client = await aiohttp_client(app)
+    async with client.ws_connect("/api/ws/ws") as ws, client.get("/api/sse/metrics") as resp:
+        (_, ack), *_ = await events(resp, 1)
+        assert ack["id"] == "default"
+        assert len(app[STREAMS_KEY].pollers) == 1
+        sse = [frame for _, frame in await events(resp, 3)]
+        by_tick: dict[float, dict] = {}
+        while max(by_tick, default=0) < sse[-1]["timestamp"]:
+            frame = await next_of(ws, "metrics")
+            by_tick[frame["timestamp"]] = frame
+        assert len(app[STREAMS_KEY].pollers) == 1 and len(fetch.calls) == 1
+        assert all(by_tick.get(f["timestamp"]) == f for f in sse)

@@ -141,6 +141,53 @@ async def test_sse_fallback_carries_the_same_frames(bridge) -> None:
     assert frame["id"] == "default" and list(frame["metrics"]) == ["cpu"]
 
 
+def snapshot_shape(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """What must be equal between two Snapshots taken moments apart: keys, each metric's title
+    and unit, and its series (instance + labels); values and times may differ."""
+    assert all(set(s) == {"instance", "labels", "value", "timestamp"}
+               for m in snapshot["metrics"].values() for s in m["samples"])
+    assert all(isinstance(s["value"], float | int | str)
+               for m in snapshot["metrics"].values() for s in m["samples"])
+    return {"keys": sorted(snapshot), "errors": snapshot["errors"],
+            "metrics": {name: (m["title"], m["unit"], sorted(
+                (s["instance"], sorted(s["labels"].items())) for s in m["samples"]))
+                for name, m in snapshot["metrics"].items()}}
+
+
+async def sse_frame(proc: servers.Process, kind: str) -> dict[str, Any]:
+    """The first `kind` event of the default SSE stream, as its JSON document."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(proc.url.rsplit(":", 1)[1]))
+    writer.write(b"GET /api/sse/metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        async with asyncio.timeout(30):
+            event = ""
+            while True:
+                line = (await reader.readline()).decode().rstrip("\r\n")
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event == kind:
+                    return json.loads(line[6:])
+    finally:
+        writer.close()
+
+
+async def test_rest_snapshot_and_stream_frames_are_one_shape(bridge) -> None:
+    """GET /api/metrics/current, the WebSocket `metrics` frame and the SSE `metrics` event
+    carry the same Snapshot; the frames only add `type` and `id`."""
+    async with websockets.connect(ws_url(bridge)) as ws:
+        ws_frame = await next_of(ws, "metrics")
+        while not all(m["samples"] for m in ws_frame["metrics"].values()):
+            ws_frame = await next_of(ws, "metrics")  # every rate() has its two points
+    sse = await sse_frame(bridge, "metrics")
+    rest = await asyncio.to_thread(servers.http_json, bridge.url + "/api/metrics/current")
+    assert rest[0] == 200
+    rest_body = rest[1]
+    for frame in (ws_frame, sse):
+        assert (frame.pop("type"), frame.pop("id")) == ("metrics", "default")
+        assert snapshot_shape(frame) == snapshot_shape(rest_body)
+        assert frame["stale"] is False and frame["errors"] == {} and frame["warnings"] == []
+
+
 async def test_fifty_clients_cost_one_query_per_tick(own_prometheus, tmp_path) -> None:
     bridge = start_bridge(tmp_path / "bridge", own_prometheus.url)
     subscribe = {"type": "subscribe", "id": "s", "metrics": ["cpu", "memory"], "interval": 1}
