@@ -205,18 +205,16 @@ class MetricsWebSocketClient(StreamClient):
             return
         assert self._session is not None
         started = time.monotonic()
-        waited, ceiling = self._waited
-        self._waited = (0.0, 0.0)
         try:
             snapshot = await fetch_current(self._session, self.http_base, self.headers,
                                            self.connect_timeout)
         except PollError as exc:
-            self.attempts.add("poll", False, started, str(exc), waited, ceiling)
+            self._record("poll", started, str(exc))
             if not exc.reachable:
                 self._next_probe = 0.0  # nothing answers: try the WebSocket first next time
             await self._backoff_wait(DISCONNECTED, str(exc))
             return
-        self.attempts.add("poll", True, started, "", waited, ceiling)
+        self._record("poll", started)
         self.backoff.reset()
         self.transport = "poll"
         await self._set_state(POLLING, self.http_base)

@@ -171,8 +171,6 @@ class StreamClient:
         """Open the socket and record the attempt, with the wait that preceded it."""
         assert self._session is not None
         started = time.monotonic()
-        waited, ceiling = self._waited
-        self._waited = (0.0, 0.0)
         try:
             ws = await asyncio.wait_for(self._session.ws_connect(
                 url, headers=self.headers, origin=self.origin,
@@ -183,15 +181,21 @@ class StreamClient:
                 self.connect_timeout)
         except aiohttp.WSServerHandshakeError as exc:
             error = f"WebSocket upgrade refused: {exc.status} {exc.message}"
-            self.attempts.add(transport, False, started, error, waited, ceiling)
+            self._record(transport, started, error)
             if 400 <= exc.status < 500:
                 raise WebSocketRefused(error, exc.status) from None
             raise
         except NETWORK_ERRORS as exc:
-            self.attempts.add(transport, False, started, describe(exc), waited, ceiling)
+            self._record(transport, started, describe(exc))
             raise
-        self.attempts.add(transport, True, started, "", waited, ceiling)
+        self._record(transport, started)
         return ws
+
+    def _record(self, transport: str, started: float, error: str | None = None) -> None:
+        """Log one attempt (failed when `error` is given) with the backoff wait before it."""
+        waited, ceiling = self._waited
+        self._waited = (0.0, 0.0)
+        self.attempts.add(transport, error is None, started, error or "", waited, ceiling)
 
     async def _pump(self, ws: aiohttp.ClientWebSocketResponse,
                     handle: Callable[[Frame], Awaitable[None]]) -> tuple[str, int]:
