@@ -33,6 +33,17 @@ def test_keeps_the_last_n_points_per_series() -> None:
     assert buf.points("cpu", "nowhere") == [] and buf.latest("memory", "a:9100") is None
 
 
+def test_the_default_is_the_last_100_points_per_series() -> None:
+    from bridge.client import MetricsFetcher, MetricsWebSocketClient
+
+    for buf in (PointBuffer(), MetricsWebSocketClient("http://127.0.0.1:1").buffer,
+                MetricsFetcher("http://127.0.0.1:1").buffer):
+        for t in range(150):
+            buf.add_snapshot(snapshot(float(t), {"a:9100": t}))
+        assert [p.timestamp for p in buf.points("cpu", "a:9100")] == [
+            float(t) for t in range(50, 150)]
+
+
 def test_labels_tell_series_apart() -> None:
     buf = PointBuffer()
     buf.add_snapshot(snapshot(1.0, {}, {("a", "/"): 50, ("a", "/home"): 70}))
