@@ -11,10 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
+
+from bridge.config import PrometheusConfig
+from bridge.prometheus import PrometheusClient
+from bridge.selfmetrics import BridgeMetrics
 
 Responder = Callable[[str, dict[str, str]], Awaitable[web.StreamResponse | None]]
 
@@ -51,6 +56,7 @@ class FakePrometheus:
         self.in_flight = 0
         self.max_in_flight = 0
         self.ready_status = 200
+        self.url = ""  # set by `serve`
         self.app = web.Application()
         self.app.router.add_post("/api/v1/query", self._query)
         self.app.router.add_post("/api/v1/query_range", self._query_range)
@@ -112,8 +118,22 @@ def answer_json(data: Any, status: int = 200) -> web.Response:
     return raw(json.dumps(data), status)
 
 
-async def serve(aiohttp_server: Any) -> tuple[FakePrometheus, str]:
-    """Start a FakePrometheus with the pytest-aiohttp `aiohttp_server` fixture; (fake, url)."""
+async def serve(aiohttp_server: Any) -> FakePrometheus:
+    """Start a FakePrometheus with the pytest-aiohttp `aiohttp_server` fixture (`fake.url`)."""
     fake = FakePrometheus()
     server = await aiohttp_server(fake.app)
-    return fake, str(server.make_url("")).rstrip("/")
+    fake.url = str(server.make_url("")).rstrip("/")
+    return fake
+
+
+@asynccontextmanager
+async def client(url: str, **settings: Any) -> AsyncIterator[PrometheusClient]:
+    """An open PrometheusClient for `url` (1 s timeout unless `settings` say otherwise), with
+    its own self-metrics registry."""
+    c = PrometheusClient(PrometheusConfig(**{"url": url, "timeout": 1.0, **settings}),
+                         BridgeMetrics())
+    await c.open()
+    try:
+        yield c
+    finally:
+        await c.close()

@@ -18,9 +18,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 async def fake(aiohttp_server):
-    fake, url = await fakeprom.serve(aiohttp_server)
-    fake.url = url
-    return fake
+    return await fakeprom.serve(aiohttp_server)
 
 
 @pytest.fixture

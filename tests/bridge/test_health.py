@@ -19,9 +19,7 @@ from tests.servers import free_port
 @pytest.fixture
 async def upstream(aiohttp_server):
     """One fake serving both Prometheus' /-/ready and Alertmanager's /-/healthy."""
-    fake, url = await fakeprom.serve(aiohttp_server)
-    fake.url = url
-    return fake
+    return await fakeprom.serve(aiohttp_server)
 
 
 @pytest.fixture

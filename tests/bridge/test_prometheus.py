@@ -23,25 +23,19 @@ from bridge.errors import (
     UpstreamUnavailable,
 )
 from bridge.prometheus import PrometheusClient, split_range, stitch
-from bridge.selfmetrics import BridgeMetrics
 from tests.bridge import fakeprom
 from tests.servers import free_port
 
 
 @pytest.fixture
 async def fake(aiohttp_server):
-    fake, url = await fakeprom.serve(aiohttp_server)
-    fake.url = url
-    return fake
+    return await fakeprom.serve(aiohttp_server)
 
 
 @pytest.fixture
 async def client(fake) -> AsyncIterator[PrometheusClient]:
-    c = PrometheusClient(PrometheusConfig(url=fake.url, timeout=1.0, max_points=11000),
-                         BridgeMetrics())
-    await c.open()
-    yield c
-    await c.close()
+    async with fakeprom.client(fake.url, max_points=11000) as c:
+        yield c
 
 
 def respond(fake, response_factory):

@@ -10,28 +10,23 @@ import pytest
 
 from bridge import snapshot as snapshot_module
 from bridge.catalog import Catalog
-from bridge.config import CatalogEntry, PrometheusConfig
+from bridge.config import CatalogEntry
 from bridge.errors import NotFound, UpstreamTimeout, UpstreamUnavailable
 from bridge.http import dumps
 from bridge.prometheus import PrometheusClient
-from bridge.selfmetrics import BridgeMetrics
 from bridge.snapshot import SnapshotCache, evaluate, filter_instances
 from tests.bridge import fakeprom
 
 
 @pytest.fixture
 async def fake(aiohttp_server):
-    fake, url = await fakeprom.serve(aiohttp_server)
-    fake.url = url
-    return fake
+    return await fakeprom.serve(aiohttp_server)
 
 
 @pytest.fixture
 async def prom(fake) -> AsyncIterator[PrometheusClient]:
-    c = PrometheusClient(PrometheusConfig(url=fake.url, timeout=1.0), BridgeMetrics())
-    await c.open()
-    yield c
-    await c.close()
+    async with fakeprom.client(fake.url) as c:
+        yield c
 
 
 CATALOG = Catalog([CatalogEntry("a", "qa", "A", "percent"), CatalogEntry("b", "qb", "B", "s"),
