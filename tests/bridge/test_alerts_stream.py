@@ -86,11 +86,15 @@ async def test_no_gap_and_no_duplicate_at_the_seam_under_concurrent_writes(clien
     for i in range(300):  # a long log to replay
         await fire(client, am_alert(f"Old{i}"))
 
+    midway = asyncio.Event()
+
     async def writer():
         for i in range(100):
+            if i == 20:
+                midway.set()  # resume in the middle of the new writes, not before them
             await fire(client, am_alert(f"New{i}"))
     task = asyncio.create_task(writer())
-    await asyncio.sleep(0)
+    await midway.wait()
     ws = await client.ws_connect(f"{WS}?since=0&epoch={snap['epoch']}")
     frames = await receive(ws, 400)
     await task
