@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from bridge import streams_doc
+from bridge.catalog import CATALOG_KEY
 from bridge.config import StreamsConfig
 from bridge.errors import (
     BridgeError,
@@ -33,8 +34,10 @@ from bridge.errors import (
 )
 from bridge.frames import NO_ID, Frame, SampleIndex, control, delta_body, sample_index
 from bridge.keys import CONFIG_KEY, METRICS_KEY
+from bridge.prometheus import PROMETHEUS_KEY
 from bridge.selfmetrics import BridgeMetrics
 from bridge.sendqueue import CLOSE_GOING_AWAY, CLOSE_STUCK, Connection, Subscription
+from bridge.snapshot import evaluate
 
 log = logging.getLogger("bridge.streams")
 
@@ -322,10 +325,6 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     """Needs `prometheus` and `catalog` set up first (FEATURES order)."""
-    from bridge.catalog import CATALOG_KEY
-    from bridge.prometheus import PROMETHEUS_KEY
-    from bridge.snapshot import evaluate
-
     config = app[CONFIG_KEY]
     prom, catalog = app[PROMETHEUS_KEY], app[CATALOG_KEY]
 
