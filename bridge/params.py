@@ -68,12 +68,17 @@ def _number(text: str, name: str, what: str) -> float | None:
     return value
 
 
-def parse_instances(query: Mapping[str, str] | object) -> list[str] | None:
-    """`?instance=a&instance=b` or `?instance=a,b` -> ["a", "b"]; absent -> None."""
+def parse_list(query: Mapping[str, str] | object, name: str) -> list[str] | None:
+    """`?name=a&name=b` or `?name=a,b` -> ["a", "b"]; absent or empty -> None."""
     getall = getattr(query, "getall", None)
-    raw = getall("instance", []) if getall else []
-    names = [part.strip() for value in raw for part in value.split(",") if part.strip()]
-    return names or None
+    raw = getall(name, []) if getall else []
+    values = [part.strip() for value in raw for part in value.split(",") if part.strip()]
+    return values or None
+
+
+def parse_instances(query: Mapping[str, str] | object) -> list[str] | None:
+    """REST's instance filter: `?instance=a&instance=b` or `?instance=a,b`."""
+    return parse_list(query, "instance")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from bridge.errors import BadRequest, Unavailable
 from bridge.frames import SSE
 from bridge.http import check_origin, require_read_access
 from bridge.keys import CONFIG_KEY
+from bridge.params import parse_list
 from bridge.sendqueue import SseConnection
 from bridge.streams import DEFAULT_ID, STREAMS_KEY
 from bridge.subscriptions import parse_subscribe
@@ -37,9 +38,8 @@ def subscribe_fields(query: Any) -> dict[str, Any]:
                          f"{', '.join(sorted(PARAMS))}")
     fields: dict[str, Any] = {"type": "subscribe", "id": DEFAULT_ID}
     for name in ("metrics", "instances"):
-        values = [v for item in query.getall(name, []) for v in item.split(",") if v]
-        if name in query:
-            fields[name] = values
+        if name in query:  # present but empty: the subscribe check says a list cannot be
+            fields[name] = parse_list(query, name) or []
     if "interval" in query:
         try:
             fields["interval"] = float(query["interval"])
@@ -63,7 +63,7 @@ async def metrics_events(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG_KEY]
     hub = request.app[STREAMS_KEY]
     authed = has_token(request)
-    req = parse_subscribe(subscribe_fields(request.query), catalog=request.app[CATALOG_KEY].names,
+    req = parse_subscribe(subscribe_fields(request.query), catalog=request.app[CATALOG_KEY],
                           config=config, authed=authed)
     hub.check_capacity(req.key)
     if request.transport is None:  # the client already left: nobody to answer

@@ -8,12 +8,12 @@ JSON answer (SSE), naming the field and what is wrong.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.catalog import Catalog
 from bridge.config import BridgeConfig
-from bridge.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from bridge.errors import BadRequest, Forbidden, Unauthorized
 from bridge.frames import Frame, control
 from bridge.streams import PollerKey
 
@@ -38,7 +38,7 @@ class SubscribeRequest:
                        interval=self.key.interval, delta=self.delta)
 
 
-def parse_subscribe(msg: dict[str, Any], *, catalog: Sequence[str], config: BridgeConfig,
+def parse_subscribe(msg: dict[str, Any], *, catalog: Catalog, config: BridgeConfig,
                     authed: bool) -> SubscribeRequest:
     """Validate a subscribe request; `authed` says whether the connection carried the token."""
     unknown = sorted(set(msg) - FIELDS)
@@ -88,17 +88,13 @@ def _instances(value: Any) -> tuple[str, ...] | None:
     return tuple(sorted(set(value)))
 
 
-def _metrics(value: Any, catalog: Sequence[str]) -> tuple[str, ...]:
+def _metrics(value: Any, catalog: Catalog) -> tuple[str, ...]:
     if value is None:
-        return tuple(catalog)
+        return tuple(catalog.names)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise BadRequest(f"metrics must be a non-empty list of catalog names, got {value!r:.80}")
-    for name in value:
-        if name not in catalog:
-            raise NotFound(f"unknown metric {name!r}; valid metrics: {', '.join(catalog)}",
-                           valid=list(catalog))
-    wanted = set(value)
-    return tuple(name for name in catalog if name in wanted)  # catalog order: one key per set
+    wanted = {catalog.get(name).name for name in value}  # NotFound listing the valid names
+    return tuple(name for name in catalog.names if name in wanted)  # catalog order: one key
 
 
 def _check_raw(query: Any, msg: dict[str, Any], config: BridgeConfig, authed: bool,

@@ -123,7 +123,7 @@ def _decode(data: str | bytes) -> dict[str, Any]:
 def _subscribe(app: web.Application, hub: StreamHub, conn: Connection,
                msg: dict[str, Any]) -> None:
     config = app[CONFIG_KEY]
-    req = parse_subscribe(msg, catalog=app[CATALOG_KEY].names, config=config,
+    req = parse_subscribe(msg, catalog=app[CATALOG_KEY], config=config,
                           authed=conn.authed)
     ends_default = not conn.explicit and DEFAULT_ID in conn.subs
     if req.id in conn.subs and not (ends_default and req.id == DEFAULT_ID):
