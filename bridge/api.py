@@ -19,7 +19,7 @@ from bridge.http import dumps, json_response, require_read_access, require_token
 from bridge.keys import CONFIG_KEY
 from bridge.params import TimeRange, parse_instances, parse_range, parse_time
 from bridge.prometheus import PROMETHEUS_KEY, QueryResult
-from bridge.snapshot import HIDDEN_LABELS, SNAPSHOT_KEY, filter_instances
+from bridge.snapshot import SNAPSHOT_KEY, filter_instances, per_series
 
 routes = web.RouteTableDef()
 
@@ -75,17 +75,7 @@ def _range(request: web.Request) -> TimeRange:
 
 def history_series(result: QueryResult, instances: list[str] | None) -> list[dict[str, Any]]:
     """Range-query series as `{"instance", "labels", "points": [[ts, value], ...]}`, sorted."""
-    wanted = set(instances) if instances else None
-    out = []
-    for series in result.series:
-        instance = series.labels.get("instance", "")
-        if wanted is not None and instance not in wanted:
-            continue
-        labels = {k: v for k, v in sorted(series.labels.items()) if k not in HIDDEN_LABELS}
-        out.append({"instance": instance, "labels": labels,
-                    "points": [[ts, value] for ts, value in series.points]})
-    out.sort(key=lambda s: (s["instance"], sorted(s["labels"].items())))
-    return out
+    return per_series(result, instances, lambda s: {"points": [list(p) for p in s.points]})
 
 
 def instances_query(jobs: tuple[str, ...]) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -32,22 +32,27 @@ UNREACHABLE = (UpstreamUnavailable, UpstreamTimeout)
 HIDDEN_LABELS = frozenset({"instance", "__name__"})
 
 
-def sample(series: Series) -> dict[str, Any]:
-    """One README "Sample": instance, distinguishing labels, value, timestamp."""
-    ts, value = series.points[-1]
-    labels = {k: v for k, v in sorted(series.labels.items()) if k not in HIDDEN_LABELS}
-    return {"instance": series.labels.get("instance", ""), "labels": labels,
-            "value": value, "timestamp": ts}
+def per_series(result: QueryResult, instances: Iterable[str] | None,
+               fields: Callable[[Series], dict[str, Any]]) -> list[dict[str, Any]]:
+    """One `{"instance", "labels", **fields(series)}` per series with points (only those of
+    `instances` when given), sorted by instance then labels: the identity part of a README
+    Sample, shared by current values and history."""
+    wanted = set(instances) if instances else None
+    out = []
+    for series in result.series:
+        instance = series.labels.get("instance", "")
+        if series.points and (wanted is None or instance in wanted):
+            labels = {k: v for k, v in sorted(series.labels.items()) if k not in HIDDEN_LABELS}
+            out.append({"instance": instance, "labels": labels, **fields(series)})
+    out.sort(key=lambda s: (s["instance"], sorted(s["labels"].items())))
+    return out
 
 
 def samples(result: QueryResult, instances: Iterable[str] | None = None
             ) -> list[dict[str, Any]]:
-    """A result's samples, optionally only for `instances`, sorted by instance then labels."""
-    wanted = set(instances) if instances else None
-    out = [sample(s) for s in result.series
-           if s.points and (wanted is None or s.labels.get("instance", "") in wanted)]
-    out.sort(key=lambda s: (s["instance"], sorted(s["labels"].items())))
-    return out
+    """A result's README Samples (latest value and its timestamp), optionally of `instances`."""
+    return per_series(result, instances,
+                      lambda s: {"value": s.points[-1][1], "timestamp": s.points[-1][0]})
 
 
 async def evaluate(prom: PrometheusClient, catalog: Catalog,
