@@ -353,12 +353,34 @@ def _validate(config: BridgeConfig, source: str) -> None:
         "alerts.retention_days": config.alerts.retention_days,
         "alerts.retention_rows": config.alerts.retention_rows,
         "alertmanager.reconcile_backoff_max": config.alertmanager.reconcile_backoff_max,
+        "alertmanager.timeout": config.alertmanager.timeout,
+        # 0 would not mean "none": aiohttp reads a 0 message limit as "unlimited".
+        "streams.max_message_bytes": config.streams.max_message_bytes,
+        "streams.stuck_timeout": config.streams.stuck_timeout,
+        "streams.max_pollers": config.streams.max_pollers,
+        "alerts.max_matchers": config.alerts.max_matchers,
     }
     for key, number in positives.items():
         if number <= 0:
             raise ConfigError(source, key, f"must be > 0, got {number}")
-    if config.metrics.cache_ttl < 0:
-        raise ConfigError(source, "metrics.cache_ttl", "must be >= 0")
+    non_negatives = {
+        "metrics.cache_ttl": config.metrics.cache_ttl,
+        "streams.heartbeat": config.streams.heartbeat,
+        "alertmanager.reconcile_interval": config.alertmanager.reconcile_interval,
+    }
+    for key, number in non_negatives.items():
+        if number < 0:
+            raise ConfigError(source, key, f"must be >= 0, got {number}")
+    try:
+        re.compile(config.alertmanager.receiver)
+    except re.error as exc:
+        raise ConfigError(source, "alertmanager.receiver", f"not a regular expression: {exc}"
+                          ) from None
+    for i, origin in enumerate(config.http.allowed_origins):
+        if origin != "*" and not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s]+", origin):
+            raise ConfigError(source, f"http.allowed_origins[{i}]",
+                              f"{origin!r} is not an origin (scheme://host[:port], no path) "
+                              "or \"*\"")
     for i, entry in enumerate(config.metrics.catalog):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", entry.name) or entry.name == "current":
             raise ConfigError(source, f"metrics.catalog[{i}].name",

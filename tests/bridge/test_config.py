@@ -92,6 +92,18 @@ def test_empty_file_is_defaults(tmp_path):
      "metrics.catalog[0].name", "identifier"),
     ({"alerts": {"sync": "sometimes"}}, "alerts.sync", "expected one of"),
     ({"streams": {"interval": 0.5, "min_interval": 1}}, "streams.interval", "min_interval"),
+    ({"streams": {"max_message_bytes": 0}}, "streams.max_message_bytes", "> 0"),
+    ({"streams": {"stuck_timeout": 0}}, "streams.stuck_timeout", "> 0"),
+    ({"streams": {"max_pollers": 0}}, "streams.max_pollers", "> 0"),
+    ({"streams": {"heartbeat": -1}}, "streams.heartbeat", ">= 0"),
+    ({"alertmanager": {"timeout": 0}}, "alertmanager.timeout", "> 0"),
+    ({"alertmanager": {"reconcile_interval": -1}}, "alertmanager.reconcile_interval", ">= 0"),
+    ({"alertmanager": {"receiver": "team-(a"}}, "alertmanager.receiver", "regular expression"),
+    ({"alerts": {"max_matchers": 0}}, "alerts.max_matchers", "> 0"),
+    ({"http": {"allowed_origins": ["https://dash.example/"]}}, "http.allowed_origins[0]",
+     "not an origin"),
+    ({"http": {"allowed_origins": ["dash.example"]}}, "http.allowed_origins[0]",
+     "not an origin"),
 ])
 def test_bad_file_names_file_key_and_problem(tmp_path, data, key, words):
     path = write(tmp_path, data)
