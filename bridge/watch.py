@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import urllib.error
@@ -96,10 +97,22 @@ class LiveView:
         if self.alerts is not None:
             self.states["alerts"] = "connecting"
         self._dirty = asyncio.Event()
+        self.output_closed = False
+
+    def _write(self, text: str) -> None:
+        """Write and flush. When the reader has gone (`--json | head`) the view ends: the
+        error must not be raised inside a client callback, which would only log it."""
+        if self.output_closed:
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except BrokenPipeError:
+            self.output_closed = True
+            self._dirty.set()
 
     def _emit_json(self, frame: dict[str, Any]) -> None:
-        self.out.write(json.dumps(frame) + "\n")
-        self.out.flush()
+        self._write(json.dumps(frame) + "\n")
 
     def on_metrics(self, frame: dict[str, Any]) -> None:
         if self.as_json:
@@ -149,14 +162,15 @@ class LiveView:
             self.alerts.set_state_callback(lambda s, d: self.on_state("alerts", s, d))
             tasks.append(self.alerts.start())
         try:
-            while not any(t.done() for t in tasks):
+            while not self.output_closed and not any(t.done() for t in tasks):
                 with contextlib.suppress(TimeoutError):
                     # Redraw on change, and every second anyway so ages keep counting.
                     await asyncio.wait_for(self._dirty.wait(), 1.0 if self.tty else 3600)
                 self._dirty.clear()
                 if not self.as_json:
-                    self.out.write(self.screen())
-                    self.out.flush()
+                    self._write(self.screen())
+            if self.output_closed:
+                raise BrokenPipeError("the output was closed")
             for task in tasks:
                 if task.done() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
@@ -188,17 +202,26 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"promwire-watch: {exc}", file=sys.stderr)
         return 2
-    if args.once:
-        return once(args, sys.stdout, sys.stderr)
     try:
+        if args.once:
+            return once(args, sys.stdout, sys.stderr)
         return asyncio.run(live(args, sys.stdout))
     except KeyboardInterrupt:
         return 0
-    except BrokenPipeError:  # `promwire-watch --json | head`
+    except BrokenPipeError:  # `promwire-watch --json | head`: the reader has what it wanted
+        _silence_stdout()
         return 0
     except ValueError as exc:  # e.g. a bad alert filter refused by the bridge
         print(f"promwire-watch: {exc}", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush of what could not be
+    written does not fail again on the closed pipe (the Python docs' advice for SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -207,3 +207,26 @@ async def test_live_screen_reflects_the_clients_state() -> None:
     screen = view.screen()
     assert screen.splitlines()[0].endswith("prometheus: down")
     assert "STALE" in screen and "a:9100" in screen
+
+
+@pytest.mark.integration
+def test_live_json_into_a_pipe_that_closes_exits_0_quietly(tmp_path: Path) -> None:
+    """`promwire-watch --json | head -1`: once the reader has gone, the watch ends (0, no
+    traceback) instead of logging a failed callback for every frame and running on."""
+    bridge = servers.bridge(tmp_path / "bridge", "http://127.0.0.1:1",
+                            alertmanager_url=f"http://127.0.0.1:{servers.free_port()}",
+                            config={"streams": {"heartbeat": 1}, "alerts": {"heartbeat": 1}})
+    bridge.start()
+    proc = subprocess.Popen([sys.executable, "-m", "bridge.watch", bridge.url, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert json.loads(proc.stdout.readline())["type"]
+        proc.stdout.close()  # what `head -1` does after its line
+        assert proc.wait(timeout=30) == 0  # a guard against a hang, not a timing assertion
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        bridge.stop()
