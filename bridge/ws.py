@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import msgpack
@@ -24,6 +25,8 @@ from bridge.keys import CONFIG_KEY
 from bridge.sendqueue import Connection
 from bridge.streams import DEFAULT_ID, STREAMS_KEY, StreamHub
 from bridge.subscriptions import parse_id, parse_subscribe
+
+log = logging.getLogger("bridge.ws")
 
 MSGPACK_PROTOCOL = "promwire.msgpack"
 CLOSE_TOO_MANY = 1013  # try again later
@@ -101,13 +104,17 @@ def handle_frame(app: web.Application, hub: StreamHub, conn: Connection,
                              "unsubscribe")
     except BridgeError as exc:
         hub.send(conn, control("error", **exc.body()), sub_id)
+    except Exception:  # a bug must not end the socket (nor show the client a traceback)
+        log.exception("streams: client frame %r", data[:200])
+        hub.send(conn, control("error", error="internal", detail="internal server error"),
+                 sub_id)
 
 
 def _decode(data: str | bytes) -> dict[str, Any]:
     if isinstance(data, str):
         try:
             msg = json.loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             raise BadRequest(f"malformed JSON: {exc}") from None
     else:
         try:

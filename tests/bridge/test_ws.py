@@ -11,6 +11,7 @@ import msgpack
 import pytest
 from aiohttp import WSMsgType
 
+from bridge import ws as ws_module
 from bridge.catalog import BUILTIN
 from bridge.config import AuthConfig, MetricsConfig
 from bridge.streams import STREAMS_KEY
@@ -108,6 +109,7 @@ BAD_FRAMES = [
     ('{"type": "subscribe", "metrics": ["cpu"]}', "bad_request", None),
     ('{"type": "subscribe", "id": "r1", "query": "up"}', "forbidden", "r1"),
     ('{"type": "unsubscribe", "id": "nope"}', "not_found", "nope"),
+    ("[" * 5000, "bad_request", None),  # nested deeper than the JSON parser recurses
 ]
 
 
@@ -365,3 +367,19 @@ async def test_a_peer_that_misses_pongs_is_cut_off_not_left_open(aiohttp_client,
     sock = seen[0].transport.get_extra_info("socket")
     await until(lambda: sock.fileno() == -1)  # the bridge's end is really closed
     stuck.close()
+
+
+async def test_a_bug_handling_a_frame_is_an_error_frame_not_a_dead_socket(
+        aiohttp_client, tmp_path, monkeypatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+    client = await aiohttp_client(make_app(FakeFetch(), tmp_path))
+    async with client.ws_connect("/api/ws/ws") as ws:
+        monkeypatch.setattr(ws_module, "parse_subscribe", broken)
+        await ws.send_json({"type": "subscribe", "id": "s1", "metrics": ["cpu"]})
+        error = await next_of(ws, "error")
+        assert error == {"type": "error", "id": "s1", "error": "internal",
+                         "detail": "internal server error"}
+        monkeypatch.undo()
+        await ws.send_json({"type": "subscribe", "id": "s2", "metrics": ["cpu"]})
+        assert (await next_of(ws, "subscribed"))["id"] == "s2"
