@@ -40,7 +40,7 @@ async def read_json(request: web.Request, limit: int) -> Any:
         raise BadRequest("empty body: expected a JSON object")
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise BadRequest(f"malformed JSON: {exc}") from None
 
 

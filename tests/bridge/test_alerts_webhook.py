@@ -104,6 +104,7 @@ async def test_body_over_the_limit_is_413_with_or_without_content_length(client)
     (b"{not json", "malformed JSON"),
     (b"", "empty body"),
     (b"\xff\xfe", "malformed JSON"),
+    (b"[" * 3000, "malformed JSON"),  # nested deeper than the decoder's recursion limit
     ({**payload(am_alert()), "version": "3"}, 'version: expected "4", got \'3\''),
     ({k: v for k, v in payload(am_alert()).items() if k != "alerts"}, "alerts: missing"),
     (payload({**am_alert(), "startsAt": 5}), "alerts[0].startsAt: expected a string"),
