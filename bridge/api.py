@@ -19,7 +19,7 @@ from bridge.http import dumps, json_response, require_read_access, require_token
 from bridge.keys import CONFIG_KEY
 from bridge.params import TimeRange, parse_instances, parse_range, parse_time
 from bridge.prometheus import PROMETHEUS_KEY, QueryResult
-from bridge.snapshot import SNAPSHOT_KEY, filter_instances, per_series
+from bridge.snapshot import SNAPSHOT_KEY, per_series
 
 routes = web.RouteTableDef()
 
@@ -42,12 +42,8 @@ async def list_metrics(request: web.Request) -> web.Response:
 async def current(request: web.Request) -> web.Response:
     """Every catalog metric's current samples (a Snapshot), from the shared cache."""
     require_read_access(request)
-    cache = request.app[SNAPSHOT_KEY]
-    instances = parse_instances(request.query)
-    if instances is None:
-        return web.Response(body=await cache.get_bytes(), content_type="application/json",
-                            charset="utf-8")
-    return json_response(filter_instances(await cache.get(), instances))
+    body = await request.app[SNAPSHOT_KEY].get_bytes(parse_instances(request.query))
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 @routes.get("/api/metrics/{name}")

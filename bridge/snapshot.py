@@ -28,6 +28,8 @@ from bridge.selfmetrics import BridgeMetrics
 
 # Failures that mean "Prometheus cannot be reached", as opposed to "this query is wrong".
 UNREACHABLE = (UpstreamUnavailable, UpstreamTimeout)
+# Encoded instance-filtered snapshots kept per refresh (distinct `?instance=` filters).
+MAX_ENCODED = 64
 # Labels never repeated in a sample's `labels`: `instance` has its own field, the rest is noise.
 HIDDEN_LABELS = frozenset({"instance", "__name__"})
 
@@ -100,7 +102,8 @@ class SnapshotCache:
 
     Every lookup within `ttl` of the last refresh (or of the last failure, so a down Prometheus
     is not hammered) is answered from memory; otherwise one refresh runs and every concurrent
-    caller awaits it. The encoded JSON of the unfiltered snapshot is built once per refresh.
+    caller awaits it. The JSON of a snapshot is encoded once per refresh and instance filter
+    (the last `MAX_ENCODED` filters are kept); an answer only adds its `stale` and `age`.
     """
 
     def __init__(self, prom: PrometheusClient, catalog: Catalog, ttl: float,
@@ -112,7 +115,7 @@ class SnapshotCache:
         self._checked = -float("inf")  # monotonic time of the last refresh attempt's end
         # The encoded snapshot around its per-answer `stale` and `age`, built once per refresh.
         self._head = b""  # {"timestamp":T,"stale":
-        self._tail = b""  # ,"metrics":...}
+        self._tails: dict[tuple[str, ...], bytes] = {}  # instances (() = all) -> ,"metrics":...}
         self._inflight: asyncio.Task[None] | None = None
 
     async def get(self) -> dict[str, Any]:
@@ -122,13 +125,27 @@ class SnapshotCache:
         stale, age = self._staleness()
         return {**self.snapshot, "stale": stale, "age": age}
 
-    async def get_bytes(self) -> bytes:
-        """The same as `get`, as UTF-8 JSON (the hot path of GET /api/metrics/current): the
-        snapshot was encoded once when it was fetched; an answer only adds `stale` and `age`."""
+    async def get_bytes(self, instances: Iterable[str] | None = None) -> bytes:
+        """The same as `get` (only `instances`' samples when given), as UTF-8 JSON: the hot
+        path of GET /api/metrics/current, which reuses one encoding per refresh and filter."""
         await self._fresh()
         stale, age = self._staleness()
         return b"".join((self._head, b"true" if stale else b"false", b',"age":',
-                         repr(age).encode(), self._tail))
+                         repr(age).encode(), self._tail(instances)))
+
+    def _tail(self, instances: Iterable[str] | None) -> bytes:
+        """Everything after `age`, encoded at most once per snapshot and instance filter."""
+        key = tuple(sorted(set(instances))) if instances else ()
+        tail = self._tails.get(key)
+        if tail is None:
+            assert self.snapshot is not None
+            snapshot = filter_instances(self.snapshot, key) if key else self.snapshot
+            rest = dumps({k: v for k, v in snapshot.items()
+                          if k not in ("timestamp", "stale", "age")})
+            if len(self._tails) >= MAX_ENCODED:
+                self._tails.pop(next(iter(self._tails)))
+            tail = self._tails[key] = ("," + rest[1:]).encode()
+        return tail
 
     def _staleness(self) -> tuple[bool, float]:
         assert self.snapshot is not None
@@ -166,9 +183,7 @@ class SnapshotCache:
         else:
             self.snapshot, self.last_error = snapshot, None
             self._head = f'{{"timestamp":{snapshot["timestamp"]!r},"stale":'.encode()
-            rest = dumps({k: v for k, v in snapshot.items()
-                          if k not in ("timestamp", "stale", "age")})
-            self._tail = ("," + rest[1:]).encode()
+            self._tails = {}
         finally:
             self._checked = time.monotonic()
             self._inflight = None

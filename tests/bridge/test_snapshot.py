@@ -157,6 +157,14 @@ async def test_cache_hits_reuse_the_encoding(prom, fake, monkeypatch):
     answers = [json.loads(await cache.get_bytes()) for _ in range(5)]
     assert len(encoded) == 1
     assert all(a["metrics"] == answers[0]["metrics"] for a in answers)
+    # One more encoding per instance filter, whatever the order or repeats of its names.
+    only_b = [json.loads(await cache.get_bytes(names))
+              for names in (["host-b:9100"], ["host-b:9100", "host-b:9100"], ["host-b:9100"])]
+    assert len(encoded) == 2
+    assert all({s["instance"] for m in a["metrics"].values() for s in m["samples"]}
+               == {"host-b:9100"} for a in only_b)
+    assert only_b[0] == {**answers[0], "age": only_b[0]["age"],
+                         "metrics": filter_instances(answers[0], ["host-b:9100"])["metrics"]}
 
 
 async def test_stale_fallback_then_unavailable(prom, fake):
