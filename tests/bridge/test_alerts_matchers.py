@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from bridge.alerts.matchers import filter_key, matches_all, parse_filters, parse_matcher
@@ -68,3 +71,24 @@ def test_empty_and_too_many_filters():
         parse_filters(["{}"])
     with pytest.raises(BadRequest, match="too many matchers"):
         parse_filters([f'l{i}="x"' for i in range(21)], limit=20)
+
+
+def test_regexes_take_linear_time_like_alertmanagers():
+    """A reader's filter runs on the event loop for every event: `(a|a)*b` against a long label
+    value backtracks for longer than the universe in Python's `re`, and is instant in RE2
+    (Alertmanager's engine). Run in a child process so that a regression fails the test (its
+    timeout is a guard against a hang, not a measurement) instead of hanging the suite."""
+    code = ("from bridge.alerts.matchers import parse_filters, matches_all\n"
+            "m = parse_filters(['instance=~\"(a|a)*b\"', 'job!~\"(x+x+)+y\"'])\n"
+            "print(matches_all(m, {'instance': 'a' * 50_000, 'job': 'x' * 50_000}))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+    assert parse_matcher('instance=~"(a|a)*"').matches({"instance": "a" * 50_000})
+
+
+def test_rejected_regexes_leave_no_trace_in_the_log(capfd):
+    with pytest.raises(BadRequest, match="invalid regular expression: missing \\)"):
+        parse_matcher('a=~"(x"')
+    assert capfd.readouterr().err == ""
