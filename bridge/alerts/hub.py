@@ -31,7 +31,6 @@ log = logging.getLogger("bridge.alerts.hub")
 # Deliveries (event x subscriber) per loop iteration when fanning out a big batch.
 FANOUT_SLICE = 5000
 
-
 Item = Event | Frame
 
 
