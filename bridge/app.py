@@ -7,7 +7,7 @@ from aiohttp import web
 from bridge import api, catalog, health, observe, openapi, prometheus, snapshot, sse, streams, ws
 from bridge.alerts import routes as alerts
 from bridge.config import BridgeConfig
-from bridge.http import cors_middleware, error_middleware
+from bridge.http import cors_headers, cors_middleware, error_middleware
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.selfmetrics import BridgeMetrics
 
@@ -21,6 +21,7 @@ def create_app(config: BridgeConfig) -> web.Application:
         client_max_size=config.http.max_body_bytes,
         middlewares=[observe.metrics_middleware, cors_middleware, error_middleware],
     )
+    app.on_response_prepare.append(cors_headers)
     app[CONFIG_KEY] = config
     app[METRICS_KEY] = BridgeMetrics()
     for feature in FEATURES:

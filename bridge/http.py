@@ -109,27 +109,36 @@ def origin_allowed(config: BridgeConfig, request: web.Request) -> bool:
     return origin == own
 
 
+def _listed(config: BridgeConfig, origin: str | None) -> bool:
+    allowed = config.http.allowed_origins
+    return bool(origin) and ("*" in allowed or origin in allowed)
+
+
 @web.middleware
 async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """CORS from an allowlist; empty allowlist = same origin only (no CORS headers at all)."""
-    config = request.app[CONFIG_KEY]
+    """CORS preflights, answered from the allowlist (empty = same origin only). The headers of
+    every other answer are added by `cors_headers`."""
     origin = request.headers.get("Origin")
-    listed = bool(origin) and ("*" in config.http.allowed_origins
-                               or origin in config.http.allowed_origins)
-    preflight = "Access-Control-Request-Method" in request.headers
-    if request.method == "OPTIONS" and origin and preflight:
-        if not listed:
-            return error_response(Forbidden(f"origin {origin} is not allowed"))
-        response: web.StreamResponse = web.Response(status=204)
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
-        response.headers["Access-Control-Max-Age"] = "600"
-    else:
-        response = await handler(request)
-    if listed and not response.prepared:
+    if (request.method != "OPTIONS" or not origin
+            or "Access-Control-Request-Method" not in request.headers):
+        return await handler(request)
+    if not _listed(request.app[CONFIG_KEY], origin):
+        return error_response(Forbidden(f"origin {origin} is not allowed"))
+    response = web.Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+async def cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: allow an allowlisted Origin to read the answer. Added as the
+    headers go out, so streamed answers (SSE), which a middleware sees only once they are
+    sent, get them too."""
+    origin = request.headers.get("Origin")
+    if _listed(request.app[CONFIG_KEY], origin):
         response.headers["Access-Control-Allow-Origin"] = origin or ""
         response.headers["Vary"] = "Origin"
-    return response
 
 
 def request_token(request: web.Request) -> str | None:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from bridge.catalog import BUILTIN
-from bridge.config import AuthConfig
+from bridge.config import AuthConfig, HttpConfig
 from bridge.streams import STREAMS_KEY
 from tests.bridge.stream_helpers import TOKEN, FakeFetch, make_app, next_of, until
 
@@ -124,3 +124,14 @@ async def test_sse_and_websocket_default_streams_share_one_poller(aiohttp_client
             by_tick[frame["timestamp"]] = frame
         assert len(app[STREAMS_KEY].pollers) == 1 and len(fetch.calls) == 1
         assert all(by_tick.get(f["timestamp"]) == f for f in sse)
+
+
+async def test_an_allowlisted_origin_may_read_the_stream(aiohttp_client, tmp_path) -> None:
+    """CORS headers on a streamed answer (a browser's EventSource from the dashboard's origin)."""
+    app = make_app(FakeFetch(), tmp_path,
+                   http=HttpConfig(allowed_origins=("https://dash.example",)))
+    client = await aiohttp_client(app)
+    async with client.get("/api/sse/metrics", headers={"Origin": "https://dash.example"}) as resp:
+        assert resp.status == 200
+        assert resp.headers["Access-Control-Allow-Origin"] == "https://dash.example"
+        assert (await events(resp, 1))[0][0] == "subscribed"
