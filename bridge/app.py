@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bridge import api, catalog, health, observe, openapi, prometheus, snapshot, sse, streams, ws
+from bridge import (
+    api,
+    catalog,
+    health,
+    observe,
+    openapi,
+    page,
+    prometheus,
+    snapshot,
+    sse,
+    streams,
+    ws,
+)
 from bridge.alerts import routes as alerts
 from bridge.config import BridgeConfig
 from bridge.http import cors_headers, cors_middleware, error_middleware
@@ -12,7 +24,8 @@ from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.selfmetrics import BridgeMetrics
 
 # Each feature module exposes `setup(app)`: it adds its routes and its cleanup_ctx resources.
-FEATURES = (observe, prometheus, catalog, snapshot, health, api, openapi, streams, ws, sse, alerts)
+FEATURES = (observe, prometheus, catalog, snapshot, health, api, openapi, streams, ws, sse, alerts,
+            page)
 
 
 def create_app(config: BridgeConfig) -> web.Application:
