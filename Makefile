@@ -28,9 +28,11 @@ debs:
 	  apt-get update -qq && $(APT_INSTALL) prometheus prometheus-alertmanager; \
 	fi
 
-# Debian's node_exporter: the anchor of the live parity tests and of the benchmarks.
+# Debian's node_exporter: the anchor of the live parity tests and of the benchmarks; Chromium:
+# the headless browser of the live page's tests.
 test-debs: debs
 	@command -v prometheus-node-exporter >/dev/null || { apt-get update -qq && $(APT_INSTALL) prometheus-node-exporter; }
+	@command -v chromium >/dev/null || { apt-get update -qq && $(APT_INSTALL) chromium; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -192,7 +192,8 @@ def main() -> int:
             log.close()
             wait_ready(name, procs[-1][1], ready)
         print("promwire stack is up (logs and state in .run/, Ctrl-C stops it):")
-        print(f"  bridge        http://127.0.0.1:{ports['bridge']}/  (token: {token_file})")
+        print(f"  bridge        http://127.0.0.1:{ports['bridge']}/  (the live page; token: "
+              f"{token_file})")
         print(f"  exporter      http://127.0.0.1:{ports['exporter']}/metrics")
         print(f"  prometheus    http://127.0.0.1:{ports['prometheus']}/")
         print(f"  alertmanager  http://127.0.0.1:{ports['alertmanager']}/")

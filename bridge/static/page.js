@@ -172,6 +172,7 @@ function render() {
     if (stale) updated += " · stale";
   }
   setText($("updated"), updated);
+  $("updated").setAttribute("data-timestamp", frame ? String(frame.timestamp) : "");
   toggle($("alerts-section"), "stale", !RUNNING.has(alertLink.link));
   alerts.tick(now);
 }
