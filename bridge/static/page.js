@@ -50,7 +50,7 @@ function describe(name, body) {
   const entry = catalog.get(name);
   return {
     title: entry?.title || body?.title || name,
-    unit: body?.unit ?? entry?.unit ?? "",
+    unit: entry?.unit ?? body?.unit ?? "",
     description: entry?.description || "",
   };
 }

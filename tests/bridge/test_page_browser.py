@@ -327,3 +327,36 @@ def test_page_marks_values_stale_while_prometheus_is_down(open_page, node_stack,
         if proc is not None:
             proc.stop()
         prom.stop()
+
+
+MODULES_JS = """(async () => {
+  const { formatValue, duration } = await import("./static/format.js");
+  const { Backoff } = await import("./static/transport.js");
+  const top = new Backoff(500, 30000, () => 1);
+  const ceilings = Array.from({ length: 9 }, () => top.next());
+  top.reset();
+  const afterReset = top.next();
+  const bottom = new Backoff(500, 30000, () => 0);
+  return {
+    ceilings, afterReset, bottom: [bottom.next(), bottom.next()],
+    values: [formatValue(12.345, "percent"), formatValue(1536, "bytes/s"),
+             formatValue(3 * 1048576, "bytes/s"), formatValue(0, "bytes/s"),
+             formatValue(93784, "seconds"), formatValue(0.5, ""), formatValue(2, "widgets"),
+             formatValue("NaN", "percent"), formatValue("+Inf", "bytes/s")],
+    durations: [duration(59), duration(61), duration(3600 * 5 + 60 * 7)],
+  };
+})()"""
+
+
+def test_page_modules_format_units_and_back_off_with_full_jitter(open_page, bridge):
+    """The page's own modules, imported in the browser: the waits before reconnect attempts
+    are uniform in [0, min(30 s, 0.5 s * 2^n)] (here with the random draw pinned to its ends),
+    and values are printed in the catalog's units."""
+    page = open_page(bridge.url + "/")
+    result = page.evaluate(MODULES_JS)
+    assert result["ceilings"] == [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+    assert result["afterReset"] == 500 and result["bottom"] == [0, 0]
+    assert result["values"] == ["12.3 %", "1.50 KiB/s", "3.00 MiB/s", "0 B/s", "1d 2h", "0.50",
+                                "2.00 widgets", "NaN", "+Inf"]
+    assert result["durations"] == ["59s", "1m 01s", "5h 07m"]
+    assert page.problems(network=True) == []
