@@ -81,7 +81,7 @@ const alerts = new Alerts({
 const metrics = {
   link: "connecting", transport: "ws", detail: "",
   frame: null, receivedAt: 0, timestamps: [], interval: DEFAULT_INTERVAL,
-  prometheus: "unknown", prometheusDetail: "",
+  prometheus: "unknown", prometheusDetail: "", awaitingFresh: false,
 };
 const alertLink = { link: "connecting", transport: "ws", detail: "" };
 
@@ -102,7 +102,10 @@ function onMetricsFrame(frame) {
       metrics.frame = frame;
       metrics.receivedAt = Date.now();
       metrics.prometheus = frame.stale ? "down" : "up";
-      if (!frame.stale) metrics.prometheusDetail = "";
+      if (!frame.stale) {
+        metrics.prometheusDetail = "";
+        metrics.awaitingFresh = false;
+      }
       hosts.update(frame);
       const problems = Object.entries(frame.errors || {}).map(
         ([name, error]) => `${name}: ${error.error}: ${error.detail}`);
@@ -112,6 +115,8 @@ function onMetricsFrame(frame) {
     case "status":
       metrics.prometheus = frame.prometheus;
       metrics.prometheusDetail = frame.detail || "";
+      // Values from before an outage stay stale until the first snapshot after it.
+      if (frame.prometheus === "down") metrics.awaitingFresh = true;
       break;
     case "subscribed":
       if (typeof frame.interval === "number") metrics.interval = frame.interval;
@@ -138,7 +143,8 @@ async function pollMetrics() {
 
 function metricsStale(now) {
   if (!metrics.frame) return false;
-  if (!RUNNING.has(metrics.link) || metrics.frame.stale || metrics.prometheus === "down") {
+  if (!RUNNING.has(metrics.link) || metrics.frame.stale || metrics.prometheus === "down"
+      || metrics.awaitingFresh) {
     return true;
   }
   return now - metrics.receivedAt > (3 * metrics.interval + 2) * 1000;
