@@ -197,6 +197,7 @@ def main() -> int:
         print(f"  exporter      http://127.0.0.1:{ports['exporter']}/metrics")
         print(f"  prometheus    http://127.0.0.1:{ports['prometheus']}/")
         print(f"  alertmanager  http://127.0.0.1:{ports['alertmanager']}/")
+        print("  (no Grafana: to see dashboards/ in your own, README \"Grafana next to make run\")")
         sys.stdout.flush()
         while all(proc.poll() is None for _name, proc in procs):
             time.sleep(0.5)
