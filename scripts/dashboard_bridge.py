@@ -55,7 +55,7 @@ def bridge() -> Dashboard:
            T(f"sum by (upstream, endpoint, outcome) (rate({upstream}{{{b}}}[{RATE}]))",
              "{{upstream}} {{endpoint}} {{outcome}}"), unit="reqps", w=8, min=0),
         ts("Upstream error ratio",
-           T(f'(sum by (upstream) (rate({upstream}{{{b}, outcome!~"success|ok"}}[{RATE}])) '
+           T(f'(sum by (upstream) (rate({upstream}{{{b}, outcome!="success"}}[{RATE}])) '
              f"or 0 * sum by (upstream) (rate({upstream}{{{b}}}[{RATE}]))) "
              f"/ sum by (upstream) (rate({upstream}{{{b}}}[{RATE}]))", "{{upstream}}"),
            unit="percentunit", w=8, min=0, max=1,

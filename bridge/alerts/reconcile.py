@@ -103,7 +103,7 @@ class Reconciler:
                     data = await resp.json(content_type=None)
                 except ValueError as exc:
                     raise UpstreamInvalid(f"Alertmanager sent invalid JSON: {exc}") from None
-            outcome = "ok"
+            outcome = "success"
             return data
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise UpstreamUnavailable(
