@@ -16,7 +16,7 @@ from aiohttp import web
 from bridge.alerts.hub import HUB_KEY
 from bridge.alerts.model import parse_manual, parse_webhook
 from bridge.alerts.reconcile import RECONCILER_KEY
-from bridge.alerts.store import STORE_KEY
+from bridge.alerts.store import STORE_KEY, Event
 from bridge.errors import BadRequest, BridgeError, PayloadTooLarge, StorageUnavailable, Unauthorized
 from bridge.http import json_response, require_token
 from bridge.keys import CONFIG_KEY, METRICS_KEY
@@ -62,7 +62,14 @@ async def webhook(request: web.Request) -> web.Response:
         # Alertmanager left alerts out (max_alerts): ask it for the full list now.
         request.app[RECONCILER_KEY].trigger()
     return json_response({"status": "ok", "alerts": len(payload.notices),
-                          "events": len(events), "seq": request.app[HUB_KEY].last_seq})
+                          "events": len(events), "seq": _reply_seq(request, events)})
+
+
+def _reply_seq(request: web.Request, events: list[Event]) -> int:
+    """The seq of the last event this request stored: the hub fans a big batch out over several
+    loop iterations, so its `last_seq` may still lag the events just committed. Without events
+    of its own, the live position (every earlier event is behind it)."""
+    return events[-1].seq if events else request.app[HUB_KEY].last_seq
 
 
 @routes.post("/api/ws/broadcast/alert")
@@ -75,4 +82,4 @@ async def broadcast_alert(request: web.Request) -> web.Response:
     events = await request.app[STORE_KEY].record([notice])
     return json_response({"status": "ok", "fingerprint": notice.fingerprint,
                           "event": json.loads(events[0].text) if events else None,
-                          "seq": request.app[HUB_KEY].last_seq})
+                          "seq": _reply_seq(request, events)})

@@ -209,3 +209,21 @@ async def test_a_full_disk_is_503_keeps_what_was_acknowledged_and_the_retry_is_s
                             check=True)
     status, answer = await post(client, body)
     assert status == 200 and answer["events"] == 1 and answer["seq"] == len(acknowledged) + 1
+
+
+async def test_the_reply_seq_is_the_last_event_this_request_stored(aiohttp_client, tmp_path):
+    """A post bigger than one fan-out slice: the hub is still publishing when the commit is
+    acknowledged, yet the reply names the seq of this request's own last event."""
+    from bridge.alerts.hub import FANOUT_SLICE
+
+    client = await aiohttp_client(make_app(tmp_path, max_body_bytes=16 << 20))
+    status, first = await post(client, payload(am_alert("Before")))
+    assert status == 200 and first["seq"] == 1
+    count = FANOUT_SLICE * 2 + 500
+    alerts = [am_alert("Many", instance=f"h{i}:9100") for i in range(count)]
+    status, body = await post(client, payload(*alerts))
+    assert status == 200 and body["events"] == count
+    assert body["seq"] == 1 + count
+    history = await (await client.get(f"/api/alerts/history?since={body['seq'] - 1}")).json()
+    assert [e["seq"] for e in history["events"]] == [body["seq"]]
+    assert history["events"][0]["alert"]["labels"]["instance"] == f"h{count - 1}:9100"
