@@ -5,6 +5,8 @@ from __future__ import annotations
 from exporter.collectors.base import Collector, NoDataError, supported
 from exporter.collectors.cpu import CpuCollector
 from exporter.collectors.diskstats import DiskstatsCollector
+from exporter.collectors.entropy import EntropyCollector
+from exporter.collectors.filefd import FilefdCollector
 from exporter.collectors.filesystem import FilesystemCollector
 from exporter.collectors.hwmon import HwmonCollector
 from exporter.collectors.loadavg import LoadavgCollector
@@ -18,7 +20,8 @@ from exporter.collectors.uname import UnameCollector
 from exporter.collectors.vmstat import VmstatCollector
 
 COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
-    CpuCollector, DiskstatsCollector, FilesystemCollector, HwmonCollector, LoadavgCollector,
+    CpuCollector, DiskstatsCollector, EntropyCollector, FilefdCollector, FilesystemCollector,
+    HwmonCollector, LoadavgCollector,
     MeminfoCollector, NetdevCollector, PressureCollector, StatCollector, TextfileCollector,
     TimeCollector, UnameCollector, VmstatCollector)}
 

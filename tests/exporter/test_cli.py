@@ -12,7 +12,8 @@ import pytest
 from exporter.cli import build_parser, load
 from tests import servers
 
-VALID = "cpu, diskstats, filesystem, hwmon, loadavg, meminfo, netdev, pressure, stat"
+VALID = ("cpu, diskstats, entropy, filefd, filesystem, hwmon, loadavg, meminfo, netdev, "
+         "pressure, stat")
 
 
 def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
