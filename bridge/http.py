@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bridge.config import BridgeConfig
-from bridge.errors import BridgeError, Forbidden, Unauthorized
+from bridge.errors import BadRequest, BridgeError, Forbidden, Unauthorized
 from bridge.keys import CONFIG_KEY
 
 log = logging.getLogger("bridge.http")
@@ -145,6 +145,8 @@ def request_token(request: web.Request) -> str | None:
     """The token a request carries: Bearer header, Basic password, or `?token=` (for browsers'
     WebSocket and EventSource, which cannot set headers)."""
     header = request.headers.get("Authorization", "")
+    if not header.isascii():  # aiohttp keeps undecodable bytes as surrogates: not a token
+        raise BadRequest("Authorization: the header must be ASCII (Bearer <token>)")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer":
         return value.strip()
@@ -154,7 +156,10 @@ def request_token(request: web.Request) -> str | None:
         except (ValueError, UnicodeDecodeError):
             return None
         return password
-    return request.query.get("token")
+    token = request.query.get("token")
+    if token is not None and not token.isascii():
+        raise BadRequest("token: must be ASCII")
+    return token
 
 
 def require_token(request: web.Request) -> None:

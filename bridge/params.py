@@ -68,6 +68,19 @@ def _number(text: str, name: str, what: str) -> float | None:
     return value
 
 
+_ASCII_UINT = re.compile(r"[0-9]{1,19}")
+
+
+def parse_uint(text: str, name: str, low: int = 0, high: int = 2**63 - 1) -> int:
+    """A plain ASCII decimal integer in [low, high], or BadRequest naming `name`. The one place
+    integers are read from URLs and headers: `str.isdigit` accepts '²' (which `int` refuses)
+    and `int` accepts other scripts' digits; neither belongs in a parameter."""
+    if not _ASCII_UINT.fullmatch(text) or not low <= int(text) <= high:
+        raise BadRequest(f"{name}: expected an integer from {low} to {high}, got {text!r:.40}",
+                         parameter=name)
+    return int(text)
+
+
 def parse_list(query: Mapping[str, str] | object, name: str) -> list[str] | None:
     """`?name=a&name=b` or `?name=a,b` -> ["a", "b"]; absent or empty -> None."""
     getall = getattr(query, "getall", None)

@@ -26,6 +26,9 @@ _RFC3339 = re.compile(
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Go's zero time (Alertmanager's "no endsAt") and anything before 1970 mean "not set".
 _UNSET_BEFORE_MS = 0
+# 9999-12-31T23:59:59.999Z: later instants (e.g. that day with a -23:59 offset) cannot be
+# printed back as RFC 3339 with a four-digit year.
+MAX_TIME_MS = 253_402_300_799_999
 
 
 def now_ms() -> int:
@@ -50,7 +53,10 @@ def parse_time(value: str) -> int:
     except ValueError as exc:
         raise ValueError(f"invalid time {value!r}: {exc}") from None
     days = (dt - datetime(1970, 1, 1, tzinfo=UTC))
-    return (days.days * 86400 + days.seconds) * 1000 + int(fraction)
+    ms = (days.days * 86400 + days.seconds) * 1000 + int(fraction)
+    if ms > MAX_TIME_MS:
+        raise ValueError(f"{value!r} is after 9999-12-31T23:59:59.999Z")
+    return ms
 
 
 def format_time(ms: int) -> str:
@@ -124,17 +130,30 @@ def _require(data: Mapping[str, Any], key: str, where: str) -> Any:
 def _string(value: Any, field: str, *, empty: bool = True) -> str:
     if not isinstance(value, str):
         raise BadRequest(f"{field}: expected a string, got {_kind(value)}")
+    _unicode(value, field)
     if not empty and not value:
         raise BadRequest(f"{field}: must not be empty")
     return value
+
+
+def _unicode(value: str, field: str) -> None:
+    """JSON may carry lone surrogates (`"\\ud800"`), which are not Unicode text: they could
+    not be stored, hashed into a fingerprint or sent to a subscriber."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise BadRequest(f"{field}: {value!r:.80} holds a lone surrogate (not valid "
+                         "Unicode)") from None
 
 
 def _labels(value: Any, field: str, *, names: bool = True) -> dict[str, str]:
     if not isinstance(value, dict):
         raise BadRequest(f"{field}: expected an object of strings, got {_kind(value)}")
     for key, item in value.items():
+        _unicode(key, field)
         if not isinstance(item, str):
             raise BadRequest(f"{field}.{key}: expected a string, got {_kind(item)}")
+        _unicode(item, f"{field}.{key}")
         if names and not _LABEL_NAME.match(key):
             raise BadRequest(f"{field}: invalid label name {key!r}")
     return value

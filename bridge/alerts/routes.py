@@ -21,10 +21,10 @@ from bridge.alerts.hub import HUB_KEY, AlertHub
 from bridge.alerts.matchers import matches_all, parse_filters
 from bridge.alerts.reconcile import RECONCILER_KEY, Reconciler
 from bridge.alerts.store import STORE_KEY, AlertStore
-from bridge.errors import BadRequest
 from bridge.health import add_health_check
 from bridge.http import dumps, json_response, require_read_access
 from bridge.keys import CONFIG_KEY, METRICS_KEY
+from bridge.params import parse_uint
 
 log = logging.getLogger("bridge.alerts")
 routes = web.RouteTableDef()
@@ -43,9 +43,7 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     text = request.query.get(name)
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise BadRequest(f"{name}: expected an integer from {low} to {high}, got {text!r:.40}")
-    return int(text)
+    return parse_uint(text, name, low, high)
 
 
 @routes.get("/api/alerts")

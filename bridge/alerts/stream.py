@@ -25,6 +25,7 @@ from bridge.alerts.store import STORE_KEY, AlertStore, Event
 from bridge.errors import BadRequest, BridgeError
 from bridge.http import check_origin, dumps, require_read_access
 from bridge.keys import CONFIG_KEY
+from bridge.params import parse_uint
 
 log = logging.getLogger("bridge.alerts.stream")
 routes = web.RouteTableDef()
@@ -56,18 +57,16 @@ def parse_params(query: Mapping[str, str], last_event_id: str | None = None,
     matchers = parse_filters(filters, max_matchers)
     if last_event_id:
         epoch, _, since_text = last_event_id.strip().rpartition(":")
-        if not epoch or not since_text.isdigit():
-            raise BadRequest(f"Last-Event-ID: expected EPOCH:SEQ, got {last_event_id!r}")
-        return StreamParams(matchers, int(since_text), epoch)
+        if not epoch:
+            raise BadRequest(f"Last-Event-ID: expected EPOCH:SEQ, got {last_event_id!r:.80}")
+        return StreamParams(matchers, parse_uint(since_text, "Last-Event-ID"), epoch)
     since_text, epoch = query.get("since"), query.get("epoch")
     if since_text is None and epoch is None:
         return StreamParams(matchers)
     if since_text is None or not epoch:
         raise BadRequest("since and epoch go together: resume with ?since=SEQ&epoch=EPOCH "
                          "as received in the last frame")
-    if not since_text.isdigit():
-        raise BadRequest(f"since: expected a non-negative integer, got {since_text!r}")
-    return StreamParams(matchers, int(since_text), epoch)
+    return StreamParams(matchers, parse_uint(since_text, "since"), epoch)
 
 
 class Feed:
