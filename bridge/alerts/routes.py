@@ -136,8 +136,9 @@ def _health_check(app: web.Application) -> Any:
     async def check() -> dict[str, Any]:
         store, hub, reconciler = app[STORE_KEY], app[HUB_KEY], app[RECONCILER_KEY]
         reconcile = reconciler.status()
-        ok = store.error is None and reconcile["ok"] is not False
-        return {"ok": ok, "store": {"ok": store.error is None, "error": store.error,
+        error = store.error or store.write_error
+        ok = error is None and reconcile["ok"] is not False
+        return {"ok": ok, "store": {"ok": error is None, "error": error,
                                     "epoch": hub.epoch, "seq": hub.last_seq},
                 "reconcile": reconcile, "subscribers": hub.subscribers,
                 "firing": len(hub.firing)}

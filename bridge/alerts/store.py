@@ -30,6 +30,7 @@ from bridge.alerts.db import Database, Outcome
 from bridge.alerts.frames import Encoded, alert_frame
 from bridge.alerts.model import Notice, now_ms, parse_time
 from bridge.config import AlertsConfig
+from bridge.errors import StorageUnavailable
 from bridge.http import dumps
 
 log = logging.getLogger("bridge.alerts.store")
@@ -94,6 +95,9 @@ class AlertStore:
         self.epoch = ""
         # Why the store could not be opened (None once open); /health shows it.
         self.error: str | None = None
+        # Why the last write failed (disk full, locked, read-only); None once a write succeeds
+        # again. /health is `degraded` while it is set: webhooks are getting 503.
+        self.write_error: str | None = None
         self._listeners: list[Callable[[list[Event]], None]] = []
         self._reset_listeners: list[Callable[[str], None]] = []
 
@@ -122,6 +126,10 @@ class AlertStore:
     def _settle(self, outcomes: list[Outcome]) -> None:
         events: list[Event] = []
         for o in outcomes:
+            if isinstance(o.error, StorageUnavailable):
+                self.write_error = o.error.detail
+            elif o.error is None:
+                self.write_error = None
             if o.error is not None:
                 continue
             if o.tag == "events":

@@ -199,6 +199,10 @@ async def test_a_full_disk_is_503_keeps_what_was_acknowledged_and_the_retry_is_s
     assert status == 503 and answer["error"] == "storage_unavailable"
     assert "disk full" in answer["detail"]
     assert len(acknowledged) >= 2
+    # /health tells the operator why webhooks are refused.
+    check = (await (await client.get("/health")).json())["checks"]["alerts"]
+    assert check["ok"] is False and check["store"]["ok"] is False
+    assert "disk full" in check["store"]["error"]
     # Every notification answered 200 is on disk (read by a separate connection).
     with sqlite3.connect(small_disk / "alerts.db") as conn:
         stored = [json.loads(frame)["alert"]["labels"]["alertname"]
@@ -209,6 +213,12 @@ async def test_a_full_disk_is_503_keeps_what_was_acknowledged_and_the_retry_is_s
                             check=True)
     status, answer = await post(client, body)
     assert status == 200 and answer["events"] == 1 and answer["seq"] == len(acknowledged) + 1
+    for _ in range(50):  # probe results are shared for a second
+        check = (await (await client.get("/health")).json())["checks"]["alerts"]
+        if check["ok"]:
+            break
+        await asyncio.sleep(0.1)
+    assert check["ok"] is True and check["store"] == {**check["store"], "ok": True, "error": None}
 
 
 async def test_the_reply_seq_is_the_last_event_this_request_stored(aiohttp_client, tmp_path):
