@@ -19,7 +19,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import resource
 import selectors
 import socket
 import time
@@ -212,18 +211,6 @@ class _Conn:
         path, query = split_target(self.url)
         self.queue.append((Request(method, path, query, self.version, self.headers),
                            self.keep_alive))
-
-
-def raise_fd_limit() -> int:
-    """Raise the soft open-files limit to the hard one (each connection is a descriptor)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
-    return soft
 
 
 class HTTPServer:
