@@ -5,6 +5,8 @@ check: Prometheus and Alertmanager reachability and latency, plus any check anot
 with `add_health_check` (e.g. the alert store's reconciliation). /ready answers 503 while
 Prometheus is unreachable, so a load balancer stops sending traffic the bridge cannot serve.
 Probe results are shared for a second, so polling these endpoints cannot flood the upstreams.
+Upstream probes give up after PROBE_TIMEOUT, not the (much longer) query timeout: a Prometheus
+that accepts connections and never answers must make /ready say 503 at once, not after 10 s.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 HEALTH_CHECKS_KEY = web.AppKey("health_checks", dict[str, HealthCheck])
 # Seconds probe results are reused.
 PROBE_TTL = 1.0
+# Seconds an upstream probe may take (capped by the upstream's own timeout). Below 1 s so that
+# /ready and /health, which wait at most for one probe, answer within a second.
+PROBE_TIMEOUT = 0.9
 
 routes = web.RouteTableDef()
 
@@ -76,7 +81,7 @@ def prometheus_check(app: web.Application) -> HealthCheck:
     async def check() -> dict[str, Any]:
         prom = app[PROMETHEUS_KEY]
         try:
-            latency = await prom.probe()
+            latency = await prom.probe(min(PROBE_TIMEOUT, prom.config.timeout))
         except UpstreamError as exc:
             return {"ok": False, "latency": None, "error": exc.detail,
                     "last_success": prom.status.last_success}
@@ -95,13 +100,16 @@ def alertmanager_check(app: web.Application) -> HealthCheck:
         started = time.perf_counter()
         try:
             session = app[PROMETHEUS_KEY].session
-            timeout = aiohttp.ClientTimeout(total=config.timeout)
+            timeout = aiohttp.ClientTimeout(total=min(PROBE_TIMEOUT, config.timeout))
             async with session.get(config.url.rstrip("/") + "/-/healthy",
                                    timeout=timeout) as resp:
                 await resp.read()
                 if resp.status != 200:
                     raise UpstreamUnavailable(f"Alertmanager answered {resp.status}")
-        except (aiohttp.ClientError, OSError, TimeoutError, UpstreamError) as exc:
+        except TimeoutError:
+            return {"ok": False, "latency": None,
+                    "error": f"Alertmanager did not answer within {timeout.total:g} s"}
+        except (aiohttp.ClientError, OSError, UpstreamError) as exc:
             detail = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
             return {"ok": False, "latency": None, "error": detail[:300]}
         return {"ok": True, "latency": round(time.perf_counter() - started, 6), "error": None}

@@ -153,10 +153,17 @@ class PrometheusClient:
                            _unique(w for r in results for w in r.warnings),
                            _unique(i for r in results for i in r.infos))
 
-    async def probe(self) -> float:
-        """GET /-/ready; returns the latency in seconds or raises an UpstreamError."""
+    async def probe(self, limit: float | None = None) -> float:
+        """GET /-/ready; returns the latency in seconds or raises an UpstreamError.
+
+        `limit` (seconds, total) overrides the query timeout: a readiness probe must answer
+        fast even when Prometheus accepts connections and never replies.
+        """
         started = time.perf_counter()
-        async with self._request("probe", "GET", "/-/ready") as resp:
+        kwargs: dict[str, Any] = {}
+        if limit is not None:
+            kwargs["timeout"] = aiohttp.ClientTimeout(total=limit)
+        async with self._request("probe", "GET", "/-/ready", **kwargs) as resp:
             body = await resp.text()
             if resp.status != 200:
                 detail = f"Prometheus not ready: {resp.status} {body.strip()}"

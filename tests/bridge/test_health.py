@@ -3,6 +3,8 @@ Prometheus is unreachable)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiohttp import web
 
@@ -128,3 +130,44 @@ async def test_unconfigured_alertmanager_is_not_a_failure(aiohttp_client, upstre
     client = await aiohttp_client(health_only(config(upstream.url, "")))
     body = await (await client.get("/health")).json()
     assert body["status"] == "ok" and body["checks"]["alertmanager"]["ok"] is None
+
+
+@pytest.fixture
+async def silent_upstream():
+    """A TCP server that accepts connections, reads, and never answers: a hung Prometheus or
+    Alertmanager (a real one will not do this on demand)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        while await reader.read(65536):
+            pass
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    for writer in held:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+async def test_ready_does_not_wait_out_the_query_timeout(aiohttp_client, silent_upstream,
+                                                         tmp_path):
+    """Prometheus accepts and never answers, queries may take 30 s: /ready still says 503 with
+    the JSON error at once (the 5 s bound is a hang guard, not a performance claim)."""
+    config = BridgeConfig(prometheus=PrometheusConfig(url=silent_upstream, timeout=30),
+                          alertmanager=AlertmanagerConfig(url=silent_upstream, timeout=30),
+                          data_dir=str(tmp_path))
+    client = await aiohttp_client(health_only(config))
+    resp = await asyncio.wait_for(client.get("/ready"), timeout=5)
+    body = await resp.json()
+    assert resp.status == 503 and body["error"] == "unavailable"
+    assert body["detail"].startswith("not ready: ") and "did not answer" in body["detail"]
+    resp = await asyncio.wait_for(client.get("/health"), timeout=5)
+    body = await resp.json()
+    assert resp.status == 200 and body["status"] == "degraded"
+    assert body["checks"]["prometheus"]["ok"] is False
+    assert body["checks"]["alertmanager"] == {
+        "ok": False, "latency": None, "error": "Alertmanager did not answer within 0.9 s"}
+
