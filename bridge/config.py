@@ -172,12 +172,14 @@ SHORTCUTS: dict[str, str] = {
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+# `str.isdigit` accepts '²', which `int` then refuses with a traceback.
+_ASCII_INT = re.compile(r"-?[0-9]{1,19}")
 
 
 def parse_listen(value: str) -> tuple[str, int]:
     """Split HOST:PORT (":PORT" = all interfaces, "[::1]:PORT" for IPv6) or raise ValueError."""
     host, sep, port_s = value.rpartition(":")
-    if not sep or not port_s.isdigit() or not 0 <= int(port_s) <= 65535:
+    if not sep or not _ASCII_INT.fullmatch(port_s) or not 0 <= int(port_s) <= 65535:
         raise ValueError(f"expected HOST:PORT, got {value!r}")
     host = host.strip("[]") or "0.0.0.0"
     return host, int(port_s)
@@ -297,7 +299,7 @@ def _scalar(hint: Any, value: Any, source: str, key: str) -> Any:
     elif hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str) and _ASCII_INT.fullmatch(value.strip()):
             return int(value)
     elif hint is float:
         if isinstance(value, int | float) and not isinstance(value, bool):

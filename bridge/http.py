@@ -3,11 +3,15 @@
 `error_middleware` is the single place where exceptions become HTTP answers: a `BridgeError`
 becomes its status and `{"error", "detail"}` body, aiohttp's own HTTP exceptions (404, 405, 413)
 get the same JSON shape, and anything unexpected is logged and answered 500 without a traceback.
+Once a stream's status line is out (a WebSocket's 101, SSE's 200), an error can no longer be an
+HTTP answer: it ends that stream instead (a close code on a WebSocket).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hmac
 import json
 import logging
@@ -22,6 +26,11 @@ from bridge.errors import BadRequest, BridgeError, Forbidden, Unauthorized
 from bridge.keys import CONFIG_KEY
 
 log = logging.getLogger("bridge.http")
+
+# The streamed answer (WebSocket, SSE) whose status line `start_stream` has sent.
+STREAM_KEY = web.RequestKey("stream", web.StreamResponse)
+STREAM_CLOSE_TIMEOUT = 5.0
+CLOSE_POLICY, CLOSE_INTERNAL = 1008, 1011
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -70,17 +79,44 @@ def error_response(exc: BridgeError) -> web.Response:
     return json_response(exc.body(), status=exc.status, headers=headers)
 
 
+async def start_stream(request: web.Request, resp: web.StreamResponse) -> None:
+    """Send `resp`'s status line (101 or 200) and remember it: an error raised after this point
+    ends that stream rather than writing a second status line into it (`error_middleware`)."""
+    if isinstance(resp, web.WebSocketResponse):
+        _check_handshake(request)
+    await resp.prepare(request)
+    request[STREAM_KEY] = resp
+
+
+def _check_handshake(request: web.Request) -> None:
+    """aiohttp's handshake base64-decodes Sec-WebSocket-Key with a ValueError (a 500) for
+    undecodable bytes: refuse them first, as the 400 aiohttp gives for other bad keys."""
+    key = request.headers.get("Sec-WebSocket-Key", "")
+    if not key.isascii():
+        raise BadRequest("Sec-WebSocket-Key: expected 16 bytes in base64 (RFC 6455)")
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except BridgeError as exc:
+    except ConnectionResetError:
+        raise
+    except Exception as exc:
+        if STREAM_KEY in request or request.writer.output_size:
+            return await _end_stream(request, exc)
+        return _error_answer(request, exc)
+
+
+def _error_answer(request: web.Request, exc: Exception) -> web.Response:
+    """The JSON answer for `exc`, before anything was sent; redirects are re-raised."""
+    if isinstance(exc, BridgeError):
         if exc.status >= 500:
             log.warning("%s %s -> %s %s", request.method, request.path, exc.status, exc.detail)
         return error_response(exc)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400 or exc.content_type == "application/json":
-            raise
+            raise exc
         code = _HTTP_ERROR_CODES.get(exc.status, "http_error")
         detail = exc.reason
         if exc.status == 404:
@@ -90,11 +126,29 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             detail = f"request body larger than {limit} bytes"
         return json_response({"error": code, "detail": detail}, status=exc.status,
                              headers={k: v for k, v in exc.headers.items() if k == "Allow"})
-    except ConnectionResetError:
-        raise
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return json_response({"error": "internal", "detail": "internal server error"}, 500)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return json_response({"error": "internal", "detail": "internal server error"}, 500)
+
+
+async def _end_stream(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """An error after a stream started: close a WebSocket with a code (1008 for bad input,
+    1011 for our fault), end an SSE body; never a second status line on the wire."""
+    status = exc.status if isinstance(exc, BridgeError | web.HTTPException) else 500
+    error = exc.error if isinstance(exc, BridgeError) else _HTTP_ERROR_CODES.get(status,
+                                                                                  "internal")
+    if status >= 500:
+        log.error("error in the stream %s %s", request.method, request.path, exc_info=exc)
+    resp = request.get(STREAM_KEY)
+    if isinstance(resp, web.WebSocketResponse) and not resp.closed:
+        code = CLOSE_POLICY if status < 500 else CLOSE_INTERNAL
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(resp.close(code=code, message=error.encode()),
+                                   STREAM_CLOSE_TIMEOUT)
+    if resp is not None:
+        return resp
+    if request.transport is not None:  # started by hand, not by start_stream: cut it
+        request.transport.abort()
+    raise ConnectionResetError(f"error after the answer started: {exc!r}") from exc
 
 
 def origin_allowed(config: BridgeConfig, request: web.Request) -> bool:

@@ -34,7 +34,7 @@ CONTENT_TYPES = {
 }
 CACHE_CONTROL = "no-cache"
 # A Host header safe to repeat in the policy (name or IP literal, optional port).
-_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
+_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
            "connect-src {connect}; object-src 'none'; base-uri 'none'; form-action 'none'; "
            "frame-ancestors 'none'")

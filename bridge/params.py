@@ -19,8 +19,10 @@ from bridge.errors import BadRequest
 MAX_TIME = 9.2e15
 _UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 # Prometheus duration: units largest first, each at most once (e.g. 1h30m, 90s, 500ms).
+# re.ASCII everywhere: `\d` would accept other scripts' digits, which `float` then reads.
 _DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?"
-                       r"(?:(\d+)ms)?")
+                       r"(?:(\d+)ms)?", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 
 
 def parse_duration(text: str, name: str) -> float:
@@ -60,11 +62,20 @@ def parse_time(text: str, name: str) -> float:
 def _number(text: str, name: str, what: str) -> float | None:
     """`text` as a decimal number, None when it is not written as one; a number too large for
     a float is a BadRequest (it must not fall through to the other syntax)."""
-    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", text):
+    if not _DECIMAL.fullmatch(text):
         return None
     value = float(text)
     if not math.isfinite(value):
         raise BadRequest(f"{name}: {text!r:.80} is out of range for {what}", parameter=name)
+    return value
+
+
+def parse_number(text: str, name: str, what: str = "a number of seconds") -> float:
+    """A finite ASCII decimal (`2`, `0.5`, `1e3`), or BadRequest naming `name`. `float` alone
+    would take `nan`, `inf`, `1_0`, surrounding spaces and other scripts' digits."""
+    value = _number(text, name, what)
+    if value is None:
+        raise BadRequest(f"{name}: expected {what}, got {text!r:.40}", parameter=name)
     return value
 
 

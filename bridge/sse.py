@@ -18,9 +18,9 @@ from aiohttp_sse import EventSourceResponse
 from bridge.catalog import CATALOG_KEY
 from bridge.errors import BadRequest, Unavailable
 from bridge.frames import SSE
-from bridge.http import check_origin, require_read_access
+from bridge.http import check_origin, require_read_access, start_stream
 from bridge.keys import CONFIG_KEY
-from bridge.params import parse_list
+from bridge.params import parse_list, parse_number
 from bridge.sendqueue import SseConnection
 from bridge.streams import DEFAULT_ID, STREAMS_KEY
 from bridge.subscriptions import parse_subscribe
@@ -41,11 +41,7 @@ def subscribe_fields(query: Any) -> dict[str, Any]:
         if name in query:  # present but empty: the subscribe check says a list cannot be
             fields[name] = parse_list(query, name) or []
     if "interval" in query:
-        try:
-            fields["interval"] = float(query["interval"])
-        except ValueError:
-            raise BadRequest(f"interval must be a number of seconds, got "
-                             f"{query['interval']!r:.40}") from None
+        fields["interval"] = parse_number(query["interval"], "interval")
     if "delta" in query:
         value = query["delta"].lower()
         if value not in ("true", "false", "1", "0"):
@@ -74,7 +70,7 @@ async def metrics_events(request: web.Request) -> web.StreamResponse:
     resp = EventSourceResponse(ping_interval=config.streams.heartbeat or 15.0, send_timeout=None)
     try:
         hub.subscribe(conn, req.id, req.key, req.delta, ack=req.ack())
-        await resp.prepare(request)
+        await start_stream(request, resp)
         while not conn.closed and not conn.transport.is_closing():
             await conn.wake.wait()
             conn.wake.clear()

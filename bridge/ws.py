@@ -20,7 +20,7 @@ from aiohttp import WSMsgType, web
 from bridge.catalog import CATALOG_KEY
 from bridge.errors import BadRequest, BridgeError, NotFound, Unauthorized
 from bridge.frames import FORMAT_NAMES, WS_MSGPACK, control
-from bridge.http import check_origin, require_read_access, require_token
+from bridge.http import check_origin, require_read_access, require_token, start_stream
 from bridge.keys import CONFIG_KEY
 from bridge.sendqueue import Connection
 from bridge.streams import DEFAULT_ID, STREAMS_KEY, StreamHub
@@ -55,17 +55,18 @@ async def metrics_socket(request: web.Request) -> web.StreamResponse:
     check_origin(request)
     require_read_access(request)
     fmt = wire_format(request)
+    authed = has_token(request)  # before the upgrade: a malformed header is an HTTP 400
     hub = request.app[STREAMS_KEY]
     streams = request.app[CONFIG_KEY].streams
     ws = web.WebSocketResponse(protocols=(MSGPACK_PROTOCOL,), compress=False,
                                heartbeat=streams.heartbeat or None,
                                max_msg_size=streams.max_message_bytes)
-    await ws.prepare(request)
+    await start_stream(request, ws)
     if request.transport is None:  # the client left during the handshake
         return ws
     if ws.ws_protocol == MSGPACK_PROTOCOL:
         fmt = WS_MSGPACK
-    conn = Connection(hub, request.transport, fmt, authed=has_token(request))
+    conn = Connection(hub, request.transport, fmt, authed=authed)
     if not hub.register(conn):
         await ws.close(code=CLOSE_TOO_MANY, message=b"too many stream connections")
         return ws

@@ -21,8 +21,9 @@ STATUSES = ("firing", "resolved")
 SOURCES = ("alertmanager", "manual", "reconcile")
 EVENT_KINDS = ("firing", "resolved", "refired", "updated")
 
-_RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
+_RFC3339 = re.compile(  # ASCII digits only; fullmatch, so no trailing newline either
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})",
+    re.ASCII)
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Go's zero time (Alertmanager's "no endsAt") and anything before 1970 mean "not set".
 _UNSET_BEFORE_MS = 0
@@ -40,7 +41,7 @@ def parse_time(value: str) -> int:
 
     Fractions are truncated to the millisecond, as Alertmanager's API formats them.
     """
-    m = _RFC3339.match(value)
+    m = _RFC3339.fullmatch(value)
     if not m:
         raise ValueError(f"expected an RFC 3339 time, got {value!r}")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])

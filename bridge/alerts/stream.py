@@ -23,7 +23,7 @@ from bridge.alerts.hub import HUB_KEY, AlertHub, Item, SubscriptionClosed
 from bridge.alerts.matchers import Matcher, matches_all, parse_filters
 from bridge.alerts.store import STORE_KEY, AlertStore, Event
 from bridge.errors import BadRequest, BridgeError
-from bridge.http import check_origin, dumps, require_read_access
+from bridge.http import check_origin, dumps, require_read_access, start_stream
 from bridge.keys import CONFIG_KEY
 from bridge.params import parse_uint
 
@@ -173,7 +173,7 @@ async def alerts_ws(request: web.Request) -> web.StreamResponse:
     check_origin(request)
     request.app[HUB_KEY].check_capacity()
     ws = web.WebSocketResponse(compress=False, max_msg_size=4096)
-    await ws.prepare(request)
+    await start_stream(request, ws)
     config = request.app[CONFIG_KEY]
     try:
         params = parse_params(request.query, max_matchers=config.alerts.max_matchers)
@@ -242,7 +242,7 @@ async def alerts_sse(request: web.Request) -> web.StreamResponse:
     resp = EventSourceResponse(ping_interval=config.alerts.heartbeat * 4,
                                send_timeout=config.streams.stuck_timeout)
     try:
-        await resp.prepare(request)
+        await start_stream(request, resp)
     except BaseException:
         feed.close()
         raise

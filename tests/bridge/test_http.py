@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 from bridge.app import create_app
 from bridge.config import AuthConfig, BridgeConfig, HttpConfig
-from bridge.errors import UpstreamTimeout
-from bridge.http import check_origin, dumps, require_read_access, require_token
+from bridge.errors import BadRequest, UpstreamTimeout
+from bridge.http import (
+    check_origin,
+    dumps,
+    error_middleware,
+    require_read_access,
+    require_token,
+    start_stream,
+)
+from tests.bridge.rawhttp import OP_CLOSE, Reply, http_request, parse, upgrade, ws_frame
 
 probe = web.RouteTableDef()
 
@@ -143,3 +153,66 @@ async def test_self_metrics_count_requests_by_route(aiohttp_client, tmp_path) ->
     text = await (await client.get("/metrics")).text()
     sample = 'promwire_bridge_http_requests_total{method="GET",route="/_test/slow",status="504"}'
     assert f"{sample} 1.0" in text
+
+
+streams = web.RouteTableDef()
+
+
+@streams.get("/ws/{fault}")
+async def failing_socket(request: web.Request) -> web.StreamResponse:
+    ws = web.WebSocketResponse()
+    await start_stream(request, ws)
+    if request.match_info["fault"] == "bad":
+        raise BadRequest("found out after the upgrade")
+    raise RuntimeError("a bug after the upgrade")
+
+
+@streams.get("/sse")
+async def failing_events(request: web.Request) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await start_stream(request, resp)
+    await resp.write(b"data: 1\n\n")
+    raise RuntimeError("a bug mid-stream")
+
+
+@streams.get("/by-hand")
+async def failing_by_hand(request: web.Request) -> web.StreamResponse:
+    resp = web.StreamResponse()
+    await resp.prepare(request)
+    await resp.write(b"partial")
+    raise RuntimeError("a bug mid-answer")
+
+
+async def _raw(port: int, data: bytes) -> Reply:
+    """Everything the server sends until it closes; a close frame is answered, as a client
+    does (the server waits for that answer)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    raw, answered = b"", False
+    while chunk := await asyncio.wait_for(reader.read(65536), 10):
+        raw += chunk
+        if not answered and parse(raw).close_code is not None:
+            writer.write(ws_frame(OP_CLOSE, b"\x03\xe8"))
+            answered = True
+    writer.close()
+    return parse(raw)
+
+
+@pytest.mark.parametrize(("fault", "code"), [("bad", 1008), ("bug", 1011)])
+async def test_an_error_after_an_upgrade_closes_the_socket_with_a_code(aiohttp_server, fault,
+                                                                      code) -> None:
+    app = web.Application(middlewares=[error_middleware])
+    app.add_routes(streams)
+    server = await aiohttp_server(app)
+    reply = await _raw(server.port, upgrade(f"/ws/{fault}"))
+    assert reply.status == 101 and reply.close_code == code, reply.raw
+    assert b"HTTP/1." not in reply.raw.partition(b"\r\n\r\n")[2]
+
+
+@pytest.mark.parametrize("path", ["/sse", "/by-hand"])
+async def test_an_error_mid_stream_writes_no_second_status_line(aiohttp_server, path) -> None:
+    app = web.Application(middlewares=[error_middleware])
+    app.add_routes(streams)
+    server = await aiohttp_server(app)
+    reply = await _raw(server.port, http_request("GET", path, b"Connection: close\r\n"))
+    assert reply.status == 200 and reply.raw.count(b"HTTP/1.") == 1, reply.raw
