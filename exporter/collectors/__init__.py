@@ -16,6 +16,7 @@ from exporter.collectors.pressure import PressureCollector
 from exporter.collectors.stat import StatCollector
 from exporter.collectors.textfile import TextfileCollector
 from exporter.collectors.time import TimeCollector
+from exporter.collectors.timex import TimexCollector
 from exporter.collectors.uname import UnameCollector
 from exporter.collectors.vmstat import VmstatCollector
 
@@ -23,7 +24,7 @@ COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
     CpuCollector, DiskstatsCollector, EntropyCollector, FilefdCollector, FilesystemCollector,
     HwmonCollector, LoadavgCollector,
     MeminfoCollector, NetdevCollector, PressureCollector, StatCollector, TextfileCollector,
-    TimeCollector, UnameCollector, VmstatCollector)}
+    TimeCollector, TimexCollector, UnameCollector, VmstatCollector)}
 
 
 def default_collectors() -> list[str]:
