@@ -13,6 +13,7 @@ from exporter.collectors.loadavg import LoadavgCollector
 from exporter.collectors.meminfo import MeminfoCollector
 from exporter.collectors.netdev import NetdevCollector
 from exporter.collectors.pressure import PressureCollector
+from exporter.collectors.sockstat import SockstatCollector
 from exporter.collectors.stat import StatCollector
 from exporter.collectors.textfile import TextfileCollector
 from exporter.collectors.time import TimeCollector
@@ -21,10 +22,24 @@ from exporter.collectors.uname import UnameCollector
 from exporter.collectors.vmstat import VmstatCollector
 
 COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
-    CpuCollector, DiskstatsCollector, EntropyCollector, FilefdCollector, FilesystemCollector,
-    HwmonCollector, LoadavgCollector,
-    MeminfoCollector, NetdevCollector, PressureCollector, StatCollector, TextfileCollector,
-    TimeCollector, TimexCollector, UnameCollector, VmstatCollector)}
+    CpuCollector,
+    DiskstatsCollector,
+    EntropyCollector,
+    FilefdCollector,
+    FilesystemCollector,
+    HwmonCollector,
+    LoadavgCollector,
+    MeminfoCollector,
+    NetdevCollector,
+    PressureCollector,
+    SockstatCollector,
+    StatCollector,
+    TextfileCollector,
+    TimeCollector,
+    TimexCollector,
+    UnameCollector,
+    VmstatCollector,
+)}
 
 
 def default_collectors() -> list[str]:
