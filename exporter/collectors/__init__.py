@@ -12,6 +12,7 @@ from exporter.collectors.hwmon import HwmonCollector
 from exporter.collectors.loadavg import LoadavgCollector
 from exporter.collectors.meminfo import MeminfoCollector
 from exporter.collectors.netdev import NetdevCollector
+from exporter.collectors.netstat import NetstatCollector
 from exporter.collectors.pressure import PressureCollector
 from exporter.collectors.sockstat import SockstatCollector
 from exporter.collectors.stat import StatCollector
@@ -31,6 +32,7 @@ COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
     LoadavgCollector,
     MeminfoCollector,
     NetdevCollector,
+    NetstatCollector,
     PressureCollector,
     SockstatCollector,
     StatCollector,

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration
 PROMTOOL = shutil.which("promtool")
 # The collectors both implement; hwmon is compared too (both fail alike on hosts without it).
 SHARED = ("cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo", "netdev",
-          "pressure", "sockstat", "stat", "textfile", "time", "timex", "uname", "vmstat")
+          "netstat", "pressure", "sockstat", "stat", "textfile", "time", "timex", "uname",
+          "vmstat")
 BITS_UNIT = 'use base unit "bytes" instead of "bits"'
 CAMEL_CASE = "metric names should be written in 'snake_case' not 'camelCase'"
 
@@ -47,20 +48,22 @@ def test_promtool_check_metrics_on_a_live_scrape(exporter):
         return subprocess.run([PROMTOOL, "check", "metrics"], input=text, text=True,
                               capture_output=True, timeout=30)
 
-    # Everything but meminfo and entropy: clean.
-    flagged = ("meminfo", "entropy")
+    # Everything but meminfo, netstat and entropy: clean.
+    flagged = ("meminfo", "netstat", "entropy")
     others = "&".join(f"collect[]={n}" for n in exporter_names(exporter) if n not in flagged)
     result = check(scrape(exporter.url, "?" + others))
     assert result.returncode == 0, result.stdout + result.stderr
     assert (result.stdout + result.stderr).strip() == ""
-    # meminfo keeps the kernel's field names (node_memory_MemTotal_bytes), which promtool's
-    # lint flags as camelCase, and entropy counts bits (node_entropy_*_bits), which it flags
+    # meminfo and netstat keep the kernel's field names (node_memory_MemTotal_bytes,
+    # node_netstat_Tcp_InSegs), which promtool's lint flags as camelCase, and entropy
+    # counts bits (node_entropy_*_bits), which it flags
     # for not using bytes: exactly as it does on node_exporter; nothing else.
     result = check(scrape(exporter.url))
     findings = (result.stdout + result.stderr).strip().splitlines()
     assert findings
     for line in findings:
-        assert (line.startswith("node_memory_") and line.endswith(CAMEL_CASE)) or \
+        assert (line.startswith(("node_memory_", "node_netstat_"))
+                and line.endswith(CAMEL_CASE)) or \
             (line.startswith("node_entropy_") and line.endswith(BITS_UNIT)), line
 
 
@@ -189,7 +192,8 @@ HELP_DEFAULT = re.compile(r'^\s*(--collector\.[\w.-]+)=("(?:[^"\\]|\\.)*")', re.
 
 
 def test_default_exclusions_are_the_debian_binarys():
-    """Filesystem, diskstats and netdev exclusions as the installed node_exporter has them."""
+    """Filesystem, diskstats and netdev exclusions and netstat's fields as the installed
+    node_exporter has them."""
     assert servers.NODE_EXPORTER, "prometheus-node-exporter is not installed (make test does)"
     result = subprocess.run([servers.NODE_EXPORTER, "--help"], capture_output=True, text=True,
                             timeout=30)
@@ -201,6 +205,7 @@ def test_default_exclusions_are_the_debian_binarys():
         "--collector.filesystem.fs-types-exclude": config.filesystem.fs_types_exclude,
         "--collector.diskstats.device-exclude": config.diskstats.device_exclude,
         "--collector.netdev.device-exclude": config.netdev.device_exclude,
+        "--collector.netstat.fields": config.netstat.fields,
     }
     assert {flag: defaults.get(flag) for flag in ours} == ours
 
