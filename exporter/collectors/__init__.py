@@ -15,6 +15,7 @@ from exporter.collectors.netdev import NetdevCollector
 from exporter.collectors.netstat import NetstatCollector
 from exporter.collectors.pressure import PressureCollector
 from exporter.collectors.sockstat import SockstatCollector
+from exporter.collectors.softnet import SoftnetCollector
 from exporter.collectors.stat import StatCollector
 from exporter.collectors.textfile import TextfileCollector
 from exporter.collectors.time import TimeCollector
@@ -35,6 +36,7 @@ COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
     NetstatCollector,
     PressureCollector,
     SockstatCollector,
+    SoftnetCollector,
     StatCollector,
     TextfileCollector,
     TimeCollector,

@@ -32,7 +32,7 @@ def _four_kib_pages():
 
 @pytest.mark.parametrize("name", ["cpu", "meminfo", "loadavg", "diskstats", "stat", "vmstat",
                                   "pressure", "entropy", "filefd", "sockstat",
-                                  "netstat"])
+                                  "netstat", "softnet"])
 def test_collector_matches_node_exporter(name):
     collector = COLLECTORS[name](fixture_config())
     ours_text = collect_text(collector)
@@ -56,6 +56,9 @@ def _family(sample_name: str, families: set[str]) -> bool:
 NOT_IN_1_5 = {
     # Later releases added these two to --collector.netstat.fields' default; 1.5's has neither.
     "node_netstat_TcpExt_TCPOFOQueue", "node_netstat_TcpExt_TCPRcvQDrop",
+    # 1.5's softnet reports the first three columns only (processed, dropped, squeezed).
+    "node_softnet_backlog_len", "node_softnet_cpu_collision_total",
+    "node_softnet_flow_limit_count_total", "node_softnet_received_rps_total",
 }
 
 
@@ -63,12 +66,12 @@ def test_every_e2e_family_of_our_collectors_is_produced():
     """Nothing node_exporter prints for these collectors' prefixes is missing in promwire."""
     ours = set()
     for name in ("cpu", "meminfo", "loadavg", "diskstats", "stat", "vmstat", "pressure",
-                 "entropy", "filefd", "sockstat", "netstat"):
+                 "entropy", "filefd", "sockstat", "netstat", "softnet"):
         ours |= set(headers(collect_text(COLLECTORS[name](fixture_config()))))
     prefixes = ("node_cpu_seconds", "node_cpu_guest", "node_memory_", "node_load",
                 "node_disk_", "node_boot_time", "node_context", "node_intr", "node_forks",
                 "node_procs_", "node_vmstat_", "node_pressure_", "node_entropy_",
-                "node_filefd_", "node_sockstat_", "node_netstat_")
+                "node_filefd_", "node_sockstat_", "node_netstat_", "node_softnet_")
     expected = {f for f in E2E_HEADERS if f.startswith(prefixes)}
     # Families of a collector promwire lacks (meminfo_numa), and udev-derived disk families,
     # which need the udev database the fixture does not include.
