@@ -20,6 +20,7 @@ from exporter.collectors.stat import StatCollector
 from exporter.collectors.textfile import TextfileCollector
 from exporter.collectors.time import TimeCollector
 from exporter.collectors.timex import TimexCollector
+from exporter.collectors.udp_queues import UdpQueuesCollector
 from exporter.collectors.uname import UnameCollector
 from exporter.collectors.vmstat import VmstatCollector
 
@@ -41,6 +42,7 @@ COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
     TextfileCollector,
     TimeCollector,
     TimexCollector,
+    UdpQueuesCollector,
     UnameCollector,
     VmstatCollector,
 )}

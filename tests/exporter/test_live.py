@@ -20,8 +20,8 @@ pytestmark = pytest.mark.integration
 PROMTOOL = shutil.which("promtool")
 # The collectors both implement; hwmon is compared too (both fail alike on hosts without it).
 SHARED = ("cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo", "netdev", "netstat",
-          "pressure", "sockstat", "softnet", "stat", "textfile", "time", "timex", "uname",
-          "vmstat")
+          "pressure", "sockstat", "softnet", "stat", "textfile", "time", "timex", "udp_queues",
+          "uname", "vmstat")
 BITS_UNIT = 'use base unit "bytes" instead of "bits"'
 CAMEL_CASE = "metric names should be written in 'snake_case' not 'camelCase'"
 

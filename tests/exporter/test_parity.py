@@ -32,7 +32,7 @@ def _four_kib_pages():
 
 @pytest.mark.parametrize("name", ["cpu", "meminfo", "loadavg", "diskstats", "stat", "vmstat",
                                   "pressure", "entropy", "filefd", "sockstat",
-                                  "netstat", "softnet"])
+                                  "netstat", "softnet", "udp_queues"])
 def test_collector_matches_node_exporter(name):
     collector = COLLECTORS[name](fixture_config())
     ours_text = collect_text(collector)
@@ -66,12 +66,14 @@ def test_every_e2e_family_of_our_collectors_is_produced():
     """Nothing node_exporter prints for these collectors' prefixes is missing in promwire."""
     ours = set()
     for name in ("cpu", "meminfo", "loadavg", "diskstats", "stat", "vmstat", "pressure",
-                 "entropy", "filefd", "sockstat", "netstat", "softnet"):
+                 "entropy", "filefd", "sockstat", "netstat", "softnet",
+                 "udp_queues"):
         ours |= set(headers(collect_text(COLLECTORS[name](fixture_config()))))
     prefixes = ("node_cpu_seconds", "node_cpu_guest", "node_memory_", "node_load",
                 "node_disk_", "node_boot_time", "node_context", "node_intr", "node_forks",
                 "node_procs_", "node_vmstat_", "node_pressure_", "node_entropy_",
-                "node_filefd_", "node_sockstat_", "node_netstat_", "node_softnet_")
+                "node_filefd_", "node_sockstat_", "node_netstat_", "node_softnet_",
+                "node_udp_queues")
     expected = {f for f in E2E_HEADERS if f.startswith(prefixes)}
     # Families of a collector promwire lacks (meminfo_numa), and udev-derived disk families,
     # which need the udev database the fixture does not include.
