@@ -45,6 +45,8 @@ OPTIONS: dict[str, tuple[str | None, str, type, str]] = {
     "--collector.netdev.device-exclude": ("netdev", "device_exclude", str,
                                           "regex of network devices to leave out"),
     "--collector.vmstat.fields": ("vmstat", "fields", str, "regex of /proc/vmstat fields"),
+    "--collector.netstat.fields": ("netstat", "fields", str,
+                                   "regex of netstat fields (PROTOCOL_Name) to report"),
     "--path.procfs": ("paths", "procfs", str, "procfs mount point (default /proc)"),
     "--path.sysfs": ("paths", "sysfs", str, "sysfs mount point (default /sys)"),
     "--path.rootfs": ("paths", "rootfs", str, "root filesystem mount point (default /)"),

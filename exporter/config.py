@@ -26,6 +26,12 @@ DEFAULT_FS_TYPES_EXCLUDE = (
 DEFAULT_DISK_DEVICE_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
 DEFAULT_NETDEV_DEVICE_EXCLUDE = r"^lo$"
 DEFAULT_VMSTAT_FIELDS = r"^(oom_kill|pgpg|pswp|pg.*fault).*"
+# 1.5's; later releases add TcpExt_TCPOFOQueue and TcpExt_TCPRcvQDrop.
+DEFAULT_NETSTAT_FIELDS = (
+    r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)"
+    r"|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)"
+    r"|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)"
+    r"|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$")
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -79,6 +85,11 @@ class VmstatConfig:
 
 
 @dataclass(frozen=True)
+class NetstatConfig:
+    fields: str = DEFAULT_NETSTAT_FIELDS
+
+
+@dataclass(frozen=True)
 class HttpConfig:
     # zlib level for gzip responses (only when the scraper's Accept-Encoding asks for gzip).
     gzip_level: int = 1
@@ -96,16 +107,18 @@ class ExporterConfig:
     diskstats: DiskstatsConfig = field(default_factory=DiskstatsConfig)
     netdev: NetdevConfig = field(default_factory=NetdevConfig)
     vmstat: VmstatConfig = field(default_factory=VmstatConfig)
+    netstat: NetstatConfig = field(default_factory=NetstatConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
 
 
 SECTIONS: dict[str, type] = {
     "paths": PathsConfig, "textfile": TextfileConfig, "filesystem": FilesystemConfig,
     "diskstats": DiskstatsConfig, "netdev": NetdevConfig, "vmstat": VmstatConfig,
-    "http": HttpConfig,
+    "netstat": NetstatConfig, "http": HttpConfig,
 }
 REGEX_KEYS = {("filesystem", "mount_points_exclude"), ("filesystem", "fs_types_exclude"),
-              ("diskstats", "device_exclude"), ("netdev", "device_exclude"), ("vmstat", "fields")}
+              ("diskstats", "device_exclude"), ("netdev", "device_exclude"), ("vmstat", "fields"),
+              ("netstat", "fields")}
 
 
 def unknown_collector_message(names: list[str], valid: list[str]) -> str:

@@ -12,18 +12,40 @@ from exporter.collectors.hwmon import HwmonCollector
 from exporter.collectors.loadavg import LoadavgCollector
 from exporter.collectors.meminfo import MeminfoCollector
 from exporter.collectors.netdev import NetdevCollector
+from exporter.collectors.netstat import NetstatCollector
 from exporter.collectors.pressure import PressureCollector
+from exporter.collectors.sockstat import SockstatCollector
+from exporter.collectors.softnet import SoftnetCollector
 from exporter.collectors.stat import StatCollector
 from exporter.collectors.textfile import TextfileCollector
 from exporter.collectors.time import TimeCollector
+from exporter.collectors.timex import TimexCollector
+from exporter.collectors.udp_queues import UdpQueuesCollector
 from exporter.collectors.uname import UnameCollector
 from exporter.collectors.vmstat import VmstatCollector
 
 COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
-    CpuCollector, DiskstatsCollector, EntropyCollector, FilefdCollector, FilesystemCollector,
-    HwmonCollector, LoadavgCollector,
-    MeminfoCollector, NetdevCollector, PressureCollector, StatCollector, TextfileCollector,
-    TimeCollector, UnameCollector, VmstatCollector)}
+    CpuCollector,
+    DiskstatsCollector,
+    EntropyCollector,
+    FilefdCollector,
+    FilesystemCollector,
+    HwmonCollector,
+    LoadavgCollector,
+    MeminfoCollector,
+    NetdevCollector,
+    NetstatCollector,
+    PressureCollector,
+    SockstatCollector,
+    SoftnetCollector,
+    StatCollector,
+    TextfileCollector,
+    TimeCollector,
+    TimexCollector,
+    UdpQueuesCollector,
+    UnameCollector,
+    VmstatCollector,
+)}
 
 
 def default_collectors() -> list[str]:

@@ -96,6 +96,20 @@ def read_optional(path: str) -> str | None:
         return None
 
 
+INTEGER = re.compile(r"-?[0-9]+")
+
+
+def to_int(text: str, where: str) -> int:
+    """A decimal integer as the kernel writes it, else ValueError naming `where`.
+
+    Python's int() also takes "1_000", "+1", " 1" and non-ASCII digits; a file holding those
+    is malformed, and the collector reading it must fail rather than report a guess.
+    """
+    if INTEGER.fullmatch(text) is None:
+        raise ValueError(f"{where}: expected an integer, got {text[:40]!r}")
+    return int(text)
+
+
 def supported(collector: type[Collector]) -> bool:
     return any(sys.platform.startswith(p) for p in collector.platforms) or \
         "any" in collector.platforms

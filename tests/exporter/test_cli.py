@@ -13,7 +13,8 @@ from exporter.cli import build_parser, load
 from tests import servers
 
 VALID = ("cpu, diskstats, entropy, filefd, filesystem, hwmon, loadavg, meminfo, netdev, "
-         "pressure, stat")
+         "netstat, pressure, sockstat, softnet, stat, textfile, time, timex, udp_queues, "
+         "uname, vmstat")
 
 
 def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -63,9 +64,13 @@ def test_missing_file_exits_2(tmp_path):
     assert result.returncode == 2 and "absent.yml" in one_line(result.stderr)
 
 
-def test_bad_regex_flag_exits_2():
-    result = run("--collector.diskstats.device-exclude", "(")
-    assert result.returncode == 2 and "diskstats.device_exclude" in one_line(result.stderr)
+@pytest.mark.parametrize("flag,key", [
+    ("--collector.diskstats.device-exclude", "diskstats.device_exclude"),
+    ("--collector.netstat.fields", "netstat.fields"),
+])
+def test_bad_regex_flag_exits_2(flag, key):
+    result = run(flag, "(")
+    assert result.returncode == 2 and key in one_line(result.stderr)
 
 
 @pytest.mark.parametrize("listen", ["nonsense", "127.0.0.1:99999", "256.1.1.1:9100"])

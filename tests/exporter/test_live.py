@@ -19,8 +19,9 @@ pytestmark = pytest.mark.integration
 
 PROMTOOL = shutil.which("promtool")
 # The collectors both implement; hwmon is compared too (both fail alike on hosts without it).
-SHARED = ("cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo", "netdev",
-          "pressure", "stat", "textfile", "time", "uname", "vmstat")
+SHARED = ("cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo", "netdev", "netstat",
+          "pressure", "sockstat", "softnet", "stat", "textfile", "time", "timex", "udp_queues",
+          "uname", "vmstat")
 BITS_UNIT = 'use base unit "bytes" instead of "bits"'
 CAMEL_CASE = "metric names should be written in 'snake_case' not 'camelCase'"
 
@@ -47,20 +48,22 @@ def test_promtool_check_metrics_on_a_live_scrape(exporter):
         return subprocess.run([PROMTOOL, "check", "metrics"], input=text, text=True,
                               capture_output=True, timeout=30)
 
-    # Everything but meminfo and entropy: clean.
-    flagged = ("meminfo", "entropy")
+    # Everything but meminfo, netstat and entropy: clean.
+    flagged = ("meminfo", "netstat", "entropy")
     others = "&".join(f"collect[]={n}" for n in exporter_names(exporter) if n not in flagged)
     result = check(scrape(exporter.url, "?" + others))
     assert result.returncode == 0, result.stdout + result.stderr
     assert (result.stdout + result.stderr).strip() == ""
-    # meminfo keeps the kernel's field names (node_memory_MemTotal_bytes), which promtool's
-    # lint flags as camelCase, and entropy counts bits (node_entropy_*_bits), which it flags
+    # meminfo and netstat keep the kernel's field names (node_memory_MemTotal_bytes,
+    # node_netstat_Tcp_InSegs), which promtool's lint flags as camelCase, and entropy
+    # counts bits (node_entropy_*_bits), which it flags
     # for not using bytes: exactly as it does on node_exporter; nothing else.
     result = check(scrape(exporter.url))
     findings = (result.stdout + result.stderr).strip().splitlines()
     assert findings
     for line in findings:
-        assert (line.startswith("node_memory_") and line.endswith(CAMEL_CASE)) or \
+        assert (line.startswith(("node_memory_", "node_netstat_"))
+                and line.endswith(CAMEL_CASE)) or \
             (line.startswith("node_entropy_") and line.endswith(BITS_UNIT)), line
 
 
@@ -189,7 +192,8 @@ HELP_DEFAULT = re.compile(r'^\s*(--collector\.[\w.-]+)=("(?:[^"\\]|\\.)*")', re.
 
 
 def test_default_exclusions_are_the_debian_binarys():
-    """Filesystem, diskstats and netdev exclusions as the installed node_exporter has them."""
+    """Filesystem, diskstats and netdev exclusions and netstat's fields as the installed
+    node_exporter has them."""
     assert servers.NODE_EXPORTER, "prometheus-node-exporter is not installed (make test does)"
     result = subprocess.run([servers.NODE_EXPORTER, "--help"], capture_output=True, text=True,
                             timeout=30)
@@ -201,6 +205,7 @@ def test_default_exclusions_are_the_debian_binarys():
         "--collector.filesystem.fs-types-exclude": config.filesystem.fs_types_exclude,
         "--collector.diskstats.device-exclude": config.diskstats.device_exclude,
         "--collector.netdev.device-exclude": config.netdev.device_exclude,
+        "--collector.netstat.fields": config.netstat.fields,
     }
     assert {flag: defaults.get(flag) for flag in ours} == ours
 
@@ -211,6 +216,9 @@ STABLE = ("node_memory_MemTotal_bytes", "node_memory_SwapTotal_bytes",
           "node_uname_info", "node_scrape_collector_success", "node_disk_info",
           "node_disk_filesystem_info", "node_disk_device_mapper_info",
           "node_disk_ata_rotation_rate_rpm",
+          # adjtimex: the clock state NodeClockNotSynchronising reads, the tick and TAI offset.
+          "node_timex_sync_status", "node_timex_status", "node_timex_tick_seconds",
+          "node_timex_tai_offset_seconds",
           "batch_jobs_total", "batch_last_success", "node_textfile_scrape_error")
 
 
@@ -225,7 +233,7 @@ def test_values_agree_with_node_exporter(pair):
         if name in before:
             assert mine[name]["series"] == before[name]["series"] == after[name]["series"], name
             compared += 1
-    assert compared >= 13
+    assert compared >= 17
     for name, fam in before.items():
         if fam["type"] != "counter":
             continue
