@@ -110,6 +110,10 @@ def render_prometheus(run: Path, ports: dict[str, int], interval: str) -> Path:
         if job["job_name"] in targets:
             port = ports[targets[job["job_name"]]]
             job["static_configs"] = [{"targets": [f"127.0.0.1:{port}"]}]
+    # The host is named after itself, not after whichever port was free this run: the TSDB in
+    # the run dir outlives runs, and a port-named instance would make each busy port a new host.
+    node = next(job for job in config["scrape_configs"] if job["job_name"] == "node")
+    node["static_configs"][0]["labels"] = {"instance": socket.gethostname()}
     config["rule_files"] = [str(CONFIG / "prometheus" / f) for f in config.get("rule_files", [])]
     config["alerting"]["alertmanagers"] = [
         {"static_configs": [{"targets": [f"127.0.0.1:{ports['alertmanager']}"]}]}]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import signal
 import socket
@@ -12,10 +11,10 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from scripts import run_stack
 from tests import servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,18 +61,22 @@ def _stop_stack(proc: subprocess.Popen[str], ports: dict[str, int]) -> None:
         assert servers.http_get_or_none(f"http://127.0.0.1:{port}/") is None, f"{name} still up"
 
 
+def _wait_scraped(ports: dict[str, int]) -> None:
+    servers.wait_for(lambda: servers.prom_query(f"http://127.0.0.1:{ports['prometheus']}",
+                                                'up{job="node"} == 1'),
+                     timeout=30, message="Prometheus to scrape the exporter")
+
+
 def test_stack_comes_up_wired_and_stops_on_sigterm(tmp_path: Path) -> None:
     proc, ports = _start_stack(tmp_path)
     bridge = f"http://127.0.0.1:{ports['bridge']}"
-    prom = f"http://127.0.0.1:{ports['prometheus']}"
     try:
-        # Prometheus scrapes the exporter and the bridge sees it as an instance.
-        servers.wait_for(lambda: servers.prom_query(prom, 'up{job="node"} == 1'), timeout=30,
-                         message="Prometheus to scrape the exporter")
+        # Prometheus scrapes the exporter and the bridge sees it as an instance, named after
+        # the host.
+        _wait_scraped(ports)
         status, instances = servers.http_json(f"{bridge}/api/instances")
         assert status == 200
-        assert [i["instance"] for i in instances["instances"]] == \
-            [f"127.0.0.1:{ports['exporter']}"]
+        assert [i["instance"] for i in instances["instances"]] == [socket.gethostname()]
         status, health = servers.http_json(f"{bridge}/health")
         assert status == 200 and health["checks"]["alertmanager"]["ok"]
 
@@ -92,6 +95,7 @@ def test_one_stack_per_run_dir_and_a_second_one_elsewhere(tmp_path: Path) -> Non
     first_dir, second_dir = tmp_path / "first", tmp_path / "second"
     first, first_ports = _start_stack(first_dir)
     try:
+        _wait_scraped(first_ports)
         am_config = (first_dir / "alertmanager" / "alertmanager.yml").read_text()
         prom_config = (first_dir / "prometheus" / "prometheus.yml").read_text()
 
@@ -126,22 +130,22 @@ def test_one_stack_per_run_dir_and_a_second_one_elsewhere(tmp_path: Path) -> Non
     finally:
         _stop_stack(first, first_ports)
 
-    # The lock goes with the stack: the same run dir starts again.
+    # The lock goes with the stack: the same run dir starts again. Its exporter is on another
+    # port, and it is still the same host (the TSDB kept the first run's samples).
     again, again_ports = _start_stack(first_dir)
-    _stop_stack(again, again_ports)
-
-
-def _run_stack_module() -> Any:
-    spec = importlib.util.spec_from_file_location("run_stack", ROOT / "scripts" / "run_stack.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    try:
+        assert again_ports["exporter"] != first_ports["exporter"]
+        _wait_scraped(again_ports)
+        status, instances = servers.http_json(
+            f"http://127.0.0.1:{again_ports['bridge']}/api/instances")
+        assert status == 200
+        assert [i["instance"] for i in instances["instances"]] == [socket.gethostname()]
+    finally:
+        _stop_stack(again, again_ports)
 
 
 def test_default_bridge_port_moves_when_busy_but_an_asked_one_is_refused(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    run_stack = _run_stack_module()
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         held.listen()
