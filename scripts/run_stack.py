@@ -5,14 +5,18 @@ Starts the exporter, Debian's Prometheus and Alertmanager, and the bridge on 127
 together from the files in config/ (rendered into .run/ with the ports actually used), prints
 where everything is, and stops it all on Ctrl-C or when any part dies.
 
-The bridge keeps its documented port (8000, or --bridge-port); the others use their usual
-ports when free and any free port otherwise, because Debian's packages start system services on
-9090/9093/9100 on machines with systemd.
+Every part uses its usual port when free and any free port otherwise (Debian's packages start
+system services on 9090/9093/9100 on machines with systemd); only a bridge port given as a flag
+is kept or refused. One stack per run dir: `.run/lock` is held (flock) for the stack's lifetime and
+names its pid and ports, so a second `make run` in the same checkout exits 2 saying which stack
+runs there instead of sharing its TSDB, alert store and rendered configs.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import json
 import os
 import secrets
 import shutil
@@ -29,6 +33,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
+LOCK_NAME = "lock"
+DEFAULT_PORTS = {"bridge": 8000, "exporter": 9100, "prometheus": 9090, "alertmanager": 9093}
 
 
 def port_free(port: int) -> bool:
@@ -47,6 +53,40 @@ def pick_port(preferred: int) -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def lock_run_dir(run: Path) -> int | None:
+    """The descriptor holding `run`'s lock, or None when another stack holds it.
+
+    flock, not a pid file: the kernel drops the lock when the holder dies however it dies, so
+    a crash never leaves a run dir claimed. The descriptor is close-on-exec, so the children do
+    not keep the lock after the runner is gone.
+    """
+    fd = os.open(run / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def record_stack(fd: int, ports: dict[str, int]) -> None:
+    """Write this stack's pid and ports into the lock file for a second runner to name."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"pid": os.getpid(), "ports": ports}).encode() + b"\n", 0)
+
+
+def describe_holder(run: Path) -> str:
+    """The stack holding `run`'s lock, as the one line a refused second runner prints."""
+    try:
+        holder = json.loads((run / LOCK_NAME).read_text())
+        ports = ", ".join(f"{name} {port}" for name, port in holder["ports"].items())
+        who = f"pid {int(holder['pid'])}: {ports}"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        who = "still starting"  # it has the lock but has not written its ports yet
+    return (f"run: a stack is already running in {run} ({who}); stop it, or start another "
+            f"with RUN_ARGS='--run-dir DIR'")
 
 
 def ensure_token(path: Path) -> str:
@@ -70,6 +110,10 @@ def render_prometheus(run: Path, ports: dict[str, int], interval: str) -> Path:
         if job["job_name"] in targets:
             port = ports[targets[job["job_name"]]]
             job["static_configs"] = [{"targets": [f"127.0.0.1:{port}"]}]
+    # The host is named after itself, not after whichever port was free this run: the TSDB in
+    # the run dir outlives runs, and a port-named instance would make each busy port a new host.
+    node = next(job for job in config["scrape_configs"] if job["job_name"] == "node")
+    node["static_configs"][0]["labels"] = {"instance": socket.gethostname()}
     config["rule_files"] = [str(CONFIG / "prometheus" / f) for f in config.get("rule_files", [])]
     config["alerting"]["alertmanagers"] = [
         {"static_configs": [{"targets": [f"127.0.0.1:{ports['alertmanager']}"]}]}]
@@ -96,11 +140,12 @@ def render_alertmanager(run: Path, ports: dict[str, int], token_file: Path) -> P
     return out
 
 
-def wait_ready(name: str, proc: subprocess.Popen[bytes], url: str, timeout: float = 60) -> None:
+def wait_ready(name: str, proc: subprocess.Popen[bytes], url: str, run: Path,
+               timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"run: {name} exited with {proc.returncode}; see its log in .run/")
+            raise SystemExit(f"run: {name} exited with {proc.returncode}; see {run}/{name}.log")
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:
                 if resp.status == 200:
@@ -108,7 +153,7 @@ def wait_ready(name: str, proc: subprocess.Popen[bytes], url: str, timeout: floa
         except OSError:
             pass
         time.sleep(0.2)
-    raise SystemExit(f"run: {name} not ready at {url} after {timeout:.0f}s; see .run/")
+    raise SystemExit(f"run: {name} not ready at {url} after {timeout:.0f}s; see {run}/{name}.log")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -116,39 +161,43 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run-dir", default=str(ROOT / ".run"), help="state and logs (.run)")
-    ap.add_argument("--bridge-port", type=int, default=8000)
-    ap.add_argument("--exporter-port", type=int, default=9100)
-    ap.add_argument("--prometheus-port", type=int, default=9090)
-    ap.add_argument("--alertmanager-port", type=int, default=9093)
+    ap.add_argument("--run-dir", default=str(ROOT / ".run"),
+                    help="state, rendered configs and logs (.run); one stack per run dir")
+    for name, port in DEFAULT_PORTS.items():
+        ap.add_argument(f"--{name}-port", type=int, default=None,
+                        help=f"default {port}, or any free port when it is busy")
     ap.add_argument("--scrape-interval", default="5s")
-    args = ap.parse_args()
+    return ap.parse_args()
 
-    run = Path(args.run_dir).resolve()
-    run.mkdir(parents=True, exist_ok=True)
-    if not port_free(args.bridge_port):
+
+def choose_ports(args: argparse.Namespace) -> dict[str, int] | None:
+    """The ports to use, or None when the bridge port given as a flag is busy.
+
+    The bridge's port is what people type into a browser, so a port asked for is kept or
+    refused; left to the default, 8000 is used when free and a free port otherwise (a second
+    stack in another run dir), and the banner says which.
+    """
+    if args.bridge_port is not None and not port_free(args.bridge_port):
         print(f"run: port {args.bridge_port} is in use; pass RUN_ARGS='--bridge-port N'",
               file=sys.stderr)
-        return 1
-    ports = {
-        "bridge": args.bridge_port,
-        "exporter": pick_port(args.exporter_port),
-        "prometheus": pick_port(args.prometheus_port),
-        "alertmanager": pick_port(args.alertmanager_port),
-    }
-    token_file = run / "bridge" / "auth_token"
-    ensure_token(token_file)
-    prom_yml = render_prometheus(run, ports, args.scrape_interval)
-    am_yml = render_alertmanager(run, ports, token_file)
+        return None
+    return {name: pick_port(getattr(args, f"{name}_port") or default)
+            for name, default in DEFAULT_PORTS.items()}
+
+
+def build_parts(run: Path, ports: dict[str, int], interval: str, token_file: Path
+                ) -> list[tuple[str, list[str], str]] | None:
+    """(name, argv, readiness URL) per part, in start order; None when a binary is missing."""
     alertmanager_bin = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     prometheus_bin = shutil.which("prometheus")
     if not prometheus_bin or not alertmanager_bin:
         print("run: prometheus/prometheus-alertmanager missing (make run installs them)",
               file=sys.stderr)
-        return 1
-
+        return None
+    prom_yml = render_prometheus(run, ports, interval)
+    am_yml = render_alertmanager(run, ports, token_file)
     py = sys.executable
     bridge_args = [py, "-m", "bridge", "--listen", f"127.0.0.1:{ports['bridge']}",
                    "--prometheus-url", f"http://127.0.0.1:{ports['prometheus']}",
@@ -156,7 +205,7 @@ def main() -> int:
                    "--data-dir", str(run / "bridge")]
     if (CONFIG / "bridge.yml").exists():
         bridge_args += ["--config", str(CONFIG / "bridge.yml")]
-    parts = [
+    return [
         ("exporter", [py, "-m", "exporter", "--listen", f"127.0.0.1:{ports['exporter']}"],
          f"http://127.0.0.1:{ports['exporter']}/-/healthy"),
         ("bridge", bridge_args, f"http://127.0.0.1:{ports['bridge']}/health"),
@@ -171,9 +220,25 @@ def main() -> int:
                         "--web.enable-lifecycle"],
          f"http://127.0.0.1:{ports['prometheus']}/-/ready"),
     ]
+
+
+def print_banner(run: Path, ports: dict[str, int], token_file: Path) -> None:
+    print(f"promwire stack is up (logs and state in {run}, Ctrl-C stops it):")
+    print(f"  bridge        http://127.0.0.1:{ports['bridge']}/  (the live page; token: "
+          f"{token_file})")
+    print(f"  exporter      http://127.0.0.1:{ports['exporter']}/metrics")
+    print(f"  prometheus    http://127.0.0.1:{ports['prometheus']}/")
+    print(f"  alertmanager  http://127.0.0.1:{ports['alertmanager']}/")
+    print("  (no Grafana: to see dashboards/ in your own, README \"Grafana next to make run\")")
+    sys.stdout.flush()
+
+
+def supervise(run: Path, parts: list[tuple[str, list[str], str]],
+              on_up: Any) -> int:
+    """Start the parts in order, each once the one before is ready; stop them all together."""
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def stop_all(*_: object) -> None:
+    def stop_all() -> None:
         for _name, proc in reversed(procs):
             if proc.poll() is None:
                 proc.terminate()
@@ -190,25 +255,38 @@ def main() -> int:
             procs.append((name, subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                                  cwd=ROOT, start_new_session=True)))
             log.close()
-            wait_ready(name, procs[-1][1], ready)
-        print("promwire stack is up (logs and state in .run/, Ctrl-C stops it):")
-        print(f"  bridge        http://127.0.0.1:{ports['bridge']}/  (the live page; token: "
-              f"{token_file})")
-        print(f"  exporter      http://127.0.0.1:{ports['exporter']}/metrics")
-        print(f"  prometheus    http://127.0.0.1:{ports['prometheus']}/")
-        print(f"  alertmanager  http://127.0.0.1:{ports['alertmanager']}/")
-        print("  (no Grafana: to see dashboards/ in your own, README \"Grafana next to make run\")")
-        sys.stdout.flush()
+            wait_ready(name, procs[-1][1], ready, run)
+        on_up()
         while all(proc.poll() is None for _name, proc in procs):
             time.sleep(0.5)
         dead = [name for name, proc in procs if proc.poll() is not None]
-        print(f"run: {', '.join(dead)} exited; stopping the stack (see .run/*.log)",
+        print(f"run: {', '.join(dead)} exited; stopping the stack (see {run}/*.log)",
               file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
         stop_all()
+
+
+def main() -> int:
+    args = parse_args()
+    run = Path(args.run_dir).resolve()
+    run.mkdir(parents=True, exist_ok=True)
+    lock = lock_run_dir(run)
+    if lock is None:
+        print(describe_holder(run), file=sys.stderr)
+        return 2
+    ports = choose_ports(args)
+    if ports is None:
+        return 1
+    record_stack(lock, ports)
+    token_file = run / "bridge" / "auth_token"
+    ensure_token(token_file)
+    parts = build_parts(run, ports, args.scrape_interval, token_file)
+    if parts is None:
+        return 1
+    return supervise(run, parts, lambda: print_banner(run, ports, token_file))
 
 
 if __name__ == "__main__":

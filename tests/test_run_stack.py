@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts import run_stack
 from tests import servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,26 +33,50 @@ def _post_alert_to_alertmanager(am_url: str) -> None:
         assert resp.status == 200
 
 
-def test_stack_comes_up_wired_and_stops_on_sigterm(tmp_path: Path) -> None:
+def _stack_argv(run_dir: Path) -> tuple[list[str], dict[str, int]]:
     ports = {name: servers.free_port() for name in
              ("bridge", "exporter", "prometheus", "alertmanager")}
-    argv = [sys.executable, str(ROOT / "scripts" / "run_stack.py"), "--run-dir", str(tmp_path),
-            "--scrape-interval", "1s", *(f"--{n}-port={p}" for n, p in ports.items())]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    bridge = f"http://127.0.0.1:{ports['bridge']}"
-    prom = f"http://127.0.0.1:{ports['prometheus']}"
-    try:
-        assert proc.stdout is not None
-        banner = proc.stdout.readline()
-        assert "stack is up" in banner, banner + proc.stdout.read()
+    return ([sys.executable, str(ROOT / "scripts" / "run_stack.py"), "--run-dir", str(run_dir),
+             "--scrape-interval", "1s", *(f"--{n}-port={p}" for n, p in ports.items())], ports)
 
-        # Prometheus scrapes the exporter and the bridge sees it as an instance.
-        servers.wait_for(lambda: servers.prom_query(prom, 'up{job="node"} == 1'), timeout=30,
-                         message="Prometheus to scrape the exporter")
+
+def _start_stack(run_dir: Path) -> tuple[subprocess.Popen[str], dict[str, int]]:
+    """A stack in `run_dir`, once its banner says it is up."""
+    argv, ports = _stack_argv(run_dir)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    banner = proc.stdout.readline()
+    if "stack is up" not in banner:
+        proc.kill()
+        pytest.fail(banner + proc.stdout.read())
+    return proc, ports
+
+
+def _stop_stack(proc: subprocess.Popen[str], ports: dict[str, int]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    time.sleep(0.2)
+    for name, port in ports.items():
+        assert servers.http_get_or_none(f"http://127.0.0.1:{port}/") is None, f"{name} still up"
+
+
+def _wait_scraped(ports: dict[str, int]) -> None:
+    servers.wait_for(lambda: servers.prom_query(f"http://127.0.0.1:{ports['prometheus']}",
+                                                'up{job="node"} == 1'),
+                     timeout=30, message="Prometheus to scrape the exporter")
+
+
+def test_stack_comes_up_wired_and_stops_on_sigterm(tmp_path: Path) -> None:
+    proc, ports = _start_stack(tmp_path)
+    bridge = f"http://127.0.0.1:{ports['bridge']}"
+    try:
+        # Prometheus scrapes the exporter and the bridge sees it as an instance, named after
+        # the host.
+        _wait_scraped(ports)
         status, instances = servers.http_json(f"{bridge}/api/instances")
         assert status == 200
-        assert [i["instance"] for i in instances["instances"]] == \
-            [f"127.0.0.1:{ports['exporter']}"]
+        assert [i["instance"] for i in instances["instances"]] == [socket.gethostname()]
         status, health = servers.http_json(f"{bridge}/health")
         assert status == 200 and health["checks"]["alertmanager"]["ok"]
 
@@ -61,9 +88,71 @@ def test_stack_comes_up_wired_and_stops_on_sigterm(tmp_path: Path) -> None:
         alerts = servers.http_json(f"{bridge}/api/alerts")[1]["alerts"]
         assert [a["labels"]["alertname"] for a in alerts] == ["StackWiringTest"]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(30)
-    assert rc == 0
-    time.sleep(0.2)
-    for name, port in ports.items():
-        assert servers.http_get_or_none(f"http://127.0.0.1:{port}/") is None, f"{name} still up"
+        _stop_stack(proc, ports)
+
+
+def test_one_stack_per_run_dir_and_a_second_one_elsewhere(tmp_path: Path) -> None:
+    first_dir, second_dir = tmp_path / "first", tmp_path / "second"
+    first, first_ports = _start_stack(first_dir)
+    try:
+        _wait_scraped(first_ports)
+        am_config = (first_dir / "alertmanager" / "alertmanager.yml").read_text()
+        prom_config = (first_dir / "prometheus" / "prometheus.yml").read_text()
+
+        # A second stack in the same run dir is refused in one line naming the first one, and
+        # touches none of its state (the busy ports it was given are its own, all free).
+        argv, _ = _stack_argv(first_dir)
+        refused = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert refused.returncode == 2, refused
+        assert refused.stdout == ""
+        line = refused.stderr
+        assert line.count("\n") == 1, line
+        assert f"pid {first.pid}" in line and "--run-dir" in line, line
+        for name, port in first_ports.items():
+            assert f"{name} {port}" in line, line
+        assert (first_dir / "alertmanager" / "alertmanager.yml").read_text() == am_config
+        assert (first_dir / "prometheus" / "prometheus.yml").read_text() == prom_config
+
+        # Another run dir gets a stack of its own, beside the first; all its state is there.
+        second, second_ports = _start_stack(second_dir)
+        try:
+            for ports in (first_ports, second_ports):
+                status, _ = servers.http_json(f"http://127.0.0.1:{ports['bridge']}/health")
+                assert status == 200
+            assert (second_dir / "prometheus" / "data").is_dir()
+            assert (second_dir / "alertmanager" / "data").is_dir()
+            assert (second_dir / "bridge" / "alerts.db").exists()
+            assert f":{second_ports['bridge']}/" in \
+                (second_dir / "alertmanager" / "alertmanager.yml").read_text()
+            assert (first_dir / "alertmanager" / "alertmanager.yml").read_text() == am_config
+        finally:
+            _stop_stack(second, second_ports)
+    finally:
+        _stop_stack(first, first_ports)
+
+    # The lock goes with the stack: the same run dir starts again. Its exporter is on another
+    # port, and it is still the same host (the TSDB kept the first run's samples).
+    again, again_ports = _start_stack(first_dir)
+    try:
+        assert again_ports["exporter"] != first_ports["exporter"]
+        _wait_scraped(again_ports)
+        status, instances = servers.http_json(
+            f"http://127.0.0.1:{again_ports['bridge']}/api/instances")
+        assert status == 200
+        assert [i["instance"] for i in instances["instances"]] == [socket.gethostname()]
+    finally:
+        _stop_stack(again, again_ports)
+
+
+def test_default_bridge_port_moves_when_busy_but_an_asked_one_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        busy = held.getsockname()[1]
+        monkeypatch.setitem(run_stack.DEFAULT_PORTS, "bridge", busy)
+        defaults = {f"{n}_port": None for n in run_stack.DEFAULT_PORTS}
+        ports = run_stack.choose_ports(argparse.Namespace(**defaults))
+        assert ports is not None and ports["bridge"] != busy
+        asked = argparse.Namespace(**{**defaults, "bridge_port": busy})
+        assert run_stack.choose_ports(asked) is None
