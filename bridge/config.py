@@ -117,6 +117,10 @@ class StreamsConfig:
     max_pollers: int = 256
 
 
+# Upper bound of alerts.resend_interval: a day (beyond it reconciliation would never resolve).
+RESEND_INTERVAL_MAX = 86_400.0
+
+
 @dataclass(frozen=True)
 class AlertsConfig:
     retention_days: float = 30.0
@@ -136,6 +140,11 @@ class AlertsConfig:
     max_matchers: int = 20
     # Largest page of GET /api/alerts/history.
     history_limit: int = 1000
+    # Seconds an alert must be missing from Alertmanager, within Alertmanager's uptime, before
+    # reconciliation resolves it: Prometheus' resend delay (1m) plus its rule evaluation
+    # interval. 0 = at once (trusts a just-restarted Alertmanager's empty list).
+    # Bounds: 0..RESEND_INTERVAL_MAX (checked in `_validate`).
+    resend_interval: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -371,6 +380,10 @@ def _validate(config: BridgeConfig, source: str) -> None:
     for key, number in non_negatives.items():
         if number < 0:
             raise ConfigError(source, key, f"must be >= 0, got {number}")
+    resend = config.alerts.resend_interval
+    if not 0 <= resend <= RESEND_INTERVAL_MAX:  # also refuses NaN
+        raise ConfigError(source, "alerts.resend_interval",
+                          f"must be 0..{RESEND_INTERVAL_MAX:g}, got {resend}")
     try:
         re.compile(config.alertmanager.receiver)
     except re.error as exc:

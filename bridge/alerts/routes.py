@@ -152,7 +152,8 @@ def setup(app: web.Application) -> None:
     app[HUB_KEY] = AlertHub(app[METRICS_KEY], heartbeat=config.alerts.heartbeat,
                             queue_limit=config.alerts.send_queue,
                             max_subscribers=config.alerts.max_subscribers)
-    app[RECONCILER_KEY] = Reconciler(config.alertmanager, store, app[METRICS_KEY])
+    app[RECONCILER_KEY] = Reconciler(config.alertmanager, store, app[METRICS_KEY],
+                                     resend_interval=config.alerts.resend_interval)
     app.add_routes(routes)
     app.add_routes(webhook.routes)
     app.add_routes(stream.routes)
