@@ -140,6 +140,9 @@ class AlertsConfig:
     max_matchers: int = 20
     # Largest page of GET /api/alerts/history.
     history_limit: int = 1000
+    # History queries served at once (> 0; each on its own reader thread); a few more wait up to
+    # 2 s, the rest get 503.
+    history_concurrency: int = 4
     # Seconds an alert must be missing from Alertmanager, within Alertmanager's uptime, before
     # reconciliation resolves it: Prometheus' resend delay (1m) plus its rule evaluation
     # interval. 0 = at once (trusts a just-restarted Alertmanager's empty list).
@@ -358,6 +361,7 @@ def _validate(config: BridgeConfig, source: str) -> None:
         "alerts.send_queue": config.alerts.send_queue,
         "alerts.max_subscribers": config.alerts.max_subscribers,
         "alerts.history_limit": config.alerts.history_limit,
+        "alerts.history_concurrency": config.alerts.history_concurrency,
         "alerts.prune_interval": config.alerts.prune_interval,
         "alerts.retention_days": config.alerts.retention_days,
         "alerts.retention_rows": config.alerts.retention_rows,
