@@ -117,6 +117,10 @@ class StreamsConfig:
     max_pollers: int = 256
 
 
+# Upper bound of alerts.resend_interval: a day (beyond it reconciliation would never resolve).
+RESEND_INTERVAL_MAX = 86_400.0
+
+
 @dataclass(frozen=True)
 class AlertsConfig:
     retention_days: float = 30.0
@@ -136,6 +140,14 @@ class AlertsConfig:
     max_matchers: int = 20
     # Largest page of GET /api/alerts/history.
     history_limit: int = 1000
+    # History queries served at once (> 0; each on its own reader thread); a few more wait up to
+    # 2 s, the rest get 503.
+    history_concurrency: int = 4
+    # Seconds an alert must be missing from Alertmanager, within Alertmanager's uptime, before
+    # reconciliation resolves it: Prometheus' resend delay (1m) plus its rule evaluation
+    # interval. 0 = at once (trusts a just-restarted Alertmanager's empty list).
+    # Bounds: 0..RESEND_INTERVAL_MAX (checked in `_validate`).
+    resend_interval: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -351,6 +363,7 @@ def _validate(config: BridgeConfig, source: str) -> None:
         "alerts.send_queue": config.alerts.send_queue,
         "alerts.max_subscribers": config.alerts.max_subscribers,
         "alerts.history_limit": config.alerts.history_limit,
+        "alerts.history_concurrency": config.alerts.history_concurrency,
         "alerts.prune_interval": config.alerts.prune_interval,
         "alerts.retention_days": config.alerts.retention_days,
         "alerts.retention_rows": config.alerts.retention_rows,
@@ -373,6 +386,10 @@ def _validate(config: BridgeConfig, source: str) -> None:
     for key, number in non_negatives.items():
         if number < 0:
             raise ConfigError(source, key, f"must be >= 0, got {number}")
+    resend = config.alerts.resend_interval
+    if not 0 <= resend <= RESEND_INTERVAL_MAX:  # also refuses NaN
+        raise ConfigError(source, "alerts.resend_interval",
+                          f"must be 0..{RESEND_INTERVAL_MAX:g}, got {resend}")
     try:
         re.compile(config.alertmanager.receiver)
     except re.error as exc:

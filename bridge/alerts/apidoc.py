@@ -77,7 +77,9 @@ PATHS: dict[str, Any] = {
             param("limit", "Page size (default 100, at most alerts.history_limit).",
                   {"type": "integer", "minimum": 1}), FILTER],
         "responses": {"200": ok("AlertHistory", "A page of events."), **BAD_FILTER,
-                      **_errors(e503="The alert store cannot be read.")}}},
+                      **_errors(e503="The alert store cannot be read, or too many history "
+                                     "queries run at once (alerts.history_concurrency): "
+                                     "retry.")}}},
     "/api/alerts/webhook": {"post": {
         "summary": "Alertmanager webhook receiver (payload version 4).", "tags": ["alerts"],
         "security": [{"bearer": []}],

@@ -64,8 +64,39 @@ def storage_error(exc: BaseException, busy_timeout: float) -> StorageUnavailable
     return StorageUnavailable(detail)
 
 
+class _ReadPool:
+    """Reader threads, each with its own connection: WAL readers wait neither for the writer
+    nor for each other, so a slow read in one pool never delays another pool's reads."""
+
+    def __init__(self, path: Path, busy_timeout: float, name: str, workers: int) -> None:
+        self.path, self.busy_timeout = path, busy_timeout
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                   check_same_thread=False)
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return fn(conn)
+
+    def close(self) -> None:
+        """Wait for running reads, then close every connection (from any thread: allowed)."""
+        self.executor.shutdown(wait=True)
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            conn.close()
+
+
 class Database:
-    """A SQLite file with a dedicated writer thread (group commit) and a reader thread."""
+    """A SQLite file with a dedicated writer thread (group commit) and reader thread pools:
+    "read" (one thread, for stream replays and small reads) and any added with `add_pool`."""
 
     def __init__(self, path: Path, *, sync: str, busy_timeout: float,
                  init: Callable[[Callable[[], sqlite3.Connection]],
@@ -74,10 +105,13 @@ class Database:
         self._init = init
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts-read")
-        self._read_conn: sqlite3.Connection | None = None
+        self._pools = {"read": _ReadPool(path, busy_timeout, "alerts-read", 1)}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._settle: Settle | None = None
+
+    def add_pool(self, name: str, workers: int) -> None:
+        """A separate pool of `workers` reader threads for `read(..., pool=name)`."""
+        self._pools[name] = _ReadPool(self.path, self.busy_timeout, f"alerts-{name}", workers)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -96,8 +130,8 @@ class Database:
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             await asyncio.to_thread(self._thread.join)
-        await asyncio.get_running_loop().run_in_executor(self._reader, self._close_reader)
-        self._reader.shutdown(wait=True)
+        for pool in self._pools.values():
+            await asyncio.to_thread(pool.close)
 
     def connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
@@ -193,26 +227,16 @@ class Database:
 
     # --- reading ---------------------------------------------------------------------------
 
-    async def read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Run `fn(conn)` on the reader thread (WAL: never waits for the writer)."""
+    async def read(self, fn: Callable[[sqlite3.Connection], Any], pool: str = "read") -> Any:
+        """Run `fn(conn)` on a thread of `pool` (WAL: never waits for the writer)."""
         if self._thread is None or not self._thread.is_alive():
             raise StorageUnavailable("alert store is not open")
+        readers = self._pools[pool]
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._reader, self._read, fn)
+            return await loop.run_in_executor(readers.executor, readers.run, fn)
         except sqlite3.Error as exc:
             raise storage_error(exc, self.busy_timeout) from None
-
-    def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        if self._read_conn is None:
-            self._read_conn = sqlite3.connect(self.path, timeout=self.busy_timeout,
-                                              isolation_level=None, check_same_thread=False)
-        return fn(self._read_conn)
-
-    def _close_reader(self) -> None:
-        if self._read_conn is not None:
-            self._read_conn.close()
-            self._read_conn = None
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

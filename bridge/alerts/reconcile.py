@@ -5,9 +5,18 @@ At start-up and every `alertmanager.reconcile_interval` seconds the bridge reads
 be told about) and the store turns differences into events with source "reconcile": firing in
 Alertmanager but not here -> firing/refired; firing here but gone there -> resolved. This is what
 recovers changes that happened while the bridge was down. Manual alerts are not Alertmanager's
-and are left alone. When Alertmanager cannot be reached the attempt is logged and retried with
-exponential backoff (1 s doubling up to `reconcile_backoff_max`, with jitter); `status()` feeds
-/health.
+and are left alone.
+
+Alertmanager keeps alerts in memory only: right after it restarts its list is empty until
+Prometheus re-sends each firing alert (every resend delay, rounded up to the rule evaluation
+interval). So "missing from Alertmanager" means "resolved" only once the alert has been missing
+for `alerts.resend_interval` of Alertmanager's uptime (read from `/api/v2/status`): measured from
+the latest of when reconciliation first saw it missing, when a webhook last reported it, and when
+Alertmanager started. Until then it is `held` and reconciliation runs again when it falls due.
+Webhook `resolved` notices are never delayed.
+
+When Alertmanager cannot be reached the attempt is logged and retried with exponential backoff
+(1 s doubling up to `reconcile_backoff_max`, with jitter); `status()` feeds /health.
 """
 
 from __future__ import annotations
@@ -16,13 +25,14 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from bridge.alerts.model import now_ms, parse_am_alerts
-from bridge.alerts.store import AlertStore
+from bridge.alerts.model import now_ms, parse_am_alerts, parse_time
+from bridge.alerts.store import AlertStore, MayResolve
 from bridge.config import AlertmanagerConfig
 from bridge.errors import BridgeError, UpstreamInvalid, UpstreamUnavailable
 from bridge.selfmetrics import BridgeMetrics
@@ -30,14 +40,22 @@ from bridge.selfmetrics import BridgeMetrics
 log = logging.getLogger("bridge.alerts.reconcile")
 
 ENDPOINT = "/api/v2/alerts"
+STATUS_ENDPOINT = "/api/v2/status"
+# Seconds past a held alert's due time before the extra reconciliation that may resolve it.
+DUE_SLACK = 0.1
 
 
 class Reconciler:
     """Periodic, retried comparison of the store with Alertmanager."""
 
-    def __init__(self, config: AlertmanagerConfig, store: AlertStore,
-                 metrics: BridgeMetrics) -> None:
+    def __init__(self, config: AlertmanagerConfig, store: AlertStore, metrics: BridgeMetrics,
+                 resend_interval: float = 60.0, clock: Callable[[], int] = now_ms) -> None:
         self.config, self.store, self.metrics = config, store, metrics
+        self.resend_ms = int(resend_interval * 1000)
+        self.clock = clock  # milliseconds since the epoch (injected by tests)
+        # Firing alerts missing from Alertmanager, not resolved yet: fingerprint -> since (ms).
+        self.missing: dict[str, int] = {}
+        self.am_started_ms: int | None = None
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -51,11 +69,16 @@ class Reconciler:
     def enabled(self) -> bool:
         return bool(self.config.url)
 
+    async def open(self) -> None:
+        """Open the HTTP session (`start` does; tests call it to drive `reconcile_once`)."""
+        if self._session is None:
+            timeout = aiohttp.ClientTimeout(total=self.config.timeout)
+            self._session = aiohttp.ClientSession(timeout=timeout)
+
     async def start(self) -> None:
         if not self.enabled:
             return
-        timeout = aiohttp.ClientTimeout(total=self.config.timeout)
-        self._session = aiohttp.ClientSession(timeout=timeout)
+        await self.open()
         self._task = asyncio.create_task(self._run(), name="alerts-reconcile")
 
     async def stop(self) -> None:
@@ -75,23 +98,52 @@ class Reconciler:
         return {"ok": self.last_success is not None and self.failures == 0,
                 "last_success": self.last_success, "error": self.last_error,
                 "consecutive_failures": self.failures, "runs": self.runs,
-                "last_events": self.last_events}
+                "last_events": self.last_events, "held": len(self.missing)}
 
     async def reconcile_once(self) -> int:
         """One comparison; the number of events it caused. Raises BridgeError on failure."""
-        fetched = now_ms()
-        notices = parse_am_alerts(await self._fetch())
-        events = await self.store.reconcile(notices, fetched)
+        fetched = self.clock()
+        notices = parse_am_alerts(await self._fetch(ENDPOINT, self._alert_params()))
+        # Asked after the list: if Alertmanager restarted in between, this uptime is the new
+        # one (short), so an empty list from a fresh Alertmanager can never pass for old.
+        started = am_started_ms(await self._fetch(STATUS_ENDPOINT, {}))
+        result = await self.store.reconcile(notices, fetched, self._policy(fetched, started))
+        self.missing = {fp: max(self.missing.get(fp, fetched), seen)
+                        for fp, seen in result.held.items()}
+        self.am_started_ms = started
         self.runs += 1
-        return len(events)
+        return len(result.events)
 
-    async def _fetch(self) -> Any:
-        assert self._session is not None
+    def _policy(self, fetched: int, started: int) -> MayResolve:
+        """Which missing alerts this run may resolve (reads a copy: runs on the writer thread)."""
+        since = dict(self.missing)
+        resend = self.resend_ms
+
+        def may_resolve(fingerprint: str, seen_ms: int) -> bool:
+            absent_from = max(since.get(fingerprint, fetched), seen_ms, started)
+            return fetched - absent_from >= resend
+        return may_resolve
+
+    def _alert_params(self) -> dict[str, str]:
         params = {"active": "true", "silenced": "false", "inhibited": "false",
                   "unprocessed": "true"}
         if self.config.receiver:
             params["receiver"] = self.config.receiver
-        url = self.config.url.rstrip("/") + ENDPOINT
+        return params
+
+    def _next_delay(self) -> float | None:
+        """Seconds to the next run: the interval, or sooner when a held alert falls due."""
+        interval = self.config.reconcile_interval
+        delays = [interval] if interval > 0 else []
+        if self.missing:
+            first = min(max(since, self.am_started_ms or 0) for since in self.missing.values())
+            due_in = (first + self.resend_ms - self.clock()) / 1000
+            delays.append(max(due_in, 0.0) + DUE_SLACK)
+        return min(delays) if delays else None
+
+    async def _fetch(self, path: str, params: dict[str, str]) -> Any:
+        assert self._session is not None
+        url = self.config.url.rstrip("/") + path
         started = time.perf_counter()
         outcome = "error"
         try:
@@ -110,8 +162,8 @@ class Reconciler:
                 f"Alertmanager unreachable at {self.config.url}: {exc or type(exc).__name__}"
             ) from None
         finally:
-            self.metrics.upstream_queries.labels("alertmanager", ENDPOINT, outcome).inc()
-            self.metrics.upstream_latency.labels("alertmanager", ENDPOINT).observe(
+            self.metrics.upstream_queries.labels("alertmanager", path, outcome).inc()
+            self.metrics.upstream_latency.labels("alertmanager", path).observe(
                 time.perf_counter() - started)
 
     async def _run(self) -> None:
@@ -134,8 +186,7 @@ class Reconciler:
                 log.info("reconciliation with Alertmanager added %d events", self.last_events)
             self.failures, self.last_error = 0, None
             self.last_success = time.time()
-            interval = self.config.reconcile_interval
-            delay = interval if interval > 0 else None
+            delay = self._next_delay()
 
     def _failed(self, exc: Exception) -> float:
         self.failures += 1
@@ -156,6 +207,17 @@ class Reconciler:
         except TimeoutError:
             pass
         self._wake.clear()
+
+
+def am_started_ms(status: Any) -> int:
+    """When Alertmanager started, from its /api/v2/status answer (`uptime` is that instant)."""
+    uptime = status.get("uptime") if isinstance(status, dict) else None
+    if not isinstance(uptime, str):
+        raise UpstreamInvalid("Alertmanager's /api/v2/status has no uptime")
+    try:
+        return parse_time(uptime)
+    except ValueError as exc:
+        raise UpstreamInvalid(f"Alertmanager's /api/v2/status uptime: {exc}") from None
 
 
 RECONCILER_KEY = web.AppKey("alert_reconciler", Reconciler)

@@ -7,7 +7,6 @@ pages through the event log, whose stored frames are spliced into the answer as 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -16,9 +15,9 @@ from typing import Any
 from aiohttp import web
 
 from bridge import openapi
-from bridge.alerts import apidoc, stream, webhook
+from bridge.alerts import apidoc, history, stream, webhook
 from bridge.alerts.hub import HUB_KEY, AlertHub
-from bridge.alerts.matchers import matches_all, parse_filters
+from bridge.alerts.matchers import parse_filters
 from bridge.alerts.reconcile import RECONCILER_KEY, Reconciler
 from bridge.alerts.store import STORE_KEY, AlertStore
 from bridge.health import add_health_check
@@ -30,8 +29,7 @@ log = logging.getLogger("bridge.alerts")
 routes = web.RouteTableDef()
 
 HISTORY_DEFAULT = 100
-# With a filter, a history page scans at most this many log rows per returned row.
-SCAN_FACTOR = 10
+HISTORY_GATE_KEY = web.AppKey("alert_history_gate", history.Gate)
 
 
 def _filters(request: web.Request) -> Any:
@@ -67,21 +65,13 @@ async def alert_history(request: web.Request) -> web.Response:
     since = _int_param(request, "since", 0, 0, 2**63 - 1)
     limit = _int_param(request, "limit", min(HISTORY_DEFAULT, max_limit), 1, max_limit)
     epoch, last = hub.epoch, hub.last_seq
-    scan = limit * SCAN_FACTOR if matchers else limit
-    rows = await store.events_after(since, scan, until=last)
-    frames: list[str] = []
-    cut_seq = since
-    for seq, text in rows:
-        if len(frames) == limit:
-            break
-        cut_seq = seq
-        if not matchers or matches_all(matchers, json.loads(text)["alert"]["labels"]):
-            frames.append(text)
-    first, _ = await store.bounds()
-    more = cut_seq < last and bool(rows)
+    async with request.app[HISTORY_GATE_KEY].enter():
+        found = await history.page(store, since, last, limit, matchers)
+        first, _ = await store.bounds()
+    more = found.cut < last and found.scanned
     head = dumps({"epoch": epoch, "first_seq": first, "last_seq": last,
-                  "next": cut_seq if more else None})
-    body = head[:-1] + ',"events":[' + ",".join(frames) + "]}"
+                  "next": found.cut if more else None})
+    body = head[:-1] + ',"events":[' + ",".join(found.frames) + "]}"
     return web.Response(text=body, content_type="application/json")
 
 
@@ -149,10 +139,13 @@ def setup(app: web.Application) -> None:
     config = app[CONFIG_KEY]
     store = AlertStore(config.data_dir, config.alerts)
     app[STORE_KEY] = store
+    history.open_pool(store, config.alerts.history_concurrency)
+    app[HISTORY_GATE_KEY] = history.Gate(config.alerts.history_concurrency)
     app[HUB_KEY] = AlertHub(app[METRICS_KEY], heartbeat=config.alerts.heartbeat,
                             queue_limit=config.alerts.send_queue,
                             max_subscribers=config.alerts.max_subscribers)
-    app[RECONCILER_KEY] = Reconciler(config.alertmanager, store, app[METRICS_KEY])
+    app[RECONCILER_KEY] = Reconciler(config.alertmanager, store, app[METRICS_KEY],
+                                     resend_interval=config.alerts.resend_interval)
     app.add_routes(routes)
     app.add_routes(webhook.routes)
     app.add_routes(stream.routes)

@@ -78,6 +78,23 @@ class Event(Encoded):
 
 
 @dataclass(frozen=True, slots=True)
+class Reconciled:
+    """What one reconciliation did: its events, and the alerts missing from Alertmanager that
+    it did not resolve yet (`held`: firing here, absent there, within the resend interval)."""
+
+    events: list[Event]
+    held: dict[str, int]  # fingerprint -> seen_ms
+
+
+# (fingerprint, seen_ms: when a webhook last reported it) -> may reconciliation resolve it now?
+MayResolve = Callable[[str, int], bool]
+
+
+def _always(_fingerprint: str, _seen_ms: int) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
 class Opened:
     epoch: str
     last_seq: int
@@ -134,6 +151,8 @@ class AlertStore:
                 continue
             if o.tag == "events":
                 events.extend(o.result)
+            elif o.tag == "reconciled":
+                events.extend(o.result.events)
             elif o.tag == "reset":
                 self._publish(events)
                 events = []
@@ -176,13 +195,19 @@ class AlertStore:
         """Store notices (webhook or manual); the events they caused, once committed."""
         return await self.db.write(lambda conn: self._record(conn, notices, None), "events")
 
-    async def reconcile(self, notices: list[Notice], fetched_ms: int) -> list[Event]:
+    async def reconcile(self, notices: list[Notice], fetched_ms: int,
+                        may_resolve: MayResolve = _always) -> Reconciled:
         """Make the store agree with Alertmanager's active alerts as fetched at `fetched_ms`.
 
         Alerts a webhook touched after the fetch started are left alone: the webhook is newer.
+        A firing alert missing from the answer is resolved only when `may_resolve` says so (it
+        runs on the writer thread, so it must only read what it was built with); the others
+        are returned as `held`, with when a webhook last reported them.
         """
-        return await self.db.write(lambda conn: self._reconcile(conn, notices, fetched_ms),
-                                   "events")
+        def run(conn: sqlite3.Connection) -> Reconciled:
+            return self._reconcile(conn, notices, fetched_ms, may_resolve)
+        reconciled: Reconciled = await self.db.write(run, "reconciled")
+        return reconciled
 
     async def prune(self, now: int | None = None) -> int:
         """Delete events past retention (age and rows), one chunk per transaction."""
@@ -216,19 +241,23 @@ class AlertStore:
                 seq += 1
         return events
 
-    def _reconcile(self, conn: sqlite3.Connection, notices: list[Notice],
-                   fetched_ms: int) -> list[Event]:
+    def _reconcile(self, conn: sqlite3.Connection, notices: list[Notice], fetched_ms: int,
+                   may_resolve: MayResolve) -> Reconciled:
         present = {n.fingerprint for n in notices}
-        gone = []
+        gone, held = [], {}
         for fp, seen_ms, body in conn.execute(
                 "SELECT fingerprint, seen_ms, body FROM alerts WHERE status = 'firing' "
                 "ORDER BY starts_ms, fingerprint"):
             if fp in present or seen_ms > fetched_ms:
                 continue
             alert = json.loads(body)
-            if alert.get("source") != "manual":  # not Alertmanager's to resolve
+            if alert.get("source") == "manual":  # not Alertmanager's to resolve
+                continue
+            if may_resolve(fp, seen_ms):
                 gone.append(_resolved_by_reconcile(alert))
-        return self._record(conn, [*notices, *gone], fetched_ms)
+            else:
+                held[fp] = seen_ms
+        return Reconciled(self._record(conn, [*notices, *gone], fetched_ms), held)
 
     def _apply(self, conn: sqlite3.Connection, notice: Notice, now: int, at: tuple[str, int],
                fetched_ms: int | None) -> Event | None:

@@ -5,6 +5,7 @@ a `websockets` client; and a bridge SIGKILLed while alerts change, resumed lossl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -42,13 +43,17 @@ def am_config(bridge_port: int, token_file: Path) -> dict[str, Any]:
     return config
 
 
-def start_am_and_bridge(base: Path, prom_url: str, reconcile_interval: float = 1.0
+def start_am_and_bridge(base: Path, prom_url: str, reconcile_interval: float = 1.0,
+                        resend_interval: float = 1.0
                         ) -> tuple[servers.Process, servers.Process]:
+    """A real Alertmanager and bridge. Nothing re-sends these tests' alerts to Alertmanager
+    unless they start a Prometheus, so by default an alert missing from it is resolved by
+    reconciliation after a second (`alerts.resend_interval`)."""
     port = servers.free_port()
     token_file = base / "token"
     token_file.write_text(TOKEN + "\n")
     am = servers.alertmanager(base / "am", am_config(port, token_file)).start()
-    config = {"alerts": {"heartbeat": 1.0},
+    config = {"alerts": {"heartbeat": 1.0, "resend_interval": resend_interval},
               "alertmanager": {"reconcile_interval": reconcile_interval,
                                "reconcile_backoff_max": 1.0}}
     bridge = servers.bridge(base / "bridge", prom_url, port=port, alertmanager_url=am.url,
@@ -107,6 +112,73 @@ async def test_rule_fires_and_resolves_through_alertmanager_to_a_websocket(node_
             assert (resolved["event"], resolved["status"]) == ("resolved", "resolved")
             assert resolved["seq"] > fired["seq"]
             assert resolved["alert"]["fingerprint"] == alert["fingerprint"]
+    finally:
+        prom.stop()
+        bridge.stop()
+        am.stop()
+
+
+def notifications_sent(prom_url: str) -> float:
+    """Prometheus' own count of alerts it delivered to Alertmanager (from its /metrics)."""
+    _, body = servers.http_get(prom_url + "/metrics")
+    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+               if line.startswith("prometheus_notifications_sent_total"))
+
+
+def reconcile_held(bridge: servers.Process) -> int:
+    _, body = servers.http_json(bridge.url + "/health")
+    return int(body["checks"]["alerts"]["reconcile"]["held"])
+
+
+async def test_alertmanager_restart_while_a_rule_fires_streams_no_resolved(node_stack, tmp_path):
+    """Alertmanager forgets its alerts when it restarts; Prometheus re-sends a firing one only
+    every resend delay (3 s here, evaluating every 1 s, so the bridge waits 6 s). Meanwhile
+    reconciliation (every 0.5 s) finds the alert missing: it must hold it, not stream
+    `resolved` (and a `refired` later), as it once did."""
+    am, bridge = start_am_and_bridge(tmp_path, "http://127.0.0.1:1", reconcile_interval=0.5,
+                                     resend_interval=6.0)
+    rules = tmp_path / "rules.yml"
+    rules.write_text(yaml.safe_dump(TEST_RULE))
+    prom = servers.prometheus(tmp_path / "prom", [node_stack.exporter_target],
+                              rule_files=[rules], alertmanager=am.url)
+    prom.argv.append("--rules.alert.resend-delay=3s")
+    named = lambda f: f["alert"]["labels"]["alertname"] == "PromwireTestAlert"  # noqa: E731
+    try:
+        async with websockets.connect(ws_url(bridge)) as ws:
+            await ws.recv()  # the snapshot
+            prom.start()
+            fired = await next_alert(ws, named, 90)
+            assert fired["event"] == "firing"
+            # Restart right after Prometheus delivered it: the next re-send is ~4 s away.
+            sent = await asyncio.to_thread(notifications_sent, prom.url)
+            await asyncio.to_thread(servers.wait_for, lambda: notifications_sent(prom.url) > sent,
+                                    timeout=30, interval=0.05, message="a re-send")
+            await asyncio.to_thread(am.stop)
+            await asyncio.to_thread(am.start)
+            held_seen, events = 0, []
+            deadline = time.monotonic() + 40
+            # Until it was missing and is back (nothing left to decide), or something streamed.
+            while not events and time.monotonic() < deadline:
+                held = await asyncio.to_thread(reconcile_held, bridge)
+                held_seen = max(held_seen, held)
+                if held_seen and held == 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 0.3))
+                    if frame["type"] == "alert" and named(frame):
+                        events.append(frame["event"])
+            # One more reconciliation's worth of listening.
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 1.0))
+                    if frame["type"] == "alert" and named(frame):
+                        events.append(frame["event"])
+            assert events == []
+            # Reconciliation did see it missing from the restarted Alertmanager, and it is back.
+            assert held_seen == 1 and held == 0
+        _, body = await asyncio.to_thread(servers.http_json, bridge.url + "/api/alerts")
+        assert [a["status"] for a in body["alerts"]
+                if a["labels"]["alertname"] == "PromwireTestAlert"] == ["firing"]
     finally:
         prom.stop()
         bridge.stop()

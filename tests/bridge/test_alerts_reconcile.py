@@ -60,7 +60,9 @@ async def test_reconcile_adds_firing_and_resolves_gone_alerts(am, aiohttp_client
     tag = str(time.time_ns())
     push(am.url, "ReconcileA", run=tag)
     push(am.url, "ReconcileB", run=tag)
-    client = await aiohttp_client(make_app(tmp_path, alertmanager_url=am.url))
+    # Nothing re-sends these alerts (no Prometheus): resolve once missing for 0.5 s.
+    client = await aiohttp_client(make_app(tmp_path, alertmanager_url=am.url,
+                                           resend_interval=0.5))
 
     async def both():
         alerts = await current(client)

@@ -144,11 +144,31 @@ def names(events):
 async def test_reconcile_adds_missing_and_resolves_gone_but_leaves_manual_alerts(store):
     await store.record([notice("Gone"), notice("Stays")])
     await store.record([notice("Manual", source="manual")])
-    events = await store.reconcile([notice("Stays", source="reconcile"),
+    result = await store.reconcile([notice("Stays", source="reconcile"),
                                     notice("New", source="reconcile")], now_ms() + 1)
-    assert names(events) == {("New", "firing", "reconcile"), ("Gone", "resolved", "reconcile")}
-    assert await store.reconcile([notice("Stays", source="reconcile"),
-                                  notice("New", source="reconcile")], now_ms() + 1) == []
+    assert names(result.events) == {("New", "firing", "reconcile"),
+                                    ("Gone", "resolved", "reconcile")}
+    assert result.held == {}
+    again = await store.reconcile([notice("Stays", source="reconcile"),
+                                   notice("New", source="reconcile")], now_ms() + 1)
+    assert again.events == [] and again.held == {}
+
+
+async def test_reconcile_holds_missing_alerts_its_policy_refuses(store):
+    (gone, _) = await store.record([notice("Gone"), notice("Stays")])
+    fp = gone.alert["fingerprint"]
+    asked = []
+
+    def refuse(fingerprint, seen_ms):
+        asked.append((fingerprint, seen_ms))
+        return False
+    present = [notice("Stays", source="reconcile")]
+    result = await store.reconcile(present, now_ms() + 1, refuse)
+    assert result.events == [] and [f for f, _ in asked] == [fp]
+    assert result.held == {fp: asked[0][1]} and asked[0][1] > 0  # with its seen_ms
+    # It is still firing: a policy that allows it resolves it now.
+    result = await store.reconcile(present, now_ms() + 1)
+    assert names(result.events) == {("Gone", "resolved", "reconcile")} and result.held == {}
 
 
 async def test_reconcile_does_not_undo_a_webhook_newer_than_its_fetch(store):
@@ -157,8 +177,8 @@ async def test_reconcile_does_not_undo_a_webhook_newer_than_its_fetch(store):
     await asyncio.sleep(0.01)
     await store.record([notice("Late"), notice("Old", status="resolved")])
     # Alertmanager's answer (fetched before those webhooks) knew neither change.
-    events = await store.reconcile([notice("Old", source="reconcile")], fetched)
-    assert events == []
+    result = await store.reconcile([notice("Old", source="reconcile")], fetched)
+    assert result.events == [] and result.held == {}
 
 
 async def test_locked_database_is_storage_unavailable_and_loses_nothing(store, tmp_path):
