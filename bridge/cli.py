@@ -23,6 +23,7 @@ from aiohttp import web
 from bridge import __version__
 from bridge.app import create_app
 from bridge.config import BridgeConfig, ConfigError, load_config
+from bridge.server import BridgeRunner
 
 log = logging.getLogger("bridge")
 
@@ -81,7 +82,7 @@ def listen_socket(host: str, port: int) -> socket.socket:
 async def serve(config: BridgeConfig, sock: socket.socket) -> None:
     """Serve on the bound `sock` until SIGINT/SIGTERM."""
     app = create_app(config)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = BridgeRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
         site = web.SockSite(runner, sock, backlog=4096)

@@ -77,6 +77,8 @@ class HttpConfig:
     allowed_origins: tuple[str, ...] = ()
     # Largest request body accepted by any endpoint, in bytes.
     max_body_bytes: int = 1 << 20
+    # Seconds the whole body of a request may take to arrive (a slow or broken upload is 408).
+    body_timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -352,6 +354,7 @@ def _validate(config: BridgeConfig, source: str) -> None:
         "streams.max_subscriptions": config.streams.max_subscriptions,
         "streams.send_queue": config.streams.send_queue,
         "http.max_body_bytes": config.http.max_body_bytes,
+        "http.body_timeout": config.http.body_timeout,
         "prometheus.connect_timeout": config.prometheus.connect_timeout,
         "prometheus.max_points": config.prometheus.max_points,
         "metrics.default_range": config.metrics.default_range,

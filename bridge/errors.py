@@ -41,6 +41,12 @@ class NotFound(BridgeError):
     status, error = 404, "not_found"
 
 
+class RequestTimeout(BridgeError):
+    """The request (its body) did not arrive in time."""
+
+    status, error = 408, "request_timeout"
+
+
 class PayloadTooLarge(BridgeError):
     status, error = 413, "payload_too_large"
 

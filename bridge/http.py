@@ -34,15 +34,30 @@ CLOSE_POLICY, CLOSE_INTERNAL = 1008, 1011
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_HTTP_ERROR_CODES = {
+HTTP_ERROR_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    431: "request_header_fields_too_large",
 }
+
+
+MAX_DETAIL = 200
+
+
+def one_line(message: str) -> str:
+    """aiohttp's error messages on one line, at most MAX_DETAIL characters: its parser puts the
+    offending bytes on a second line and a caret under them on a third
+    (`Invalid header token: b'Bad Header: 1'`)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) > 1 and set(lines[-1]) == {"^"}:
+        lines.pop()
+    return " ".join(lines)[:MAX_DETAIL]
 
 
 def _json_default(value: Any) -> Any:
@@ -117,7 +132,7 @@ def _error_answer(request: web.Request, exc: Exception) -> web.Response:
     if isinstance(exc, web.HTTPException):
         if exc.status < 400 or exc.content_type == "application/json":
             raise exc
-        code = _HTTP_ERROR_CODES.get(exc.status, "http_error")
+        code = HTTP_ERROR_CODES.get(exc.status, "http_error")
         detail = exc.reason
         if exc.status == 404:
             detail = f"no route for {request.method} {request.path}"
@@ -134,7 +149,7 @@ async def _end_stream(request: web.Request, exc: Exception) -> web.StreamRespons
     """An error after a stream started: close a WebSocket with a code (1008 for bad input,
     1011 for our fault), end an SSE body; never a second status line on the wire."""
     status = exc.status if isinstance(exc, BridgeError | web.HTTPException) else 500
-    error = exc.error if isinstance(exc, BridgeError) else _HTTP_ERROR_CODES.get(status,
+    error = exc.error if isinstance(exc, BridgeError) else HTTP_ERROR_CODES.get(status,
                                                                                   "internal")
     if status >= 500:
         log.error("error in the stream %s %s", request.method, request.path, exc_info=exc)

@@ -1,4 +1,4 @@
-"""`GET /api/openapi.json` (OpenAPI 3) and `GET /docs` (a page rendering it).
+"""`GET /api/openapi.json` (OpenAPI 3.1) and `GET /docs` (a page rendering it).
 
 The document is the data in `bridge.openapi_spec`, plus whatever other features add with
 `document(app, paths, schemas)` in their `setup`, plus a generic entry for any route still
@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bridge import __version__
+from bridge.catalog import CATALOG_KEY
 from bridge.http import dumps
 from bridge.openapi_spec import base_document, errors
 
@@ -36,7 +37,7 @@ def document(app: web.Application, paths: dict[str, Any],
 
 def build_document(app: web.Application) -> dict[str, Any]:
     """The full document: base spec, features' additions, then a stub per undocumented route."""
-    doc = base_document(__version__)
+    doc = base_document(__version__, list(app[CATALOG_KEY].names))
     extra = app.get(OPENAPI_EXTRA_KEY, {"paths": {}, "schemas": {}})
     for path, operations in extra["paths"].items():
         doc["paths"].setdefault(path, {}).update(operations)

@@ -1,6 +1,12 @@
-"""The OpenAPI 3 description of the REST endpoints (data only; served by `bridge.openapi`).
+"""The OpenAPI 3.1 description of the REST endpoints (data only; served by `bridge.openapi`).
 
 Other features describe their own routes with `bridge.openapi.document(app, paths, schemas)`.
+
+The schemas are meant to be as strict as the server: a request they allow is accepted, so a
+generated client, and schemathesis (`make test`, `make fuzz`), agree with the server. Where
+a rule is not expressible as a per-field schema (start before end, points per series, PromQL's
+grammar), the description says so. Patterns use `[0-9]`, never `\\d` (which is Unicode in some
+engines), and are anchored.
 """
 
 from __future__ import annotations
@@ -44,22 +50,34 @@ INSTANCE = param("instance", "Only these instances (repeat the parameter or sepa
                  "commas).", {"type": "array", "items": {"type": "string"}},
                  style="form", explode=True)
 TIME = "Unix seconds (`1764100000.5`) or RFC 3339 (`2026-11-25T20:00:00Z`; no offset = UTC)."
+# RFC 3339 as the bridge reads it, within years 1000-9999 and days 01-28 of any month: a
+# subset every month has (the server also takes the 29th to 31st where they exist).
+RFC3339 = (r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]"
+           r":[0-5][0-9](\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-9]|2[0-3]):[0-5][0-9])?")
+UNIX_SECONDS = r"-?[0-9]{1,11}(\.[0-9]{1,6})?"
+TIME_SCHEMA = {"type": "string", "pattern": f"^({UNIX_SECONDS}|{RFC3339})$"}
+# Seconds (> 0), or a Prometheus duration of one unit (the server also takes `1h30m`).
+DURATION_SCHEMA = {"type": "string", "pattern": r"^([1-9][0-9]{0,7}(\.[0-9]{1,3})?|"
+                   r"0\.[0-9]{0,2}[1-9]|[1-9][0-9]{0,3}(ms|s|m|h|d|w|y))$"}
+# PromQL: not blank (its grammar is Prometheus' to check: `bad_data` when it refuses).
+PROMQL = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"}
 RANGE_PARAMS = [
     param("start", f"Range start. {TIME} Default: end minus `range`, or minus "
-          "metrics.default_range."),
-    param("end", f"Range end. {TIME} Default: now. Must not be before start."),
+          "metrics.default_range.", TIME_SCHEMA),
+    param("end", f"Range end. {TIME} Default: now. Must not be before start.", TIME_SCHEMA),
     param("range", "Lookback instead of start: seconds or a Prometheus duration (`15m`, `1h30m`)."
-          " Not together with start."),
+          " Not together with start.", DURATION_SCHEMA),
     param("step", "Resolution: seconds or a duration (`15s`, `1m`), > 0. Default: about 1000 "
           "points over the range. Ranges above Prometheus' 11,000 points per series are split "
-          "and stitched; above metrics.max_history_points the step is refused."),
+          "and stitched; above metrics.max_history_points the step is refused.",
+          DURATION_SCHEMA),
 ]
 RAW = "Needs `metrics.raw_queries: true` (else 404) and the token (`Authorization: Bearer`)."
 NUMBER = {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "+Inf", "-Inf"]}]}
 LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
 CHECK = {"type": "object", "properties": {
-    "ok": {"type": "boolean", "nullable": True}, "latency": {"type": "number", "nullable": True},
-    "error": {"type": "string", "nullable": True}}}
+    "ok": {"type": ["boolean", "null"]}, "latency": {"type": ["number", "null"]},
+    "error": {"type": ["string", "null"]}}}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error", "detail"], "properties": {
@@ -134,8 +152,8 @@ PATHS: dict[str, Any] = {
                       **errors("401", "503", "504")}}},
     "/api/metrics/{name}": {"get": {
         "summary": "History of one catalog metric per instance.",
-        "parameters": [param("name", "Catalog metric name.", where="path", required=True),
-                       *RANGE_PARAMS, INSTANCE],
+        "parameters": [param("name", "Catalog metric name (GET /api/metrics).", where="path",
+                             required=True), *RANGE_PARAMS, INSTANCE],
         "responses": {"200": ok("History", "Points at the step."),
                       **errors("400", "401", "404", "422", "502", "503", "504")}}},
     "/api/instances": {"get": {
@@ -145,14 +163,14 @@ PATHS: dict[str, Any] = {
     "/api/query": {"get": {
         "security": [{"bearer": []}],
         "summary": f"Raw PromQL instant query. {RAW}",
-        "parameters": [param("query", "PromQL.", required=True),
-                       param("time", f"Evaluation time. {TIME} Default: now.")],
+        "parameters": [param("query", "PromQL.", PROMQL, required=True),
+                       param("time", f"Evaluation time. {TIME} Default: now.", TIME_SCHEMA)],
         "responses": {"200": ok("PrometheusAnswer", "Prometheus' answer."),
                       **errors("400", "401", "404", "422", "502", "503", "504")}}},
     "/api/query_range": {"get": {
         "security": [{"bearer": []}],
         "summary": f"Raw PromQL range query. {RAW}",
-        "parameters": [param("query", "PromQL.", required=True), *RANGE_PARAMS],
+        "parameters": [param("query", "PromQL.", PROMQL, required=True), *RANGE_PARAMS],
         "responses": {"200": ok("PrometheusAnswer", "Prometheus' answer (stitched matrix)."),
                       **errors("400", "401", "404", "422", "502", "503", "504")}}},
     "/metrics": {"get": {
@@ -169,9 +187,16 @@ PATHS: dict[str, Any] = {
 }
 
 
-def base_document(version: str) -> dict[str, Any]:
+def base_document(version: str, metric_names: list[str]) -> dict[str, Any]:
+    """The document for this bridge: `metric_names` are its catalog's (the `{name}` enum)."""
+    paths = {path: dict(ops) for path, ops in PATHS.items()}
+    history = dict(paths["/api/metrics/{name}"]["get"])
+    history["parameters"] = [
+        {**p, "schema": {"type": "string", "enum": list(metric_names)}} if p["name"] == "name"
+        else p for p in history["parameters"]]
+    paths["/api/metrics/{name}"] = {"get": history}
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "promwire bridge", "version": version,
                  "description": "Prometheus and Alertmanager re-served as REST, WebSocket and "
                  "SSE. Every error is JSON {\"error\", \"detail\"}. Reads need the token only "
@@ -183,5 +208,5 @@ def base_document(version: str) -> dict[str, Any]:
         # The token is optional for reads (needed with auth.protect_reads); operations that
         # always need it say so with their own `security`.
         "security": [{}, {"bearer": []}],
-        "paths": {path: dict(ops) for path, ops in PATHS.items()},
+        "paths": paths,
     }

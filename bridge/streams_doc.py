@@ -11,7 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from bridge import openapi
-from bridge.openapi_spec import errors, param
+from bridge.openapi_spec import PROMQL, errors, param
+
+NON_EMPTY = {"type": "string", "minLength": 1, "pattern": r"[^,\s]"}
 
 TOKEN = param("token", "The auth token, for clients that cannot set Authorization (needed "
               "with auth.protect_reads, and for raw query subscriptions).")
@@ -38,13 +40,14 @@ PATHS: dict[str, Any] = {
                        "(`subscribed`, `metrics`, `status`, `error`, `heartbeat`) and carry the "
                        "same JSON as WebSocket frames.",
         "parameters": [
-            param("metrics", "Catalog names, comma-separated or repeated (default: all)."),
-            param("instances", "Only these instances, comma-separated or repeated."),
-            param("interval", "Seconds between frames (>= streams.min_interval).",
-                  {"type": "number"}),
+            param("metrics", "Catalog names, comma-separated or repeated (default: all).",
+                  NON_EMPTY),
+            param("instances", "Only these instances, comma-separated or repeated.", NON_EMPTY),
+            param("interval", "Seconds between frames, an ASCII decimal (from "
+                  "streams.min_interval to 86400).", {"type": "number", "maximum": 86400}),
             param("delta", "Only changed samples after the first frame.", {"type": "boolean"}),
             param("query", "Raw PromQL instead of catalog metrics (metrics.raw_queries and the "
-                           "token)."),
+                           "token).", PROMQL),
             TOKEN],
         "responses": {"200": {"description": "An endless text/event-stream.",
                               "content": {"text/event-stream": {"schema": {"type": "string"}}}},

@@ -24,7 +24,7 @@ EVENT_KINDS = ("firing", "resolved", "refired", "updated")
 _RFC3339 = re.compile(  # ASCII digits only; fullmatch, so no trailing newline either
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})",
     re.ASCII)
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")  # fullmatch: no trailing newline
 # Go's zero time (Alertmanager's "no endsAt") and anything before 1970 mean "not set".
 _UNSET_BEFORE_MS = 0
 # 9999-12-31T23:59:59.999Z: later instants (e.g. that day with a -23:59 offset) cannot be
@@ -155,7 +155,7 @@ def _labels(value: Any, field: str, *, names: bool = True) -> dict[str, str]:
         if not isinstance(item, str):
             raise BadRequest(f"{field}.{key}: expected a string, got {_kind(item)}")
         _unicode(item, f"{field}.{key}")
-        if names and not _LABEL_NAME.match(key):
+        if names and not _LABEL_NAME.fullmatch(key):
             raise BadRequest(f"{field}: invalid label name {key!r}")
     return value
 
@@ -174,6 +174,16 @@ def _time(value: Any, field: str) -> int | None:
 def _status(value: Any, field: str) -> str:
     if value not in STATUSES:
         raise BadRequest(f"{field}: expected \"firing\" or \"resolved\", got {value!r}")
+    return value
+
+
+def _count(value: Any, field: str) -> int:
+    """A non-negative integer; JSON's `3.0` is one too (JSON Schema calls it an integer, and
+    some encoders write every number that way)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadRequest(f"{field}: expected a non-negative integer, got {value!r:.40}")
     return value
 
 
@@ -220,9 +230,7 @@ def parse_webhook(data: Any) -> WebhookPayload:
     for key in ("externalURL", "groupKey"):
         if data.get(key) is not None:
             _string(data[key], key)
-    truncated = data.get("truncatedAlerts", 0)
-    if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
-        raise BadRequest(f"truncatedAlerts: expected a non-negative integer, got {truncated!r}")
+    truncated = _count(data.get("truncatedAlerts", 0), "truncatedAlerts")
     return WebhookPayload(
         receiver=_string(_require(data, "receiver", ""), "receiver"),
         status=_status(_require(data, "status", ""), "status"),

@@ -152,4 +152,4 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(_alerts_ctx)
     app.on_shutdown.append(_close_streams)
     add_health_check(app, "alerts", _health_check(app))
-    openapi.document(app, apidoc.PATHS, apidoc.SCHEMAS)
+    openapi.document(app, apidoc.paths(config.alerts), apidoc.SCHEMAS)

@@ -3,12 +3,14 @@
 Both need the token. The answer is 200 only after the events are committed (SQLite WAL with the
 configured `synchronous`); anything that prevents storing is 503, which Alertmanager retries —
 never a 4xx, which it would drop for good. Bad input is 400 naming the field, 401 without the
-token, 413 over `alerts.max_body_bytes`.
+token, 413 over `alerts.max_body_bytes`, 408 for a body not complete within `http.body_timeout`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -17,8 +19,15 @@ from bridge.alerts.hub import HUB_KEY
 from bridge.alerts.model import parse_manual, parse_webhook
 from bridge.alerts.reconcile import RECONCILER_KEY
 from bridge.alerts.store import STORE_KEY, Event
-from bridge.errors import BadRequest, BridgeError, PayloadTooLarge, StorageUnavailable, Unauthorized
-from bridge.http import json_response, require_token
+from bridge.errors import (
+    BadRequest,
+    BridgeError,
+    PayloadTooLarge,
+    RequestTimeout,
+    StorageUnavailable,
+    Unauthorized,
+)
+from bridge.http import json_response, one_line, require_token
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 
 routes = web.RouteTableDef()
@@ -28,20 +37,35 @@ _REASONS = {Unauthorized: "unauthorized", PayloadTooLarge: "too_large",
 
 
 async def read_json(request: web.Request, limit: int) -> Any:
-    """The body as JSON, refusing more than `limit` bytes without reading them all."""
+    """The body as JSON, refusing more than `limit` bytes without reading them all, and a body
+    that takes longer than `http.body_timeout` (a stalled upload, or chunked framing broken
+    mid-body, which aiohttp's parser reports to no one) with a 408."""
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"request body larger than {limit} bytes")
+    deadline = request.app[CONFIG_KEY].http.body_timeout
     body = bytearray()
-    async for chunk in request.content.iter_any():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"request body larger than {limit} bytes")
+    try:
+        async with asyncio.timeout(deadline):
+            async for chunk in request.content.iter_any():
+                body += chunk
+                if len(body) > limit:
+                    raise PayloadTooLarge(f"request body larger than {limit} bytes")
+    except web.RequestPayloadError as exc:  # bad chunked framing, undecodable gzip/deflate
+        raise BadRequest(f"request body: {_payload_detail(exc)}") from None
+    except TimeoutError:
+        raise RequestTimeout(f"request body not complete within {deadline:g} s "
+                             "(http.body_timeout)") from None
     if not body:
         raise BadRequest("empty body: expected a JSON object")
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise BadRequest(f"malformed JSON: {exc}") from None
+
+
+def _payload_detail(exc: web.RequestPayloadError) -> str:
+    """`400, message: Can not decode content-encoding: gzip` without aiohttp's prefix."""
+    return re.sub(r"^\d{3}, message: ", "", one_line(str(exc)))
 
 
 @routes.post("/api/alerts/webhook")

@@ -1,14 +1,18 @@
-"""Issue 9, item 5 on the wire: a real bridge process, raw sockets.
+"""Issue 9, items 5 and 6 on the wire: a real bridge process, raw sockets.
 
 `Authorization: Bearer \\xff` (a byte aiohttp keeps as a surrogate) is a JSON 400 on every
 endpoint that reads the token, and no bad input to a WebSocket upgrade gets a 5xx or a second
 status line written into the upgraded socket: either a JSON 4xx before the upgrade, or a 101
-followed by an error frame and a close code.
+followed by an error frame and a close code. Requests aiohttp's own parser refuses get the
+same JSON error shape as every other error. Neither bridge logs a traceback for any of it.
 """
 
 from __future__ import annotations
 
+import gzip
+import socket
 import struct
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +26,7 @@ from tests.bridge.rawhttp import (
     Reply,
     exchange,
     http_request,
+    parse,
     upgrade,
     ws_frame,
 )
@@ -31,6 +36,7 @@ pytestmark = pytest.mark.integration
 TOKEN = "hostile-token"
 BAD_BEARER = b"Authorization: Bearer \xff\r\n"
 METRICS_WS, ALERTS_WS = "/api/ws/ws", "/api/ws/ws/alerts"
+BODY_TIMEOUT = 2.0
 
 
 def _start(node_stack: NodeStack, tmp_path_factory, name: str, protect_reads: bool
@@ -38,7 +44,8 @@ def _start(node_stack: NodeStack, tmp_path_factory, name: str, protect_reads: bo
     proc = servers.bridge(tmp_path_factory.mktemp(name), node_stack.prometheus.url, token=TOKEN,
                           alertmanager_url="",
                           config={"metrics": {"raw_queries": True},
-                                  "auth": {"protect_reads": protect_reads}})
+                                  "auth": {"protect_reads": protect_reads},
+                                  "http": {"body_timeout": BODY_TIMEOUT}})
     proc.start()
     try:
         yield proc
@@ -194,3 +201,64 @@ def test_garbage_after_the_upgrade_gets_a_close_code(open_bridge, path, frame, c
     assert reply.status == 101, reply.raw[:400]
     assert_one_status_line(reply)
     assert reply.close_code in codes, reply.frames[-3:]
+
+
+WEBHOOK_HEAD = (b"POST /api/alerts/webhook HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n")
+# Requests aiohttp refuses itself (before any middleware), or while reading the body.
+MALFORMED = [
+    ("space-in-header-name", b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n"),
+    ("content-length-and-chunked", WEBHOOK_HEAD + b"Content-Length: 5\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    ("header-over-8k", b"GET /health HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 10_000 + b"\r\n\r\n"),
+    ("200-headers", b"GET /health HTTP/1.1\r\nHost: x\r\n"
+     + b"".join(b"X-%d: 1\r\n" % i for i in range(200)) + b"\r\n"),
+    ("target-over-8k", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("tls-client-hello", b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + b"\x00" * 40),
+    ("superscript-content-length", WEBHOOK_HEAD + b"Content-Length: \xc2\xb2\r\n\r\n{}"),
+    ("two-content-lengths", WEBHOOK_HEAD + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}"),
+    ("bad-chunk-size", WEBHOOK_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"),
+    ("nul-in-target", b"GET /he\x00alth HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("nul-in-header", b"GET /health HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n"),
+    ("http-9.9", b"GET /health HTTP/9.9\r\nHost: x\r\n\r\n"),
+    ("bad-method-byte", b"G\xffT /health HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("raw-ff-in-query", b"GET /api/ws/ws?token=\xff HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("obs-fold", b"GET /health HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n"),
+    ("gzip-garbage", WEBHOOK_HEAD + b"Content-Encoding: gzip\r\nContent-Length: 10\r\n\r\n"
+     b"0123456789"),
+    ("deflate-garbage", WEBHOOK_HEAD + b"Content-Encoding: deflate\r\nContent-Length: 10\r\n\r\n"
+     b"0123456789"),
+]
+
+
+@pytest.mark.parametrize("data", [c[1] for c in MALFORMED], ids=[c[0] for c in MALFORMED])
+def test_what_aiohttp_refuses_itself_is_json_too(open_bridge, data):
+    reply = exchange(port(open_bridge), data)
+    assert_json_error(reply, 400)
+    assert reply.json()["error"] == "bad_request"
+
+
+def test_a_gzip_bomb_is_413_json(open_bridge):
+    bomb = gzip.compress(b"{" * 8_000_000)
+    reply = exchange(port(open_bridge), WEBHOOK_HEAD + b"Content-Encoding: gzip\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(bomb) + bomb)
+    assert_json_error(reply, 413, "larger than")
+
+
+def test_chunked_framing_broken_mid_body_is_408_within_the_body_timeout(open_bridge):
+    """aiohttp's parser tells the handler nothing when a later chunk is malformed; the body
+    deadline answers instead of holding the connection forever."""
+    with socket.create_connection(("127.0.0.1", port(open_bridge)),
+                                  timeout=BODY_TIMEOUT + 10) as sock:
+        sock.sendall(WEBHOOK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n")
+        time.sleep(0.3)
+        sock.sendall(b"zz\r\n")
+        reply = parse(sock.recv(65536))  # without the deadline: a socket timeout
+    assert_json_error(reply, 408, "http.body_timeout")
+
+
+def test_a_client_that_leaves_mid_body_is_not_a_traceback(open_bridge):
+    with socket.create_connection(("127.0.0.1", port(open_bridge))) as sock:
+        sock.sendall(WEBHOOK_HEAD + b"Content-Length: 100\r\n\r\n{}")
+        time.sleep(0.2)
+    assert servers.http_get(open_bridge.url + "/health")[0] == 200

@@ -17,6 +17,7 @@ from bridge.http import (
     check_origin,
     dumps,
     error_middleware,
+    one_line,
     require_read_access,
     require_token,
     start_stream,
@@ -216,3 +217,9 @@ async def test_an_error_mid_stream_writes_no_second_status_line(aiohttp_server, 
     server = await aiohttp_server(app)
     reply = await _raw(server.port, http_request("GET", path, b"Connection: close\r\n"))
     assert reply.status == 200 and reply.raw.count(b"HTTP/1.") == 1, reply.raw
+
+
+def test_one_line_keeps_the_reason_and_the_bytes_but_not_the_caret() -> None:
+    assert one_line("Invalid header token:\n\n  b'Bad Header: 1'\n       ^") == (
+        "Invalid header token: b'Bad Header: 1'")
+    assert len(one_line("x" * 1000)) == 200

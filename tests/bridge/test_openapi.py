@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
+import jsonschema
 import pytest
 from aiohttp import web
 from openapi_spec_validator import validate
 
 from bridge import openapi
+from bridge.alerts.matchers import parse_filters
+from bridge.alerts.model import parse_manual, parse_webhook
 from bridge.app import create_app
+from bridge.catalog import Catalog
 from bridge.config import BridgeConfig
+from bridge.errors import BadRequest
+from bridge.keys import CONFIG_KEY
+from bridge.params import parse_duration, parse_time
+from tests.bridge.alerts_helpers import am_alert, payload
+
+DEFAULT_CATALOG_NAMES = Catalog().names
 
 MINE = ("/health", "/ready", "/api/metrics", "/api/metrics/current", "/api/metrics/{name}",
         "/api/instances", "/api/query", "/api/query_range", "/api/openapi.json", "/docs",
@@ -90,3 +102,117 @@ async def test_docs_page_renders_the_document(aiohttp_client, tmp_path):
     assert resp.status == 200 and resp.content_type == "text/html"
     assert "api/openapi.json" in page and "<script>" in page
     assert "https://" not in page  # no external assets: works offline and under a strict CSP
+
+
+# --- issue 9 item 11: the document is as strict as the server ---------------------------------
+
+def _validator(doc: dict, schema: dict) -> jsonschema.Draft202012Validator:
+    """A validator for `schema`, whose `#/components/...` references resolve in `doc`."""
+    return jsonschema.Draft202012Validator({**schema, "components": doc["components"]})
+
+
+def _body_schema(doc: dict, path: str) -> dict:
+    return doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+
+
+def _param(doc: dict, path: str, name: str) -> dict:
+    return next(p for p in doc["paths"][path]["get"]["parameters"] if p["name"] == name)
+
+
+def _edge_payloads() -> list[dict]:
+    """Webhook bodies the schema allows at its edges: each must be what the server takes."""
+    firing = am_alert("A")
+    bare = {"status": "firing", "labels": {"alertname": "B"}, "startsAt": "1980-01-01T00:00:00Z"}
+    return [
+        payload(firing),
+        payload(am_alert("A", status="resolved"), am_alert("C", severity="page")),
+        {**payload(firing), "truncatedAlerts": 3.0},  # JSON Schema: 3.0 is an integer
+        {**payload(bare), "groupKey": None, "externalURL": None, "groupLabels": None,
+         "commonLabels": None, "commonAnnotations": None, "extra": {"ignored": True}},
+        payload({**bare, "endsAt": None, "fingerprint": None, "annotations": None,
+                 "generatorURL": None, "startsAt": "2999-12-28T23:59:59.123456789-13:59"}),
+        payload(),
+    ]
+
+
+@pytest.mark.parametrize("body", _edge_payloads())
+async def test_webhook_bodies_the_schema_allows_the_server_takes(document, body):
+    doc, _ = document
+    _validator(doc, _body_schema(doc, "/api/alerts/webhook")).validate(body)
+    parse_webhook(json.loads(json.dumps(body)))  # no BadRequest
+
+
+@pytest.mark.parametrize(("change", "word"), [
+    (lambda b: b.pop("version"), "version"),
+    (lambda b: b.update(version="3"), "version"),
+    (lambda b: b["alerts"][0]["labels"].update({"bad-name": "x"}), "label name"),
+    (lambda b: b["alerts"][0].update(labels={}), "labels"),
+    (lambda b: b["alerts"][0].update(startsAt="9999-12-31T23:59:59-23:59"), "9999"),
+    (lambda b: b["alerts"][0].update(startsAt="1969-12-31T23:59:59Z"), "startsAt"),
+    (lambda b: b["alerts"][0].update(fingerprint=""), "fingerprint"),
+    (lambda b: b.update(truncatedAlerts=-1), "truncatedAlerts"),
+    (lambda b: b.update(truncatedAlerts=1.5), "truncatedAlerts"),
+])
+async def test_webhook_bodies_the_server_refuses_the_schema_refuses(document, change, word):
+    doc, _ = document
+    body = payload(am_alert("A"))
+    change(body)
+    assert not _validator(doc, _body_schema(doc, "/api/alerts/webhook")).is_valid(body)
+    with pytest.raises(BadRequest, match=word):
+        parse_webhook(body)
+
+
+async def test_manual_alert_schema_matches_the_server(document):
+    doc, _ = document
+    check = _validator(doc, _body_schema(doc, "/api/ws/broadcast/alert"))
+    good = {"labels": {"alertname": "Deploy"}, "annotations": None, "endsAt": None}
+    check.validate(good)
+    parse_manual(good)
+    for bad in ({"labels": {}}, {"labels": {"alertname": ""}}, {"labels": {"a-b": "x",
+                 "alertname": "x"}}, {"labels": {"alertname": "x"}, "unknown": 1},
+                {"labels": {"alertname": "x"}, "status": None}):
+        assert not check.is_valid(bad), bad
+        with pytest.raises(BadRequest):
+            parse_manual(bad)
+
+
+@pytest.mark.parametrize("path", ["/api/alerts", "/api/alerts/history", "/api/sse/alerts",
+                                  "/api/ws/ws/alerts"])
+async def test_filters_are_non_empty_matchers_within_the_limit(document, path):
+    doc, app = document
+    schema = _param(doc, path, "filter")["schema"]
+    check = _validator(doc, schema)
+    limit = app[CONFIG_KEY].alerts.max_matchers
+    assert schema["maxItems"] == limit
+    for good in (['severity="critical"'], ['alertname=~"Host.*"', 'x!~"a|b"', 'y!=""']):
+        check.validate(good)
+        parse_filters(good, limit)
+    for bad in ([""], ["severity"], ['a=~"("'], ['a="x"'] * (limit + 1)):
+        assert not check.is_valid(bad), bad
+        with pytest.raises(BadRequest):
+            parse_filters(bad, limit)
+
+
+@pytest.mark.parametrize(("path", "name"), [("/api/query", "query"),
+                                            ("/api/query_range", "query"),
+                                            ("/api/sse/metrics", "query")])
+async def test_promql_parameters_forbid_empty_and_blank(document, path, name):
+    doc, _ = document
+    check = _validator(doc, _param(doc, path, name)["schema"])
+    assert check.is_valid("up") and not check.is_valid("") and not check.is_valid("  ")
+
+
+async def test_times_and_durations_the_schema_allows_parse(document):
+    doc, _ = document
+    params = {p["name"]: p["schema"] for p in
+              doc["paths"]["/api/metrics/{name}"]["get"]["parameters"]}
+    assert params["name"]["enum"] == list(DEFAULT_CATALOG_NAMES)
+    time_ok, duration_ok = _validator(doc, params["start"]), _validator(doc, params["step"])
+    for text in ("1764100000", "-5.5", "2026-11-25T20:00:00Z", "1000-01-28T00:00:00.5+23:59"):
+        assert time_ok.is_valid(text), text
+        parse_time(text, "start")
+    for text in ("15", "0.5", "15s", "1ms", "9999y"):
+        assert duration_ok.is_valid(text), text
+        parse_duration(text, "step")
+    for text in ("", "0", "0s", "nan", "1h30m", "2026-13-01T00:00:00Z", "1e3"):
+        assert not (time_ok.is_valid(text) and duration_ok.is_valid(text)), text
