@@ -90,6 +90,13 @@ class NetstatConfig:
 
 
 @dataclass(frozen=True)
+class ArpConfig:
+    # Regexes of devices to report (empty: all) and to leave out (empty: none).
+    device_include: str = ""
+    device_exclude: str = ""
+
+
+@dataclass(frozen=True)
 class HttpConfig:
     # zlib level for gzip responses (only when the scraper's Accept-Encoding asks for gzip).
     gzip_level: int = 1
@@ -108,17 +115,19 @@ class ExporterConfig:
     netdev: NetdevConfig = field(default_factory=NetdevConfig)
     vmstat: VmstatConfig = field(default_factory=VmstatConfig)
     netstat: NetstatConfig = field(default_factory=NetstatConfig)
+    arp: ArpConfig = field(default_factory=ArpConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
 
 
 SECTIONS: dict[str, type] = {
     "paths": PathsConfig, "textfile": TextfileConfig, "filesystem": FilesystemConfig,
     "diskstats": DiskstatsConfig, "netdev": NetdevConfig, "vmstat": VmstatConfig,
-    "netstat": NetstatConfig, "http": HttpConfig,
+    "netstat": NetstatConfig, "arp": ArpConfig, "http": HttpConfig,
 }
 REGEX_KEYS = {("filesystem", "mount_points_exclude"), ("filesystem", "fs_types_exclude"),
-              ("diskstats", "device_exclude"), ("netdev", "device_exclude"), ("vmstat", "fields"),
-              ("netstat", "fields")}
+              ("diskstats", "device_exclude"), ("netdev", "device_exclude"),
+              ("vmstat", "fields"), ("netstat", "fields"), ("arp", "device_include"),
+              ("arp", "device_exclude")}
 
 
 def unknown_collector_message(names: list[str], valid: list[str]) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from exporter.collectors.arp import ArpCollector
 from exporter.collectors.base import Collector, NoDataError, supported
+from exporter.collectors.conntrack import ConntrackCollector
 from exporter.collectors.cpu import CpuCollector
 from exporter.collectors.diskstats import DiskstatsCollector
 from exporter.collectors.entropy import EntropyCollector
@@ -25,6 +27,8 @@ from exporter.collectors.uname import UnameCollector
 from exporter.collectors.vmstat import VmstatCollector
 
 COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
+    ArpCollector,
+    ConntrackCollector,
     CpuCollector,
     DiskstatsCollector,
     EntropyCollector,

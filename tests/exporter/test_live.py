@@ -19,9 +19,9 @@ pytestmark = pytest.mark.integration
 
 PROMTOOL = shutil.which("promtool")
 # The collectors both implement; hwmon is compared too (both fail alike on hosts without it).
-SHARED = ("cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo", "netdev", "netstat",
-          "pressure", "sockstat", "softnet", "stat", "textfile", "time", "timex", "udp_queues",
-          "uname", "vmstat")
+SHARED = ("arp", "conntrack", "cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo",
+          "netdev", "netstat", "pressure", "sockstat", "softnet", "stat", "textfile", "time",
+          "timex", "udp_queues", "uname", "vmstat")
 BITS_UNIT = 'use base unit "bytes" instead of "bits"'
 CAMEL_CASE = "metric names should be written in 'snake_case' not 'camelCase'"
 
@@ -218,7 +218,7 @@ STABLE = ("node_memory_MemTotal_bytes", "node_memory_SwapTotal_bytes",
           "node_disk_ata_rotation_rate_rpm",
           # adjtimex: the clock state NodeClockNotSynchronising reads, the tick and TAI offset.
           "node_timex_sync_status", "node_timex_status", "node_timex_tick_seconds",
-          "node_timex_tai_offset_seconds",
+          "node_timex_tai_offset_seconds", "node_nf_conntrack_entries_limit",
           "batch_jobs_total", "batch_last_success", "node_textfile_scrape_error")
 
 
