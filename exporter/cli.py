@@ -51,6 +51,10 @@ OPTIONS: dict[str, tuple[str | None, str, type, str]] = {
                                        "regex of devices whose ARP entries to report"),
     "--collector.arp.device-exclude": ("arp", "device_exclude", str,
                                        "regex of devices whose ARP entries to leave out"),
+    "--collector.netclass.ignored-devices": ("netclass", "ignored_devices", str,
+                                             "regex of network devices to leave out"),
+    "--collector.netclass.ignore-invalid-speed": ("netclass", "ignore_invalid_speed", bool,
+                                                  "leave out speeds the kernel reports as -1"),
     "--path.procfs": ("paths", "procfs", str, "procfs mount point (default /proc)"),
     "--path.sysfs": ("paths", "sysfs", str, "sysfs mount point (default /sys)"),
     "--path.rootfs": ("paths", "rootfs", str, "root filesystem mount point (default /)"),
@@ -79,7 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--no-collector.{name}", dest=f"collector_{name}",
                        action="store_false", help=argparse.SUPPRESS)
     for flag, (_, key, kind, help) in OPTIONS.items():
-        p.add_argument(flag, dest=f"opt_{flag}", type=kind, metavar=key.upper(), help=help)
+        if kind is bool:  # kingpin's spelling: --flag / --no-flag
+            p.add_argument(flag, dest=f"opt_{flag}", action="store_true", default=None,
+                           help=f"{help} (--no-{flag[2:]} turns it off)")
+            p.add_argument(f"--no-{flag[2:]}", dest=f"opt_{flag}", action="store_false",
+                           help=argparse.SUPPRESS)
+        else:
+            p.add_argument(flag, dest=f"opt_{flag}", type=kind, metavar=key.upper(),
+                           help=help)
     p.add_argument("--version", action="version", version=f"promwire-exporter {__version__}")
     return p
 

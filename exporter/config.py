@@ -97,6 +97,14 @@ class ArpConfig:
 
 
 @dataclass(frozen=True)
+class NetclassConfig:
+    # Regex of devices to leave out (searched in the name).
+    ignored_devices: str = "^$"
+    # Leave out node_network_speed_bytes where the kernel says -1 (unknown); 1.5 reports it.
+    ignore_invalid_speed: bool = False
+
+
+@dataclass(frozen=True)
 class HttpConfig:
     # zlib level for gzip responses (only when the scraper's Accept-Encoding asks for gzip).
     gzip_level: int = 1
@@ -116,18 +124,20 @@ class ExporterConfig:
     vmstat: VmstatConfig = field(default_factory=VmstatConfig)
     netstat: NetstatConfig = field(default_factory=NetstatConfig)
     arp: ArpConfig = field(default_factory=ArpConfig)
+    netclass: NetclassConfig = field(default_factory=NetclassConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
 
 
 SECTIONS: dict[str, type] = {
     "paths": PathsConfig, "textfile": TextfileConfig, "filesystem": FilesystemConfig,
     "diskstats": DiskstatsConfig, "netdev": NetdevConfig, "vmstat": VmstatConfig,
-    "netstat": NetstatConfig, "arp": ArpConfig, "http": HttpConfig,
+    "netstat": NetstatConfig, "arp": ArpConfig, "netclass": NetclassConfig,
+    "http": HttpConfig,
 }
 REGEX_KEYS = {("filesystem", "mount_points_exclude"), ("filesystem", "fs_types_exclude"),
               ("diskstats", "device_exclude"), ("netdev", "device_exclude"),
               ("vmstat", "fields"), ("netstat", "fields"), ("arp", "device_include"),
-              ("arp", "device_exclude")}
+              ("arp", "device_exclude"), ("netclass", "ignored_devices")}
 
 
 def unknown_collector_message(names: list[str], valid: list[str]) -> str:

@@ -13,6 +13,7 @@ from exporter.collectors.filesystem import FilesystemCollector
 from exporter.collectors.hwmon import HwmonCollector
 from exporter.collectors.loadavg import LoadavgCollector
 from exporter.collectors.meminfo import MeminfoCollector
+from exporter.collectors.netclass import NetclassCollector
 from exporter.collectors.netdev import NetdevCollector
 from exporter.collectors.netstat import NetstatCollector
 from exporter.collectors.pressure import PressureCollector
@@ -37,6 +38,7 @@ COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
     HwmonCollector,
     LoadavgCollector,
     MeminfoCollector,
+    NetclassCollector,
     NetdevCollector,
     NetstatCollector,
     PressureCollector,

@@ -219,6 +219,11 @@ STABLE = ("node_memory_MemTotal_bytes", "node_memory_SwapTotal_bytes",
           # adjtimex: the clock state NodeClockNotSynchronising reads, the tick and TAI offset.
           "node_timex_sync_status", "node_timex_status", "node_timex_tick_seconds",
           "node_timex_tai_offset_seconds", "node_nf_conntrack_entries_limit",
+          # netclass: what the interfaces are (speed -1 and EINVAL attributes alike).
+          "node_network_info", "node_network_up", "node_network_mtu_bytes",
+          "node_network_speed_bytes", "node_network_carrier", "node_network_flags",
+          "node_network_iface_id", "node_network_protocol_type",
+          "node_network_transmit_queue_length", "node_network_name_assign_type",
           "batch_jobs_total", "batch_last_success", "node_textfile_scrape_error")
 
 
