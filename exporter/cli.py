@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="YAML configuration file")
     p.add_argument("--log-level", "--log.level", dest="log_level", metavar="LEVEL",
                    help="debug, info, warning or error (default info)")
+    p.add_argument("--web.disable-exporter-metrics", dest="disable_exporter_metrics",
+                   action="store_true", default=None,
+                   help="leave out the exporter's own process_* metrics")
     p.add_argument("--collector.disable-defaults", dest="disable_defaults",
                    action="store_true", default=None,
                    help="start from no collectors; enable each with --collector.NAME")
@@ -126,7 +129,7 @@ def load(args: argparse.Namespace) -> ExporterConfig:
         flag = getattr(args, f"collector_{name}")
         if flag is not None:
             overrides[name] = flag
-    for key in ("listen", "log_level"):
+    for key in ("listen", "log_level", "disable_exporter_metrics"):
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
     config = ExporterConfig(**values)

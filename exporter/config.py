@@ -114,6 +114,8 @@ class HttpConfig:
 class ExporterConfig:
     listen: str = ":9100"
     log_level: str = "info"
+    # Leave out the exporter's own process_* metrics (--web.disable-exporter-metrics).
+    disable_exporter_metrics: bool = False
     # Enabled collectors; `resolve_collectors` fills it from the defaults and the overrides.
     collectors: frozenset[str] = frozenset()
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -187,7 +189,8 @@ def parse_file(path: str, text: str, known: list[str]
         raise ConfigError(path, "(top level)", f"expected a mapping, got {type(raw).__name__}")
     values: dict[str, Any] = {}
     collectors: dict[str, bool] = {}
-    top = {"listen": str, "log_level": str, "collectors": dict, "disable_defaults": bool,
+    top = {"listen": str, "log_level": str, "disable_exporter_metrics": bool,
+           "collectors": dict, "disable_defaults": bool,
            **{k: dict for k in SECTIONS}}
     for key, value in raw.items():
         if key not in top:

@@ -285,3 +285,12 @@ def test_hwmon_temperatures_match_node_exporter_on_a_synthetic_sysfs(tmp_path):
     for name in shared:
         assert mine[name] == reference[name], name
     assert mine["node_scrape_collector_success"] == reference["node_scrape_collector_success"]
+
+
+def test_process_families_as_node_exporters(pair):
+    """Both serve their own process_* families, with the same names, HELP and TYPE."""
+    ours, theirs = pair
+    mine, reference = headers(scrape(ours.url)), headers(scrape(theirs.url))
+    want = {n: h for n, h in reference.items() if n.startswith("process_")}
+    assert len(want) == 7
+    assert {n: h for n, h in mine.items() if n.startswith("process_")} == want
