@@ -294,3 +294,25 @@ def test_process_families_as_node_exporters(pair):
     want = {n: h for n, h in reference.items() if n.startswith("process_")}
     assert len(want) == 7
     assert {n: h for n, h in mine.items() if n.startswith("process_")} == want
+
+
+def test_node_clock_not_synchronising_sees_what_node_exporter_sees(node_stack, tmp_path):
+    """node_exporter's mixin alert NodeClockNotSynchronising, evaluated by a real Prometheus
+    on promwire's series, matches this host's clock state as node_exporter reports it."""
+    expr = ('min_over_time(node_timex_sync_status{job="node"}[5m]) == 0 and '
+            'node_timex_maxerror_seconds{job="node"} >= 16')
+    theirs = servers.node_exporter(tmp_path / "theirs", "--collector.disable-defaults",
+                                   "--collector.timex").start()
+    try:
+        reference = by_family(scrape(theirs.url))
+    finally:
+        theirs.stop()
+    unsynced = reference["node_timex_sync_status"]["series"][()] == 0 and \
+        reference["node_timex_maxerror_seconds"]["series"][()] >= 16
+    result = servers.wait_for(
+        lambda: servers.prom_query(node_stack.prometheus.url,
+                                   'node_timex_sync_status{job="node"}'),
+        message="node_timex_sync_status in Prometheus")
+    assert result
+    firing = servers.prom_query(node_stack.prometheus.url, expr)
+    assert bool(firing) == unsynced
