@@ -47,6 +47,14 @@ OPTIONS: dict[str, tuple[str | None, str, type, str]] = {
     "--collector.vmstat.fields": ("vmstat", "fields", str, "regex of /proc/vmstat fields"),
     "--collector.netstat.fields": ("netstat", "fields", str,
                                    "regex of netstat fields (PROTOCOL_Name) to report"),
+    "--collector.arp.device-include": ("arp", "device_include", str,
+                                       "regex of devices whose ARP entries to report"),
+    "--collector.arp.device-exclude": ("arp", "device_exclude", str,
+                                       "regex of devices whose ARP entries to leave out"),
+    "--collector.netclass.ignored-devices": ("netclass", "ignored_devices", str,
+                                             "regex of network devices to leave out"),
+    "--collector.netclass.ignore-invalid-speed": ("netclass", "ignore_invalid_speed", bool,
+                                                  "leave out speeds the kernel reports as -1"),
     "--path.procfs": ("paths", "procfs", str, "procfs mount point (default /proc)"),
     "--path.sysfs": ("paths", "sysfs", str, "sysfs mount point (default /sys)"),
     "--path.rootfs": ("paths", "rootfs", str, "root filesystem mount point (default /)"),
@@ -65,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="YAML configuration file")
     p.add_argument("--log-level", "--log.level", dest="log_level", metavar="LEVEL",
                    help="debug, info, warning or error (default info)")
+    p.add_argument("--web.disable-exporter-metrics", dest="disable_exporter_metrics",
+                   action="store_true", default=None,
+                   help="leave out the exporter's own process_* metrics")
     p.add_argument("--collector.disable-defaults", dest="disable_defaults",
                    action="store_true", default=None,
                    help="start from no collectors; enable each with --collector.NAME")
@@ -75,7 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--no-collector.{name}", dest=f"collector_{name}",
                        action="store_false", help=argparse.SUPPRESS)
     for flag, (_, key, kind, help) in OPTIONS.items():
-        p.add_argument(flag, dest=f"opt_{flag}", type=kind, metavar=key.upper(), help=help)
+        if kind is bool:  # kingpin's spelling: --flag / --no-flag
+            p.add_argument(flag, dest=f"opt_{flag}", action="store_true", default=None,
+                           help=f"{help} (--no-{flag[2:]} turns it off)")
+            p.add_argument(f"--no-{flag[2:]}", dest=f"opt_{flag}", action="store_false",
+                           help=argparse.SUPPRESS)
+        else:
+            p.add_argument(flag, dest=f"opt_{flag}", type=kind, metavar=key.upper(),
+                           help=help)
     p.add_argument("--version", action="version", version=f"promwire-exporter {__version__}")
     return p
 
@@ -111,7 +129,7 @@ def load(args: argparse.Namespace) -> ExporterConfig:
         flag = getattr(args, f"collector_{name}")
         if flag is not None:
             overrides[name] = flag
-    for key in ("listen", "log_level"):
+    for key in ("listen", "log_level", "disable_exporter_metrics"):
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
     config = ExporterConfig(**values)

@@ -90,6 +90,21 @@ class NetstatConfig:
 
 
 @dataclass(frozen=True)
+class ArpConfig:
+    # Regexes of devices to report (empty: all) and to leave out (empty: none).
+    device_include: str = ""
+    device_exclude: str = ""
+
+
+@dataclass(frozen=True)
+class NetclassConfig:
+    # Regex of devices to leave out (searched in the name).
+    ignored_devices: str = "^$"
+    # Leave out node_network_speed_bytes where the kernel says -1 (unknown); 1.5 reports it.
+    ignore_invalid_speed: bool = False
+
+
+@dataclass(frozen=True)
 class HttpConfig:
     # zlib level for gzip responses (only when the scraper's Accept-Encoding asks for gzip).
     gzip_level: int = 1
@@ -99,6 +114,8 @@ class HttpConfig:
 class ExporterConfig:
     listen: str = ":9100"
     log_level: str = "info"
+    # Leave out the exporter's own process_* metrics (--web.disable-exporter-metrics).
+    disable_exporter_metrics: bool = False
     # Enabled collectors; `resolve_collectors` fills it from the defaults and the overrides.
     collectors: frozenset[str] = frozenset()
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -108,17 +125,21 @@ class ExporterConfig:
     netdev: NetdevConfig = field(default_factory=NetdevConfig)
     vmstat: VmstatConfig = field(default_factory=VmstatConfig)
     netstat: NetstatConfig = field(default_factory=NetstatConfig)
+    arp: ArpConfig = field(default_factory=ArpConfig)
+    netclass: NetclassConfig = field(default_factory=NetclassConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
 
 
 SECTIONS: dict[str, type] = {
     "paths": PathsConfig, "textfile": TextfileConfig, "filesystem": FilesystemConfig,
     "diskstats": DiskstatsConfig, "netdev": NetdevConfig, "vmstat": VmstatConfig,
-    "netstat": NetstatConfig, "http": HttpConfig,
+    "netstat": NetstatConfig, "arp": ArpConfig, "netclass": NetclassConfig,
+    "http": HttpConfig,
 }
 REGEX_KEYS = {("filesystem", "mount_points_exclude"), ("filesystem", "fs_types_exclude"),
-              ("diskstats", "device_exclude"), ("netdev", "device_exclude"), ("vmstat", "fields"),
-              ("netstat", "fields")}
+              ("diskstats", "device_exclude"), ("netdev", "device_exclude"),
+              ("vmstat", "fields"), ("netstat", "fields"), ("arp", "device_include"),
+              ("arp", "device_exclude"), ("netclass", "ignored_devices")}
 
 
 def unknown_collector_message(names: list[str], valid: list[str]) -> str:
@@ -168,7 +189,8 @@ def parse_file(path: str, text: str, known: list[str]
         raise ConfigError(path, "(top level)", f"expected a mapping, got {type(raw).__name__}")
     values: dict[str, Any] = {}
     collectors: dict[str, bool] = {}
-    top = {"listen": str, "log_level": str, "collectors": dict, "disable_defaults": bool,
+    top = {"listen": str, "log_level": str, "disable_exporter_metrics": bool,
+           "collectors": dict, "disable_defaults": bool,
            **{k: dict for k in SECTIONS}}
     for key, value in raw.items():
         if key not in top:

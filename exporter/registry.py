@@ -17,6 +17,7 @@ from exporter import __version__
 from exporter.collectors import COLLECTORS, Collector, NoDataError
 from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily, RenderedFamily, escape_help, render
+from exporter.selfmetrics import ProcessMetrics
 
 log = logging.getLogger("exporter")
 
@@ -56,6 +57,9 @@ class Registry:
             collectors = {name: COLLECTORS[name](config) for name in sorted(config.collectors)}
         self.collectors = collectors
         self.build_info = build_info()
+        # The exporter's own process_* families, as node_exporter serves them beside the
+        # node_* ones (also for ?collect[]=...), unless --web.disable-exporter-metrics.
+        self.process = None if config.disable_exporter_metrics else ProcessMetrics()
         self._failing: set[str] = set()
 
     @property
@@ -89,7 +93,8 @@ class Registry:
                       "recovers)", name, problem)
 
     def collect(self, names: Iterable[str] | None = None) -> list[MetricFamily]:
-        """Every family of one scrape: the collectors', their timing, then build info."""
+        """Every family of one scrape: the collectors', their timing, build info, then the
+        exporter's own process_* families."""
         selected = self.collectors if names is None else \
             {n: self.collectors[n] for n in names}
         out: list[MetricFamily] = []
@@ -102,6 +107,8 @@ class Registry:
         out.append(duration)
         out.append(success)
         out.append(self.build_info)
+        if self.process is not None:
+            out.extend(self.process.collect())
         return out
 
     def render(self, names: Iterable[str] | None = None, openmetrics: bool = False) -> str:

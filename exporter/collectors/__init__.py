@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from exporter.collectors.arp import ArpCollector
 from exporter.collectors.base import Collector, NoDataError, supported
+from exporter.collectors.conntrack import ConntrackCollector
 from exporter.collectors.cpu import CpuCollector
 from exporter.collectors.diskstats import DiskstatsCollector
 from exporter.collectors.entropy import EntropyCollector
@@ -11,6 +13,7 @@ from exporter.collectors.filesystem import FilesystemCollector
 from exporter.collectors.hwmon import HwmonCollector
 from exporter.collectors.loadavg import LoadavgCollector
 from exporter.collectors.meminfo import MeminfoCollector
+from exporter.collectors.netclass import NetclassCollector
 from exporter.collectors.netdev import NetdevCollector
 from exporter.collectors.netstat import NetstatCollector
 from exporter.collectors.pressure import PressureCollector
@@ -25,6 +28,8 @@ from exporter.collectors.uname import UnameCollector
 from exporter.collectors.vmstat import VmstatCollector
 
 COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
+    ArpCollector,
+    ConntrackCollector,
     CpuCollector,
     DiskstatsCollector,
     EntropyCollector,
@@ -33,6 +38,7 @@ COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
     HwmonCollector,
     LoadavgCollector,
     MeminfoCollector,
+    NetclassCollector,
     NetdevCollector,
     NetstatCollector,
     PressureCollector,

@@ -82,6 +82,19 @@ class Matcher:
         return got
 
 
+class DeviceFilter:
+    """node_exporter's device filter: ignored when the exclude regex matches or an include
+    regex is given and does not (empty = not given; Go's MatchString, i.e. re.search)."""
+
+    def __init__(self, exclude: str = "", include: str = "") -> None:
+        self.exclude = Matcher(exclude) if exclude else None
+        self.include = Matcher(include) if include else None
+
+    def ignored(self, name: str) -> bool:
+        return (self.exclude is not None and self.exclude(name)) or \
+            (self.include is not None and not self.include(name))
+
+
 def read_text(path: str) -> str:
     """A whole (small) file as text; /proc files report size 0, so read until EOF."""
     with open(path, "rb", buffering=0) as f:

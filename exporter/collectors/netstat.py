@@ -18,43 +18,16 @@ from exporter.config import ExporterConfig
 from exporter.exposition import Desc, MetricFamily, single
 
 INTEGER = re.compile(r"-?[0-9]+")
+INTEGERS = re.compile(r"(?: -?[0-9]+)*")  # a value line after its "Proto:"
 # What Go's strconv.ParseFloat takes for a decimal (node_exporter parses every value so).
 FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|"
                    r"[-+]?(?i:inf|infinity|nan)")
+# snmp6: a first field holding a "6" (the protocol ends there) and a second one.
+SNMP6_LINE = re.compile(r"^[ \t]*([^\s6]*6\S*)[ \t]+(\S+)", re.MULTILINE)
+CACHE_LIMIT = 1000  # header lines and snmp6 names are the kernel's: a few dozen
 
-Stats = dict[str, dict[str, str]]
-
-
-def parse_pairs(path: str, text: str) -> Stats:
-    """`Proto: A B` / `Proto: 1 2` line pairs into {proto: {name: value}}."""
-    out: Stats = {}
-    lines = text.splitlines()
-    for i in range(0, len(lines), 2):
-        names = lines[i].split(" ")
-        values = lines[i + 1].split(" ") if i + 1 < len(lines) else [""]
-        protocol = names[0][:-1]  # "Tcp:" -> "Tcp"
-        if not names[0].endswith(":") or values[0] != names[0]:
-            raise ValueError(f"{path}: line {i + 1}: expected a {names[0]!r} header and "
-                             f"value line pair")
-        if len(names) != len(values):
-            raise ValueError(f"{path}: {protocol}: {len(names) - 1} names but "
-                             f"{len(values) - 1} values")
-        out[protocol] = dict(zip(names[1:], values[1:], strict=True))
-    return out
-
-
-def parse_snmp6(text: str) -> Stats:
-    """`Ip6InReceives  7` lines into {"Ip6": {"InReceives": "7"}}; lines without a 6 are not
-    per-protocol counters and are skipped, as node_exporter does."""
-    out: Stats = {}
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 2:
-            continue
-        six = fields[0].find("6")
-        if six >= 0:
-            out.setdefault(fields[0][:six + 1], {})[fields[0][six + 1:]] = fields[1]
-    return out
+# {protocol: [(family, value text)]} of the reported fields.
+Stats = dict[str, list[tuple[Desc, str]]]
 
 
 def number(value: str, where: str) -> int | float:
@@ -71,35 +44,83 @@ class NetstatCollector(Collector):
     def __init__(self, config: ExporterConfig) -> None:
         super().__init__(config)
         self.fields = re.compile(config.netstat.fields)
-        # Desc per key, or None when the field regex leaves the key out; keys are the
-        # kernel's (a few hundred), so this stays small.
-        self._descs: dict[str, Desc | None] = {}
+        # Per header line: (protocol, field count, [(column, family)] of reported fields);
+        # per snmp6 name: (protocol, family or None). Built once, the files' shape is fixed.
+        self._headers: dict[str, tuple[str, int, list[tuple[int, Desc]]]] = {}
+        self._snmp6: dict[str, tuple[str, Desc | None]] = {}
 
     def desc(self, protocol: str, name: str) -> Desc | None:
+        """The family of a field, or None when --collector.netstat.fields leaves it out."""
         key = f"{protocol}_{name}"
-        if key not in self._descs:
-            if len(self._descs) > 10_000:  # garbled files must not grow it without bound
-                self._descs.clear()
-            self._descs[key] = (Desc(f"node_netstat_{key}", f"Statistic {protocol}{name}.",
-                                     "untyped") if self.fields.search(key) else None)
-        return self._descs[key]
+        if not self.fields.search(key):
+            return None
+        return Desc(f"node_netstat_{key}", f"Statistic {protocol}{name}.", "untyped")
+
+    def header(self, path: str, number: int, line: str) -> tuple[str, int, list]:
+        got = self._headers.get(line)
+        if got is None:
+            names = line.split(" ")
+            if not names[0].endswith(":"):
+                raise ValueError(f"{path}: line {number}: expected a 'Proto:' header")
+            protocol = names[0][:-1]
+            # A name given twice keeps its last column, as node_exporter's map does.
+            columns = {name: i for i, name in enumerate(names[1:], 1)}
+            picks = [(i, d) for name, i in columns.items()
+                     if (d := self.desc(protocol, name)) is not None]
+            if len(self._headers) >= CACHE_LIMIT:
+                self._headers.clear()
+            got = self._headers[line] = (protocol, len(names), picks)
+        return got
+
+    def pairs(self, path: str, text: str) -> Stats:
+        """`Proto: A B` / `Proto: 1 2` line pairs; every value is checked, reported or not."""
+        out: Stats = {}
+        lines = text.splitlines()
+        for i in range(0, len(lines), 2):
+            protocol, count, picks = self.header(path, i + 1, lines[i])
+            line = lines[i + 1] if i + 1 < len(lines) else ""
+            values = line.split(" ")
+            if values[0] != f"{protocol}:":
+                raise ValueError(f"{path}: line {i + 2}: expected the {protocol!r} values")
+            if len(values) != count:
+                raise ValueError(f"{path}: {protocol}: {count - 1} names but "
+                                 f"{len(values) - 1} values")
+            if not INTEGERS.fullmatch(line, len(values[0])):
+                for value in values[1:]:
+                    number(value, f"{path}: {protocol}")
+            out[protocol] = [(desc, values[i]) for i, desc in picks]
+        return out
+
+    def snmp6(self, path: str, text: str) -> Stats:
+        """`Ip6InReceives  7` lines; lines without a 6 are skipped, as node_exporter does."""
+        out: Stats = {}
+        cache = self._snmp6
+        for token, value in SNMP6_LINE.findall(text):
+            got = cache.get(token)
+            if got is None:
+                if len(cache) >= CACHE_LIMIT:
+                    cache.clear()
+                six = token.index("6") + 1
+                got = cache[token] = (token[:six], self.desc(token[:six], token[six:]))
+            protocol, desc = got
+            fields = out.setdefault(protocol, [])
+            if desc is not None:
+                fields.append((desc, value))
+            elif not INTEGER.fullmatch(value):
+                number(value, f"{path}: {token}")
+        return out
 
     def read(self) -> Stats:
-        stats = parse_pairs(path := self.proc("net", "netstat"), read_text(path))
-        stats.update(parse_pairs(path := self.proc("net", "snmp"), read_text(path)))
+        stats = self.pairs(path := self.proc("net", "netstat"), read_text(path))
+        stats.update(self.pairs(path := self.proc("net", "snmp"), read_text(path)))
         try:
-            stats.update(parse_snmp6(read_text(self.proc("net", "snmp6"))))
+            path = self.proc("net", "snmp6")
+            stats.update(self.snmp6(path, read_text(path)))
         except FileNotFoundError:
             pass  # IPv6 disabled
         return stats
 
     def collect(self) -> Iterator[MetricFamily]:
-        # Every value must be a number, reported or not: node_exporter fails on any.
-        out = []
-        for protocol, values in self.read().items():
-            for name, value in values.items():
-                parsed = number(value, f"netstat {protocol} {name}")
-                desc = self.desc(protocol, name)
-                if desc is not None:
-                    out.append(single(desc, parsed))
+        out = [single(desc, number(value, f"netstat {desc.name}"))
+               for fields in self.read().values() for desc, value in fields]
         yield from out

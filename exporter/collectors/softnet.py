@@ -39,4 +39,5 @@ class SoftnetCollector(Collector):
                     raise ValueError(f"{path}: line {index + 1}: {column[:20]!r} is no "
                                      f"32-bit hex number")
                 family.samples.append((key, int(column, 16)))
-        yield from families
+        if families[0].samples:  # an empty file: no families, as node_exporter
+            yield from families

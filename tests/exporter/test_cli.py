@@ -12,9 +12,9 @@ import pytest
 from exporter.cli import build_parser, load
 from tests import servers
 
-VALID = ("cpu, diskstats, entropy, filefd, filesystem, hwmon, loadavg, meminfo, netdev, "
-         "netstat, pressure, sockstat, softnet, stat, textfile, time, timex, udp_queues, "
-         "uname, vmstat")
+VALID = ("arp, conntrack, cpu, diskstats, entropy, filefd, filesystem, hwmon, loadavg, "
+         "meminfo, netclass, netdev, netstat, pressure, sockstat, softnet, stat, textfile, "
+         "time, timex, udp_queues, uname, vmstat")
 
 
 def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:

@@ -19,9 +19,9 @@ pytestmark = pytest.mark.integration
 
 PROMTOOL = shutil.which("promtool")
 # The collectors both implement; hwmon is compared too (both fail alike on hosts without it).
-SHARED = ("cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo", "netdev", "netstat",
-          "pressure", "sockstat", "softnet", "stat", "textfile", "time", "timex", "udp_queues",
-          "uname", "vmstat")
+SHARED = ("arp", "conntrack", "cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo",
+          "netdev", "netstat", "pressure", "sockstat", "softnet", "stat", "textfile", "time",
+          "timex", "udp_queues", "uname", "vmstat")
 BITS_UNIT = 'use base unit "bytes" instead of "bits"'
 CAMEL_CASE = "metric names should be written in 'snake_case' not 'camelCase'"
 
@@ -218,7 +218,12 @@ STABLE = ("node_memory_MemTotal_bytes", "node_memory_SwapTotal_bytes",
           "node_disk_ata_rotation_rate_rpm",
           # adjtimex: the clock state NodeClockNotSynchronising reads, the tick and TAI offset.
           "node_timex_sync_status", "node_timex_status", "node_timex_tick_seconds",
-          "node_timex_tai_offset_seconds",
+          "node_timex_tai_offset_seconds", "node_nf_conntrack_entries_limit",
+          # netclass: what the interfaces are (speed -1 and EINVAL attributes alike).
+          "node_network_info", "node_network_up", "node_network_mtu_bytes",
+          "node_network_speed_bytes", "node_network_carrier", "node_network_flags",
+          "node_network_iface_id", "node_network_protocol_type",
+          "node_network_transmit_queue_length", "node_network_name_assign_type",
           "batch_jobs_total", "batch_last_success", "node_textfile_scrape_error")
 
 
@@ -280,3 +285,34 @@ def test_hwmon_temperatures_match_node_exporter_on_a_synthetic_sysfs(tmp_path):
     for name in shared:
         assert mine[name] == reference[name], name
     assert mine["node_scrape_collector_success"] == reference["node_scrape_collector_success"]
+
+
+def test_process_families_as_node_exporters(pair):
+    """Both serve their own process_* families, with the same names, HELP and TYPE."""
+    ours, theirs = pair
+    mine, reference = headers(scrape(ours.url)), headers(scrape(theirs.url))
+    want = {n: h for n, h in reference.items() if n.startswith("process_")}
+    assert len(want) == 7
+    assert {n: h for n, h in mine.items() if n.startswith("process_")} == want
+
+
+def test_node_clock_not_synchronising_sees_what_node_exporter_sees(node_stack, tmp_path):
+    """node_exporter's mixin alert NodeClockNotSynchronising, evaluated by a real Prometheus
+    on promwire's series, matches this host's clock state as node_exporter reports it."""
+    expr = ('min_over_time(node_timex_sync_status{job="node"}[5m]) == 0 and '
+            'node_timex_maxerror_seconds{job="node"} >= 16')
+    theirs = servers.node_exporter(tmp_path / "theirs", "--collector.disable-defaults",
+                                   "--collector.timex").start()
+    try:
+        reference = by_family(scrape(theirs.url))
+    finally:
+        theirs.stop()
+    unsynced = reference["node_timex_sync_status"]["series"][()] == 0 and \
+        reference["node_timex_maxerror_seconds"]["series"][()] >= 16
+    result = servers.wait_for(
+        lambda: servers.prom_query(node_stack.prometheus.url,
+                                   'node_timex_sync_status{job="node"}'),
+        message="node_timex_sync_status in Prometheus")
+    assert result
+    firing = servers.prom_query(node_stack.prometheus.url, expr)
+    assert bool(firing) == unsynced

@@ -61,9 +61,9 @@ def test_missing_netstat_or_snmp_fails(tmp_path, missing):
 
 @pytest.mark.parametrize("netstat,match", [
     ("TcpExt: A B\nTcpExt: 1\n", "2 names but 1 values"),
-    ("TcpExt: A B\n", "header and value"),  # truncated after a header
-    ("TcpExt: A\nIpExt: 1\n", "header and value"),
-    ("TcpExt A\nTcpExt 1\n", "header and value"),
+    ("TcpExt: A B\n", "line 2: expected the 'TcpExt' values"),  # truncated after a header
+    ("TcpExt: A\nIpExt: 1\n", "line 2: expected the 'TcpExt' values"),
+    ("TcpExt A\nTcpExt 1\n", "line 1: expected a 'Proto:' header"),
     ("TcpExt: A B\nTcpExt: 1 x\n", "invalid value"),  # B is not reported, still checked
     ("TcpExt: A\nTcpExt: 1_0\n", "invalid value"),
 ])
@@ -71,3 +71,27 @@ def test_malformed_netstat_fails(tmp_path, netstat, match):
     with pytest.raises(ValueError, match=match):
         list(collector(tmp_path, netstat=netstat).collect())
 
+
+
+def test_a_bad_snmp6_value_fails_even_when_not_reported(tmp_path):
+    with pytest.raises(ValueError, match="Ip6InReceives"):
+        list(collector(tmp_path, snmp6=SNMP6 + "Ip6InReceives  x7\n").collect())
+
+
+def test_float_values_are_accepted_as_go_parses_them(tmp_path):
+    got = values(collector(tmp_path, netstat="TcpExt: TCPTimeouts\nTcpExt: 1.5e3\n"))
+    assert got["node_netstat_TcpExt_TCPTimeouts"] == 1500
+
+
+def test_a_name_given_twice_keeps_its_last_value(tmp_path):
+    got = values(collector(tmp_path, netstat="TcpExt: TCPTimeouts TCPTimeouts\nTcpExt: 1 2\n"))
+    assert got["node_netstat_TcpExt_TCPTimeouts"] == 2
+
+
+def test_the_same_file_twice_reuses_the_header_cache(tmp_path):
+    c = collector(tmp_path)
+    first = values(c)
+    (tmp_path / "net" / "netstat").write_text(NETSTAT.replace("1 2 3", "4 5 6"))
+    second = values(c)
+    assert first["node_netstat_TcpExt_TCPTimeouts"] == 2
+    assert second["node_netstat_TcpExt_TCPTimeouts"] == 5

@@ -37,3 +37,7 @@ def test_lines_are_labelled_by_index(tmp_path):
 def test_malformed_lines_fail(tmp_path, line, match):
     with pytest.raises(ValueError, match=match):
         list(collector(tmp_path, line).collect())
+
+
+def test_empty_file_is_no_family(tmp_path):
+    assert collect_text(collector(tmp_path, "")) == ""

@@ -1,0 +1,163 @@
+"""`netclass`: network device properties from /sys/class/net, as node_exporter 1.5 reports them.
+
+Per device: `node_network_up` (operstate is "up"), `node_network_info` (address, broadcast,
+duplex, operstate, ifalias), and one gauge or counter per numeric attribute it has (carrier,
+MTU, speed in bytes per second, ...). node_exporter reads every file of every device's
+directory, which makes it its costliest default collector; this reads only the attributes it
+reports, each opened relative to the device's directory (one path walk per device, not per
+file), with one read of at most 128 bytes, as procfs' SysReadFile does.
+
+Attributes the kernel refuses to give (EINVAL for a virtual NIC's speed or a down link's
+carrier, EOPNOTSUPP, EACCES) or that the device lacks are left out, as in node_exporter; any
+other read error, or a numeric attribute that is no number, fails the collector (1.5 reports
+such a value as 0, which would be false). A device that disappears mid-scrape is left out.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from collections.abc import Iterator
+
+from exporter.collectors.base import Collector, NoDataError
+from exporter.config import ExporterConfig
+from exporter.exposition import Desc, Family, MetricFamily
+
+UP = Desc("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.", "gauge",
+          ("device",))
+INFO_ATTRS = ("address", "broadcast", "duplex", "ifalias", "operstate")
+INFO = Desc("node_network_info", "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+            "gauge", ("address", "broadcast", "device", "duplex", "ifalias", "operstate"))
+
+
+def _prop(name: str, type: str = "gauge") -> Desc:
+    return Desc(f"node_network_{name}", f"Network device property: {name}", type, ("device",))
+
+
+# (sysfs attribute, family), in node_exporter's order; speed is handled apart.
+NUMERIC = (
+    ("addr_assign_type", _prop("address_assign_type")),
+    ("carrier", _prop("carrier")),
+    ("carrier_changes", _prop("carrier_changes_total", "counter")),
+    ("carrier_up_count", _prop("carrier_up_changes_total", "counter")),
+    ("carrier_down_count", _prop("carrier_down_changes_total", "counter")),
+    ("dev_id", _prop("device_id")),
+    ("dormant", _prop("dormant")),
+    ("flags", _prop("flags")),
+    ("ifindex", _prop("iface_id")),
+    ("iflink", _prop("iface_link")),
+    ("link_mode", _prop("iface_link_mode")),
+    ("mtu", _prop("mtu_bytes")),
+    ("name_assign_type", _prop("name_assign_type")),
+    ("netdev_group", _prop("net_dev_group")),
+    ("speed", _prop("speed_bytes")),
+    ("tx_queue_len", _prop("transmit_queue_length")),
+    ("type", _prop("protocol_type")),
+)
+ATTRS = INFO_ATTRS + tuple(attr for attr, _ in NUMERIC)
+# Errors procfs treats as "this attribute has no value here".
+SKIPPED = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EOPNOTSUPP, errno.EINVAL}
+READ_SIZE = 128
+# strconv.ParseInt(s, 0, 64): an optional sign, then 0x/0o/0b or a leading-0 octal or decimal.
+GO_INT = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
+
+
+def go_int(text: str) -> int | None:
+    """Go's ParseInt with base 0 (sysfs writes flags and dev_id as 0x...), None if invalid."""
+    m = GO_INT.fullmatch(text)
+    if m is None:
+        return None
+    sign, digits = m.groups()
+    if digits[:2] in ("0x", "0X", "0o", "0O", "0b", "0B"):
+        value = int(digits, 0)
+    elif digits.startswith("0"):
+        value = int(digits, 8)
+    else:
+        value = int(digits)
+    value = -value if sign == "-" else value
+    return value if -(1 << 63) <= value < 1 << 63 else None
+
+
+def read_attrs(dir_fd: int) -> dict[str, str] | None:
+    """The attributes the device has, stripped; None when the device is gone."""
+    values: dict[str, str] = {}
+    missing = 0
+    for attr in ATTRS:
+        try:
+            fd = os.open(attr, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+            try:
+                data = os.read(fd, READ_SIZE)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            if exc.errno not in SKIPPED:
+                raise
+            missing += exc.errno == errno.ENOENT
+            continue
+        values[attr] = data.decode("utf-8", "replace").strip()
+    if missing == len(ATTRS):
+        return None  # removed between listing and reading
+    return values
+
+
+class NetclassCollector(Collector):
+    name = "netclass"
+
+    def __init__(self, config: ExporterConfig) -> None:
+        super().__init__(config)
+        self.ignored = re.compile(config.netclass.ignored_devices).search
+        self.ignore_invalid_speed = config.netclass.ignore_invalid_speed
+
+    def devices(self, base: str) -> list[str]:
+        """Entries of /sys/class/net that are not regular files (bonding_masters is one)."""
+        try:
+            entries = list(os.scandir(base))
+        except (FileNotFoundError, PermissionError) as exc:
+            raise NoDataError(f"{base}: {exc.strerror}") from None
+        return sorted(e.name for e in entries
+                      if not e.is_file(follow_symlinks=False) and not self.ignored(e.name))
+
+    def collect(self) -> Iterator[MetricFamily]:
+        base = self.sys("class", "net")
+        up, info = Family(UP), Family(INFO)
+        numeric = [Family(desc) for _, desc in NUMERIC]
+        for device in self.devices(base):
+            try:
+                dir_fd = os.open(os.path.join(base, device),
+                                 os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue  # gone since the listing
+            try:
+                values = read_attrs(dir_fd)
+            finally:
+                os.close(dir_fd)
+            if values is not None:
+                self.device(base, device, values, up, info, numeric)
+        if up.samples:  # no devices: no families, as node_exporter
+            yield up
+            yield info
+        yield from (family for family in numeric if family.samples)
+
+    def device(self, base: str, device: str, values: dict[str, str], up: Family, info: Family,
+               numeric: list[Family]) -> None:
+        key = (device,)
+        operstate = values.get("operstate", "")
+        up.samples.append((key, 1 if operstate == "up" else 0))
+        info.samples.append(((values.get("address", ""), values.get("broadcast", ""), device,
+                              values.get("duplex", ""), values.get("ifalias", ""), operstate), 1))
+        for (attr, _), family in zip(NUMERIC, numeric, strict=True):
+            text = values.get(attr)
+            if text is None:
+                continue
+            value = go_int(text)
+            if value is None:
+                raise ValueError(f"{base}/{device}/{attr}: expected an integer, "
+                                 f"got {text[:40]!r}")
+            if attr == "speed":
+                # Mb/s to bytes/s; some devices say -1 for unknown, which 1.5 reports as
+                # -125000 unless --collector.netclass.ignore-invalid-speed.
+                if value < 0 and self.ignore_invalid_speed:
+                    continue
+                value *= 125_000
+            family.samples.append((key, value))
