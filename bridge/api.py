@@ -16,15 +16,14 @@ from bridge.catalog import CATALOG_KEY
 from bridge.config import MetricsConfig
 from bridge.errors import BadRequest, NotFound
 from bridge.http import dumps, json_response, require_read_access, require_token
+from bridge.instances import InstanceLister
 from bridge.keys import CONFIG_KEY
 from bridge.params import TimeRange, parse_instances, parse_range, parse_time
 from bridge.prometheus import PROMETHEUS_KEY, QueryResult
 from bridge.snapshot import SNAPSHOT_KEY, per_series
 
 routes = web.RouteTableDef()
-
-# Seconds of lookback that decide which jobs scrape the exporter when none are configured.
-_JOB_LOOKBACK = "1h"
+INSTANCES_KEY = web.AppKey("instances", InstanceLister)
 
 
 def _metrics_config(request: web.Request) -> MetricsConfig:
@@ -74,40 +73,11 @@ def history_series(result: QueryResult, instances: list[str] | None) -> list[dic
     return per_series(result, instances, lambda s: {"points": [list(p) for p in s.points]})
 
 
-def instances_query(jobs: tuple[str, ...]) -> str:
-    """PromQL for the exporter's targets: `up` of the configured jobs, or else of every job
-    that exposed node_exporter's `node_boot_time_seconds` within the lookback (so a target that
-    is down now still shows, with up = false)."""
-    if jobs:
-        pattern = "|".join(_regex_escape(j) for j in jobs)
-        return f'up{{job=~"{pattern}"}}'
-    return (f"up and on (job) group by (job) "
-            f"(last_over_time(node_boot_time_seconds[{_JOB_LOOKBACK}]))")
-
-
-def _regex_escape(text: str) -> str:
-    special = set(r"\.^$|?*+()[]{}")
-    escaped = "".join("\\" + c if c in special else c for c in text)
-    return escaped.replace("\\", "\\\\").replace('"', '\\"')
-
-
 @routes.get("/api/instances")
 async def list_instances(request: web.Request) -> web.Response:
-    """The hosts Prometheus scrapes with the exporter, up or down (from `up`)."""
+    """The hosts Prometheus scrapes with the exporter: up, down or stale (bridge.instances)."""
     require_read_access(request)
-    query = instances_query(_metrics_config(request).exporter_jobs)
-    result = await request.app[PROMETHEUS_KEY].query(query)
-    found = []
-    for series in result.series:
-        if not series.points:
-            continue
-        labels = {k: v for k, v in sorted(series.labels.items())
-                  if k not in ("instance", "job", "__name__")}
-        found.append({"instance": series.labels.get("instance", ""),
-                      "job": series.labels.get("job", ""), "up": series.value == 1.0,
-                      "labels": labels, "timestamp": series.timestamp})
-    found.sort(key=lambda i: (i["instance"], i["job"]))
-    return json_response({"instances": found, "warnings": result.warnings})
+    return json_response(await request.app[INSTANCES_KEY].answer())
 
 
 def _require_raw(request: web.Request) -> str:
@@ -150,4 +120,5 @@ async def raw_query_range(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """Needs prometheus, catalog and snapshot set up first (FEATURES order)."""
+    app[INSTANCES_KEY] = InstanceLister(app[PROMETHEUS_KEY], app[CONFIG_KEY].metrics.exporter_jobs)
     app.add_routes(routes)

@@ -118,7 +118,8 @@ SCHEMAS: dict[str, Any] = {
     "Instances": {"type": "object", "properties": {
         "instances": {"type": "array", "items": {"type": "object", "properties": {
             "instance": {"type": "string"}, "job": {"type": "string"},
-            "up": {"type": "boolean"}, "labels": LABELS, "timestamp": {"type": "number"}}}},
+            "up": {"type": "boolean"}, "labels": LABELS, "timestamp": {"type": "number"},
+            "state": {"type": "string", "enum": ["up", "down", "stale"]}}}},
         "warnings": {"type": "array", "items": {"type": "string"}}}},
     "PrometheusAnswer": {"type": "object", "description": "Prometheus' own envelope.",
                          "properties": {"status": {"type": "string", "enum": ["success"]},

@@ -52,6 +52,8 @@ ERROR_TYPES: dict[str, type[UpstreamError]] = {
 _DOWN_STATUSES = (502, 503, 504)
 # How many chunks of a split range query run at once.
 CHUNK_CONCURRENCY = 4
+# Largest configuration read from GET /api/v1/status/config.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -153,6 +155,23 @@ class PrometheusClient:
                            _unique(w for r in results for w in r.warnings),
                            _unique(i for r in results for i in r.infos))
 
+    async def config_yaml(self) -> str:
+        """The configuration Prometheus runs with (GET /api/v1/status/config), as YAML text,
+        every scrape_config with its own scrape_interval filled in."""
+        async with self._request("status_config", "GET", "/api/v1/status/config") as resp:
+            chunks, size = [], 0
+            async for chunk in resp.content.iter_chunked(65536):
+                size += len(chunk)
+                if size > MAX_CONFIG_BYTES:
+                    raise UpstreamInvalid(f"Prometheus' configuration is over "
+                                          f"{MAX_CONFIG_BYTES} bytes")
+                chunks.append(chunk)
+            data = self._success(resp.status, b"".join(chunks)).get("data")
+        text = data.get("yaml") if isinstance(data, dict) else None
+        if not isinstance(text, str):
+            raise UpstreamInvalid("Prometheus' status/config answer has no data.yaml")
+        return text
+
     async def probe(self, limit: float | None = None) -> float:
         """GET /-/ready; returns the latency in seconds or raises an UpstreamError.
 
@@ -184,6 +203,13 @@ class PrometheusClient:
             return self._envelope(resp.status, await resp.read())
 
     def _envelope(self, status: int, raw: bytes) -> QueryResult:
+        body = self._success(status, raw)
+        kind, series = parse_data(body.get("data"))
+        return QueryResult(kind, body["data"], series, _strings(body.get("warnings")),
+                           _strings(body.get("infos")))
+
+    def _success(self, status: int, raw: bytes) -> dict[str, Any]:
+        """The body of a `success` API answer; anything else raises its UpstreamError."""
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
@@ -193,15 +219,12 @@ class PrometheusClient:
             if status in _DOWN_STATUSES:
                 raise UpstreamUnavailable(f"Prometheus answered {status}: {snippet}")
             raise UpstreamInvalid(f"Prometheus answered {status} with a non-API body: {snippet}")
-        warnings = _strings(body.get("warnings"))
-        infos = _strings(body.get("infos"))
         if body["status"] == "error":
             kind = str(body.get("errorType", ""))
             exc = ERROR_TYPES.get(kind, UpstreamInvalid)
             detail = str(body.get("error") or kind or f"status {status}")
             raise exc(detail if exc is not UpstreamInvalid else f"Prometheus {kind}: {detail}")
-        kind, series = parse_data(body.get("data"))
-        return QueryResult(kind, body["data"], series, warnings, infos)
+        return body
 
     def _request(self, endpoint: str, method: str, path: str, **kwargs: Any
                  ) -> _Request:

@@ -156,9 +156,24 @@ def wait_ready(name: str, proc: subprocess.Popen[bytes], url: str, run: Path,
     raise SystemExit(f"run: {name} not ready at {url} after {timeout:.0f}s; see {run}/{name}.log")
 
 
+# Each one stops the stack: Ctrl-C, `kill`, and the terminal closing (the parts run in their own
+# sessions, so the runner is the only one told; dying on SIGHUP's default would orphan them).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM stops the stack the way Ctrl-C does."""
     raise KeyboardInterrupt
+
+
+def handle_stop_signals(handler: Any) -> None:
+    """Install `handler` for every stop signal, explicitly.
+
+    Python only turns SIGINT into KeyboardInterrupt when SIGINT starts at its default, and a
+    shell starts background jobs (`make run &` in a script) with SIGINT ignored: without this,
+    `kill -INT` of such a runner would do nothing.
+    """
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, handler)
 
 
 def parse_args() -> argparse.Namespace:
@@ -239,6 +254,7 @@ def supervise(run: Path, parts: list[tuple[str, list[str], str]],
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def stop_all() -> None:
+        handle_stop_signals(signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         for _name, proc in reversed(procs):
             if proc.poll() is None:
                 proc.terminate()
@@ -248,8 +264,8 @@ def supervise(run: Path, parts: list[tuple[str, list[str], str]],
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
+        handle_stop_signals(_interrupt)
         for name, argv, ready in parts:
             log = open(run / f"{name}.log", "ab")  # the child keeps its own descriptor
             procs.append((name, subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,

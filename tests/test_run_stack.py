@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -156,3 +157,46 @@ def test_default_bridge_port_moves_when_busy_but_an_asked_one_is_refused(
         assert ports is not None and ports["bridge"] != busy
         asked = argparse.Namespace(**{**defaults, "bridge_port": busy})
         assert run_stack.choose_ports(asked) is None
+
+
+# A script that starts a stack in the background, waits for its banner, signals it and reports
+# how the job ended. A non-interactive shell starts background jobs with SIGINT ignored.
+_BACKGROUND_SCRIPT = r'''
+"$@" > "$OUT" 2>&1 &
+job=$!
+for _ in $(seq 600); do grep -q "stack is up" "$OUT" && break; sleep 0.1; done
+grep -q "stack is up" "$OUT" || { echo "never came up"; kill -KILL $job; exit 3; }
+sleep 60 & probe=$!  # a job started like the stack, keeping the dispositions it was given
+sleep 0.2  # (it has exec'd sleep by now)
+grep -q "^SigIgn:.*[2367abef]$" /proc/$probe/status && echo "jobs start ignoring SIGINT"
+kill $probe
+runner=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' \
+         "$RUN_DIR/lock")
+if [ "$TARGET" = job ]; then kill -s "$SIG" $job; else kill -s "$SIG" $runner; fi
+for _ in $(seq 300); do kill -0 $job 2>/dev/null || break; sleep 0.1; done
+kill -0 $job 2>/dev/null && { echo "still running after SIG$SIG"; kill -TERM $runner; }
+wait $job
+echo "rc=$?"
+'''
+
+
+@pytest.mark.parametrize(("how", "sig", "target", "rc"), [
+    ("runner", "INT", "job", 0),      # `scripts/run_stack.py &`, then kill -INT $!
+    ("make", "INT", "runner", 0),     # `make run &`, then kill -INT the pid in .run/lock
+    ("make", "TERM", "job", 143),     # `make run &`, then kill $!: make passes SIGTERM on
+])
+def test_signals_stop_a_stack_started_in_the_background(
+        tmp_path: Path, how: str, sig: str, target: str, rc: int) -> None:
+    argv, ports = _stack_argv(tmp_path / "run")
+    if how == "make":
+        argv = ["make", "-s", "-C", str(ROOT), "-o", ".venv/.installed-stamp", "-o", "debs",
+                "run", f"PY={sys.executable}", f"RUN_ARGS={' '.join(argv[2:])}"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    env.update(OUT=str(tmp_path / "out"), RUN_DIR=str(tmp_path / "run"), SIG=sig,
+               TARGET=target)
+    script = subprocess.run(["bash", "-c", _BACKGROUND_SCRIPT, "script", *argv], env=env,
+                            capture_output=True, text=True, timeout=120)
+    report = script.stdout + script.stderr + (tmp_path / "out").read_text()
+    assert script.stdout.splitlines() == ["jobs start ignoring SIGINT", f"rc={rc}"], report
+    for name, port in ports.items():
+        assert servers.http_get_or_none(f"http://127.0.0.1:{port}/") is None, f"{name} still up"

@@ -56,10 +56,12 @@ class FakePrometheus:
         self.in_flight = 0
         self.max_in_flight = 0
         self.ready_status = 200
+        self.config_yaml = "global:\n  scrape_interval: 15s\nscrape_configs: []\n"
         self.url = ""  # set by `serve`
         self.app = web.Application()
         self.app.router.add_post("/api/v1/query", self._query)
         self.app.router.add_post("/api/v1/query_range", self._query_range)
+        self.app.router.add_get("/api/v1/status/config", self._status_config)
         self.app.router.add_get("/-/ready", self._ready)
         self.app.router.add_get("/-/healthy", self._ready)
 
@@ -85,6 +87,10 @@ class FakePrometheus:
 
     async def _query_range(self, request: web.Request) -> web.StreamResponse:
         return await self._handle("query_range", request, self.matrix)
+
+    async def _status_config(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle("status_config", request,
+                                  lambda form: success({"yaml": self.config_yaml}))
 
     async def _ready(self, request: web.Request) -> web.Response:
         return web.Response(status=self.ready_status, text="ready\n")

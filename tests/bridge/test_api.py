@@ -172,23 +172,83 @@ async def test_upstream_garbage_is_502(make_client, fake):
     assert_error(await get_json(client, "/api/instances", 502), "bad_upstream")
 
 
-async def test_instances_from_up(make_client, fake):
-    async def up(endpoint, form):
-        return fakeprom.success(fakeprom.vector([
-            ({"__name__": "up", "instance": "b:9100", "job": "node", "env": "prod"}, "0"),
-            ({"__name__": "up", "instance": "a:9100", "job": "node"}, "1")], 1764100000.0))
-    fake.responder = up
+NOW = 1764100000.0
+
+
+def _instances_answer(current, newest):
+    """A responder for GET /api/instances' two queries: `up` now, and newest sample times."""
+    async def answer(endpoint, form):
+        if endpoint != "query":
+            return None
+        pairs = newest if form["query"].startswith("(timestamp(") else current
+        return fakeprom.success(fakeprom.vector(pairs, NOW))
+    return answer
+
+
+async def test_instances_state_from_the_newest_up_sample(make_client, fake):
+    a = {"__name__": "up", "instance": "a:9100", "job": "node"}
+    b = {"__name__": "up", "instance": "b:9100", "job": "node", "env": "prod"}
+    lag = {"__name__": "up", "instance": "lag:9100", "job": "node"}
+    fast = {"__name__": "up", "instance": "f:9100", "job": "fast"}
+    ended = {"instance": "ended:9100", "job": "node"}
+    fake.config_yaml = ("global: {scrape_interval: 15s}\n"
+                        "scrape_configs: [{job_name: node}, {job_name: fast, scrape_interval: 1s}]")
+    fake.responder = _instances_answer(
+        current=[(b, "0"), (a, "1"), (lag, "1"), (fast, "1")],
+        newest=[({k: v for k, v in s.items() if k != "__name__"}, str(ts)) for s, ts in
+                [(a, NOW - 14), (b, NOW - 1), (lag, NOW - 31), (fast, NOW - 3),
+                 (ended, NOW - 1800)]])
     client = await make_client()
     body = await get_json(client, "/api/instances")
-    assert body["instances"] == [
-        {"instance": "a:9100", "job": "node", "up": True, "labels": {}, "timestamp": 1764100000.0},
-        {"instance": "b:9100", "job": "node", "up": False, "labels": {"env": "prod"},
-         "timestamp": 1764100000.0}]
+    assert body == {"warnings": [], "instances": [
+        {"instance": "a:9100", "job": "node", "up": True, "state": "up", "labels": {},
+         "timestamp": NOW - 14},
+        {"instance": "b:9100", "job": "node", "up": False, "state": "down",
+         "labels": {"env": "prod"}, "timestamp": NOW - 1},
+        # No longer returned by `up` (past the lookback, or its series ended).
+        {"instance": "ended:9100", "job": "node", "up": False, "state": "stale", "labels": {},
+         "timestamp": NOW - 1800},
+        # Its job scrapes every second: 3 s is two intervals too many.
+        {"instance": "f:9100", "job": "fast", "up": False, "state": "stale", "labels": {},
+         "timestamp": NOW - 3},
+        # Still returned by `up` (within Prometheus' lookback) but older than 2 x 15 s.
+        {"instance": "lag:9100", "job": "node", "up": False, "state": "stale", "labels": {},
+         "timestamp": NOW - 31}]}
     # With no jobs configured, exporter jobs are those that exposed node metrics.
-    assert "node_boot_time_seconds" in fake.queries()[-1]
+    assert all("node_boot_time_seconds" in q for q in fake.queries()[-2:])
     client = await make_client(MetricsConfig(exporter_jobs=("node", "edge.hosts")))
     await get_json(client, "/api/instances")
-    assert fake.queries()[-1] == 'up{job=~"node|edge\\\\.hosts"}'
+    assert 'up{job=~"node|edge\\\\.hosts"}' in fake.queries()[-2:]
+
+
+async def test_instances_scrape_intervals_are_read_once_per_ttl(make_client, fake):
+    client = await make_client()
+    for _ in range(3):
+        await get_json(client, "/api/instances")
+    assert [ep for ep, _ in fake.calls].count("status_config") == 1
+
+
+async def test_instances_without_prometheus_config_assume_its_default_and_say_so(
+        make_client, fake):
+    a = {"instance": "a:9100", "job": "node"}
+
+    async def no_config(endpoint, form):
+        if endpoint == "status_config":
+            return fakeprom.raw("404 page not found", 404, "text/plain")
+        return await _instances_answer([(a, "1")], [(a, str(NOW - 100))])(endpoint, form)
+    fake.responder = no_config
+    client = await make_client()
+    body = await get_json(client, "/api/instances")
+    assert body["instances"][0]["state"] == "up"  # 100 s < 2 x Prometheus' default 1m
+    assert len(body["warnings"]) == 1 and "assumed 60s" in body["warnings"][0]
+
+
+async def test_instances_when_prometheus_is_unavailable_answer_503(make_client, fake):
+    async def down(endpoint, form):
+        return fakeprom.failure("unavailable", "shutting down", 503)
+    fake.responder = down
+    client = await make_client()
+    assert_error(await get_json(client, "/api/instances", 503), "unavailable")
 
 
 async def test_raw_queries_are_off_by_default(make_client, fake):
