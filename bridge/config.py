@@ -149,7 +149,7 @@ class AlertsConfig:
     # reconciliation resolves it: Prometheus' resend delay (1m) plus its rule evaluation
     # interval. 0 = at once (trusts a just-restarted Alertmanager's empty list).
     # Bounds: 0..RESEND_INTERVAL_MAX (checked in `_validate`).
-    resend_interval: float = 60.0
+    resend_interval: float = 90.0
 
 
 @dataclass(frozen=True)
