@@ -15,11 +15,13 @@ from aiohttp import web
 from bridge.catalog import CATALOG_KEY
 from bridge.config import MetricsConfig
 from bridge.errors import BadRequest, NotFound
-from bridge.http import dumps, json_response, require_read_access, require_token
+from bridge.http import json_response, require_read_access, require_token
 from bridge.instances import InstanceLister
+from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY
 from bridge.params import TimeRange, parse_instances, parse_range, parse_time
 from bridge.prometheus import PROMETHEUS_KEY, QueryResult
+from bridge.protocol import CURRENT_PATH
 from bridge.snapshot import SNAPSHOT_KEY, per_series
 
 routes = web.RouteTableDef()
@@ -37,7 +39,7 @@ async def list_metrics(request: web.Request) -> web.Response:
     return json_response({"metrics": request.app[CATALOG_KEY].describe()})
 
 
-@routes.get("/api/metrics/current")
+@routes.get(CURRENT_PATH)
 async def current(request: web.Request) -> web.Response:
     """Every catalog metric's current samples (a Snapshot), from the shared cache."""
     require_read_access(request)

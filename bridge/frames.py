@@ -18,7 +18,8 @@ from typing import Any
 
 import msgpack
 
-from bridge.http import dumps, finite
+from bridge.jsonenc import dumps, finite
+from bridge.protocol import SampleKey, sample_key
 
 # Wire formats.
 WS_JSON, WS_MSGPACK, SSE = 0, 1, 2
@@ -101,7 +102,6 @@ def control(type_: str, **body: Any) -> Frame:
 
 # --- deltas -------------------------------------------------------------------------------
 
-SampleKey = tuple[str, str, tuple[tuple[str, str], ...]]
 SampleIndex = dict[SampleKey, Any]
 
 
@@ -110,8 +110,7 @@ def sample_index(snapshot: dict[str, Any]) -> SampleIndex:
     index: SampleIndex = {}
     for name, metric in (snapshot.get("metrics") or {}).items():
         for s in metric.get("samples") or ():
-            key = (name, s.get("instance", ""), tuple(sorted((s.get("labels") or {}).items())))
-            index[key] = finite(s.get("value"))
+            index[sample_key(name, s)] = finite(s.get("value"))
     return index
 
 
@@ -126,7 +125,7 @@ def delta_body(previous: SampleIndex, snapshot: dict[str, Any]) -> dict[str, Any
     for name, metric in (snapshot.get("metrics") or {}).items():
         changed = []
         for s in metric.get("samples") or ():
-            key = (name, s.get("instance", ""), tuple(sorted((s.get("labels") or {}).items())))
+            key = sample_key(name, s)
             seen.add(key)
             if key not in previous or previous[key] != finite(s.get("value")):
                 changed.append(s)

@@ -13,9 +13,7 @@ import asyncio
 import base64
 import contextlib
 import hmac
-import json
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,14 +21,15 @@ from aiohttp import web
 
 from bridge.config import BridgeConfig
 from bridge.errors import BadRequest, BridgeError, Forbidden, Unauthorized
+from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY
+from bridge.protocol import CLOSE_INTERNAL, CLOSE_POLICY
 
 log = logging.getLogger("bridge.http")
 
 # The streamed answer (WebSocket, SSE) whose status line `start_stream` has sent.
 STREAM_KEY = web.RequestKey("stream", web.StreamResponse)
 STREAM_CLOSE_TIMEOUT = 5.0
-CLOSE_POLICY, CLOSE_INTERNAL = 1008, 1011
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -58,29 +57,6 @@ def one_line(message: str) -> str:
     if len(lines) > 1 and set(lines[-1]) == {"^"}:
         lines.pop()
     return " ".join(lines)[:MAX_DETAIL]
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def dumps(data: Any) -> str:
-    """Compact JSON; NaN and infinities (which Prometheus returns) become strings, as in its API."""
-    return json.dumps(finite(data), separators=(",", ":"), default=_json_default)
-
-
-def finite(data: Any) -> Any:
-    """NaN and infinities as the strings Prometheus uses ("NaN", "+Inf", "-Inf"), at any depth:
-    what JSON answers and msgpack frames carry, so both formats hold the same document."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return "NaN" if math.isnan(data) else ("+Inf" if data > 0 else "-Inf")
-    if isinstance(data, dict):
-        return {k: finite(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [finite(v) for v in data]
-    return data
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None

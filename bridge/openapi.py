@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bridge import __version__
 from bridge.catalog import CATALOG_KEY
-from bridge.http import dumps
+from bridge.jsonenc import dumps
 from bridge.openapi_spec import base_document, errors
 
 OPENAPI_EXTRA_KEY = web.AppKey("openapi_extra", dict[str, Any])

@@ -23,14 +23,14 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from bridge.frames import NO_ID, Frame, ws_close_frame
+from bridge.protocol import CLOSE_POLICY
 
 if TYPE_CHECKING:
     from bridge.streams import Poller, StreamHub
 
 WRITE_LIMIT = 64 * 1024  # unsent bytes a transport may hold before frames wait in the queue
 MAX_CONTROL = 1000       # unsent control frames before a connection counts as stuck
-CLOSE_STUCK = 1008       # policy violation: the consumer does not read
-CLOSE_GOING_AWAY = 1001  # the bridge is shutting down
+CLOSE_STUCK = CLOSE_POLICY  # the consumer does not read
 
 
 class Subscription:

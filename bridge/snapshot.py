@@ -21,7 +21,7 @@ from aiohttp import web
 from bridge.catalog import CATALOG_KEY, Catalog
 from bridge.config import CatalogEntry
 from bridge.errors import BridgeError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from bridge.http import dumps
+from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.prometheus import PROMETHEUS_KEY, PrometheusClient, QueryResult, Series
 from bridge.selfmetrics import BridgeMetrics

@@ -21,8 +21,9 @@ from bridge.frames import SSE
 from bridge.http import check_origin, require_read_access, start_stream
 from bridge.keys import CONFIG_KEY
 from bridge.params import parse_list, parse_number
+from bridge.protocol import DEFAULT_ID, METRICS_SSE_PATH
 from bridge.sendqueue import SseConnection
-from bridge.streams import DEFAULT_ID, STREAMS_KEY
+from bridge.streams import STREAMS_KEY
 from bridge.subscriptions import parse_subscribe
 from bridge.ws import has_token
 
@@ -52,7 +53,7 @@ def subscribe_fields(query: Any) -> dict[str, Any]:
     return fields
 
 
-@routes.get("/api/sse/metrics")
+@routes.get(METRICS_SSE_PATH)
 async def metrics_events(request: web.Request) -> web.StreamResponse:
     check_origin(request)
     require_read_access(request)

@@ -35,14 +35,14 @@ from bridge.errors import (
 from bridge.frames import NO_ID, Frame, SampleIndex, control, delta_body, sample_index
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.prometheus import PROMETHEUS_KEY
+from bridge.protocol import CLOSE_GOING_AWAY
 from bridge.selfmetrics import BridgeMetrics
-from bridge.sendqueue import CLOSE_GOING_AWAY, CLOSE_STUCK, Connection, Subscription
+from bridge.sendqueue import CLOSE_STUCK, Connection, Subscription
 from bridge.snapshot import evaluate
 
 log = logging.getLogger("bridge.streams")
 
 FLUSH_PERIOD = 0.05  # seconds between attempts to flush backlogged connections
-DEFAULT_ID = "default"
 
 
 @dataclass(frozen=True, slots=True)

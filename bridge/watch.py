@@ -21,7 +21,8 @@ from typing import Any, TextIO
 
 from bridge import __version__
 from bridge.client import AlertsClient, FetchError, MetricsFetcher, MetricsWebSocketClient
-from bridge.client.common import DEFAULT_URL, METRICS_WS_PATH, auth_headers, endpoints
+from bridge.client.common import DEFAULT_URL, auth_headers, endpoints
+from bridge.protocol import ALERTS_PATH, DEFAULT_ID, METRICS, METRICS_WS_PATH
 from bridge.watchview import render
 
 CLEAR = "\x1b[H\x1b[2J"
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def fetch_alerts(base: str, token: str | None, timeout: float
                  ) -> tuple[dict[str, Any] | None, str]:
     """GET /api/alerts ({"epoch", "seq", "alerts"}): (answer, "") or (None, why not)."""
-    request = urllib.request.Request(base + "/api/alerts", headers=auth_headers(token))
+    request = urllib.request.Request(base + ALERTS_PATH, headers=auth_headers(token))
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             data = json.loads(response.read())
@@ -74,7 +75,7 @@ def once(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         fetch_alerts(fetcher.base_url, args.token, args.timeout)
     if args.json:
         # The same frames the live streams start with: a metrics frame, an alerts snapshot.
-        out.write(json.dumps({"type": "metrics", "id": "default", **snapshot}) + "\n")
+        out.write(json.dumps({"type": METRICS, "id": DEFAULT_ID, **snapshot}) + "\n")
         if current is not None:
             out.write(json.dumps({"type": "snapshot", **current}) + "\n")
     else:

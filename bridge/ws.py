@@ -22,14 +22,12 @@ from bridge.errors import BadRequest, BridgeError, NotFound, Unauthorized
 from bridge.frames import FORMAT_NAMES, WS_MSGPACK, control
 from bridge.http import check_origin, require_read_access, require_token, start_stream
 from bridge.keys import CONFIG_KEY
+from bridge.protocol import CLOSE_TRY_AGAIN, DEFAULT_ID, METRICS_WS_PATH, MSGPACK_PROTOCOL
 from bridge.sendqueue import Connection
-from bridge.streams import DEFAULT_ID, STREAMS_KEY, StreamHub
+from bridge.streams import STREAMS_KEY, StreamHub
 from bridge.subscriptions import parse_id, parse_subscribe
 
 log = logging.getLogger("bridge.ws")
-
-MSGPACK_PROTOCOL = "promwire.msgpack"
-CLOSE_TOO_MANY = 1013  # try again later
 
 routes = web.RouteTableDef()
 
@@ -50,7 +48,7 @@ def has_token(request: web.Request) -> bool:
     return True
 
 
-@routes.get("/api/ws/ws")
+@routes.get(METRICS_WS_PATH)
 async def metrics_socket(request: web.Request) -> web.StreamResponse:
     check_origin(request)
     require_read_access(request)
@@ -68,7 +66,7 @@ async def metrics_socket(request: web.Request) -> web.StreamResponse:
         fmt = WS_MSGPACK
     conn = Connection(hub, request.transport, fmt, authed=authed)
     if not hub.register(conn):
-        await ws.close(code=CLOSE_TOO_MANY, message=b"too many stream connections")
+        await ws.close(code=CLOSE_TRY_AGAIN, message=b"too many stream connections")
         return ws
     try:
         try:

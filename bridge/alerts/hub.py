@@ -23,7 +23,7 @@ from bridge.alerts.matchers import Matcher, filter_key, matches_all
 from bridge.alerts.model import format_time, now_ms
 from bridge.alerts.store import Event, Opened
 from bridge.errors import Unavailable
-from bridge.http import dumps
+from bridge.jsonenc import dumps
 from bridge.selfmetrics import BridgeMetrics
 
 log = logging.getLogger("bridge.alerts.hub")

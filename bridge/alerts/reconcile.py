@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +34,7 @@ from bridge.alerts.model import now_ms, parse_am_alerts, parse_time
 from bridge.alerts.store import AlertStore, MayResolve
 from bridge.config import AlertmanagerConfig
 from bridge.errors import BridgeError, UpstreamInvalid, UpstreamUnavailable
+from bridge.protocol import Backoff
 from bridge.selfmetrics import BridgeMetrics
 
 log = logging.getLogger("bridge.alerts.reconcile")
@@ -59,11 +59,16 @@ class Reconciler:
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self.failures = 0
+        self.backoff = retry_backoff(config.reconcile_backoff_max)
         self.last_success: float | None = None
         self.last_error: str | None = None
         self.last_events = 0
         self.runs = 0
+
+    @property
+    def failures(self) -> int:
+        """Consecutive failed attempts (0 after a success)."""
+        return self.backoff.failures
 
     @property
     def enabled(self) -> bool:
@@ -184,15 +189,14 @@ class Reconciler:
                          self.failures)
             if self.last_events:
                 log.info("reconciliation with Alertmanager added %d events", self.last_events)
-            self.failures, self.last_error = 0, None
+            self.backoff.reset()
+            self.last_error = None
             self.last_success = time.time()
             delay = self._next_delay()
 
     def _failed(self, exc: Exception) -> float:
-        self.failures += 1
         self.last_error = getattr(exc, "detail", None) or str(exc)
-        backoff = min(self.config.reconcile_backoff_max, 2.0 ** (self.failures - 1))
-        delay = backoff * random.uniform(0.5, 1.0)
+        delay = self.backoff.next_delay()
         level = logging.WARNING if self.failures == 1 or self.failures % 10 == 0 else logging.DEBUG
         log.log(level, "reconciliation failed (attempt %d), retrying in %.1fs: %s",
                 self.failures, delay, self.last_error)
@@ -207,6 +211,11 @@ class Reconciler:
         except TimeoutError:
             pass
         self._wake.clear()
+
+
+def retry_backoff(cap: float) -> Backoff:
+    """1 s doubling up to `cap`, each delay in [half, all] of that: never a retry at once."""
+    return Backoff(base=min(1.0, cap), cap=cap, floor=0.5)
 
 
 def am_started_ms(status: Any) -> int:

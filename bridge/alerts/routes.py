@@ -21,9 +21,11 @@ from bridge.alerts.matchers import parse_filters
 from bridge.alerts.reconcile import RECONCILER_KEY, Reconciler
 from bridge.alerts.store import STORE_KEY, AlertStore
 from bridge.health import add_health_check
-from bridge.http import dumps, json_response, require_read_access
+from bridge.http import json_response, require_read_access
+from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.params import parse_uint
+from bridge.protocol import ALERTS_PATH
 
 log = logging.getLogger("bridge.alerts")
 routes = web.RouteTableDef()
@@ -44,7 +46,7 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     return parse_uint(text, name, low, high)
 
 
-@routes.get("/api/alerts")
+@routes.get(ALERTS_PATH)
 async def current_alerts(request: web.Request) -> web.Response:
     """Firing alerts (Alert shape), filtered by `filter=` matchers, with the log position."""
     require_read_access(request)

@@ -31,7 +31,7 @@ from bridge.alerts.frames import Encoded, alert_frame
 from bridge.alerts.model import Notice, now_ms, parse_time
 from bridge.config import AlertsConfig
 from bridge.errors import StorageUnavailable
-from bridge.http import dumps
+from bridge.jsonenc import dumps
 
 log = logging.getLogger("bridge.alerts.store")
 

@@ -23,9 +23,20 @@ from bridge.alerts.hub import HUB_KEY, AlertHub, Item, SubscriptionClosed
 from bridge.alerts.matchers import Matcher, matches_all, parse_filters
 from bridge.alerts.store import STORE_KEY, AlertStore, Event
 from bridge.errors import BadRequest, BridgeError
-from bridge.http import check_origin, dumps, require_read_access, start_stream
+from bridge.http import check_origin, require_read_access, start_stream
+from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY
 from bridge.params import parse_uint
+from bridge.protocol import (
+    ALERTS_SSE_PATH,
+    ALERTS_WS_PATH,
+    CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL,
+    CLOSE_NORMAL,
+    CLOSE_POLICY,
+    CLOSE_RESTART,
+    CLOSE_TRY_AGAIN,
+)
 
 log = logging.getLogger("bridge.alerts.stream")
 routes = web.RouteTableDef()
@@ -36,9 +47,9 @@ WRITE_LIMIT = 64 * 1024
 CLOSE_TIMEOUT = 5.0
 # Why the hub closed a subscription -> WebSocket close code and reason.
 CLOSE_CODES = {
-    "overflow": (1013, "too slow: reconnect with since and epoch"),
-    "shutdown": (1001, "bridge shutting down: reconnect with since and epoch"),
-    "epoch_changed": (1012, "alert log reset: reconnect"),
+    "overflow": (CLOSE_TRY_AGAIN, "too slow: reconnect with since and epoch"),
+    "shutdown": (CLOSE_GOING_AWAY, "bridge shutting down: reconnect with since and epoch"),
+    "epoch_changed": (CLOSE_RESTART, "alert log reset: reconnect"),
 }
 
 
@@ -166,7 +177,7 @@ def _open_feed(request: web.Request, params: StreamParams) -> Feed:
     return Feed(request.app[HUB_KEY], request.app[STORE_KEY], params)
 
 
-@routes.get("/api/ws/ws/alerts")
+@routes.get(ALERTS_WS_PATH)
 async def alerts_ws(request: web.Request) -> web.StreamResponse:
     """Alert stream over WebSocket; see the README's alerts section for the frames."""
     require_read_access(request)
@@ -180,7 +191,7 @@ async def alerts_ws(request: web.Request) -> web.StreamResponse:
         feed = _open_feed(request, params)
     except BridgeError as exc:  # bad parameters, or the subscriber limit reached meanwhile
         await ws.send_str(error_frame(exc.body()).text)
-        code = 1008 if isinstance(exc, BadRequest) else 1013
+        code = CLOSE_POLICY if isinstance(exc, BadRequest) else CLOSE_TRY_AGAIN
         await _close_ws(request, ws, code, exc.error.replace("_", " "))
         return ws
 
@@ -205,8 +216,8 @@ async def alerts_ws(request: web.Request) -> web.StreamResponse:
         await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         reason = await _stop(feed, sender)
-        code, message = CLOSE_CODES.get(reason, (1011, "stream error") if reason == "error"
-                                        else (1000, ""))
+        fallback = (CLOSE_INTERNAL, "stream error") if reason == "error" else (CLOSE_NORMAL, "")
+        code, message = CLOSE_CODES.get(reason, fallback)
         await _close_ws(request, ws, code, message)
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
@@ -229,7 +240,7 @@ async def _close_ws(request: web.Request, ws: web.WebSocketResponse, code: int, 
             request.transport.abort()
 
 
-@routes.get("/api/sse/alerts")
+@routes.get(ALERTS_SSE_PATH)
 async def alerts_sse(request: web.Request) -> web.StreamResponse:
     """The same frames as server-sent events (`event:` = type, `id:` = EPOCH:SEQ)."""
     require_read_access(request)

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bridge.client.common import (
-    ALERTS_WS_PATH,
     CONNECTED,
     CONNECTING,
     DEFAULT_URL,
@@ -30,6 +29,7 @@ from bridge.client.common import (
     endpoints,
 )
 from bridge.client.stream import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
+from bridge.protocol import ALERTS_WS_PATH
 
 log = logging.getLogger("bridge.client.alerts")
 

@@ -1,49 +1,18 @@
-"""Exponential backoff with full jitter, and a record of the attempts it paced.
+"""A record of the connection attempts the reconnect backoff paced.
 
-Full jitter (sleep a uniform random time in [0, min(cap, base * 2**n)]) spreads the reconnects of
-many clients after a bridge restart instead of having them all knock at once; see
-https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/.
+The backoff itself (exponential, full jitter) is `bridge.protocol.Backoff`, shared with the
+bridge's own reconnection to Alertmanager; it is re-exported here and from `bridge.client`.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-# 2**60 times any sane base is far above any cap; stops the exponent from overflowing.
-_MAX_EXPONENT = 60
+from bridge.protocol import Backoff
 
-
-@dataclass
-class Backoff:
-    """Delays for consecutive failures: `next_delay()` after each failure, `reset()` on success."""
-
-    base: float = 0.5
-    cap: float = 30.0
-    rng: random.Random = field(default_factory=random.Random)
-    failures: int = 0
-
-    def __post_init__(self) -> None:
-        if self.base <= 0 or self.cap <= 0:
-            raise ValueError("backoff base and cap must be > 0")
-        if self.cap < self.base:
-            raise ValueError("backoff cap must be >= base")
-
-    def ceiling(self) -> float:
-        """The upper bound of the next delay: base doubled per failure so far, up to cap."""
-        return min(self.cap, self.base * 2 ** min(self.failures, _MAX_EXPONENT))
-
-    def next_delay(self) -> float:
-        """Count one more failure and return how long to wait before the next attempt."""
-        delay = self.rng.uniform(0.0, self.ceiling())
-        self.failures += 1
-        return delay
-
-    def reset(self) -> None:
-        self.failures = 0
-
+__all__ = ["Attempt", "AttemptLog", "Backoff"]
 
 @dataclass(frozen=True)
 class Attempt:

@@ -1,7 +1,8 @@
 """Plumbing shared by the async clients: endpoint URLs, frame decoding, callbacks, inboxes.
 
-Nothing here imports the bridge's server modules or `aiohttp.web`: the client is for consumers
-who install promwire only to talk to a bridge.
+The only server module the client imports is `bridge.protocol` (the wire contract: paths,
+subprotocol, ids, close codes), and never `aiohttp.web`: the client is for consumers who install
+promwire only to talk to a bridge.
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from bridge.protocol import ALERTS_WS_PATH, CURRENT_PATH, METRICS_WS_PATH
+
 log = logging.getLogger("bridge.client")
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-METRICS_WS_PATH = "/api/ws/ws"
-ALERTS_WS_PATH = "/api/ws/ws/alerts"
-CURRENT_PATH = "/api/metrics/current"
-MSGPACK_PROTOCOL = "promwire.msgpack"
 
 # Paths a user may paste instead of the base URL; stripped to find the bridge's base.
 _KNOWN_SUFFIXES = (ALERTS_WS_PATH, METRICS_WS_PATH, CURRENT_PATH)

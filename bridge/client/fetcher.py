@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bridge.client.buffer import PointBuffer, sample_value
-from bridge.client.common import CURRENT_PATH, DEFAULT_URL, METRICS_WS_PATH, auth_headers, endpoints
+from bridge.client.common import DEFAULT_URL, auth_headers, endpoints
 from bridge.client.frames import parse_snapshot
+from bridge.protocol import CURRENT_PATH, METRICS_WS_PATH
 
 
 class FetchError(Exception):

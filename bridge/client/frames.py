@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.client.common import Frame
+from bridge.protocol import DEFAULT_ID, METRICS, sample_key
 
 
 def parse_snapshot(url: str, status: int, body: bytes) -> dict[str, Any]:
@@ -47,15 +48,11 @@ def subscription_frame(snapshot: Mapping[str, Any], sub_id: str,
         metrics[name] = body
     errors = {k: v for k, v in (snapshot.get("errors") or {}).items()
               if not wanted or k in wanted}
-    return {**snapshot, "type": "metrics", "id": sub_id, "metrics": metrics, "errors": errors}
+    return {**snapshot, "type": METRICS, "id": sub_id, "metrics": metrics, "errors": errors}
 
 
 def default_frame(snapshot: Mapping[str, Any]) -> Frame:
-    return {**snapshot, "type": "metrics", "id": "default"}
-
-
-def _key(sample: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
-    return str(sample.get("instance", "")), tuple(sorted((sample.get("labels") or {}).items()))
+    return {**snapshot, "type": METRICS, "id": DEFAULT_ID}
 
 
 def merge_delta(previous: Mapping[str, Any] | None, delta: Mapping[str, Any]) -> Frame:
@@ -65,11 +62,11 @@ def merge_delta(previous: Mapping[str, Any] | None, delta: Mapping[str, Any]) ->
                                in ((previous or {}).get("metrics") or {}).items()}
     for name, change in (delta.get("metrics") or {}).items():
         old = metrics.get(name) or {}
-        samples = {_key(s): s for s in old.get("samples") or ()}
+        samples = {sample_key(name, s): s for s in old.get("samples") or ()}
         for gone in change.get("removed") or ():
-            samples.pop(_key(gone), None)
+            samples.pop(sample_key(name, gone), None)
         for sample in change.get("samples") or ():
-            samples[_key(sample)] = sample
+            samples[sample_key(name, sample)] = sample
         body = {**old, **{k: v for k, v in change.items() if k not in ("samples", "removed")}}
         body["samples"] = list(samples.values())
         metrics[name] = body

@@ -28,7 +28,6 @@ from bridge.client.common import (
     DISCONNECTED,
     IDLE,
     LIVE_STATES,
-    METRICS_WS_PATH,
     POLLING,
     RECONNECTING,
     Frame,
@@ -37,6 +36,7 @@ from bridge.client.common import (
 from bridge.client.frames import default_frame, merge_delta, subscription_frame
 from bridge.client.polling import PollError, fetch_current
 from bridge.client.stream import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
+from bridge.protocol import DEFAULT_ID, METRICS_WS_PATH
 
 log = logging.getLogger("bridge.client.metrics")
 
@@ -85,7 +85,7 @@ class MetricsWebSocketClient(StreamClient):
         """The subscriptions re-sent after every reconnect, by id."""
         return copy.deepcopy(self._subscriptions)
 
-    def snapshot(self, sub_id: str = "default") -> Frame | None:
+    def snapshot(self, sub_id: str = DEFAULT_ID) -> Frame | None:
         """The last `metrics` frame of a stream; `stale` is forced true (and `age` recomputed)
         while `client.stale`."""
         frame = self._snapshots.get(sub_id)
@@ -259,7 +259,7 @@ class MetricsWebSocketClient(StreamClient):
     async def _deliver(self, frame: Frame) -> None:
         kind = frame.get("type")
         if kind == "metrics":
-            sub_id = str(frame.get("id") or "default")
+            sub_id = str(frame.get("id") or DEFAULT_ID)
             full = merge_delta(self._snapshots.get(sub_id), frame) if frame.get("delta") else frame
             self._snapshots[sub_id] = full
             self.buffer.add_snapshot(frame)

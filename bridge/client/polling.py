@@ -7,8 +7,8 @@ from typing import Any
 
 import aiohttp
 
-from bridge.client.common import CURRENT_PATH
 from bridge.client.frames import parse_snapshot
+from bridge.protocol import CURRENT_PATH
 
 
 class PollError(Exception):

@@ -19,7 +19,6 @@ from bridge.client.backoff import AttemptLog, Backoff
 from bridge.client.common import (
     CLOSED,
     IDLE,
-    MSGPACK_PROTOCOL,
     Callback,
     Frame,
     Inbox,
@@ -31,6 +30,7 @@ from bridge.client.common import (
     decode_text,
 )
 from bridge.client.polling import describe
+from bridge.protocol import MSGPACK_PROTOCOL
 
 log = logging.getLogger("bridge.client")
 

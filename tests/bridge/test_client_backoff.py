@@ -64,3 +64,15 @@ def test_attempt_log_is_bounded_and_ordered() -> None:
     assert len(log) == 3
     assert [a.at for a in log] == [2.0, 3.0, 4.0]
     assert log[-1].ok and not log[0].ok and log[0].error == "refused"
+
+
+def test_a_floor_keeps_each_delay_above_that_share_of_the_ceiling() -> None:
+    """The reconciler's backoff (floor 0.5): never a retry at once, never above the ceiling."""
+    backoff = Backoff(base=1.0, cap=60.0, rng=random.Random(3), floor=0.5)
+    for failures in range(12):
+        ceiling = backoff.ceiling()
+        assert ceiling == min(60.0, 2.0 ** failures)
+        delay = backoff.next_delay()
+        assert ceiling * 0.5 <= delay <= ceiling
+    with pytest.raises(ValueError):
+        Backoff(floor=1.5)

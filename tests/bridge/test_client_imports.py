@@ -38,3 +38,19 @@ def test_watch_imports_only_the_client() -> None:
     modules = loaded_after("import bridge.watch")
     assert "bridge.watch" in modules
     assert server_side(modules) == []
+
+
+def bridge_modules(modules: list[str]) -> list[str]:
+    """The bridge modules outside the client that were loaded (the package itself aside)."""
+    return [m for m in modules if m.startswith("bridge.") and not m.startswith("bridge.client")]
+
+
+def test_the_client_imports_only_the_protocol_of_the_server() -> None:
+    modules = loaded_after("import bridge.client")
+    assert "bridge.client.alerts" in modules
+    assert bridge_modules(modules) == ["bridge.protocol"]
+
+
+def test_watch_imports_the_protocol_and_its_own_view_only() -> None:
+    modules = loaded_after("import bridge.watch")
+    assert bridge_modules(modules) == ["bridge.protocol", "bridge.watch", "bridge.watchview"]

@@ -15,13 +15,13 @@ from bridge.config import AuthConfig, BridgeConfig, HttpConfig
 from bridge.errors import BadRequest, UpstreamTimeout
 from bridge.http import (
     check_origin,
-    dumps,
     error_middleware,
     one_line,
     require_read_access,
     require_token,
     start_stream,
 )
+from bridge.jsonenc import dumps
 from tests.bridge.rawhttp import OP_CLOSE, Reply, http_request, parse, upgrade, ws_frame
 
 probe = web.RouteTableDef()

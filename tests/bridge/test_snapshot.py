@@ -12,7 +12,7 @@ from bridge import snapshot as snapshot_module
 from bridge.catalog import Catalog
 from bridge.config import CatalogEntry
 from bridge.errors import NotFound, UpstreamTimeout, UpstreamUnavailable
-from bridge.http import dumps
+from bridge.jsonenc import dumps
 from bridge.prometheus import PrometheusClient
 from bridge.snapshot import SnapshotCache, evaluate, filter_instances
 from tests.bridge import fakeprom
