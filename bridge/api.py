@@ -20,9 +20,9 @@ from bridge.instances import InstanceLister
 from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY
 from bridge.params import TimeRange, parse_instances, parse_range, parse_time
-from bridge.prometheus import PROMETHEUS_KEY, QueryResult
 from bridge.protocol import CURRENT_PATH
 from bridge.snapshot import SNAPSHOT_KEY, per_series
+from bridge.upstream.prometheus import PROMETHEUS_KEY, QueryResult
 
 routes = web.RouteTableDef()
 INSTANCES_KEY = web.AppKey("instances", InstanceLister)

@@ -11,7 +11,6 @@ from bridge import (
     observe,
     openapi,
     page,
-    prometheus,
     snapshot,
     sse,
     streams,
@@ -22,10 +21,11 @@ from bridge.config import BridgeConfig
 from bridge.http import cors_headers, cors_middleware, error_middleware
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.selfmetrics import BridgeMetrics
+from bridge.upstream import alertmanager, prometheus
 
 # Each feature module exposes `setup(app)`: it adds its routes and its cleanup_ctx resources.
-FEATURES = (observe, prometheus, catalog, snapshot, health, api, openapi, streams, ws, sse, alerts,
-            page)
+FEATURES = (observe, prometheus, alertmanager, catalog, snapshot, health, api, openapi, streams,
+            ws, sse, alerts, page)
 
 
 def create_app(config: BridgeConfig) -> web.Application:

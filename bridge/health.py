@@ -16,14 +16,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from bridge import __version__
 from bridge.errors import UpstreamError, UpstreamUnavailable
 from bridge.http import json_response
-from bridge.keys import CONFIG_KEY
-from bridge.prometheus import PROMETHEUS_KEY
+from bridge.upstream.alertmanager import ALERTMANAGER_KEY
+from bridge.upstream.prometheus import PROMETHEUS_KEY
 
 # A check returns a JSON-able dict with at least "ok": bool (True, False; None = not configured).
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
@@ -91,28 +90,15 @@ def prometheus_check(app: web.Application) -> HealthCheck:
 
 
 def alertmanager_check(app: web.Application) -> HealthCheck:
-    """GET Alertmanager's /-/healthy through the Prometheus client's shared session."""
-    config = app[CONFIG_KEY].alertmanager
-
     async def check() -> dict[str, Any]:
-        if not config.url:
+        client = app[ALERTMANAGER_KEY]
+        if not client.configured:
             return {"ok": None, "latency": None, "error": "not configured"}
-        started = time.perf_counter()
         try:
-            session = app[PROMETHEUS_KEY].session
-            timeout = aiohttp.ClientTimeout(total=min(PROBE_TIMEOUT, config.timeout))
-            async with session.get(config.url.rstrip("/") + "/-/healthy",
-                                   timeout=timeout) as resp:
-                await resp.read()
-                if resp.status != 200:
-                    raise UpstreamUnavailable(f"Alertmanager answered {resp.status}")
-        except TimeoutError:
-            return {"ok": False, "latency": None,
-                    "error": f"Alertmanager did not answer within {timeout.total:g} s"}
-        except (aiohttp.ClientError, OSError, UpstreamError) as exc:
-            detail = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
-            return {"ok": False, "latency": None, "error": detail[:300]}
-        return {"ok": True, "latency": round(time.perf_counter() - started, 6), "error": None}
+            latency = await client.probe(min(PROBE_TIMEOUT, client.config.timeout))
+        except UpstreamError as exc:
+            return {"ok": False, "latency": None, "error": exc.detail[:300]}
+        return {"ok": True, "latency": round(latency, 6), "error": None}
     return check
 
 

@@ -20,7 +20,7 @@ import yaml
 
 from bridge.errors import BadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from bridge.params import parse_duration
-from bridge.prometheus import PrometheusClient, QueryResult
+from bridge.upstream.prometheus import PrometheusClient, QueryResult
 
 # A host with no `up` sample for this long is not listed.
 LISTED_FOR = "1h"

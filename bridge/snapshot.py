@@ -23,8 +23,8 @@ from bridge.config import CatalogEntry
 from bridge.errors import BridgeError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY, METRICS_KEY
-from bridge.prometheus import PROMETHEUS_KEY, PrometheusClient, QueryResult, Series
 from bridge.selfmetrics import BridgeMetrics
+from bridge.upstream.prometheus import PROMETHEUS_KEY, PrometheusClient, QueryResult, Series
 
 # Failures that mean "Prometheus cannot be reached", as opposed to "this query is wrong".
 UNREACHABLE = (UpstreamUnavailable, UpstreamTimeout)

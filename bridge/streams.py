@@ -34,11 +34,11 @@ from bridge.errors import (
 )
 from bridge.frames import NO_ID, Frame, SampleIndex, control, delta_body, sample_index
 from bridge.keys import CONFIG_KEY, METRICS_KEY
-from bridge.prometheus import PROMETHEUS_KEY
 from bridge.protocol import CLOSE_GOING_AWAY
 from bridge.selfmetrics import BridgeMetrics
 from bridge.sendqueue import CLOSE_STUCK, Connection, Subscription
 from bridge.snapshot import evaluate
+from bridge.upstream.prometheus import PROMETHEUS_KEY
 
 log = logging.getLogger("bridge.streams")
 

@@ -27,20 +27,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from bridge.alerts.model import now_ms, parse_am_alerts, parse_time
 from bridge.alerts.store import AlertStore, MayResolve
-from bridge.config import AlertmanagerConfig
-from bridge.errors import BridgeError, UpstreamInvalid, UpstreamUnavailable
+from bridge.errors import BridgeError, UpstreamInvalid
 from bridge.protocol import Backoff
-from bridge.selfmetrics import BridgeMetrics
+from bridge.upstream.alertmanager import ALERTS_ENDPOINT, STATUS_ENDPOINT, AlertmanagerClient
 
 log = logging.getLogger("bridge.alerts.reconcile")
 
-ENDPOINT = "/api/v2/alerts"
-STATUS_ENDPOINT = "/api/v2/status"
 # Seconds past a held alert's due time before the extra reconciliation that may resolve it.
 DUE_SLACK = 0.1
 
@@ -48,18 +44,17 @@ DUE_SLACK = 0.1
 class Reconciler:
     """Periodic, retried comparison of the store with Alertmanager."""
 
-    def __init__(self, config: AlertmanagerConfig, store: AlertStore, metrics: BridgeMetrics,
+    def __init__(self, client: AlertmanagerClient, store: AlertStore,
                  resend_interval: float = 60.0, clock: Callable[[], int] = now_ms) -> None:
-        self.config, self.store, self.metrics = config, store, metrics
+        self.client, self.config, self.store = client, client.config, store
         self.resend_ms = int(resend_interval * 1000)
         self.clock = clock  # milliseconds since the epoch (injected by tests)
         # Firing alerts missing from Alertmanager, not resolved yet: fingerprint -> since (ms).
         self.missing: dict[str, int] = {}
         self.am_started_ms: int | None = None
-        self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self.backoff = retry_backoff(config.reconcile_backoff_max)
+        self.backoff = retry_backoff(self.config.reconcile_backoff_max)
         self.last_success: float | None = None
         self.last_error: str | None = None
         self.last_events = 0
@@ -74,24 +69,16 @@ class Reconciler:
     def enabled(self) -> bool:
         return bool(self.config.url)
 
-    async def open(self) -> None:
-        """Open the HTTP session (`start` does; tests call it to drive `reconcile_once`)."""
-        if self._session is None:
-            timeout = aiohttp.ClientTimeout(total=self.config.timeout)
-            self._session = aiohttp.ClientSession(timeout=timeout)
-
     async def start(self) -> None:
+        """Run in the background; the client's session is its owner's to open and close."""
         if not self.enabled:
             return
-        await self.open()
         self._task = asyncio.create_task(self._run(), name="alerts-reconcile")
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
 
     def trigger(self) -> None:
         """Reconcile now rather than at the next interval (e.g. a truncated webhook)."""
@@ -108,10 +95,10 @@ class Reconciler:
     async def reconcile_once(self) -> int:
         """One comparison; the number of events it caused. Raises BridgeError on failure."""
         fetched = self.clock()
-        notices = parse_am_alerts(await self._fetch(ENDPOINT, self._alert_params()))
+        notices = parse_am_alerts(await self.client.get_json(ALERTS_ENDPOINT, self._alert_params()))
         # Asked after the list: if Alertmanager restarted in between, this uptime is the new
         # one (short), so an empty list from a fresh Alertmanager can never pass for old.
-        started = am_started_ms(await self._fetch(STATUS_ENDPOINT, {}))
+        started = am_started_ms(await self.client.get_json(STATUS_ENDPOINT, {}))
         result = await self.store.reconcile(notices, fetched, self._policy(fetched, started))
         self.missing = {fp: max(self.missing.get(fp, fetched), seen)
                         for fp, seen in result.held.items()}
@@ -145,31 +132,6 @@ class Reconciler:
             due_in = (first + self.resend_ms - self.clock()) / 1000
             delays.append(max(due_in, 0.0) + DUE_SLACK)
         return min(delays) if delays else None
-
-    async def _fetch(self, path: str, params: dict[str, str]) -> Any:
-        assert self._session is not None
-        url = self.config.url.rstrip("/") + path
-        started = time.perf_counter()
-        outcome = "error"
-        try:
-            async with self._session.get(url, params=params) as resp:
-                if resp.status != 200:
-                    text = (await resp.text())[:200]
-                    raise UpstreamUnavailable(f"Alertmanager answered {resp.status}: {text}")
-                try:
-                    data = await resp.json(content_type=None)
-                except ValueError as exc:
-                    raise UpstreamInvalid(f"Alertmanager sent invalid JSON: {exc}") from None
-            outcome = "success"
-            return data
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise UpstreamUnavailable(
-                f"Alertmanager unreachable at {self.config.url}: {exc or type(exc).__name__}"
-            ) from None
-        finally:
-            self.metrics.upstream_queries.labels("alertmanager", path, outcome).inc()
-            self.metrics.upstream_latency.labels("alertmanager", path).observe(
-                time.perf_counter() - started)
 
     async def _run(self) -> None:
         delay: float | None = 0.0

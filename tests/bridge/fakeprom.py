@@ -18,8 +18,8 @@ from typing import Any
 from aiohttp import web
 
 from bridge.config import PrometheusConfig
-from bridge.prometheus import PrometheusClient
 from bridge.selfmetrics import BridgeMetrics
+from bridge.upstream.prometheus import PrometheusClient
 
 Responder = Callable[[str, dict[str, str]], Awaitable[web.StreamResponse | None]]
 

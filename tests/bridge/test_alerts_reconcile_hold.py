@@ -21,6 +21,7 @@ from bridge.alerts.store import AlertStore
 from bridge.config import AlertmanagerConfig, AlertsConfig
 from bridge.errors import UpstreamInvalid
 from bridge.selfmetrics import BridgeMetrics
+from bridge.upstream.alertmanager import AlertmanagerClient
 from tests.bridge.alerts_helpers import am_alert, notice
 
 RESEND = 60.0
@@ -89,14 +90,15 @@ async def rig(aiohttp_server, tmp_path):
     async def make(resend: float = RESEND, interval: float = 0.0) -> Reconciler:
         config = AlertmanagerConfig(url=str(server.make_url("")).rstrip("/"),
                                     reconcile_interval=interval, timeout=2.0)
-        reconciler = Reconciler(config, store, BridgeMetrics(), resend_interval=resend,
-                                clock=clock)
-        await reconciler.open()
+        client = AlertmanagerClient(config, BridgeMetrics())
+        await client.open()
+        reconciler = Reconciler(client, store, resend_interval=resend, clock=clock)
         made.append(reconciler)
         return reconciler
     yield Rig(fake, store, clock, make, streamed)
     for reconciler in made:
         await reconciler.stop()
+        await reconciler.client.close()
     await store.close()
 
 

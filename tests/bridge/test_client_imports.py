@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 SERVER_SIDE = ("aiohttp.web", "bridge.app", "bridge.http", "bridge.config", "bridge.streams",
-               "bridge.ws", "bridge.alerts", "bridge.prometheus", "bridge.snapshot",
+               "bridge.ws", "bridge.alerts", "bridge.upstream.prometheus", "bridge.snapshot",
                "bridge.frames", "bridge.cli")
 
 

@@ -8,12 +8,13 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from bridge import __version__, health, prometheus
+from bridge import __version__, health
 from bridge.app import create_app
 from bridge.config import AlertmanagerConfig, BridgeConfig, PrometheusConfig
 from bridge.http import error_middleware
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.selfmetrics import BridgeMetrics
+from bridge.upstream import alertmanager, prometheus
 from tests.bridge import fakeprom
 from tests.servers import free_port
 
@@ -34,10 +35,11 @@ def config(tmp_path):
 
 
 def health_only(config: BridgeConfig) -> web.Application:
-    """Just the Prometheus client and health: no other feature's checks."""
+    """Just the upstream clients and health: no other feature's checks."""
     app = web.Application(middlewares=[error_middleware])
     app[CONFIG_KEY], app[METRICS_KEY] = config, BridgeMetrics()
     prometheus.setup(app)
+    alertmanager.setup(app)
     health.setup(app)
     return app
 

@@ -22,7 +22,7 @@ from bridge.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from bridge.prometheus import PrometheusClient, split_range, stitch
+from bridge.upstream.prometheus import PrometheusClient, split_range, stitch
 from tests.bridge import fakeprom
 from tests.servers import free_port
 
@@ -245,7 +245,7 @@ async def test_setup_registers_the_client_and_opens_it_on_startup(aiohttp_client
                                                                    tmp_path):
     from bridge.app import create_app
     from bridge.config import BridgeConfig
-    from bridge.prometheus import PROMETHEUS_KEY
+    from bridge.upstream.prometheus import PROMETHEUS_KEY
 
     app = create_app(BridgeConfig(prometheus=PrometheusConfig(url=fake.url),
                                   data_dir=str(tmp_path)))

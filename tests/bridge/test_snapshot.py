@@ -13,8 +13,8 @@ from bridge.catalog import Catalog
 from bridge.config import CatalogEntry
 from bridge.errors import NotFound, UpstreamTimeout, UpstreamUnavailable
 from bridge.jsonenc import dumps
-from bridge.prometheus import PrometheusClient
 from bridge.snapshot import SnapshotCache, evaluate, filter_instances
+from bridge.upstream.prometheus import PrometheusClient
 from tests.bridge import fakeprom
 
 

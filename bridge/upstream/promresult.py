@@ -1,6 +1,6 @@
 """Prometheus API answers as data: parsed results, and splitting/stitching of range queries.
 
-Pure functions (no I/O), used by `bridge.prometheus`; garbage raises `UpstreamInvalid`.
+Pure functions (no I/O), used by `bridge.upstream.prometheus`; garbage raises `UpstreamInvalid`.
 """
 
 from __future__ import annotations

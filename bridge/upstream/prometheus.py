@@ -32,8 +32,8 @@ from bridge.errors import (
     UpstreamUnavailable,
 )
 from bridge.keys import CONFIG_KEY, METRICS_KEY
-from bridge.promresult import QueryResult, Series, parse_data, split_range, stitch
 from bridge.selfmetrics import BridgeMetrics
+from bridge.upstream.promresult import QueryResult, Series, parse_data, split_range, stitch
 
 __all__ = ["PROMETHEUS_KEY", "PrometheusClient", "QueryResult", "Series", "UpstreamStatus",
            "parse_data", "split_range", "stitch"]
@@ -116,7 +116,7 @@ class PrometheusClient:
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        """The shared session (also used for Alertmanager health probes)."""
+        """The shared session."""
         if self._session is None:
             raise UpstreamUnavailable("the Prometheus client is not open")
         return self._session
