@@ -12,15 +12,14 @@ from bridge import (
     openapi,
     page,
     snapshot,
-    sse,
-    streams,
-    ws,
 )
 from bridge.alerts import routes as alerts
 from bridge.config import BridgeConfig
 from bridge.http import cors_headers, cors_middleware, error_middleware
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.selfmetrics import BridgeMetrics
+from bridge.streams import hub as streams
+from bridge.streams import sse, ws
 from bridge.upstream import alertmanager, prometheus
 
 # Each feature module exposes `setup(app)`: it adds its routes and its cleanup_ctx resources.

@@ -218,6 +218,15 @@ def require_token(request: web.Request) -> None:
         raise Unauthorized("a valid token is required (Authorization: Bearer <token>)")
 
 
+def has_token(request: web.Request) -> bool:
+    """Whether the request carries the configured token (raw queries need it)."""
+    try:
+        require_token(request)
+    except Unauthorized:
+        return False
+    return True
+
+
 def require_read_access(request: web.Request) -> None:
     """Reads are open unless `auth.protect_reads` is set; then they need the token too."""
     if request.app[CONFIG_KEY].auth.protect_reads:

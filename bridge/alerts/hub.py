@@ -18,10 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bridge.alerts.frames import Frame
 from bridge.alerts.matchers import Matcher, filter_key, matches_all
 from bridge.alerts.model import format_time, now_ms
 from bridge.alerts.store import Event, Opened
+from bridge.alerts.wire import Frame
 from bridge.errors import Unavailable
 from bridge.jsonenc import dumps
 from bridge.selfmetrics import BridgeMetrics

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bridge import openapi
-from bridge.alerts import apidoc, history, stream, webhook
+from bridge.alerts import apidoc, history, live, webhook
 from bridge.alerts.hub import HUB_KEY, AlertHub
 from bridge.alerts.matchers import parse_filters
 from bridge.alerts.reconcile import RECONCILER_KEY, Reconciler
@@ -151,7 +151,7 @@ def setup(app: web.Application) -> None:
                                      resend_interval=config.alerts.resend_interval)
     app.add_routes(routes)
     app.add_routes(webhook.routes)
-    app.add_routes(stream.routes)
+    app.add_routes(live.routes)
     app.cleanup_ctx.append(_alerts_ctx)
     app.on_shutdown.append(_close_streams)
     add_health_check(app, "alerts", _health_check(app))

@@ -27,8 +27,8 @@ from typing import Any
 from aiohttp import web
 
 from bridge.alerts.db import Database, Outcome
-from bridge.alerts.frames import Encoded, alert_frame
 from bridge.alerts.model import Notice, now_ms, parse_time
+from bridge.alerts.wire import Encoded, alert_frame
 from bridge.config import AlertsConfig
 from bridge.errors import StorageUnavailable
 from bridge.jsonenc import dumps

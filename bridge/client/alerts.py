@@ -28,7 +28,7 @@ from bridge.client.common import (
     call,
     endpoints,
 )
-from bridge.client.stream import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
+from bridge.client.reconnect import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
 from bridge.protocol import ALERTS_WS_PATH
 
 log = logging.getLogger("bridge.client.alerts")

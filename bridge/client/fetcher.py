@@ -17,7 +17,7 @@ from typing import Any
 
 from bridge.client.buffer import PointBuffer, sample_value
 from bridge.client.common import DEFAULT_URL, auth_headers, endpoints
-from bridge.client.frames import parse_snapshot
+from bridge.client.snapshots import parse_snapshot
 from bridge.protocol import CURRENT_PATH, METRICS_WS_PATH
 
 

@@ -33,9 +33,9 @@ from bridge.client.common import (
     Frame,
     endpoints,
 )
-from bridge.client.frames import default_frame, merge_delta, subscription_frame
 from bridge.client.polling import PollError, fetch_current
-from bridge.client.stream import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
+from bridge.client.reconnect import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
+from bridge.client.snapshots import default_frame, merge_delta, subscription_frame
 from bridge.protocol import DEFAULT_ID, METRICS_WS_PATH
 
 log = logging.getLogger("bridge.client.metrics")

@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from bridge.client.frames import parse_snapshot
+from bridge.client.snapshots import parse_snapshot
 from bridge.protocol import CURRENT_PATH
 
 

@@ -21,7 +21,8 @@ from aiohttp import web
 from bridge.app import create_app
 from bridge.config import AuthConfig, BridgeConfig, HttpConfig, MetricsConfig, StreamsConfig
 from bridge.errors import UpstreamError, UpstreamUnavailable
-from bridge.streams import STREAMS_KEY, PollerKey
+from bridge.streams.hub import STREAMS_KEY
+from bridge.streams.subscriptions import PollerKey
 
 TOKEN = "t0ken"
 

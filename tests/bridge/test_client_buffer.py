@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bridge.client.buffer import PointBuffer, sample_value
-from bridge.client.frames import merge_delta, subscription_frame
+from bridge.client.snapshots import merge_delta, subscription_frame
 
 
 def snapshot(ts: float, cpu: dict[str, Any], disk: dict[tuple[str, str], Any] | None = None

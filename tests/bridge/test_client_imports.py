@@ -8,8 +8,7 @@ import subprocess
 import sys
 
 SERVER_SIDE = ("aiohttp.web", "bridge.app", "bridge.http", "bridge.config", "bridge.streams",
-               "bridge.ws", "bridge.alerts", "bridge.upstream.prometheus", "bridge.snapshot",
-               "bridge.frames", "bridge.cli")
+               "bridge.alerts", "bridge.upstream", "bridge.metrics", "bridge.page", "bridge.cli")
 
 
 def server_side(modules: list[str]) -> list[str]:

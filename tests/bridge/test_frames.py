@@ -7,7 +7,7 @@ import struct
 
 import msgpack
 
-from bridge.frames import (
+from bridge.streams.frames import (
     NO_ID,
     SSE,
     WS_JSON,

@@ -16,7 +16,7 @@ from bridge.config import ConfigError, load_config
 from bridge.errors import BadRequest
 from bridge.http import error_middleware, request_token
 from bridge.params import parse_duration, parse_number, parse_time, parse_uint
-from bridge.sse import subscribe_fields
+from bridge.streams.sse import subscribe_fields
 
 _ARABIC_INDIC = str.maketrans("0123456789", "".join(chr(0x660 + d) for d in range(10)))
 

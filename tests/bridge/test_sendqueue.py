@@ -11,10 +11,11 @@ import json
 import struct
 
 from bridge.config import StreamsConfig
-from bridge.frames import WS_JSON, Frame, control
 from bridge.selfmetrics import BridgeMetrics
-from bridge.sendqueue import WRITE_LIMIT, Connection, Subscription
-from bridge.streams import Poller, PollerKey, StreamHub
+from bridge.streams.connection import WRITE_LIMIT, Connection
+from bridge.streams.frames import WS_JSON, Frame, control
+from bridge.streams.hub import Poller, StreamHub, Subscription
+from bridge.streams.subscriptions import PollerKey
 from tests.bridge.stream_helpers import FakeFetch
 from tests.bridge.test_frames import unframe
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from bridge.catalog import BUILTIN
 from bridge.config import AuthConfig, HttpConfig
-from bridge.streams import STREAMS_KEY
+from bridge.streams.hub import STREAMS_KEY
 from tests.bridge.stream_helpers import TOKEN, FakeFetch, make_app, next_of, until
 
 

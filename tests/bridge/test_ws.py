@@ -11,10 +11,10 @@ import msgpack
 import pytest
 from aiohttp import WSMsgType
 
-from bridge import ws as ws_module
 from bridge.catalog import BUILTIN
 from bridge.config import AuthConfig, MetricsConfig
-from bridge.streams import STREAMS_KEY
+from bridge.streams import ws as ws_module
+from bridge.streams.hub import STREAMS_KEY
 from tests.bridge.stream_helpers import (
     TOKEN,
     FakeFetch,

@@ -2,13 +2,13 @@
 
 One `Poller` per distinct `PollerKey` (query set, instances, interval) asks Prometheus once per
 tick whatever the number of subscribers, wraps the answer in one `Frame` (encoded at most once
-per wire format and subscription id, see bridge.frames) and offers the same bytes to every
+per wire format and subscription id, see bridge.streams.frames) and offers the same bytes to every
 subscriber. Pollers start with their first subscriber and stop with their last.
 
-Delivery never awaits (see bridge.sendqueue): the fan-out loop writes to sockets that keep up and
-queues, latest value wins, for those that do not, so one stuck consumer never delays a tick for
-the others. `StreamHub` owns the connections, the pollers, the backlog flusher, the application
-heartbeat and Prometheus' up/down `status` frames.
+Delivery never awaits (see bridge.streams.connection): the fan-out loop writes to sockets that
+keep up and queues, latest value wins, for those that do not, so one stuck consumer never delays
+a tick for the others. `StreamHub` owns the connections, the pollers, the backlog flusher, the
+application heartbeat and Prometheus' up/down `status` frames.
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from bridge import streams_doc
 from bridge.catalog import CATALOG_KEY
 from bridge.config import StreamsConfig
 from bridge.errors import (
@@ -32,12 +30,14 @@ from bridge.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from bridge.frames import NO_ID, Frame, SampleIndex, control, delta_body, sample_index
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.protocol import CLOSE_GOING_AWAY
 from bridge.selfmetrics import BridgeMetrics
-from bridge.sendqueue import CLOSE_STUCK, Connection, Subscription
 from bridge.snapshot import evaluate
+from bridge.streams import apidoc
+from bridge.streams.connection import CLOSE_STUCK, Connection
+from bridge.streams.frames import NO_ID, Frame, SampleIndex, control, delta_body, sample_index
+from bridge.streams.subscriptions import PollerKey
 from bridge.upstream.prometheus import PROMETHEUS_KEY
 
 log = logging.getLogger("bridge.streams")
@@ -45,18 +45,17 @@ log = logging.getLogger("bridge.streams")
 FLUSH_PERIOD = 0.05  # seconds between attempts to flush backlogged connections
 
 
-@dataclass(frozen=True, slots=True)
-class PollerKey:
-    """What a poller evaluates: catalog metrics (or one raw PromQL query), for which instances
-    (None = all), how often. Subscriptions with equal keys share one poller."""
-
-    metrics: tuple[str, ...] = ()
-    query: str | None = None
-    instances: tuple[str, ...] | None = None
-    interval: float = 5.0
-
-
 Fetch = Callable[[PollerKey], Awaitable[dict[str, Any]]]
+
+
+class Subscription:
+    """One subscription of one connection to one poller (a `connection.Subscriber`)."""
+
+    __slots__ = ("conn", "delta", "id", "needs_full", "poller")
+
+    def __init__(self, conn: Connection, sub_id: str, poller: Poller, delta: bool) -> None:
+        self.conn, self.id, self.poller, self.delta = conn, sub_id, poller, delta
+        self.needs_full = True  # the first frame, and the one after a drop, is a full snapshot
 
 
 class Poller:
@@ -210,6 +209,12 @@ class StreamHub:
         if n:
             self.metrics.frames_sent.labels(type_).inc(n)
 
+    def count_dropped(self, n: int) -> None:
+        self.metrics.frames_dropped.inc(n)
+
+    def backlogged(self, conn: Connection) -> None:
+        self.backlog.add(conn)
+
     # --- subscriptions -----------------------------------------------------------------------
 
     def check_capacity(self, key: PollerKey) -> None:
@@ -344,7 +349,7 @@ def setup(app: web.Application) -> None:
     app[STREAMS_KEY] = hub
     app.cleanup_ctx.append(_hub_ctx)
     app.on_shutdown.append(_close_clients)
-    streams_doc.document(app)
+    apidoc.document(app)
 
 
 async def _close_clients(app: web.Application) -> None:

@@ -17,15 +17,14 @@ from aiohttp_sse import EventSourceResponse
 
 from bridge.catalog import CATALOG_KEY
 from bridge.errors import BadRequest, Unavailable
-from bridge.frames import SSE
-from bridge.http import check_origin, require_read_access, start_stream
+from bridge.http import check_origin, has_token, require_read_access, start_stream
 from bridge.keys import CONFIG_KEY
 from bridge.params import parse_list, parse_number
 from bridge.protocol import DEFAULT_ID, METRICS_SSE_PATH
-from bridge.sendqueue import SseConnection
-from bridge.streams import STREAMS_KEY
-from bridge.subscriptions import parse_subscribe
-from bridge.ws import has_token
+from bridge.streams.connection import SseConnection
+from bridge.streams.frames import SSE
+from bridge.streams.hub import STREAMS_KEY
+from bridge.streams.subscriptions import parse_subscribe
 
 routes = web.RouteTableDef()
 PARAMS = frozenset({"metrics", "instances", "interval", "delta", "query", "token"})
@@ -72,12 +71,7 @@ async def metrics_events(request: web.Request) -> web.StreamResponse:
     try:
         hub.subscribe(conn, req.id, req.key, req.delta, ack=req.ack())
         await start_stream(request, resp)
-        while not conn.closed and not conn.transport.is_closing():
-            await conn.wake.wait()
-            conn.wake.clear()
-            data = conn.take()
-            if data:
-                await resp.write(data)
+        await conn.write_to(resp)
     except ConnectionResetError:
         pass
     finally:

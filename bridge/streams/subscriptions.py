@@ -14,13 +14,23 @@ from typing import Any
 from bridge.catalog import Catalog
 from bridge.config import BridgeConfig
 from bridge.errors import BadRequest, Forbidden, Unauthorized
-from bridge.frames import Frame, control
-from bridge.streams import PollerKey
+from bridge.streams.frames import Frame, control
 
 MAX_ID_LENGTH = 64
 MAX_INSTANCES = 100
 MAX_INTERVAL = 86400.0
 FIELDS = frozenset({"type", "id", "metrics", "query", "instances", "interval", "delta"})
+
+
+@dataclass(frozen=True, slots=True)
+class PollerKey:
+    """What a poller evaluates: catalog metrics (or one raw PromQL query), for which instances
+    (None = all), how often. Subscriptions with equal keys share one poller."""
+
+    metrics: tuple[str, ...] = ()
+    query: str | None = None
+    instances: tuple[str, ...] | None = None
+    interval: float = 5.0
 
 
 @dataclass(frozen=True)

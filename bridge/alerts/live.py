@@ -15,13 +15,13 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
-from bridge.alerts.frames import Frame, error_frame
 from bridge.alerts.hub import HUB_KEY, AlertHub, Item, SubscriptionClosed
 from bridge.alerts.matchers import Matcher, matches_all, parse_filters
 from bridge.alerts.store import STORE_KEY, AlertStore, Event
+from bridge.alerts.wire import Frame, error_frame
 from bridge.errors import BadRequest, BridgeError
 from bridge.http import check_origin, require_read_access, start_stream
 from bridge.jsonenc import dumps
@@ -37,14 +37,12 @@ from bridge.protocol import (
     CLOSE_RESTART,
     CLOSE_TRY_AGAIN,
 )
+from bridge.streams.connection import SseWriter, WebSocketWriter
 
 log = logging.getLogger("bridge.alerts.stream")
 routes = web.RouteTableDef()
 
 REPLAY_PAGE = 500
-# Unsent bytes a socket may hold before alert frames wait in the subscriber's queue instead.
-WRITE_LIMIT = 64 * 1024
-CLOSE_TIMEOUT = 5.0
 # Why the hub closed a subscription -> WebSocket close code and reason.
 CLOSE_CODES = {
     "overflow": (CLOSE_TRY_AGAIN, "too slow: reconnect with since and epoch"),
@@ -185,29 +183,21 @@ async def alerts_ws(request: web.Request) -> web.StreamResponse:
     request.app[HUB_KEY].check_capacity()
     ws = web.WebSocketResponse(compress=False, max_msg_size=4096)
     await start_stream(request, ws)
+    writer = WebSocketWriter(request, ws)
     config = request.app[CONFIG_KEY]
     try:
         params = parse_params(request.query, max_matchers=config.alerts.max_matchers)
         feed = _open_feed(request, params)
     except BridgeError as exc:  # bad parameters, or the subscriber limit reached meanwhile
-        await ws.send_str(error_frame(exc.body()).text)
+        await writer.send_text(error_frame(exc.body()).data)
         code = CLOSE_POLICY if isinstance(exc, BadRequest) else CLOSE_TRY_AGAIN
-        await _close_ws(request, ws, code, exc.error.replace("_", " "))
+        await writer.close(code, exc.error.replace("_", " "))
         return ws
 
     async def send(item: Item) -> None:
-        await ws.send_frame(item.data, WSMsgType.TEXT)
+        await writer.send_text(item.data)
 
-    def direct(item: Item) -> bool:
-        transport = request.transport
-        if transport is None or transport.is_closing() or ws.closed:
-            return False
-        if transport.get_write_buffer_size() > WRITE_LIMIT:
-            return False
-        transport.write(item.ws)
-        return True
-
-    feed.sub.direct = direct
+    feed.sub.direct = lambda item: writer.write_now(item.ws)
     sender = asyncio.create_task(pump(feed, send))
     # A stuck peer can block the sender inside a write: cancel it when the hub gives up on it.
     feed.sub.on_close(lambda reason: reason == "overflow" and sender.cancel())
@@ -218,7 +208,7 @@ async def alerts_ws(request: web.Request) -> web.StreamResponse:
         reason = await _stop(feed, sender)
         fallback = (CLOSE_INTERNAL, "stream error") if reason == "error" else (CLOSE_NORMAL, "")
         code, message = CLOSE_CODES.get(reason, fallback)
-        await _close_ws(request, ws, code, message)
+        await writer.close(code, message)
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
     return ws
@@ -228,16 +218,6 @@ async def _read_until_closed(ws: web.WebSocketResponse) -> None:
     """The stream takes no input; reading notices the client closing (and answers pings)."""
     async for _msg in ws:
         pass
-
-
-async def _close_ws(request: web.Request, ws: web.WebSocketResponse, code: int, message: str
-                    ) -> None:
-    """Close politely, or abort the connection when the peer does not read any more."""
-    try:
-        await asyncio.wait_for(ws.close(code=code, message=message.encode()), CLOSE_TIMEOUT)
-    except (TimeoutError, ConnectionError):
-        if request.transport is not None:
-            request.transport.abort()
 
 
 @routes.get(ALERTS_SSE_PATH)
@@ -258,9 +238,10 @@ async def alerts_sse(request: web.Request) -> web.StreamResponse:
         feed.close()
         raise
 
+    writer = SseWriter(resp, config.streams.stuck_timeout)
+
     async def send(item: Item) -> None:
-        async with asyncio.timeout(config.streams.stuck_timeout):
-            await resp.write(item.sse)
+        await writer.send(item.sse)
 
     sender = asyncio.create_task(pump(feed, send))
     feed.sub.on_close(lambda reason: reason == "overflow" and sender.cancel())

@@ -18,14 +18,14 @@ import msgpack
 from aiohttp import WSMsgType, web
 
 from bridge.catalog import CATALOG_KEY
-from bridge.errors import BadRequest, BridgeError, NotFound, Unauthorized
-from bridge.frames import FORMAT_NAMES, WS_MSGPACK, control
-from bridge.http import check_origin, require_read_access, require_token, start_stream
+from bridge.errors import BadRequest, BridgeError, NotFound
+from bridge.http import check_origin, has_token, require_read_access, start_stream
 from bridge.keys import CONFIG_KEY
 from bridge.protocol import CLOSE_TRY_AGAIN, DEFAULT_ID, METRICS_WS_PATH, MSGPACK_PROTOCOL
-from bridge.sendqueue import Connection
-from bridge.streams import STREAMS_KEY, StreamHub
-from bridge.subscriptions import parse_id, parse_subscribe
+from bridge.streams.connection import Connection, close_websocket
+from bridge.streams.frames import FORMAT_NAMES, WS_MSGPACK, control
+from bridge.streams.hub import STREAMS_KEY, StreamHub
+from bridge.streams.subscriptions import parse_id, parse_subscribe
 
 log = logging.getLogger("bridge.ws")
 
@@ -38,14 +38,6 @@ def wire_format(request: web.Request) -> int:
     if name not in FORMAT_NAMES:
         raise BadRequest(f"format must be json or msgpack, got {name!r:.40}")
     return FORMAT_NAMES[name]
-
-
-def has_token(request: web.Request) -> bool:
-    try:
-        require_token(request)
-    except Unauthorized:
-        return False
-    return True
 
 
 @routes.get(METRICS_WS_PATH)
@@ -66,7 +58,7 @@ async def metrics_socket(request: web.Request) -> web.StreamResponse:
         fmt = WS_MSGPACK
     conn = Connection(hub, request.transport, fmt, authed=authed)
     if not hub.register(conn):
-        await ws.close(code=CLOSE_TRY_AGAIN, message=b"too many stream connections")
+        await close_websocket(request, ws, CLOSE_TRY_AGAIN, "too many stream connections")
         return ws
     try:
         try:

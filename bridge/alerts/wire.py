@@ -5,11 +5,11 @@ JSON text. `Encoded` turns it into a complete WebSocket text frame and an SSE ev
 use, and the same bytes object goes to every subscriber. Events are stored in the log as this
 very text, so a replay is byte-identical to the live frame.
 
-Why not `bridge.frames.Frame` (the metrics streams'): that one serialises a body dict per
+Why not `bridge.streams.frames.Frame` (the metrics streams'): that one serialises a body dict per
 (format, subscription id) and speaks msgpack too; alert frames are already text (read back from
 the log, or spliced around pre-encoded alert JSON), never carry a subscription id, are JSON
 only, and need an SSE `id:` (`EPOCH:SEQ`) so that EventSource resumes. What both share, the
-WebSocket framing, is `bridge.frames.ws_frame`.
+WebSocket framing, is `bridge.streams.frames.ws_frame`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from bridge.alerts.model import format_time
-from bridge.frames import ws_frame
+from bridge.streams.frames import ws_frame
 
 WS_TEXT = 0x1
 
