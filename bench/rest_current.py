@@ -27,7 +27,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bridge.catalog import BUILTIN  # noqa: E402
+from bridge.metrics.catalog import BUILTIN  # noqa: E402
 from tests import servers  # noqa: E402
 
 QUERY_COUNT = 'prometheus_engine_query_duration_seconds_count{slice="inner_eval"}'

@@ -15,8 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from bridge import __version__
-from bridge.catalog import CATALOG_KEY
 from bridge.jsonenc import dumps
+from bridge.metrics.catalog import CATALOG_KEY
 from bridge.openapi_spec import base_document, errors
 
 OPENAPI_EXTRA_KEY = web.AppKey("openapi_extra", dict[str, Any])

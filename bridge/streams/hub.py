@@ -21,7 +21,6 @@ from typing import Any
 
 from aiohttp import web
 
-from bridge.catalog import CATALOG_KEY
 from bridge.config import StreamsConfig
 from bridge.errors import (
     BridgeError,
@@ -31,9 +30,10 @@ from bridge.errors import (
     UpstreamUnavailable,
 )
 from bridge.keys import CONFIG_KEY, METRICS_KEY
+from bridge.metrics.catalog import CATALOG_KEY
+from bridge.metrics.snapshot import evaluate
 from bridge.protocol import CLOSE_GOING_AWAY
 from bridge.selfmetrics import BridgeMetrics
-from bridge.snapshot import evaluate
 from bridge.streams import apidoc
 from bridge.streams.connection import CLOSE_STUCK, Connection
 from bridge.streams.frames import NO_ID, Frame, SampleIndex, control, delta_body, sample_index

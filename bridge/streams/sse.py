@@ -15,10 +15,10 @@ from typing import Any
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
-from bridge.catalog import CATALOG_KEY
 from bridge.errors import BadRequest, Unavailable
 from bridge.http import check_origin, has_token, require_read_access, start_stream
 from bridge.keys import CONFIG_KEY
+from bridge.metrics.catalog import CATALOG_KEY
 from bridge.params import parse_list, parse_number
 from bridge.protocol import DEFAULT_ID, METRICS_SSE_PATH
 from bridge.streams.connection import SseConnection

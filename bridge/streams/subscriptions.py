@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.catalog import Catalog
 from bridge.config import BridgeConfig
 from bridge.errors import BadRequest, Forbidden, Unauthorized
+from bridge.metrics.catalog import Catalog
 from bridge.streams.frames import Frame, control
 
 MAX_ID_LENGTH = 64

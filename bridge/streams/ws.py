@@ -17,10 +17,10 @@ from typing import Any
 import msgpack
 from aiohttp import WSMsgType, web
 
-from bridge.catalog import CATALOG_KEY
 from bridge.errors import BadRequest, BridgeError, NotFound
 from bridge.http import check_origin, has_token, require_read_access, start_stream
 from bridge.keys import CONFIG_KEY
+from bridge.metrics.catalog import CATALOG_KEY
 from bridge.protocol import CLOSE_TRY_AGAIN, DEFAULT_ID, METRICS_WS_PATH, MSGPACK_PROTOCOL
 from bridge.streams.connection import Connection, close_websocket
 from bridge.streams.frames import FORMAT_NAMES, WS_MSGPACK, control

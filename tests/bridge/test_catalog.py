@@ -11,9 +11,9 @@ import re
 import pytest
 
 from bridge.app import create_app
-from bridge.catalog import BUILTIN, CATALOG_KEY, Catalog
 from bridge.config import BridgeConfig, CatalogEntry, MetricsConfig
 from bridge.errors import NotFound
+from bridge.metrics.catalog import BUILTIN, CATALOG_KEY, Catalog
 
 REQUIRED = ("cpu", "memory", "swap", "disk", "disk_io", "network", "load1", "uptime")
 

@@ -1,4 +1,5 @@
-"""bridge.instances' pure parts: scrape intervals from Prometheus' configuration, the state rule."""
+"""bridge.metrics.instances' pure parts: scrape intervals from Prometheus' configuration,
+the state rule."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.instances import DEFAULT_INTERVAL, parse_intervals, queries, state
+from bridge.metrics.instances import DEFAULT_INTERVAL, parse_intervals, queries, state
 
 
 def test_intervals_per_job_with_the_global_one_for_the_rest():

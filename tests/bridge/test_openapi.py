@@ -13,10 +13,10 @@ from bridge import openapi
 from bridge.alerts.matchers import parse_filters
 from bridge.alerts.model import parse_manual, parse_webhook
 from bridge.app import create_app
-from bridge.catalog import Catalog
 from bridge.config import BridgeConfig
 from bridge.errors import BadRequest
 from bridge.keys import CONFIG_KEY
+from bridge.metrics.catalog import Catalog
 from bridge.params import parse_duration, parse_time
 from tests.bridge.alerts_helpers import am_alert, payload
 

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bridge import snapshot as snapshot_module
-from bridge.catalog import Catalog
 from bridge.config import CatalogEntry
 from bridge.errors import NotFound, UpstreamTimeout, UpstreamUnavailable
 from bridge.jsonenc import dumps
-from bridge.snapshot import SnapshotCache, evaluate, filter_instances
+from bridge.metrics import snapshot as snapshot_module
+from bridge.metrics.catalog import Catalog
+from bridge.metrics.snapshot import SnapshotCache, evaluate, filter_instances
 from bridge.upstream.prometheus import PrometheusClient
 from tests.bridge import fakeprom
 

@@ -6,8 +6,8 @@ import asyncio
 import json
 from typing import Any
 
-from bridge.catalog import BUILTIN
 from bridge.config import AuthConfig, HttpConfig
+from bridge.metrics.catalog import BUILTIN
 from bridge.streams.hub import STREAMS_KEY
 from tests.bridge.stream_helpers import TOKEN, FakeFetch, make_app, next_of, until
 

@@ -11,8 +11,8 @@ import msgpack
 import pytest
 from aiohttp import WSMsgType
 
-from bridge.catalog import BUILTIN
 from bridge.config import AuthConfig, MetricsConfig
+from bridge.metrics.catalog import BUILTIN
 from bridge.streams import ws as ws_module
 from bridge.streams.hub import STREAMS_KEY
 from tests.bridge.stream_helpers import (

@@ -12,16 +12,16 @@ from typing import Any
 
 from aiohttp import web
 
-from bridge.catalog import CATALOG_KEY
 from bridge.config import MetricsConfig
 from bridge.errors import BadRequest, NotFound
 from bridge.http import json_response, require_read_access, require_token
-from bridge.instances import InstanceLister
 from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY
+from bridge.metrics.catalog import CATALOG_KEY
+from bridge.metrics.instances import InstanceLister
+from bridge.metrics.snapshot import SNAPSHOT_KEY, per_series
 from bridge.params import TimeRange, parse_instances, parse_range, parse_time
 from bridge.protocol import CURRENT_PATH
-from bridge.snapshot import SNAPSHOT_KEY, per_series
 from bridge.upstream.prometheus import PROMETHEUS_KEY, QueryResult
 
 routes = web.RouteTableDef()
@@ -77,7 +77,7 @@ def history_series(result: QueryResult, instances: list[str] | None) -> list[dic
 
 @routes.get("/api/instances")
 async def list_instances(request: web.Request) -> web.Response:
-    """The hosts Prometheus scrapes with the exporter: up, down or stale (bridge.instances)."""
+    """The hosts Prometheus scrapes with the exporter: up, down or stale (see instances)."""
     require_read_access(request)
     return json_response(await request.app[INSTANCES_KEY].answer())
 
