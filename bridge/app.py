@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bridge import health, observe, openapi, page
+from bridge import health, observe, openapi
 from bridge.alerts import routes as alerts
 from bridge.config import BridgeConfig
 from bridge.http import cors_headers, cors_middleware, error_middleware
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.metrics import catalog, snapshot
 from bridge.metrics import routes as api
+from bridge.page import routes as page
 from bridge.selfmetrics import BridgeMetrics
 from bridge.streams import hub as streams
 from bridge.streams import sse, ws

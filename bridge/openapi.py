@@ -80,7 +80,7 @@ async def openapi_json(request: web.Request) -> web.Response:
 
 @routes.get("/docs")
 async def docs_page(request: web.Request) -> web.Response:
-    page = resources.files("bridge").joinpath("static/docs.html").read_text()
+    page = resources.files("bridge.page").joinpath("static/docs.html").read_text()
     return web.Response(text=page, content_type="text/html")
 
 

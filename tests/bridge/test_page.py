@@ -14,11 +14,11 @@ from importlib import resources
 
 import pytest
 
-from bridge import page
 from bridge.app import create_app
 from bridge.config import AuthConfig, BridgeConfig
+from bridge.page import routes as page
 
-STATIC = resources.files("bridge").joinpath("static")
+STATIC = resources.files("bridge.page").joinpath("static")
 SCRIPTS = sorted(p.name for p in STATIC.iterdir() if p.name.endswith(".js"))
 
 

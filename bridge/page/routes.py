@@ -1,6 +1,6 @@
 """`GET /`: the live page, and `GET /static/{name}`: its scripts, style sheet and icon.
 
-The page is plain HTML, CSS and ES modules from `bridge/static` (no build step, nothing fetched
+The page is plain HTML, CSS and ES modules from `bridge/page/static` (no build step, nothing fetched
 from elsewhere, so it works offline). It reads everything it shows from the bridge's own
 streams and REST endpoints, so it holds no data itself and is served without the token even
 with `auth.protect_reads` (the page passes its `?token=` on to those endpoints).
@@ -23,7 +23,7 @@ from aiohttp import web
 
 from bridge import openapi
 from bridge.errors import NotFound
-from bridge.openapi_spec import errors, param
+from bridge.page import apidoc
 
 PAGE = "index.html"
 CONTENT_TYPES = {
@@ -52,9 +52,9 @@ routes = web.RouteTableDef()
 
 
 def load_assets() -> dict[str, Asset]:
-    """Every servable file of `bridge/static` by name (the docs page is served by /docs)."""
+    """Every servable file of `bridge/page/static` by name (the docs page is served by /docs)."""
     assets = {}
-    for entry in resources.files("bridge").joinpath("static").iterdir():
+    for entry in resources.files("bridge.page").joinpath("static").iterdir():
         suffix = "." + entry.name.rpartition(".")[2]
         if not entry.is_file() or suffix not in CONTENT_TYPES or entry.name == "docs.html":
             continue
@@ -100,34 +100,7 @@ async def static_file(request: web.Request) -> web.Response:
     return _serve(request, asset, {})
 
 
-PATHS = {
-    "/": {"get": {
-        "summary": "The live page: hosts, firing alerts and stream states, updated live.",
-        "description": "HTML with ES modules from /static/ (no external assets). It reads the "
-                       "metric and alert streams (WebSocket, else SSE, else REST polling) and "
-                       "the catalog; `?token=` is passed on to them (auth.protect_reads). "
-                       "Served without the token, with a strict Content-Security-Policy, an "
-                       "ETag and Cache-Control: no-cache.",
-        "parameters": [param("token", "The auth token, passed on by the page to the streams "
-                                      "and REST endpoints it reads.")],
-        "responses": {"200": {"description": "The page.",
-                              "content": {"text/html": {"schema": {"type": "string"}}}},
-                      "304": {"description": "Not modified (If-None-Match matched the ETag)."}},
-    }},
-    "/static/{name}": {"get": {
-        "summary": "A file of the live page (JavaScript module, style sheet, icon).",
-        "parameters": [param("name", "File name, e.g. page.js.", where="path", required=True)],
-        "responses": {"200": {"description": "The file, with its content type and ETag.",
-                              "content": {"text/javascript": {"schema": {"type": "string"}},
-                                          "text/css": {"schema": {"type": "string"}},
-                                          "image/svg+xml": {"schema": {"type": "string"}}}},
-                      "304": {"description": "Not modified (If-None-Match matched the ETag)."},
-                      **errors("404")},
-    }},
-}
-
-
 def setup(app: web.Application) -> None:
     app[ASSETS_KEY] = load_assets()
     app.add_routes(routes)
-    openapi.document(app, PATHS)
+    openapi.document(app, apidoc.PATHS)
