@@ -1,7 +1,8 @@
 """`GET /api/openapi.json` (OpenAPI 3.1) and `GET /docs` (a page rendering it).
 
-The document is the data in `bridge.openapi_spec`, plus whatever other features add with
-`document(app, paths, schemas)` in their `setup`, plus a generic entry for any route still
+The document is assembled here from each feature package's own description (`apidoc`: the
+bridge's own routes below, then metrics, streams, alerts and the page), plus whatever else was
+added with `document(app, paths, schemas)`, plus a generic entry for any route still
 undocumented, so every endpoint appears. It is built and encoded once, at start-up.
 """
 
@@ -15,15 +16,50 @@ from typing import Any
 from aiohttp import web
 
 from bridge import __version__
+from bridge.alerts import apidoc as alerts_doc
+from bridge.apischema import SCHEMAS, errors, ok
 from bridge.jsonenc import dumps
+from bridge.keys import CONFIG_KEY
+from bridge.metrics import apidoc as metrics_doc
 from bridge.metrics.catalog import CATALOG_KEY
-from bridge.openapi_spec import base_document, errors
+from bridge.page import apidoc as page_doc
+from bridge.streams import apidoc as streams_doc
 
 OPENAPI_EXTRA_KEY = web.AppKey("openapi_extra", dict[str, Any])
 _DOCUMENT_KEY = web.AppKey("openapi_document", str)
 _METHODS = ("get", "post", "put", "patch", "delete")
 
 routes = web.RouteTableDef()
+
+CHECK = {"type": "object", "properties": {
+    "ok": {"type": ["boolean", "null"]}, "latency": {"type": ["number", "null"]},
+    "error": {"type": ["string", "null"]}}}
+
+HEALTH_SCHEMA = {"type": "object", "properties": {
+    "status": {"type": "string", "enum": ["ok", "degraded"]},
+    "version": {"type": "string"}, "uptime": {"type": "number"},
+    "checks": {"type": "object", "additionalProperties": CHECK}}}
+
+# The bridge's own routes: health, its metrics, this document.
+PATHS: dict[str, Any] = {
+    "/health": {"get": {
+        "summary": "Liveness: always 200 while running, with dependency checks.",
+        "responses": {"200": ok("Health", "`ok`, or `degraded` when a check fails.")}}},
+    "/ready": {"get": {
+        "summary": "Readiness: 503 while Prometheus is unreachable.",
+        "responses": {"200": {"description": "Ready."}, **errors("503")}}},
+    "/metrics": {"get": {
+        "summary": "The bridge's own metrics (Prometheus text format).",
+        "responses": {"200": {"description": "Prometheus exposition format.",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+    "/api/openapi.json": {"get": {
+        "summary": "This document.",
+        "responses": {"200": {"description": "OpenAPI 3 document."}}}},
+    "/docs": {"get": {
+        "summary": "A page rendering this document.",
+        "responses": {"200": {"description": "HTML.",
+                              "content": {"text/html": {"schema": {"type": "string"}}}}}}},
+}
 
 
 def document(app: web.Application, paths: dict[str, Any],
@@ -35,13 +71,46 @@ def document(app: web.Application, paths: dict[str, Any],
     extra["schemas"].update(schemas or {})
 
 
-def build_document(app: web.Application) -> dict[str, Any]:
-    """The full document: base spec, features' additions, then a stub per undocumented route."""
-    doc = base_document(__version__, list(app[CATALOG_KEY].names))
+def base_document(version: str) -> dict[str, Any]:
+    """The document's frame: info, security schemes, the shared schemas, no paths yet."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "promwire bridge", "version": version,
+                 "description": "Prometheus and Alertmanager re-served as REST, WebSocket and "
+                 "SSE. Every error is JSON {\"error\", \"detail\"}. Reads need the token only "
+                 "with auth.protect_reads; writes always do."},
+        "components": {
+            "schemas": {**SCHEMAS, "Health": HEALTH_SCHEMA},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        # The token is optional for reads (needed with auth.protect_reads); operations that
+        # always need it say so with their own `security`.
+        "security": [{}, {"bearer": []}],
+        "paths": {},
+    }
+
+
+def _features(app: web.Application) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(paths, schemas) of each feature package, in the order the document lists them, then
+    what was added with `document`."""
     extra = app.get(OPENAPI_EXTRA_KEY, {"paths": {}, "schemas": {}})
-    for path, operations in extra["paths"].items():
-        doc["paths"].setdefault(path, {}).update(operations)
-    doc["components"]["schemas"].update(extra["schemas"])
+    return [
+        (PATHS, {}),
+        (metrics_doc.paths(list(app[CATALOG_KEY].names)), metrics_doc.SCHEMAS),
+        (streams_doc.PATHS, {}),
+        (alerts_doc.paths(app[CONFIG_KEY].alerts), alerts_doc.SCHEMAS),
+        (page_doc.PATHS, {}),
+        (extra["paths"], extra["schemas"]),
+    ]
+
+
+def build_document(app: web.Application) -> dict[str, Any]:
+    """The full document: the frame, each feature's routes, then a stub per undocumented one."""
+    doc = base_document(__version__)
+    for paths, schemas in _features(app):
+        for path, operations in paths.items():
+            doc["paths"].setdefault(path, {}).update(operations)
+        doc["components"]["schemas"].update(schemas)
     for path, method in app_routes(app):
         operations = doc["paths"].setdefault(path, {})
         if method not in operations:

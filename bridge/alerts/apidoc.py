@@ -1,4 +1,5 @@
-"""OpenAPI descriptions of the alert endpoints, added to /api/openapi.json by `setup`.
+"""OpenAPI descriptions of the alert endpoints, assembled into /api/openapi.json by
+`bridge.openapi`.
 
 The webhook body is Alertmanager's webhook payload, version 4, as `bridge.alerts.model` reads
 it: label names as Prometheus' (`[a-zA-Z_][a-zA-Z0-9_]*`), times RFC 3339 within the years the
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.apischema import ok, param, ref
 from bridge.config import AlertsConfig
-from bridge.openapi_spec import ok, param, ref
 
 LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 LABELS = {"type": "object", "additionalProperties": {"type": "string"}}

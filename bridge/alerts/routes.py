@@ -14,8 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bridge import openapi
-from bridge.alerts import apidoc, history, live, webhook
+from bridge.alerts import history, live, webhook
 from bridge.alerts.hub import HUB_KEY, AlertHub
 from bridge.alerts.matchers import parse_filters
 from bridge.alerts.reconcile import RECONCILER_KEY, Reconciler
@@ -155,4 +154,3 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(_alerts_ctx)
     app.on_shutdown.append(_close_streams)
     add_health_check(app, "alerts", _health_check(app))
-    openapi.document(app, apidoc.paths(config.alerts), apidoc.SCHEMAS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.openapi_spec import errors, param
+from bridge.apischema import errors, param
 
 PATHS: dict[str, Any] = {
     "/": {"get": {

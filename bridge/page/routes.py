@@ -21,9 +21,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from bridge import openapi
 from bridge.errors import NotFound
-from bridge.page import apidoc
 
 PAGE = "index.html"
 CONTENT_TYPES = {
@@ -103,4 +101,3 @@ async def static_file(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app[ASSETS_KEY] = load_assets()
     app.add_routes(routes)
-    openapi.document(app, apidoc.PATHS)

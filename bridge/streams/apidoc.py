@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
-
-from bridge import openapi
-from bridge.openapi_spec import PROMQL, errors, param
+from bridge.apischema import PROMQL, errors, param
 
 NON_EMPTY = {"type": "string", "minLength": 1, "pattern": r"[^,\s]"}
 
@@ -54,6 +51,3 @@ PATHS: dict[str, Any] = {
                       **errors("400", "401", "403", "404", "503")}}},
 }
 
-
-def document(app: web.Application) -> None:
-    openapi.document(app, PATHS)

@@ -34,7 +34,6 @@ from bridge.metrics.catalog import CATALOG_KEY
 from bridge.metrics.snapshot import evaluate
 from bridge.protocol import CLOSE_GOING_AWAY
 from bridge.selfmetrics import BridgeMetrics
-from bridge.streams import apidoc
 from bridge.streams.connection import CLOSE_STUCK, Connection
 from bridge.streams.frames import NO_ID, Frame, SampleIndex, control, delta_body, sample_index
 from bridge.streams.subscriptions import PollerKey
@@ -349,7 +348,6 @@ def setup(app: web.Application) -> None:
     app[STREAMS_KEY] = hub
     app.cleanup_ctx.append(_hub_ctx)
     app.on_shutdown.append(_close_clients)
-    apidoc.document(app)
 
 
 async def _close_clients(app: web.Application) -> None:

@@ -1,66 +1,27 @@
-"""The OpenAPI 3.1 description of the REST endpoints (data only; served by `bridge.openapi`).
+"""OpenAPI description of the metric REST routes (catalog, current, history, instances, raw
+PromQL) and their schemas (Sample, Snapshot, History...).
 
-Other features describe their own routes with `bridge.openapi.document(app, paths, schemas)`.
-
-The schemas are meant to be as strict as the server: a request they allow is accepted, so a
-generated client, and schemathesis (`make test`, `make fuzz`), agree with the server. Where
-a rule is not expressible as a per-field schema (start before end, points per series, PromQL's
-grammar), the description says so. Patterns use `[0-9]`, never `\\d` (which is Unicode in some
-engines), and are anchored.
+The history route's `{name}` is an enum of this bridge's catalog, so `paths(names)` builds it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-ERROR_STATUSES = {
-    "400": "Bad request: a parameter is invalid (the detail names it), or Prometheus `bad_data`.",
-    "401": "A valid token is required.",
-    "403": "Forbidden (origin not allowed).",
-    "404": "Not found (unknown metric lists the valid names).",
-    "422": "Prometheus could not evaluate the query (`execution`).",
-    "502": "Prometheus answered something that is not its API.",
-    "503": "Prometheus is unreachable.",
-    "504": "Prometheus timed out.",
-}
-
-
-def ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def ok(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": ref(schema)}}}
-
-
-def errors(*codes: str) -> dict[str, Any]:
-    """Error answers, all with the shared Error body."""
-    return {code: {"description": ERROR_STATUSES[code],
-                   "content": {"application/json": {"schema": ref("Error")}}} for code in codes}
-
-
-def param(name: str, description: str, schema: dict[str, Any] | None = None,
-          where: str = "query", required: bool = False, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "in": where, "required": required, "description": description,
-            "schema": schema or {"type": "string"}, **extra}
-
+from bridge.apischema import (
+    DURATION_SCHEMA,
+    PROMQL,
+    TIME,
+    TIME_SCHEMA,
+    errors,
+    ok,
+    param,
+    ref,
+)
 
 INSTANCE = param("instance", "Only these instances (repeat the parameter or separate with "
                  "commas).", {"type": "array", "items": {"type": "string"}},
                  style="form", explode=True)
-TIME = "Unix seconds (`1764100000.5`) or RFC 3339 (`2026-11-25T20:00:00Z`; no offset = UTC)."
-# RFC 3339 as the bridge reads it, within years 1000-9999 and days 01-28 of any month: a
-# subset every month has (the server also takes the 29th to 31st where they exist).
-RFC3339 = (r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]"
-           r":[0-5][0-9](\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-9]|2[0-3]):[0-5][0-9])?")
-UNIX_SECONDS = r"-?[0-9]{1,11}(\.[0-9]{1,6})?"
-TIME_SCHEMA = {"type": "string", "pattern": f"^({UNIX_SECONDS}|{RFC3339})$"}
-# Seconds (> 0), or a Prometheus duration of one unit (the server also takes `1h30m`).
-DURATION_SCHEMA = {"type": "string", "pattern": r"^([1-9][0-9]{0,7}(\.[0-9]{1,3})?|"
-                   r"0\.[0-9]{0,2}[1-9]|[1-9][0-9]{0,3}(ms|s|m|h|d|w|y))$"}
-# PromQL: not blank (its grammar is Prometheus' to check: `bad_data` when it refuses).
-PROMQL = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"}
 RANGE_PARAMS = [
     param("start", f"Range start. {TIME} Default: end minus `range`, or minus "
           "metrics.default_range.", TIME_SCHEMA),
@@ -75,19 +36,8 @@ RANGE_PARAMS = [
 RAW = "Needs `metrics.raw_queries: true` (else 404) and the token (`Authorization: Bearer`)."
 NUMBER = {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "+Inf", "-Inf"]}]}
 LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
-CHECK = {"type": "object", "properties": {
-    "ok": {"type": ["boolean", "null"]}, "latency": {"type": ["number", "null"]},
-    "error": {"type": ["string", "null"]}}}
 
 SCHEMAS: dict[str, Any] = {
-    "Error": {"type": "object", "required": ["error", "detail"], "properties": {
-        "error": {"type": "string", "description": "Stable code: bad_request, unauthorized, "
-                  "forbidden, not_found, bad_data, execution, unavailable, timeout, "
-                  "bad_upstream, ..."},
-        "detail": {"type": "string", "description": "What is wrong, for humans."},
-        "parameter": {"type": "string", "description": "The offending query parameter."},
-        "valid": {"type": "array", "items": {"type": "string"},
-                  "description": "Valid metric names (unknown metric)."}}},
     "Sample": {"type": "object", "required": ["instance", "labels", "value", "timestamp"],
                "properties": {"instance": {"type": "string"}, "labels": LABELS,
                               "value": NUMBER, "timestamp": {"type": "number"}}},
@@ -128,19 +78,9 @@ SCHEMAS: dict[str, Any] = {
                                                      "items": {"type": "string"}},
                                         "infos": {"type": "array",
                                                   "items": {"type": "string"}}}},
-    "Health": {"type": "object", "properties": {
-        "status": {"type": "string", "enum": ["ok", "degraded"]},
-        "version": {"type": "string"}, "uptime": {"type": "number"},
-        "checks": {"type": "object", "additionalProperties": CHECK}}},
 }
 
 PATHS: dict[str, Any] = {
-    "/health": {"get": {
-        "summary": "Liveness: always 200 while running, with dependency checks.",
-        "responses": {"200": ok("Health", "`ok`, or `degraded` when a check fails.")}}},
-    "/ready": {"get": {
-        "summary": "Readiness: 503 while Prometheus is unreachable.",
-        "responses": {"200": {"description": "Ready."}, **errors("503")}}},
     "/api/metrics": {"get": {
         "summary": "The metric catalog.",
         "responses": {"200": ok("Catalog", "Every catalog metric."), **errors("401")}}},
@@ -174,40 +114,15 @@ PATHS: dict[str, Any] = {
         "parameters": [param("query", "PromQL.", PROMQL, required=True), *RANGE_PARAMS],
         "responses": {"200": ok("PrometheusAnswer", "Prometheus' answer (stitched matrix)."),
                       **errors("400", "401", "404", "422", "502", "503", "504")}}},
-    "/metrics": {"get": {
-        "summary": "The bridge's own metrics (Prometheus text format).",
-        "responses": {"200": {"description": "Prometheus exposition format.",
-                              "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-    "/api/openapi.json": {"get": {
-        "summary": "This document.",
-        "responses": {"200": {"description": "OpenAPI 3 document."}}}},
-    "/docs": {"get": {
-        "summary": "A page rendering this document.",
-        "responses": {"200": {"description": "HTML.",
-                              "content": {"text/html": {"schema": {"type": "string"}}}}}}},
 }
 
 
-def base_document(version: str, metric_names: list[str]) -> dict[str, Any]:
-    """The document for this bridge: `metric_names` are its catalog's (the `{name}` enum)."""
-    paths = {path: dict(ops) for path, ops in PATHS.items()}
-    history = dict(paths["/api/metrics/{name}"]["get"])
+def paths(metric_names: list[str]) -> dict[str, Any]:
+    """The routes for this bridge: `metric_names` are its catalog's (the `{name}` enum)."""
+    result = {path: dict(ops) for path, ops in PATHS.items()}
+    history = dict(result["/api/metrics/{name}"]["get"])
     history["parameters"] = [
         {**p, "schema": {"type": "string", "enum": list(metric_names)}} if p["name"] == "name"
         else p for p in history["parameters"]]
-    paths["/api/metrics/{name}"] = {"get": history}
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "promwire bridge", "version": version,
-                 "description": "Prometheus and Alertmanager re-served as REST, WebSocket and "
-                 "SSE. Every error is JSON {\"error\", \"detail\"}. Reads need the token only "
-                 "with auth.protect_reads; writes always do."},
-        "components": {
-            "schemas": dict(SCHEMAS),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-        # The token is optional for reads (needed with auth.protect_reads); operations that
-        # always need it say so with their own `security`.
-        "security": [{}, {"bearer": []}],
-        "paths": paths,
-    }
+    result["/api/metrics/{name}"] = {"get": history}
+    return result
