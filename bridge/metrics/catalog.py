@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator
 
 from aiohttp import web
 
-from bridge.config import CatalogEntry
 from bridge.errors import NotFound
 from bridge.keys import CONFIG_KEY
+from bridge.metrics.entry import CatalogEntry
 
 # File systems that are not disks: excluded from `disk`.
 _PSEUDO_FS = 'fstype!~"tmpfs|ramfs|devtmpfs|squashfs|nsfs|autofs|fuse\\\\..*"'

@@ -18,11 +18,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bridge.config import CatalogEntry
 from bridge.errors import BridgeError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.metrics.catalog import CATALOG_KEY, Catalog
+from bridge.metrics.entry import CatalogEntry
 from bridge.selfmetrics import BridgeMetrics
 from bridge.upstream.prometheus import PROMETHEUS_KEY, PrometheusClient, QueryResult, Series
 
