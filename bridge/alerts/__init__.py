@@ -1,8 +1,6 @@
 """Alerts: Alertmanager webhook in, an SQLite event log, lossless live streams out.
 
-`setup(app)` (in `bridge.alerts.routes`) is the feature entry point listed in `bridge.app`.
+`bridge.alerts.routes.setup(app)` is the feature entry point listed in `bridge.app`. The live
+streams write through `bridge.streams.connection`; reconciliation reads Alertmanager through
+`bridge.upstream.alertmanager`.
 """
-
-from bridge.alerts.routes import setup
-
-__all__ = ["setup"]
