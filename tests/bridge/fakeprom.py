@@ -1,6 +1,6 @@
 """A tiny fake Prometheus, ONLY for injecting faults the real one will not produce on demand:
 timeouts, 5xx, malformed JSON, error envelopes, exotic values. Behaviour that a real Prometheus
-has is tested against the real one (tests/bridge/test_integration_rest.py).
+has is tested against the real one (tests/bridge/metrics/test_integration.py).
 
 By default it answers every instant query with one sample per instance for the query text, and
 range queries with points on the asked grid (refusing, like Prometheus, more than 11,000 points).

@@ -21,7 +21,6 @@ from bridge.http import (
     require_token,
     start_stream,
 )
-from bridge.jsonenc import dumps
 from tests.bridge.rawhttp import OP_CLOSE, Reply, http_request, parse, upgrade, ws_frame
 
 probe = web.RouteTableDef()
@@ -141,11 +140,6 @@ async def test_same_origin_is_allowed_without_allowlist(aiohttp_client, tmp_path
     own = f"http://{client.host}:{client.port}"
     assert (await client.get("/_test/read", headers={"Origin": own})).status == 200
     assert (await client.get("/_test/read", headers={"Origin": "http://x.example"})).status == 403
-
-
-def test_dumps_writes_prometheus_special_floats_as_strings() -> None:
-    assert dumps({"v": [float("nan"), float("inf"), -float("inf"), 1.5]}) == \
-        '{"v":["NaN","+Inf","-Inf",1.5]}'
 
 
 async def test_self_metrics_count_requests_by_route(aiohttp_client, tmp_path) -> None:

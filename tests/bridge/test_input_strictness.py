@@ -8,7 +8,7 @@ import json
 import pytest
 from aiohttp import WSMsgType
 
-from tests.bridge.alerts_helpers import AUTH, am_alert, make_app, payload
+from tests.bridge.alerts.helpers import AUTH, am_alert, make_app, payload
 
 WEBHOOK = "/api/alerts/webhook"
 

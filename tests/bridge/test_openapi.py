@@ -18,7 +18,7 @@ from bridge.errors import BadRequest
 from bridge.keys import CONFIG_KEY
 from bridge.metrics.catalog import Catalog
 from bridge.params import parse_duration, parse_time
-from tests.bridge.alerts_helpers import am_alert, payload
+from tests.bridge.alerts.helpers import am_alert, payload
 
 DEFAULT_CATALOG_NAMES = Catalog().names
 

@@ -22,7 +22,7 @@ from bridge.client import (
     RECONNECTING,
     MetricsWebSocketClient,
 )
-from tests.bridge.client_helpers import until
+from tests.bridge.client.helpers import until
 
 
 def snapshot(ts: float, value: float = 1.0, instance: str = "h:9100") -> dict[str, Any]:

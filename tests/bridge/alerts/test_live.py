@@ -9,7 +9,7 @@ import pytest
 from aiohttp import WSMsgType
 
 from bridge.alerts.store import STORE_KEY
-from tests.bridge.alerts_helpers import AUTH, TOKEN, am_alert, make_app, payload
+from tests.bridge.alerts.helpers import AUTH, TOKEN, am_alert, make_app, payload
 
 WS = "/api/ws/ws/alerts"
 

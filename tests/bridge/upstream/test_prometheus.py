@@ -1,7 +1,7 @@
 """The Prometheus client: envelope parsing, typed errors, reachability status, split/stitch.
 
 Faults come from the small fake upstream (tests/bridge/fakeprom.py); real-Prometheus behaviour
-is covered in test_integration_rest.py.
+is covered in tests/bridge/metrics/test_integration.py.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from bridge.streams.connection import WRITE_LIMIT, Connection
 from bridge.streams.frames import WS_JSON, Frame, control
 from bridge.streams.hub import Poller, StreamHub, Subscription
 from bridge.streams.subscriptions import PollerKey
-from tests.bridge.stream_helpers import FakeFetch
-from tests.bridge.test_frames import unframe
+from tests.bridge.streams.helpers import FakeFetch
+from tests.bridge.streams.test_frames import unframe
 
 
 class RecordingTransport:

@@ -1,7 +1,7 @@
 """The metric catalog: built-in entries, config extension/override, lookups.
 
 That every built-in query evaluates on a real Prometheus scraping the real exporter is checked
-in test_integration_rest.py.
+in metrics/test_integration.py.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 from bridge.config import AuthConfig, HttpConfig
 from bridge.metrics.catalog import BUILTIN
 from bridge.streams.hub import STREAMS_KEY
-from tests.bridge.stream_helpers import TOKEN, FakeFetch, make_app, next_of, until
+from tests.bridge.streams.helpers import TOKEN, FakeFetch, make_app, next_of, until
 
 
 async def events(resp: Any, count: int) -> list[tuple[str, dict]]:

@@ -15,7 +15,7 @@ from bridge.config import AuthConfig, MetricsConfig
 from bridge.metrics.catalog import BUILTIN
 from bridge.streams import ws as ws_module
 from bridge.streams.hub import STREAMS_KEY
-from tests.bridge.stream_helpers import (
+from tests.bridge.streams.helpers import (
     TOKEN,
     FakeFetch,
     make_app,

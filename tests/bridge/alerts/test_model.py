@@ -13,7 +13,7 @@ from bridge.alerts.model import (
     parse_webhook,
 )
 from bridge.errors import BadRequest
-from tests.bridge.alerts_helpers import am_alert, payload
+from tests.bridge.alerts.helpers import am_alert, payload
 
 
 @pytest.mark.parametrize(("text", "expected"), [

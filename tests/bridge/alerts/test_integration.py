@@ -23,7 +23,7 @@ from tests import servers
 pytestmark = pytest.mark.integration
 
 TOKEN = "integration-token"
-REPO_AM_CONFIG = Path(__file__).resolve().parents[2] / "config/alertmanager/alertmanager.yml"
+REPO_AM_CONFIG = Path(__file__).resolve().parents[3] / "config/alertmanager/alertmanager.yml"
 TEST_RULE = {"groups": [{"name": "promwire-test", "rules": [{
     "alert": "PromwireTestAlert",
     "expr": 'node_memory_MemTotal_bytes{job="node"} > 0',

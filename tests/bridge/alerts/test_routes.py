@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bridge.alerts_helpers import AUTH, am_alert, make_app, payload
+from tests.bridge.alerts.helpers import AUTH, am_alert, make_app, payload
 
 
 @pytest.fixture

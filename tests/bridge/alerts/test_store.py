@@ -12,7 +12,7 @@ from bridge.alerts.model import now_ms
 from bridge.alerts.store import AlertStore
 from bridge.config import AlertsConfig
 from bridge.errors import StorageUnavailable
-from tests.bridge.alerts_helpers import notice
+from tests.bridge.alerts.helpers import notice
 
 
 @pytest.fixture

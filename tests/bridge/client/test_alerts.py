@@ -21,7 +21,7 @@ from aiohttp import web
 
 from bridge.client import AlertsClient
 from tests import servers
-from tests.bridge.client_helpers import until
+from tests.bridge.client.helpers import until
 
 
 def alert(name: str, status: str = "firing") -> dict[str, Any]:

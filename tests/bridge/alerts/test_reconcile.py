@@ -14,7 +14,7 @@ from aiohttp import web
 from bridge.alerts.model import fingerprint
 from bridge.alerts.reconcile import RECONCILER_KEY
 from tests import servers
-from tests.bridge.alerts_helpers import TOKEN, make_app
+from tests.bridge.alerts.helpers import TOKEN, make_app
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,7 @@ from bridge.alerts.routes import HISTORY_GATE_KEY
 from bridge.alerts.store import AlertStore
 from bridge.config import AlertsConfig
 from bridge.errors import BadRequest, Unavailable
-from tests.bridge.alerts_helpers import AUTH, am_alert, make_app, payload
+from tests.bridge.alerts.helpers import AUTH, am_alert, make_app, payload
 
 NAMES = ["alertname", "instance", "team", "sev"]
 VALUES = ["", "a", "b", "ab", "a\x00", "\x00", "a\x00b", "é", "😀", "a\\u0000", 'q"', "\\",

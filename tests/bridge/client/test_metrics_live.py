@@ -1,6 +1,6 @@
 """MetricsWebSocketClient against the real bridge process, with a real Prometheus scraping the
 real exporter: restarts, a refused upgrade and a full bridge. (Fault injection a real bridge
-cannot produce on demand is in test_client_metrics.py.)
+cannot produce on demand is in client/test_metrics.py.)
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from bridge.client import CONNECTED, POLLING, MetricsWebSocketClient
 from tests import servers
-from tests.bridge.client_helpers import until
+from tests.bridge.client.helpers import until
 
 LIVE_CONFIG: dict[str, Any] = {"streams": {"interval": 1, "heartbeat": 2}}
 

@@ -2,7 +2,7 @@
 
 A small fake Alertmanager (its alert list and its `uptime` are what these tests control) and an
 injected clock drive `Reconciler.reconcile_once` against a real store; the store's commits are
-what subscribers would be streamed. The real restart is in test_alerts_integration.py.
+what subscribers would be streamed. The real restart is in alerts/test_integration.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from bridge.config import AlertmanagerConfig, AlertsConfig
 from bridge.errors import UpstreamInvalid
 from bridge.selfmetrics import BridgeMetrics
 from bridge.upstream.alertmanager import AlertmanagerClient
-from tests.bridge.alerts_helpers import am_alert, notice
+from tests.bridge.alerts.helpers import am_alert, notice
 
 RESEND = 60.0
 

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from bridge.alerts.model import fingerprint
-from tests.bridge.alerts_helpers import AUTH, TOKEN, am_alert, make_app, payload
+from tests.bridge.alerts.helpers import AUTH, TOKEN, am_alert, make_app, payload
 
 WEBHOOK = "/api/alerts/webhook"
 
