@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from tests.bridge import stream_helpers
+from tests.bridge.streams import helpers as stream_helpers
 
 # Wait for a condition driven by the client's own progress: the streams tests' `until`, with a
 # longer guard because these tests wait through reconnects and bridge restarts. The limit only
