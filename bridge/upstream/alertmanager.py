@@ -9,7 +9,6 @@ when Alertmanager cannot be reached or refuses, `UpstreamInvalid` for a body tha
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -19,6 +18,7 @@ from bridge.config import AlertmanagerConfig
 from bridge.errors import UpstreamInvalid, UpstreamTimeout, UpstreamUnavailable
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.selfmetrics import BridgeMetrics
+from bridge.upstream import session_ctx
 
 ALERTS_ENDPOINT = "/api/v2/alerts"
 STATUS_ENDPOINT = "/api/v2/status"
@@ -100,17 +100,8 @@ class AlertmanagerClient:
 ALERTMANAGER_KEY = web.AppKey("alertmanager", AlertmanagerClient)
 
 
-async def _client_ctx(app: web.Application) -> AsyncIterator[None]:
-    client = app[ALERTMANAGER_KEY]
-    await client.open()
-    try:
-        yield
-    finally:
-        await client.close()
-
-
 def setup(app: web.Application) -> None:
     """Create the client now (reconciliation and /health find it under ALERTMANAGER_KEY) and
     open its session in cleanup_ctx."""
     app[ALERTMANAGER_KEY] = AlertmanagerClient(app[CONFIG_KEY].alertmanager, app[METRICS_KEY])
-    app.cleanup_ctx.append(_client_ctx)
+    app.cleanup_ctx.append(session_ctx(ALERTMANAGER_KEY))

@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from bridge.errors import (
 )
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.selfmetrics import BridgeMetrics
+from bridge.upstream import session_ctx
 from bridge.upstream.promresult import QueryResult, Series, parse_data, split_range, stitch
 
 __all__ = ["PROMETHEUS_KEY", "PrometheusClient", "QueryResult", "Series", "UpstreamStatus",
@@ -321,17 +322,8 @@ def _unique(items: Iterable[str]) -> list[str]:
 PROMETHEUS_KEY = web.AppKey("prometheus", PrometheusClient)
 
 
-async def _client_ctx(app: web.Application) -> AsyncIterator[None]:
-    client = app[PROMETHEUS_KEY]
-    await client.open()
-    try:
-        yield
-    finally:
-        await client.close()
-
-
 def setup(app: web.Application) -> None:
     """Create the client now (so every feature can find it under PROMETHEUS_KEY) and open its
     session in cleanup_ctx."""
     app[PROMETHEUS_KEY] = PrometheusClient(app[CONFIG_KEY].prometheus, app[METRICS_KEY])
-    app.cleanup_ctx.append(_client_ctx)
+    app.cleanup_ctx.append(session_ctx(PROMETHEUS_KEY))
