@@ -19,6 +19,7 @@ ERROR_STATUSES = {
     "403": "Forbidden (origin not allowed).",
     "404": "Not found (unknown metric lists the valid names).",
     "422": "Prometheus could not evaluate the query (`execution`).",
+    "429": "This client's share is used up (e.g. streams.max_pollers_per_address).",
     "502": "Prometheus answered something that is not its API.",
     "503": "Prometheus is unreachable.",
     "504": "Prometheus timed out.",
