@@ -48,6 +48,6 @@ PATHS: dict[str, Any] = {
             TOKEN],
         "responses": {"200": {"description": "An endless text/event-stream.",
                               "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                      **errors("400", "401", "403", "404", "503")}}},
+                      **errors("400", "401", "403", "404", "429", "503")}}},
 }
 
