@@ -28,7 +28,10 @@ MSGPACK_PROTOCOL = "promwire.msgpack"
 DEFAULT_ID = "default"
 
 # --- frame types -----------------------------------------------------------------------------
-# Metric streams.
+# Client -> bridge, on a metric stream.
+SUBSCRIBE = "subscribe"
+UNSUBSCRIBE = "unsubscribe"
+# Bridge -> client, metric streams.
 METRICS = "metrics"
 SUBSCRIBED = "subscribed"
 UNSUBSCRIBED = "unsubscribed"

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from bridge import __version__
 from bridge.client import AlertsClient, FetchError, MetricsFetcher, MetricsWebSocketClient
 from bridge.client.common import DEFAULT_URL, auth_headers, endpoints
-from bridge.protocol import ALERTS_PATH, DEFAULT_ID, METRICS, METRICS_WS_PATH
+from bridge.protocol import ALERTS_PATH, DEFAULT_ID, METRICS, METRICS_WS_PATH, SNAPSHOT
 from bridge.watchview import render
 
 CLEAR = "\x1b[H\x1b[2J"
@@ -77,7 +77,7 @@ def once(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # The same frames the live streams start with: a metrics frame, an alerts snapshot.
         out.write(json.dumps({"type": METRICS, "id": DEFAULT_ID, **snapshot}) + "\n")
         if current is not None:
-            out.write(json.dumps({"type": "snapshot", **current}) + "\n")
+            out.write(json.dumps({"type": SNAPSHOT, **current}) + "\n")
     else:
         alerts = current["alerts"] if current is not None else None
         out.write(render(fetcher.base_url, snapshot, alerts, alerts_note=note))

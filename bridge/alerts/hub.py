@@ -24,6 +24,7 @@ from bridge.alerts.store import Event, Opened
 from bridge.alerts.wire import Frame
 from bridge.errors import Unavailable
 from bridge.jsonenc import dumps
+from bridge.protocol import HEARTBEAT, SNAPSHOT
 from bridge.selfmetrics import BridgeMetrics
 
 log = logging.getLogger("bridge.alerts.hub")
@@ -237,15 +238,15 @@ class AlertHub:
         key = filter_key(matchers)
         text = self._snapshots.get(key)
         if text is None:
-            text = dumps({"type": "snapshot", "epoch": self.epoch, "seq": self.last_seq,
+            text = dumps({"type": SNAPSHOT, "epoch": self.epoch, "seq": self.last_seq,
                           "alerts": self.current(matchers)})
             self._snapshots[key] = text
-        return Frame("snapshot", text, self.last_seq, f"{self.epoch}:{self.last_seq}")
+        return Frame(SNAPSHOT, text, self.last_seq, f"{self.epoch}:{self.last_seq}")
 
     def heartbeat_frame(self) -> Frame:
-        text = dumps({"type": "heartbeat", "timestamp": format_time(now_ms()),
+        text = dumps({"type": HEARTBEAT, "timestamp": format_time(now_ms()),
                       "seq": self.last_seq})
-        return Frame("heartbeat", text, self.last_seq, f"{self.epoch}:{self.last_seq}")
+        return Frame(HEARTBEAT, text, self.last_seq, f"{self.epoch}:{self.last_seq}")
 
     async def run_heartbeats(self) -> None:
         """Every `heartbeat` seconds one shared frame to each idle live subscriber. Its seq is a

@@ -28,6 +28,7 @@ from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY
 from bridge.params import parse_uint
 from bridge.protocol import (
+    ALERT,
     ALERTS_SSE_PATH,
     ALERTS_WS_PATH,
     CLOSE_GOING_AWAY,
@@ -36,6 +37,7 @@ from bridge.protocol import (
     CLOSE_POLICY,
     CLOSE_RESTART,
     CLOSE_TRY_AGAIN,
+    RESYNC,
 )
 from bridge.streams.connection import SseWriter, WebSocketWriter
 
@@ -127,7 +129,7 @@ class Feed:
                 return
             for seq, text in rows:
                 if self._wanted(text):
-                    yield Frame("alert", text, seq, f"{self.epoch}:{seq}")
+                    yield Frame(ALERT, text, seq, f"{self.epoch}:{seq}")
             cursor = rows[-1][0]
 
     def _wanted(self, text: str) -> bool:
@@ -138,7 +140,7 @@ class Feed:
 
 def from_resync(feed: Feed, reason: str) -> Frame:
     """Tells the client its resume point is unusable; a fresh snapshot follows."""
-    return Frame("resync", dumps({"type": "resync", "reason": reason, "epoch": feed.epoch,
+    return Frame(RESYNC, dumps({"type": RESYNC, "reason": reason, "epoch": feed.epoch,
                                   "seq": feed.upto, "since": feed.params.since}))
 
 

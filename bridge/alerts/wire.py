@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from bridge.alerts.model import format_time
+from bridge.protocol import ERROR
 from bridge.streams.frames import ws_frame
 
 WS_TEXT = 0x1
@@ -65,4 +66,4 @@ def alert_frame(seq: int, epoch: str, kind: str, status: str, ts_ms: int, alert_
 
 
 def error_frame(body: dict[str, Any]) -> Frame:
-    return Frame("error", json.dumps({"type": "error", **body}, separators=(",", ":")))
+    return Frame(ERROR, json.dumps({"type": ERROR, **body}, separators=(",", ":")))

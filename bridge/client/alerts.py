@@ -29,7 +29,7 @@ from bridge.client.common import (
     endpoints,
 )
 from bridge.client.reconnect import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
-from bridge.protocol import ALERTS_WS_PATH
+from bridge.protocol import ALERT, ALERTS_WS_PATH, ERROR, HEARTBEAT, RESYNC, SNAPSHOT
 
 log = logging.getLogger("bridge.client.alerts")
 
@@ -114,22 +114,22 @@ class AlertsClient(StreamClient):
 
     async def _handle(self, frame: Frame) -> None:
         kind = frame.get("type")
-        if kind in ("alert", "snapshot", "resync"):
+        if kind in (ALERT, SNAPSHOT, RESYNC):
             self._opened = True
-        if kind == "alert":
+        if kind == ALERT:
             await self._event(frame)
-        elif kind == "snapshot":
+        elif kind == SNAPSHOT:
             await self._snapshot(frame)
-        elif kind == "resync":
+        elif kind == RESYNC:
             self._resync_reason = str(frame.get("reason") or "resync")
             log.warning("alert stream resync: %s", self._resync_reason)
             # Until the fresh snapshot arrives, a reconnect must ask for one.
             self.seq = self.epoch = None
-        elif kind == "error":
+        elif kind == ERROR:
             if not self._opened and frame.get("error") == "bad_request":
                 self._refused = str(frame.get("detail") or "bad request")
             await self._emit(frame)
-        elif kind == "heartbeat":
+        elif kind == HEARTBEAT:
             # `seq` in a heartbeat is a valid resume point (everything up to it was sent or
             # filtered out): moving up to it spares a filtered client replays of events it
             # would not get, and a `too_old` resync after a long quiet spell.

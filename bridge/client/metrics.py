@@ -36,7 +36,17 @@ from bridge.client.common import (
 from bridge.client.polling import PollError, fetch_current
 from bridge.client.reconnect import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
 from bridge.client.snapshots import default_frame, merge_delta, subscription_frame
-from bridge.protocol import DEFAULT_ID, METRICS_WS_PATH
+from bridge.protocol import (
+    DEFAULT_ID,
+    ERROR,
+    METRICS,
+    METRICS_WS_PATH,
+    STATUS,
+    SUBSCRIBE,
+    SUBSCRIBED,
+    UNSUBSCRIBE,
+    UNSUBSCRIBED,
+)
 
 log = logging.getLogger("bridge.client.metrics")
 
@@ -109,7 +119,7 @@ class MetricsWebSocketClient(StreamClient):
         """
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
         sub_id = sub_id or f"s{next(self._ids)}"
-        message: dict[str, Any] = {"type": "subscribe", "id": sub_id}
+        message: dict[str, Any] = {"type": SUBSCRIBE, "id": sub_id}
         if metrics:  # none = every catalog metric
             message["metrics"] = metrics
         if instances:
@@ -129,7 +139,7 @@ class MetricsWebSocketClient(StreamClient):
         self._subscriptions.pop(sub_id, None)
         self._acked.discard(sub_id)
         self._snapshots.pop(sub_id, None)
-        await self._send_json(json.dumps({"type": "unsubscribe", "id": sub_id}))
+        await self._send_json(json.dumps({"type": UNSUBSCRIBE, "id": sub_id}))
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -258,20 +268,20 @@ class MetricsWebSocketClient(StreamClient):
 
     async def _deliver(self, frame: Frame) -> None:
         kind = frame.get("type")
-        if kind == "metrics":
+        if kind == METRICS:
             sub_id = str(frame.get("id") or DEFAULT_ID)
             full = merge_delta(self._snapshots.get(sub_id), frame) if frame.get("delta") else frame
             self._snapshots[sub_id] = full
             self.buffer.add_snapshot(frame)
-        elif kind == "status":
+        elif kind == STATUS:
             self.prometheus = frame.get("prometheus", self.prometheus)
-        elif kind == "subscribed":
+        elif kind == SUBSCRIBED:
             self._acked.add(str(frame.get("id")))
-        elif kind == "unsubscribed":
+        elif kind == UNSUBSCRIBED:
             # Also sent when the bridge ends a subscription itself (a raw query Prometheus
             # rejects): forget it so a reconnect does not send it again.
             self._subscriptions.pop(str(frame.get("id")), None)
-        elif kind == "error":
+        elif kind == ERROR:
             sub_id = frame.get("id")
             if sub_id in self._subscriptions and sub_id not in self._acked:
                 log.warning("bridge rejected subscription %s: %s", sub_id, frame.get("detail"))

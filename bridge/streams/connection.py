@@ -37,7 +37,7 @@ from aiohttp import WSMsgType, web
 from aiohttp_sse import EventSourceResponse
 
 from bridge.config import StreamsConfig
-from bridge.protocol import CLOSE_POLICY
+from bridge.protocol import CLOSE_POLICY, METRICS
 from bridge.streams.frames import NO_ID, Frame, ws_close_frame
 
 WRITE_LIMIT = 64 * 1024  # unsent bytes a transport may hold before frames wait in the queue
@@ -173,7 +173,7 @@ class Connection:
                 self.hub.count_sent(type_, 1)
         if self.pending:
             parts.extend(self.pending.values())
-            self.hub.count_sent("metrics", len(self.pending))
+            self.hub.count_sent(METRICS, len(self.pending))
         self.control = self.pending = None
         self.stuck_since = None
         return parts

@@ -33,7 +33,7 @@ from bridge.errors import (
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.metrics.catalog import CATALOG_KEY
 from bridge.metrics.snapshot import evaluate
-from bridge.protocol import CLOSE_GOING_AWAY
+from bridge.protocol import CLOSE_GOING_AWAY, ERROR, HEARTBEAT, METRICS, STATUS, UNSUBSCRIBED
 from bridge.selfmetrics import BridgeMetrics
 from bridge.streams.connection import CLOSE_STUCK, Connection
 from bridge.streams.frames import NO_ID, Frame, SampleIndex, control, delta_body, sample_index
@@ -115,11 +115,11 @@ class Poller:
 
     def publish(self, body: dict[str, Any]) -> None:
         """Encode once, offer the same frame to every subscriber; never awaits."""
-        full = Frame("metrics", body)
+        full = Frame(METRICS, body)
         delta = None
         if self.delta_subs:
             if self.previous is not None:
-                delta = Frame("metrics", delta_body(self.previous, body))
+                delta = Frame(METRICS, delta_body(self.previous, body))
             self.previous = sample_index(body)
         else:
             self.previous = None
@@ -128,7 +128,7 @@ class Poller:
         started = time.perf_counter()
         for sub in list(self.subs):
             sent += sub.conn.offer(sub, full, delta)
-        self.hub.count_sent("metrics", sent)
+        self.hub.count_sent(METRICS, sent)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("poller %s: %d of %d frames written in %.1f ms, %.1f ms after the tick",
                       self.key.metrics or self.key.query, sent, len(self.subs),
@@ -140,7 +140,7 @@ class Poller:
 
         A raw query Prometheus rejects as `bad_data` will never work: its subscriptions end.
         """
-        frame = control("error", **exc.body())
+        frame = control(ERROR, **exc.body())
         for sub in list(self.subs):
             sub.conn.send_control(frame, sub.id)
             if isinstance(exc, UpstreamBadData):
@@ -274,7 +274,7 @@ class StreamHub:
         if ack is not None:
             self.send(conn, ack, sub_id)
         if poller.last is not None:
-            self.count_sent("metrics", conn.offer(sub, poller.last, None))
+            self.count_sent(METRICS, conn.offer(sub, poller.last, None))
         return sub
 
     def unsubscribe(self, conn: Connection, sub_id: str) -> bool:
@@ -283,7 +283,7 @@ class StreamHub:
         if sub is None:
             return False
         self._detach(sub)
-        self.send(conn, control("unsubscribed"), sub_id)
+        self.send(conn, control(UNSUBSCRIBED), sub_id)
         return True
 
     def _detach(self, sub: Subscription) -> None:
@@ -309,7 +309,7 @@ class StreamHub:
         if up is self.prometheus_up:
             return
         previous, self.prometheus_up = self.prometheus_up, up
-        self.status = control("status", prometheus="up" if up else "down",
+        self.status = control(STATUS, prometheus="up" if up else "down",
                               detail=detail or ("Prometheus answers again" if up else ""),
                               timestamp=time.time())
         if previous is None and up:
@@ -320,7 +320,7 @@ class StreamHub:
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.heartbeat)
-            self.broadcast(control("heartbeat", timestamp=time.time()))
+            self.broadcast(control(HEARTBEAT, timestamp=time.time()))
 
     async def _flush_loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -20,7 +20,7 @@ from bridge.http import check_origin, has_token, require_read_access, start_stre
 from bridge.keys import CONFIG_KEY
 from bridge.metrics.catalog import CATALOG_KEY
 from bridge.params import parse_list, parse_number
-from bridge.protocol import DEFAULT_ID, METRICS_SSE_PATH
+from bridge.protocol import DEFAULT_ID, METRICS_SSE_PATH, SUBSCRIBE
 from bridge.streams.connection import SseConnection
 from bridge.streams.frames import SSE
 from bridge.streams.hub import STREAMS_KEY
@@ -36,7 +36,7 @@ def subscribe_fields(query: Any) -> dict[str, Any]:
     if unknown:
         raise BadRequest(f"unknown parameter(s) {', '.join(unknown)}; this stream takes "
                          f"{', '.join(sorted(PARAMS))}")
-    fields: dict[str, Any] = {"type": "subscribe", "id": DEFAULT_ID}
+    fields: dict[str, Any] = {"type": SUBSCRIBE, "id": DEFAULT_ID}
     for name in ("metrics", "instances"):
         if name in query:  # present but empty: the subscribe check says a list cannot be
             fields[name] = parse_list(query, name) or []

@@ -15,6 +15,7 @@ from bridge.config import BridgeConfig
 from bridge.errors import BadRequest, Forbidden, Unauthorized
 from bridge.metrics.catalog import Catalog
 from bridge.params import MAX_PROMQL
+from bridge.protocol import SUBSCRIBED
 from bridge.streams.frames import Frame, control
 
 MAX_ID_LENGTH = 64
@@ -45,7 +46,7 @@ class SubscribeRequest:
         what: dict[str, Any] = ({"query": self.key.query} if self.key.query is not None
                                 else {"metrics": list(self.key.metrics)})
         instances = list(self.key.instances) if self.key.instances is not None else None
-        return control("subscribed", **what, instances=instances,
+        return control(SUBSCRIBED, **what, instances=instances,
                        interval=self.key.interval, delta=self.delta)
 
 

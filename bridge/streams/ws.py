@@ -21,7 +21,15 @@ from bridge.errors import BadRequest, BridgeError, NotFound
 from bridge.http import check_origin, has_token, require_read_access, start_stream
 from bridge.keys import CONFIG_KEY
 from bridge.metrics.catalog import CATALOG_KEY
-from bridge.protocol import CLOSE_TRY_AGAIN, DEFAULT_ID, METRICS_WS_PATH, MSGPACK_PROTOCOL
+from bridge.protocol import (
+    CLOSE_TRY_AGAIN,
+    DEFAULT_ID,
+    ERROR,
+    METRICS_WS_PATH,
+    MSGPACK_PROTOCOL,
+    SUBSCRIBE,
+    UNSUBSCRIBE,
+)
 from bridge.streams.connection import Connection, close_websocket
 from bridge.streams.frames import FORMAT_NAMES, WS_MSGPACK, control
 from bridge.streams.hub import STREAMS_KEY, StreamHub
@@ -64,7 +72,7 @@ async def metrics_socket(request: web.Request) -> web.StreamResponse:
         try:
             hub.subscribe(conn, DEFAULT_ID, hub.default_key)
         except BridgeError as exc:
-            hub.send(conn, control("error", **exc.body()), DEFAULT_ID)
+            hub.send(conn, control(ERROR, **exc.body()), DEFAULT_ID)
         async for msg in ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 handle_frame(request.app, hub, conn, msg.data)
@@ -86,18 +94,18 @@ def handle_frame(app: web.Application, hub: StreamHub, conn: Connection,
         if isinstance(msg.get("id"), str):
             sub_id = msg["id"]
         kind = msg.get("type")
-        if kind == "subscribe":
+        if kind == SUBSCRIBE:
             _subscribe(app, hub, conn, msg)
-        elif kind == "unsubscribe":
+        elif kind == UNSUBSCRIBE:
             _unsubscribe(hub, conn, msg)
         else:
             raise BadRequest(f"unknown frame type {kind!r:.40}; expected subscribe or "
                              "unsubscribe")
     except BridgeError as exc:
-        hub.send(conn, control("error", **exc.body()), sub_id)
+        hub.send(conn, control(ERROR, **exc.body()), sub_id)
     except Exception:  # a bug must not end the socket (nor show the client a traceback)
         log.exception("streams: client frame %r", data[:200])
-        hub.send(conn, control("error", error="internal", detail="internal server error"),
+        hub.send(conn, control(ERROR, error="internal", detail="internal server error"),
                  sub_id)
 
 
