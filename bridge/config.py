@@ -226,6 +226,7 @@ SHORTCUTS: dict[str, str] = {
     "log_level": "log_level",
 }
 
+
 def parse_listen(value: str) -> tuple[str, int]:
     """Split HOST:PORT (":PORT" = all interfaces, "[::1]:PORT" for IPv6) or raise ValueError."""
     host, sep, port_s = value.rpartition(":")

@@ -14,6 +14,7 @@ from bridge.protocol import Backoff
 
 __all__ = ["Attempt", "AttemptLog", "Backoff"]
 
+
 @dataclass(frozen=True)
 class Attempt:
     """One connection attempt as the client saw it (for logs, `promwire-watch` and tests).
