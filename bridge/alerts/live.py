@@ -199,7 +199,7 @@ async def alerts_ws(request: web.Request) -> web.StreamResponse:
     async def send(item: Item) -> None:
         await writer.send_text(item.data)
 
-    feed.sub.direct = lambda item: writer.write_now(item.ws)
+    feed.sub.direct = writer.offer
     sender = asyncio.create_task(pump(feed, send))
     # A stuck peer can block the sender inside a write: cancel it when the hub gives up on it.
     feed.sub.on_close(lambda reason: reason == "overflow" and sender.cancel())

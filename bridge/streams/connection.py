@@ -252,16 +252,23 @@ class SseConnection(Connection):
 CLOSE_TIMEOUT = 5.0  # seconds a polite WebSocket close may take before the socket is cut
 
 
+class Encoded(Protocol):
+    """A frame whose complete WebSocket bytes are built once and shared (bridge.alerts.wire)."""
+
+    @property
+    def ws(self) -> bytes: ...
+
+
 class WebSocketWriter:
     """An alert stream's WebSocket: shared frame bytes written at once while it keeps up
-    (`write_now`, no task switch per subscriber), otherwise sent by its sender task."""
+    (`offer`, no task switch per subscriber), otherwise sent by its sender task."""
 
     def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
         self.request, self.ws = request, ws
 
-    def write_now(self, frame: bytes) -> bool:
-        """Write a complete WebSocket frame now; False (nothing written) if the socket lags."""
-        return not self.ws.closed and write_now(self.request.transport, frame)
+    def offer(self, frame: Encoded) -> bool:
+        """Write the frame's WebSocket bytes now; False (nothing written) if the socket lags."""
+        return not self.ws.closed and write_now(self.request.transport, frame.ws)
 
     async def send_text(self, payload: bytes) -> None:
         """Send `payload` as one text frame, waiting for the socket."""
