@@ -19,10 +19,14 @@ import errno
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from exporter.collectors.base import Collector, NoDataError
-from exporter.config import ExporterConfig
+from exporter.collectors.base import Collector, NoDataError, option
 from exporter.exposition import Desc, Family, MetricFamily
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
 
 UP = Desc("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.", "gauge",
           ("device",))
@@ -101,8 +105,20 @@ def read_attrs(dir_fd: int) -> dict[str, str] | None:
     return values
 
 
+@dataclass(frozen=True)
+class NetclassConfig:
+    ignored_devices: str = option(
+        "--collector.netclass.ignored-devices", "^$",
+        "regex of network devices to leave out (searched in the name)", regex=True)
+    # 1.5 reports -1 (unknown) as -125000 unless this is set.
+    ignore_invalid_speed: bool = option(
+        "--collector.netclass.ignore-invalid-speed", False,
+        "leave out speeds the kernel reports as -1")
+
+
 class NetclassCollector(Collector):
     name = "netclass"
+    options = NetclassConfig
 
     def __init__(self, config: ExporterConfig) -> None:
         super().__init__(config)

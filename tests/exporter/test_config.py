@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from exporter.collectors import COLLECTORS, default_collectors
+from exporter.collectors.filesystem import FilesystemConfig
 from exporter.config import (
     ConfigError,
     ExporterConfig,
-    FilesystemConfig,
     parse_file,
     parse_listen,
     resolve_collectors,
