@@ -221,3 +221,56 @@ def to_int(text: str, where: str) -> int:
 def supported(collector: type[Collector]) -> bool:
     return any(sys.platform.startswith(p) for p in collector.platforms) or \
         "any" in collector.platforms
+
+
+def read_attr(path: str) -> str:
+    """A sysfs attribute, stripped: one read() of up to 4 KiB, as procfs' SysReadFile does,
+    so a broken driver that answers EAGAIN fails the read instead of making it spin."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", "replace").strip()
+
+
+UNSIGNED = re.compile(r"[0-9]+")
+
+
+def to_uint(text: str, where: str) -> int:
+    """A non-negative decimal (Go's ParseUint, base 10), else ValueError naming `where`."""
+    if UNSIGNED.fullmatch(text) is None or int(text) >= 1 << 64:
+        raise ValueError(f"{where}: expected an unsigned integer, got {text[:40]!r}")
+    return int(text)
+
+
+def read_uint(path: str) -> int:
+    """procfs' ReadUintFromFile: the whole file, stripped, as an unsigned integer."""
+    return to_uint(read_attr(path), path)
+
+
+def read_int(path: str) -> int:
+    """procfs' ReadIntFromFile: the whole file, stripped, as a signed integer."""
+    return to_int(read_attr(path), path)
+
+
+# Errors procfs' readers treat as "this attribute is not there".
+ABSENT = (FileNotFoundError, PermissionError)
+
+
+def optional_uint(path: str) -> int | None:
+    """An unsigned attribute, or None when it does not exist or may not be read."""
+    try:
+        return read_uint(path)
+    except ABSENT:
+        return None
+
+
+def subdirs(path: str, prefix: str = "") -> list[str]:
+    """Sorted names in `path` starting with `prefix` (like Go's Glob of `prefix*`); NoDataError
+    when `path` does not exist, so a host without the subsystem reports success 0."""
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        raise NoDataError(f"{path} does not exist") from None
+    return sorted(n for n in names if n.startswith(prefix))
