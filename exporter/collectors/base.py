@@ -231,7 +231,7 @@ def read_attr(path: str) -> str:
         data = os.read(fd, 4096)
     finally:
         os.close(fd)
-    return data.decode("utf-8", "replace").strip()
+    return data.strip().decode("utf-8", "replace")
 
 
 UNSIGNED = re.compile(r"[0-9]+")
