@@ -50,6 +50,7 @@ def assert_parity(collector, prefixes: Iterable[str], *, not_in_1_5: Iterable[st
     ours, our_headers = samples(text), headers(text)
     prefixes = tuple(prefixes)
     newer = set(not_in_1_5)
+    assert newer <= set(E2E_HEADERS), newer - set(E2E_HEADERS)
     expected = {f for f in E2E_HEADERS if f.startswith(prefixes)} - newer
     assert expected, f"no e2e family starts with {prefixes}"
     assert set(our_headers) == expected
