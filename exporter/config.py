@@ -54,12 +54,18 @@ def _sections() -> dict[str, type]:
 
 
 def _options(sections: Mapping[str, type]) -> list[OptionSpec]:
-    """Every declared option; a collector's flags must be its own (`--collector.NAME.*`)."""
+    """Every declared option; a collector's flags are `--collector.*` and unique (1.5 spells
+    a few with another prefix than the collector's name: --collector.powersupply.*)."""
     specs = [spec for name, cls in sections.items() for spec in option_specs(name, cls)]
+    seen: dict[str, str] = {}
     for spec in specs:
-        if spec.section not in ("paths", "http") and spec.flag is not None \
-                and not spec.flag.startswith(f"--collector.{spec.section}."):
-            raise RuntimeError(f"{spec.where}: flag {spec.flag} is not the collector's own")
+        if spec.flag is None:
+            continue
+        if spec.section not in ("paths", "http") and not spec.flag.startswith("--collector."):
+            raise RuntimeError(f"{spec.where}: flag {spec.flag} is not a --collector. flag")
+        if spec.flag in seen:
+            raise RuntimeError(f"{spec.flag} is declared by {seen[spec.flag]} and {spec.where}")
+        seen[spec.flag] = spec.where
     return specs
 
 

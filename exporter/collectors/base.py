@@ -25,10 +25,11 @@ README's table; exporter/collectors/__init__.py finds it by itself):
 
 The CLI turns each option into its flag (a bool into `--flag` / `--no-flag`, as kingpin),
 exporter.config makes the section a field of `ExporterConfig` and a YAML key, and `--help`
-lists them under the collector. Flags are node_exporter 1.5's spelling and must start with
-`--collector.NAME.`. A collector with a non-Linux fallback sets `fallback = "psutil"` (or
-"os") and implements `collect_procfs()` and `collect_psutil()`: the base `collect()` picks
-one (`by_backend`), so collectors never test the backend themselves.
+lists them under the collector. Flags are node_exporter 1.5's spelling: `--collector.NAME.*`
+(1.5 has a few others, e.g. `--collector.powersupply.*`), each declared once. A collector
+with a non-Linux fallback sets `fallback = "psutil"` (or "os") and implements
+`collect_procfs()` and `collect_psutil()`: the base `collect()` picks one (`by_backend`), so
+collectors never test the backend themselves.
 """
 
 from __future__ import annotations
@@ -232,6 +233,15 @@ def read_attr(path: str) -> str:
     finally:
         os.close(fd)
     return data.strip().decode("utf-8", "replace")
+
+
+ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
+
+
+def valid_utf8(data: bytes) -> str:
+    """Text as Go's strings.ToValidUTF8(s, "\ufffd"): each run of invalid bytes becomes one
+    U+FFFD (a U+FFFD already in the text stays as it is)."""
+    return ESCAPED_BYTES.sub("\ufffd", data.decode("utf-8", "surrogateescape"))
 
 
 UNSIGNED = re.compile(r"[0-9]+")

@@ -9,10 +9,9 @@ success is 0, as 1.5's ErrNoData.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 
-from exporter.collectors.base import Collector, NoDataError
+from exporter.collectors.base import Collector, NoDataError, valid_utf8
 from exporter.exposition import Desc, MetricFamily, single
 
 # DMI file -> label, for the files 1.5 reports.
@@ -32,7 +31,6 @@ HELP = ("A metric with a constant '1' value labeled by bios_date, bios_release, 
         "chassis_asset_tag, chassis_serial, chassis_vendor, chassis_version, product_family, "
         "product_name, product_serial, product_sku, product_uuid, product_version, "
         "system_vendor if provided by DMI.")
-REPLACEMENTS = re.compile("\ufffd+")
 
 
 def read_at(dir_fd: int, name: str) -> bytes:
@@ -72,9 +70,7 @@ class DmiCollector(Collector):
                     data = read_at(dir_fd, name)
                 except PermissionError:
                     continue  # root only: serials, product_uuid
-                # Go's strings.ToValidUTF8: each run of invalid bytes becomes one U+FFFD.
-                text = data.strip().decode("utf-8", "replace")
-                values[label] = REPLACEMENTS.sub("\ufffd", text)
+                values[label] = valid_utf8(data.strip())
         finally:
             os.close(dir_fd)
         return values
