@@ -244,6 +244,34 @@ def valid_utf8(data: bytes) -> str:
     return ESCAPED_BYTES.sub("\ufffd", data.decode("utf-8", "surrogateescape"))
 
 
+# strconv.ParseInt(s, 0, 64): an optional sign, then 0x/0o/0b or a leading-0 octal or decimal.
+GO_INT = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
+
+
+def go_int(text: str, signed: bool = True) -> int | None:
+    """Go's ParseInt with base 0 (sysfs writes flags and dev_id as 0x...), None if invalid;
+    `go_uint` is ParseUint's twin."""
+    m = GO_INT.fullmatch(text)
+    if m is None:
+        return None
+    sign, digits = m.groups()
+    if digits[:2] in ("0x", "0X", "0o", "0O", "0b", "0B"):
+        value = int(digits, 0)
+    elif digits.startswith("0"):
+        value = int(digits, 8)
+    else:
+        value = int(digits)
+    value = -value if sign == "-" else value
+    if not signed:
+        return value if sign == "" and 0 <= value < 1 << 64 else None
+    return value if -(1 << 63) <= value < 1 << 63 else None
+
+
+def go_uint(text: str) -> int | None:
+    """Go's ParseUint with base 0 (fc_host counters are 0x...), None if invalid."""
+    return go_int(text, signed=False)
+
+
 UNSIGNED = re.compile(r"[0-9]+")
 
 

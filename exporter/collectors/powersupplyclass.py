@@ -16,8 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from exporter.collectors.base import Collector, NoDataError, option, valid_utf8
-from exporter.collectors.netclass import go_int
+from exporter.collectors.base import Collector, NoDataError, go_int, option, valid_utf8
 from exporter.exposition import Desc, Family, MetricFamily, varying_labels
 
 # sysfs file -> (metric name, divisor)
