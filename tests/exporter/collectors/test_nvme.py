@@ -25,5 +25,6 @@ def test_no_nvme_is_no_data(tmp_path):
 def test_unreadable_attribute_fails_only_nvme(tmp_path, caplog):
     # A directory where an attribute should be: the read fails with EISDIR.
     assert_fails_alone(tmp_path, caplog, "nvme",
-                       {"sys/class/nvme/nvme0/firmware_rev/x": "", "sys/class/nvme/nvme0/model": "m",
+                       {"sys/class/nvme/nvme0/firmware_rev/x": "",
+                        "sys/class/nvme/nvme0/model": "m",
                         "sys/class/nvme/nvme0/serial": "s", "sys/class/nvme/nvme0/state": "live"})
