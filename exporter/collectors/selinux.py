@@ -46,9 +46,11 @@ class SelinuxCollector(Collector):
         return -1
 
     def collect(self) -> Iterator[MetricFamily]:
-        fs = self.selinuxfs()
+        # The context first: without SELinux it is unreadable (EINVAL), and mountinfo, which
+        # selinuxfs may need, is the costly read.
         context = (read_optional(self.proc("self", "attr", "current")) or "").strip("\x00\n")
-        if fs is None or context in ("", "kernel"):
+        fs = None if context in ("", "kernel") else self.selinuxfs()
+        if fs is None:
             yield single(ENABLED, 0)
             return
         yield single(ENABLED, 1)

@@ -52,3 +52,15 @@ def test_this_host():
     """Debian runs without SELinux: only node_selinux_enabled, as node_exporter reports."""
     got = samples(collect_text(SelinuxCollector(fixture_config("/proc", sysfs="/sys"))))
     assert ("node_selinux_enabled", ()) in got
+
+
+def test_selinuxfs_found_in_mountinfo(tmp_path):
+    config = tree(tmp_path, None)
+    other = tmp_path / "selinux"
+    other.mkdir()
+    (other / "enforce").write_text("0")
+    (tmp_path / "proc" / "self" / "mountinfo").write_text(
+        "22 1 0:20 / /sys rw - sysfs sysfs rw\n"
+        f"30 22 0:21 / {other} rw,relatime - selinuxfs selinuxfs rw\n")
+    got = samples(collect_text(SelinuxCollector(config)))
+    assert got[("node_selinux_enabled", ())] == 1 and got[("node_selinux_current_mode", ())] == 0
