@@ -272,6 +272,16 @@ def go_uint(text: str) -> int | None:
     return go_int(text, signed=False)
 
 
+def read_attr_at(dir_fd: int, name: str) -> bytes:
+    """A sysfs attribute relative to its device's directory (one path walk per device, not
+    per file), unstripped: one read of up to 4 KiB."""
+    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
 UNSIGNED = re.compile(r"[0-9]+")
 
 
