@@ -314,11 +314,12 @@ def optional_uint(path: str) -> int | None:
         return None
 
 
-def subdirs(path: str, prefix: str = "") -> list[str]:
-    """Sorted names in `path` starting with `prefix` (like Go's Glob of `prefix*`); NoDataError
-    when `path` does not exist, so a host without the subsystem reports success 0."""
+def numbered(path: str, prefix: str) -> list[str]:
+    """Entries `prefix[0-9]*` of `path` (Go's filepath.Glob), sorted; none when `path` does
+    not exist (a host without the subsystem)."""
     try:
         names = os.listdir(path)
     except FileNotFoundError:
-        raise NoDataError(f"{path} does not exist") from None
-    return sorted(n for n in names if n.startswith(prefix))
+        return []
+    n = len(prefix)
+    return sorted(e for e in names if e.startswith(prefix) and e[n:n + 1].isdigit())
