@@ -11,11 +11,15 @@ from exporter.collectors.entropy import EntropyCollector
 from exporter.collectors.filefd import FilefdCollector
 from exporter.collectors.filesystem import FilesystemCollector
 from exporter.collectors.hwmon import HwmonCollector
+from exporter.collectors.ipvs import IpvsCollector
 from exporter.collectors.loadavg import LoadavgCollector
+from exporter.collectors.mdadm import MdadmCollector
 from exporter.collectors.meminfo import MeminfoCollector
 from exporter.collectors.netclass import NetclassCollector
 from exporter.collectors.netdev import NetdevCollector
 from exporter.collectors.netstat import NetstatCollector
+from exporter.collectors.nfs import NfsCollector
+from exporter.collectors.nfsd import NfsdCollector
 from exporter.collectors.pressure import PressureCollector
 from exporter.collectors.sockstat import SockstatCollector
 from exporter.collectors.softnet import SoftnetCollector
@@ -26,6 +30,7 @@ from exporter.collectors.timex import TimexCollector
 from exporter.collectors.udp_queues import UdpQueuesCollector
 from exporter.collectors.uname import UnameCollector
 from exporter.collectors.vmstat import VmstatCollector
+from exporter.collectors.xfs import XfsCollector
 
 COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
     ArpCollector,
@@ -36,11 +41,15 @@ COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
     FilefdCollector,
     FilesystemCollector,
     HwmonCollector,
+    IpvsCollector,
     LoadavgCollector,
+    MdadmCollector,
     MeminfoCollector,
     NetclassCollector,
     NetdevCollector,
     NetstatCollector,
+    NfsCollector,
+    NfsdCollector,
     PressureCollector,
     SockstatCollector,
     SoftnetCollector,
@@ -51,6 +60,7 @@ COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
     UdpQueuesCollector,
     UnameCollector,
     VmstatCollector,
+    XfsCollector,
 )}
 
 
