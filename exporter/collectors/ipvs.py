@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from exporter.collectors.base import Collector, NoDataError, read_text
-from exporter.config import ExporterConfig
+from exporter.collectors.base import Collector, NoDataError, option, read_text
 from exporter.exposition import Desc, Family, MetricFamily
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
 
 BACKEND_LABELS = ("local_address", "local_port", "remote_address", "remote_port", "proto",
                   "local_mark")
@@ -37,10 +41,23 @@ DECIMAL = re.compile(r"[0-9]{1,20}")
 def parse_labels(text: str) -> tuple[str, ...]:
     """`--collector.ipvs.backend-labels`: a comma separated subset, kept in 1.5's order."""
     wanted = {label for label in text.split(",") if label}
-    unknown = sorted(wanted - set(BACKEND_LABELS))
-    if unknown:
-        raise ValueError(f"unknown IPVS backend labels: {', '.join(unknown)!r}")
     return tuple(label for label in BACKEND_LABELS if label in wanted)
+
+
+def unknown_labels(text: str) -> str | None:
+    """What 1.5 refuses to start with: a backend label it does not know."""
+    unknown = sorted({label for label in text.split(",") if label} - set(BACKEND_LABELS))
+    if unknown:
+        return (f"unknown IPVS backend labels: {', '.join(unknown)}; valid: "
+                f"{', '.join(BACKEND_LABELS)}")
+    return None
+
+
+@dataclass(frozen=True)
+class IpvsConfig:
+    backend_labels: str = option(
+        "--collector.ipvs.backend-labels", ",".join(BACKEND_LABELS),
+        "comma separated list of IPVS backend stats labels", check=unknown_labels)
 
 
 def parse_stats(path: str, text: str) -> list[int]:
@@ -108,10 +125,11 @@ def parse_backends(path: str, text: str) -> list[tuple[dict[str, str], tuple[int
 
 class IpvsCollector(Collector):
     name = "ipvs"
+    options = IpvsConfig
 
-    def __init__(self, config: ExporterConfig, labels: Sequence[str] = BACKEND_LABELS) -> None:
+    def __init__(self, config: ExporterConfig) -> None:
         super().__init__(config)
-        self.labels = tuple(labels)
+        self.labels = parse_labels(config.ipvs.backend_labels)
         self.backend_descs = (
             Desc("node_ipvs_backend_connections_active",
                  "The current active connections by local and remote address.", "gauge",
