@@ -2,7 +2,8 @@
 
 Each line is a key and unsigned decimal counters (prometheus/procfs' nfs package). Procedures
 are labelled with procfs' Go field names (`GetAttr`, `ReadDirPlus`, ...), which is what 1.5
-puts in `method`. As procfs does, a `proc4` line from an older kernel that lists fewer than 59
+puts in `method`, each with the kernel's count for it (procfs 0.8, which 1.5 uses, swapped
+GetDeviceInfo and LayoutGet; later releases fixed it). As procfs does, a `proc4` line from an older kernel that lists fewer than 59
 operations reports the missing ones as 0 (the kernel cannot issue them). A line the file
 lacks leaves its series out; 1.5 would report zeros for it. Lines of newer kernels that 1.5
 does not know are skipped rather than failing the collector. No file (no NFS client module):
@@ -30,7 +31,7 @@ CLIENT_V4_METHODS = (
     "Create", "Pathconf", "StatFs", "ReadLink", "ReadDir", "ServerCaps", "DelegReturn", "GetACL",
     "SetACL", "FsLocations", "ReleaseLockowner", "Secinfo", "FsidPresent", "ExchangeID",
     "CreateSession", "DestroySession", "Sequence", "GetLeaseTime", "ReclaimComplete",
-    "LayoutGet", "GetDeviceInfo", "LayoutCommit", "LayoutReturn", "SecinfoNoName",
+    "GetDeviceInfo", "LayoutGet", "LayoutCommit", "LayoutReturn", "SecinfoNoName",
     "TestStateID", "FreeStateID", "GetDeviceList", "BindConnToSession", "DestroyClientID",
     "Seek", "Allocate", "DeAllocate", "LayoutStats", "Clone")
 
