@@ -3,11 +3,11 @@
 Each line is a key and unsigned decimal counters (prometheus/procfs' nfs package). Procedures
 are labelled with procfs' Go field names (`GetAttr`, `ReadDirPlus`, ...), which is what 1.5
 puts in `method`, each with the kernel's count for it (procfs 0.8, which 1.5 uses, swapped
-GetDeviceInfo and LayoutGet; later releases fixed it). As procfs does, a `proc4` line from an older kernel that lists fewer than 59
-operations reports the missing ones as 0 (the kernel cannot issue them). A line the file
-lacks leaves its series out; 1.5 would report zeros for it. Lines of newer kernels that 1.5
-does not know are skipped rather than failing the collector. No file (no NFS client module):
-no families, success 0.
+GetDeviceInfo and LayoutGet; later releases fixed it). As procfs does, a `proc4` line from
+an older kernel that lists fewer than 59 operations reports the missing ones as 0 (the
+kernel cannot issue them). A line the file lacks leaves its series out; 1.5 would report
+zeros for it. Lines of newer kernels that 1.5 does not know are skipped rather than failing
+the collector. No file (no NFS client module): no families, success 0.
 """
 
 from __future__ import annotations

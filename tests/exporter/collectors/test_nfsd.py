@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from exporter.collectors.nfsd import NfsdCollector
 from tests.exporter.helpers import collect_text, fixture_config, headers, samples
-from tests.exporter.parity import E2E_HEADERS, E2E_SAMPLES, absent_data, assert_fails_alone, \
-    e2e_config
+from tests.exporter.parity import (
+    E2E_HEADERS,
+    E2E_SAMPLES,
+    absent_data,
+    assert_fails_alone,
+    e2e_config,
+)
 
 # Series later releases derive from lines and operations 1.5 does not report.
 NEWER_METHODS = {"WdelegGetattr", "SetClientID", "SetClientIDConfirm"}

@@ -6,8 +6,13 @@ import shutil
 
 from exporter.collectors.zfs import ZfsCollector
 from tests.exporter.helpers import FIXTURES, collect_text, fixture_config, headers, samples
-from tests.exporter.parity import E2E_HEADERS, E2E_SAMPLES, absent_data, assert_fails_alone, \
-    e2e_config
+from tests.exporter.parity import (
+    E2E_HEADERS,
+    E2E_SAMPLES,
+    absent_data,
+    assert_fails_alone,
+    e2e_config,
+)
 
 # e2e-output.txt's zfs families 1.5 does not print on the same tree: later releases read
 # `dbufstats` (1.5: `dbuf_stats`, absent here) and int64 kstats such as this one.
