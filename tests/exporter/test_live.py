@@ -26,7 +26,10 @@ SHARED = ("arp", "conntrack", "cpu", "diskstats", "filesystem", "hwmon", "loadav
           # too (node_scrape_collector_success is compared as a series set).
           *(SYSFS := ("bcache", "bonding", "cpufreq", "dmi", "edac", "fibrechannel",
                       "infiniband", "nvme", "os", "powersupplyclass", "rapl", "schedstat",
-                      "selinux", "tapestats", "thermal_zone")))
+                      "selinux", "tapestats", "thermal_zone",
+                      # procfs/sysfs/D-Bus data most hosts lack: no md, NFS, XFS, ZFS,
+                      # btrfs, IPVS or system bus here.
+                      "btrfs", "ipvs", "mdadm", "nfs", "nfsd", "xfs", "zfs", "systemd")))
 BITS_UNIT = 'use base unit "bytes" instead of "bits"'
 CAMEL_CASE = "metric names should be written in 'snake_case' not 'camelCase'"
 
@@ -211,8 +214,8 @@ HELP_DEFAULT = re.compile(r'^\s*(--collector\.[\w.-]+)=("(?:[^"\\]|\\.)*")', re.
 
 
 def test_default_exclusions_are_the_debian_binarys():
-    """Filesystem, diskstats and netdev exclusions and netstat's fields as the installed
-    node_exporter has them."""
+    """Filesystem, diskstats and netdev exclusions, netstat's fields, systemd's unit regexes
+    and ipvs' labels as the installed node_exporter has them."""
     assert servers.NODE_EXPORTER, "prometheus-node-exporter is not installed (make test does)"
     result = subprocess.run([servers.NODE_EXPORTER, "--help"], capture_output=True, text=True,
                             timeout=30)
@@ -225,6 +228,9 @@ def test_default_exclusions_are_the_debian_binarys():
         "--collector.diskstats.device-exclude": config.diskstats.device_exclude,
         "--collector.netdev.device-exclude": config.netdev.device_exclude,
         "--collector.netstat.fields": config.netstat.fields,
+        "--collector.systemd.unit-include": config.systemd.unit_include,
+        "--collector.systemd.unit-exclude": config.systemd.unit_exclude,
+        "--collector.ipvs.backend-labels": config.ipvs.backend_labels,
     }
     assert {flag: defaults.get(flag) for flag in ours} == ours
 
