@@ -55,7 +55,6 @@ CPUINFO_UINTS = ("processor", "siblings", "cpu cores", "cpuid level", "clflush s
                  "cache_alignment")
 CPUINFO_FLOATS = ("cpu MHz", "bogomips")
 GO_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-CPU_DIR = re.compile(r"cpu[0-9]")
 UINT = re.compile(r"[0-9]{1,20}")
 
 
@@ -186,6 +185,8 @@ class CpuCollector(Collector):
         packages: dict[int, int] = {}
         cores: dict[tuple[int, int], int | None] = {}
         for cpu in sorted(glob.glob(os.path.join(glob.escape(base), "cpu[0-9]*"))):
+            if not os.path.isdir(os.path.join(cpu, "thermal_throttle")):
+                continue  # nothing to report for it (VMs): skip its topology reads
             package = read_uint(os.path.join(cpu, "topology", "physical_package_id"))
             core = read_uint(os.path.join(cpu, "topology", "core_id"))
             if package is None or core is None:
