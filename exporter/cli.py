@@ -44,7 +44,8 @@ def add_option(group: argparse._ArgumentGroup, spec: OptionSpec) -> None:
     if spec.kind is bool:
         group.add_argument(spec.flag, dest=dest, action="store_true", default=None,
                            help=f"{spec.help} (default {str(spec.default).lower()}; "
-                           f"--no-{spec.flag[2:]} turns it off) [{spec.where}]")
+                           f"--no-{spec.flag[2:]} turns it off; YAML {spec.where})"
+                           .replace("%", "%%"))
         group.add_argument(f"--no-{spec.flag[2:]}", dest=dest, action="store_false",
                            help=argparse.SUPPRESS)
         return

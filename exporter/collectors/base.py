@@ -274,6 +274,16 @@ def go_uint(text: str) -> int | None:
     return go_int(text, signed=False)
 
 
+def read_attr_at(dir_fd: int, name: str) -> bytes:
+    """A sysfs attribute relative to its device's directory (one path walk per device, not
+    per file), unstripped: one read of up to 4 KiB."""
+    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
 UNSIGNED = re.compile(r"[0-9]+")
 
 
@@ -306,11 +316,12 @@ def optional_uint(path: str) -> int | None:
         return None
 
 
-def subdirs(path: str, prefix: str = "") -> list[str]:
-    """Sorted names in `path` starting with `prefix` (like Go's Glob of `prefix*`); NoDataError
-    when `path` does not exist, so a host without the subsystem reports success 0."""
+def numbered(path: str, prefix: str) -> list[str]:
+    """Entries `prefix[0-9]*` of `path` (Go's filepath.Glob), sorted; none when `path` does
+    not exist (a host without the subsystem)."""
     try:
         names = os.listdir(path)
     except FileNotFoundError:
-        raise NoDataError(f"{path} does not exist") from None
-    return sorted(n for n in names if n.startswith(prefix))
+        return []
+    n = len(prefix)
+    return sorted(e for e in names if e.startswith(prefix) and e[n:n + 1].isdigit())

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from exporter.collectors.base import Collector, option, read_text
+from exporter.collectors.base import Collector, numbered, option, read_text
 from exporter.exposition import Desc, Family, MetricFamily
 
 MULTIPLIERS = {"k": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50,
@@ -150,11 +150,6 @@ def read_value(path: str) -> int:
     except FileNotFoundError:
         return 0
     return dehumanize(text[:-1], path)
-
-
-def numbered(path: str, prefix: str) -> list[str]:
-    n = len(prefix)
-    return sorted(e for e in os.listdir(path) if e.startswith(prefix) and e[n:n + 1].isdigit())
 
 
 class BcacheCollector(Collector):

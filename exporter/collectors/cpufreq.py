@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from exporter.collectors.base import Collector, optional_uint
+from exporter.collectors.base import Collector, numbered, optional_uint
 from exporter.exposition import Desc, Family, MetricFamily
 
 
@@ -33,22 +33,13 @@ FILES = (
 )
 
 
-def cpu_dirs(base: str) -> list[str]:
-    """`cpu[0-9]*` entries of devices/system/cpu (Go's Glob), sorted; none if it is absent."""
-    try:
-        names = os.listdir(base)
-    except FileNotFoundError:
-        return []
-    return sorted(n for n in names if n.startswith("cpu") and n[3:4].isdigit())
-
-
 class CpufreqCollector(Collector):
     name = "cpufreq"
 
     def collect(self) -> Iterator[MetricFamily]:
         base = self.sys("devices", "system", "cpu")
         families = [Family(desc) for _, desc in FILES]
-        for cpu in cpu_dirs(base):
+        for cpu in numbered(base, "cpu"):
             directory = os.path.join(base, cpu, "cpufreq")
             if not os.path.isdir(directory):
                 continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from exporter.collectors.base import Collector, NoDataError, valid_utf8
+from exporter.collectors.base import Collector, NoDataError, read_attr_at, valid_utf8
 from exporter.exposition import Desc, MetricFamily, single
 
 # DMI file -> label, for the files 1.5 reports.
@@ -31,15 +31,6 @@ HELP = ("A metric with a constant '1' value labeled by bios_date, bios_release, 
         "chassis_asset_tag, chassis_serial, chassis_vendor, chassis_version, product_family, "
         "product_name, product_serial, product_sku, product_uuid, product_version, "
         "system_vendor if provided by DMI.")
-
-
-def read_at(dir_fd: int, name: str) -> bytes:
-    """One read of a DMI attribute relative to the directory (procfs' SysReadFile)."""
-    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
-    try:
-        return os.read(fd, 4096)
-    finally:
-        os.close(fd)
 
 
 class DmiCollector(Collector):
@@ -67,7 +58,7 @@ class DmiCollector(Collector):
                 if label is None or not entry.is_file(follow_symlinks=False):
                     continue
                 try:
-                    data = read_at(dir_fd, name)
+                    data = read_attr_at(dir_fd, name)
                 except PermissionError:
                     continue  # root only: serials, product_uuid
                 values[label] = valid_utf8(data.strip())

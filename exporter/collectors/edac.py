@@ -12,8 +12,7 @@ import os
 import re
 from collections.abc import Iterator
 
-from exporter.collectors.base import Collector, read_uint
-from exporter.collectors.thermal_zone import numbered
+from exporter.collectors.base import Collector, numbered, read_uint
 from exporter.exposition import Desc, Family, MetricFamily
 
 CE = Desc("node_edac_correctable_errors_total", "Total correctable memory errors.", "counter",

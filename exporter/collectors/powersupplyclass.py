@@ -16,7 +16,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from exporter.collectors.base import Collector, NoDataError, go_int, option, valid_utf8
+from exporter.collectors.base import (
+    Collector,
+    NoDataError,
+    go_int,
+    option,
+    read_attr_at,
+    valid_utf8,
+)
 from exporter.exposition import Desc, Family, MetricFamily, varying_labels
 
 # sysfs file -> (metric name, divisor)
@@ -66,11 +73,7 @@ class PowersupplyclassConfig:
 def read_at(dir_fd: int, name: str) -> str | None:
     """One attribute relative to the supply's directory; None where procfs skips it."""
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
-        try:
-            data = os.read(fd, 4096)
-        finally:
-            os.close(fd)
+        data = read_attr_at(dir_fd, name)
     except OSError as exc:
         if exc.errno in SKIPPED:
             return None

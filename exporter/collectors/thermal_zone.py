@@ -13,7 +13,7 @@ import errno
 import os
 from collections.abc import Iterator
 
-from exporter.collectors.base import Collector, read_attr, read_int
+from exporter.collectors.base import Collector, numbered, read_attr, read_int
 from exporter.exposition import Desc, Family, MetricFamily
 
 ZONE_TEMP = Desc("node_thermal_zone_temp", "Zone temperature in Celsius", "gauge",
@@ -22,16 +22,6 @@ CUR_STATE = Desc("node_cooling_device_cur_state", "Current throttle state of the
                  "gauge", ("name", "type"))
 MAX_STATE = Desc("node_cooling_device_max_state", "Maximum throttle state of the cooling device",
                  "gauge", ("name", "type"))
-
-
-def numbered(base: str, prefix: str) -> list[str]:
-    """Entries `prefix[0-9]*` of base (Go's Glob), sorted; none when base is absent."""
-    try:
-        names = os.listdir(base)
-    except FileNotFoundError:
-        return []
-    n = len(prefix)
-    return sorted(e for e in names if e.startswith(prefix) and e[n:n + 1].isdigit())
 
 
 class ThermalZoneCollector(Collector):

@@ -97,11 +97,14 @@ def assert_fails_alone(tmp_path: Path, caplog, name: str, files: Mapping[str, st
     assert len(failures) == 1, [r.getMessage() for r in caplog.records]
 
 
-def absent_data(name: str, tmp_path: Path) -> tuple[dict, str]:
-    """One scrape of `name` on empty trees: (its samples, the exposition)."""
+def assert_absent(tmp_path: Path, name: str, success: int) -> None:
+    """On empty proc/ and sys/ trees `name` reports no family of its own, with this success
+    (0 where node_exporter says ErrNoData, 1 where it just finds nothing)."""
     for sub in ("proc", "sys"):
         (tmp_path / sub).mkdir(exist_ok=True)
     config = fixture_config(tmp_path / "proc", sysfs=tmp_path / "sys", rootfs=str(tmp_path))
     registry = Registry(config, {name: COLLECTORS[name](config)})
-    text = registry.render()
-    return samples(text), text
+    got = samples(registry.render())
+    assert got[("node_scrape_collector_success", (("collector", name),))] == success
+    own = ("node_scrape_collector_", "promwire_exporter_", "process_")
+    assert [key for key in got if not key[0].startswith(own)] == []

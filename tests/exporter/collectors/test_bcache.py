@@ -8,7 +8,7 @@ import pytest
 
 from exporter.collectors.bcache import BcacheCollector, BcacheConfig, dehumanize
 from tests.exporter.helpers import collect_text, samples
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 
 def test_fixture_matches_node_exporter_with_priority_stats():
@@ -31,9 +31,7 @@ def test_dehumanize_as_procfs(text, value):
 
 
 def test_no_bcache_reports_nothing(tmp_path):
-    got, text = absent_data("bcache", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "bcache"),))] == 1
-    assert "node_bcache_" not in text
+    assert_absent(tmp_path, "bcache", 1)
 
 
 def test_garbled_value_fails_only_bcache(tmp_path, caplog):

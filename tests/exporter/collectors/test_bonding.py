@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from exporter.collectors.bonding import BondingCollector
 from tests.exporter.helpers import collect_text, fixture_config, samples
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 
 def test_fixture_matches_node_exporter():
@@ -25,9 +25,7 @@ def test_newer_lower_prefix(tmp_path):
 
 
 def test_no_bonding_module_is_no_data(tmp_path):
-    got, text = absent_data("bonding", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "bonding"),))] == 0
-    assert "node_bonding" not in text
+    assert_absent(tmp_path, "bonding", 0)
 
 
 def test_master_without_slaves_file_fails_only_bonding(tmp_path, caplog):

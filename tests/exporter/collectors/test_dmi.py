@@ -8,7 +8,7 @@ import pytest
 
 from exporter.collectors.dmi import DmiCollector
 from tests.exporter.helpers import collect_text, fixture_config, samples
-from tests.exporter.parity import absent_data, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_parity, e2e_config
 
 
 def test_fixture_matches_node_exporter():
@@ -51,6 +51,4 @@ def test_values_are_read_on_every_scrape(tmp_path):
 
 
 def test_no_dmi_is_no_data(tmp_path):
-    got, text = absent_data("dmi", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "dmi"),))] == 0
-    assert "node_dmi_info" not in text
+    assert_absent(tmp_path, "dmi", 0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.collectors.edac import EdacCollector
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 
 def test_fixture_matches_node_exporter():
@@ -14,9 +14,7 @@ def test_fixture_matches_node_exporter():
 
 
 def test_no_edac_reports_nothing(tmp_path):
-    got, text = absent_data("edac", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "edac"),))] == 1
-    assert "node_edac" not in text
+    assert_absent(tmp_path, "edac", 1)
 
 
 def test_missing_counter_fails_only_edac(tmp_path, caplog):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.collectors.fibrechannel import FibrechannelCollector
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 
 def test_fixture_matches_node_exporter():
@@ -12,9 +12,7 @@ def test_fixture_matches_node_exporter():
 
 
 def test_no_fc_host_is_no_data(tmp_path):
-    got, text = absent_data("fibrechannel", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "fibrechannel"),))] == 0
-    assert "node_fibrechannel" not in text
+    assert_absent(tmp_path, "fibrechannel", 0)
 
 
 def test_garbled_counter_fails_only_fibrechannel(tmp_path, caplog):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.collectors.infiniband import InfinibandCollector, parse_rate
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 
 def test_fixture_matches_node_exporter():
@@ -18,9 +18,7 @@ def test_rate_goes_through_float32_as_procfs():
 
 
 def test_no_infiniband_is_no_data(tmp_path):
-    got, text = absent_data("infiniband", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "infiniband"),))] == 0
-    assert "node_infiniband" not in text
+    assert_absent(tmp_path, "infiniband", 0)
 
 
 def test_garbled_state_fails_only_infiniband(tmp_path, caplog):

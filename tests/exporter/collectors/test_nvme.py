@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.collectors.nvme import NvmeCollector
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 # Namespace families and the info's cntlid label came after 1.5: 1.5 wins.
 NEWER = ("node_nvme_namespace_capacity_bytes", "node_nvme_namespace_info",
@@ -17,9 +17,7 @@ def test_fixture_matches_node_exporter():
 
 
 def test_no_nvme_is_no_data(tmp_path):
-    got, text = absent_data("nvme", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "nvme"),))] == 0
-    assert "node_nvme_info" not in text
+    assert_absent(tmp_path, "nvme", 0)
 
 
 def test_unreadable_attribute_fails_only_nvme(tmp_path, caplog):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from exporter.collectors.os_release import OsCollector
 from tests.exporter.helpers import collect_text, fixture_config, samples
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 
 def test_fixture_matches_node_exporter():
@@ -34,9 +34,7 @@ def test_no_version_id_no_version_family(tmp_path):
 
 
 def test_no_file_is_no_data(tmp_path):
-    got, text = absent_data("os", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "os"),))] == 0
-    assert "node_os_info" not in text
+    assert_absent(tmp_path, "os", 0)
 
 
 def test_malformed_file_fails_only_os(tmp_path, caplog):

@@ -9,7 +9,7 @@ from exporter.collectors.powersupplyclass import (
     PowersupplyclassConfig,
 )
 from tests.exporter.helpers import collect_text, fixture_config, samples
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 
 def test_fixture_matches_node_exporter():
@@ -38,11 +38,23 @@ def test_units_and_empty_text(tmp_path):
 
 
 def test_no_class_is_no_data(tmp_path):
-    got, text = absent_data("powersupplyclass", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "powersupplyclass"),))] == 0
-    assert "node_power_supply" not in text
+    assert_absent(tmp_path, "powersupplyclass", 0)
 
 
 def test_garbled_number_fails_only_powersupplyclass(tmp_path, caplog):
     assert_fails_alone(tmp_path, caplog, "powersupplyclass",
                        {"sys/class/power_supply/BAT0/capacity": "full\n"})
+
+
+def test_removed_supply_vanishes_on_the_next_scrape(tmp_path):
+    import shutil
+
+    base = tmp_path / "class" / "power_supply"
+    for name in ("BAT0", "BAT1"):
+        (base / name).mkdir(parents=True)
+        (base / name / "capacity").write_text("50\n")
+    collector = PowersupplyclassCollector(fixture_config(sysfs=tmp_path))
+    assert len(samples(collect_text(collector))) == 4
+    shutil.rmtree(base / "BAT1")
+    got = samples(collect_text(collector))
+    assert {dict(k[1])["power_supply"] for k in got} == {"BAT0"}

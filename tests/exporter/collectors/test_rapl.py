@@ -6,7 +6,7 @@ import dataclasses
 
 from exporter.collectors.rapl import RaplCollector, RaplConfig
 from tests.exporter.helpers import collect_text, fixture_config, samples
-from tests.exporter.parity import absent_data, as_e2e_paths, assert_fails_alone, assert_parity
+from tests.exporter.parity import as_e2e_paths, assert_absent, assert_fails_alone, assert_parity
 
 
 def test_fixture_matches_node_exporter(tmp_path):
@@ -39,9 +39,7 @@ def test_repeated_names_are_numbered(tmp_path):
 
 
 def test_no_powercap_is_no_data(tmp_path):
-    got, text = absent_data("rapl", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "rapl"),))] == 0
-    assert "node_rapl" not in text
+    assert_absent(tmp_path, "rapl", 0)
 
 
 def test_garbled_counter_fails_only_rapl(tmp_path, caplog):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.collectors.schedstat import SchedstatCollector
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 
 def test_fixture_matches_node_exporter():
@@ -11,9 +11,7 @@ def test_fixture_matches_node_exporter():
 
 
 def test_absent_file_is_no_data(tmp_path):
-    got, text = absent_data("schedstat", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "schedstat"),))] == 0
-    assert "node_schedstat" not in text
+    assert_absent(tmp_path, "schedstat", 0)
 
 
 def test_truncated_cpu_line_fails_only_schedstat(tmp_path, caplog):

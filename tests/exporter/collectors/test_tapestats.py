@@ -6,7 +6,7 @@ import dataclasses
 
 from exporter.collectors.tapestats import TapestatsCollector, TapestatsConfig
 from tests.exporter.helpers import collect_text, samples
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 
 def test_fixture_matches_node_exporter():
@@ -19,9 +19,7 @@ def test_ignored_devices():
 
 
 def test_no_scsi_tape_is_no_data(tmp_path):
-    got, text = absent_data("tapestats", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "tapestats"),))] == 0
-    assert "node_tape" not in text
+    assert_absent(tmp_path, "tapestats", 0)
 
 
 def test_garbled_counter_fails_only_tapestats(tmp_path, caplog):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from exporter.collectors.thermal_zone import ThermalZoneCollector
 from tests.exporter.helpers import collect_text, fixture_config, samples
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 
 def test_fixture_matches_node_exporter():
@@ -28,9 +28,7 @@ def test_negative_cur_state_and_zone_numbers(tmp_path):
 
 
 def test_no_thermal_class_reports_nothing(tmp_path):
-    got, text = absent_data("thermal_zone", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "thermal_zone"),))] == 1
-    assert "node_thermal_zone_temp" not in text and "node_cooling" not in text
+    assert_absent(tmp_path, "thermal_zone", 1)
 
 
 def test_garbled_temperature_fails_only_thermal_zone(tmp_path, caplog):
