@@ -8,7 +8,7 @@ import sys
 
 from exporter.collectors.ipvs import IpvsCollector, IpvsConfig
 from tests.exporter.helpers import FIXTURES, collect_text, fixture_config, samples
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 
 def test_fixture_matches_node_exporter():
@@ -39,9 +39,7 @@ def test_unknown_backend_label_exits_2():
 
 
 def test_no_ip_vs_is_no_data(tmp_path):
-    got, text = absent_data("ipvs", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "ipvs"),))] == 0
-    assert "node_ipvs_" not in text
+    assert_absent(tmp_path, "ipvs", success=0)
 
 
 def test_garbled_stats_fail_only_ipvs(tmp_path, caplog):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from exporter.collectors.mdadm import MdadmCollector, parse_mdstat
 from tests.exporter.helpers import collect_text, fixture_config, samples
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 # Later releases also read /sys/block/md*/md (degraded and raid disks); 1.5 reads mdstat only.
 NEWER = ("node_md_degraded", "node_md_raid_disks")
@@ -43,9 +43,7 @@ def test_pending_resync_has_no_synced_blocks():
 
 
 def test_no_mdstat_is_no_data(tmp_path):
-    got, text = absent_data("mdadm", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "mdadm"),))] == 0
-    assert "node_md_" not in text
+    assert_absent(tmp_path, "mdadm", success=0)
 
 
 def test_garbled_mdstat_fails_only_mdadm(tmp_path, caplog):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from exporter.collectors.nfs import NfsCollector
 from tests.exporter.helpers import collect_text, fixture_config, samples
-from tests.exporter.parity import absent_data, assert_fails_alone, assert_parity, e2e_config
+from tests.exporter.parity import assert_absent, assert_fails_alone, assert_parity, e2e_config
 
 
 def test_fixture_matches_node_exporter():
@@ -27,9 +27,7 @@ def test_missing_lines_leave_their_series_out_and_newer_lines_are_skipped(tmp_pa
 
 
 def test_no_nfs_client_is_no_data(tmp_path):
-    got, text = absent_data("nfs", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "nfs"),))] == 0
-    assert "node_nfs_" not in text
+    assert_absent(tmp_path, "nfs", success=0)
 
 
 def test_garbled_counter_fails_only_nfs(tmp_path, caplog):

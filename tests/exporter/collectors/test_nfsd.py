@@ -7,7 +7,7 @@ from tests.exporter.helpers import collect_text, fixture_config, headers, sample
 from tests.exporter.parity import (
     E2E_HEADERS,
     E2E_SAMPLES,
-    absent_data,
+    assert_absent,
     assert_fails_alone,
     e2e_config,
 )
@@ -40,9 +40,7 @@ def test_server_threads_line_with_floats(tmp_path):
 
 
 def test_no_nfs_server_is_no_data(tmp_path):
-    got, text = absent_data("nfsd", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "nfsd"),))] == 0
-    assert "node_nfsd_" not in text
+    assert_absent(tmp_path, "nfsd", success=0)
 
 
 def test_garbled_line_fails_only_nfsd(tmp_path, caplog):

@@ -9,7 +9,7 @@ from tests.exporter.helpers import FIXTURES, collect_text, fixture_config, heade
 from tests.exporter.parity import (
     E2E_HEADERS,
     E2E_SAMPLES,
-    absent_data,
+    assert_absent,
     assert_fails_alone,
     e2e_config,
 )
@@ -48,9 +48,7 @@ def test_pools_come_and_go(tmp_path):
 
 
 def test_no_zfs_is_no_data(tmp_path):
-    got, text = absent_data("zfs", tmp_path)
-    assert got[("node_scrape_collector_success", (("collector", "zfs"),))] == 0
-    assert "node_zfs_" not in text
+    assert_absent(tmp_path, "zfs", success=0)
 
 
 def test_garbled_kstat_fails_only_zfs(tmp_path, caplog):
