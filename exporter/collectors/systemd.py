@@ -176,38 +176,38 @@ def connect(config: SystemdConfig, deadline: float) -> Bus:
         raise NoDataError(f"no D-Bus system bus at {address}: {exc}") from None
 
 
-def connect_bus(address: str, deadline: float) -> Bus:
-    from jeepney.io.blocking import DBusConnection, prep_socket
+def open_socket(path: str, deadline: float) -> DBusConnection:
+    """An authenticated connection that has not said Hello yet (jeepney's constructor would
+    wait for the Hello reply without a time limit)."""
+    from jeepney.io.blocking import DBusConnection, DBusConnectionBase, prep_socket
+    from jeepney.io.common import MessageFilters
 
-    sock = prep_socket(bus_path(address), timeout=max(0.01, deadline - time.monotonic()))
-    sock.settimeout(max(0.01, deadline - time.monotonic()))
+    class Connection(DBusConnection):
+        def __init__(self, sock: socket.socket) -> None:
+            DBusConnectionBase.__init__(self, sock)
+            self._filters = MessageFilters()
+
+    sock = prep_socket(path, timeout=max(0.01, deadline - time.monotonic()))
+    return Connection(sock)
+
+
+def connect_bus(address: str, deadline: float) -> Bus:
+    connection = open_socket(bus_path(address), deadline)
     try:
-        connection = DBusConnection(sock)  # says Hello to the bus
+        hello = Bus(connection, deadline, "org.freedesktop.DBus")
+        (connection.unique_name,) = hello.call("/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                               "Hello")
     except BaseException:
-        sock.close()
+        connection.close()
         raise
-    sock.settimeout(None)
     return Bus(connection, deadline, SYSTEMD)
 
 
 def connect_private(deadline: float) -> Bus:
-    from jeepney.io.blocking import DBusConnection, DBusConnectionBase, prep_socket
-
+    """systemd's private socket: peer to peer, so no bus, no Hello and no destination."""
     if not os.path.exists(PRIVATE_SOCKET):
         raise FileNotFoundError(f"{PRIVATE_SOCKET} does not exist")
-    sock = prep_socket(PRIVATE_SOCKET, timeout=max(0.01, deadline - time.monotonic()))
-
-    class Private(DBusConnection):
-        """A peer-to-peer connection: no bus, so no Hello."""
-
-        def __init__(self, sock: socket.socket) -> None:
-            from jeepney.io.common import MessageFilters
-
-            DBusConnectionBase.__init__(self, sock)
-            self._filters = MessageFilters()
-            self.unique_name = None
-
-    return Bus(Private(sock), deadline, None)
+    return Bus(open_socket(PRIVATE_SOCKET, deadline), deadline, None)
 
 
 def version(bus: Bus) -> tuple[float, str]:
