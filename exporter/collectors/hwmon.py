@@ -63,8 +63,9 @@ def explode(filename: str) -> tuple[str, str, str] | None:
     return kind, f"{kind}{int(number)}", m.group(4) or ""
 
 
-def chip_name(directory: str) -> str:
-    """1.5's hwmonName: device type + device name, else the `name` file, else hwmonN."""
+def chip_name(directory: str, name: str | None) -> str:
+    """1.5's hwmonName: device type + device name, else the `name` file's text (`name`,
+    read once by the caller), else hwmonN."""
     try:
         device = os.path.realpath(os.path.join(directory, "device"), strict=True)
         prefix, dev_name = os.path.split(device)
@@ -76,7 +77,6 @@ def chip_name(directory: str) -> str:
             return clean_dev
     except OSError:
         pass
-    name = read_file(os.path.join(directory, "name"))
     if name and clean_name(name):
         return clean_name(name)
     return clean_name(os.path.basename(os.path.realpath(directory)))
@@ -205,11 +205,11 @@ class Scrape:
         self.seen_extra: set[tuple] = set()
 
     def chip(self, directory: str) -> None:
-        chip = chip_name(directory)
+        human = read_file(os.path.join(directory, "name"))
+        chip = chip_name(directory, human)
         data: dict[str, dict[str, str]] = {}
         sensor_files(directory, data)
         sensor_files(os.path.join(directory, "device"), data)
-        human = read_file(os.path.join(directory, "name"))
         if human and clean_name(human):
             self.extra(self.names, (chip, clean_name(human)))
         for sensor, values in sorted(data.items()):
