@@ -47,6 +47,7 @@ UNIT_STATES = ("active", "activating", "deactivating", "inactive", "failed")
 MIN_VERSION_SYSTEM_STATE = 212
 VERSION = re.compile(r"[0-9]{3,}(\.[0-9]+)?")
 MAX_UINT64 = (1 << 64) - 1
+WINDOW = 64  # D-Bus requests in flight at once
 # Debian's prometheus-node-exporter default (upstream 1.5 leaves out `target`).
 DEFAULT_UNIT_EXCLUDE = r".+\.(automount|device|mount|scope|slice|target)"
 
@@ -118,6 +119,9 @@ class Bus:
         self.connection = connection
         self.deadline = deadline
         self.bus_name = bus_name  # None on the private socket: no bus, no destination
+        # This scrape's prefetched properties: (path, interface, name) -> value, or None
+        # where systemd answered with an error. Dropped with the connection.
+        self.fetched: dict[tuple[str, str, str], Any] = {}
 
     def call(self, path: str, interface: str, method: str, signature: str | None = None,
              body: tuple = ()) -> tuple:
@@ -138,11 +142,38 @@ class Bus:
                                (interface, name))
         return variant[1]
 
+    def prefetch(self, keys: list[tuple[str, str, str]]) -> None:
+        """Ask for many properties at once, at most WINDOW requests in flight: one round trip
+        per window instead of one per property (node_exporter runs its calls in goroutines)."""
+        from jeepney import DBusAddress, HeaderFields, MessageType
+        from jeepney.wrappers import Properties
+
+        for start in range(0, len(keys), WINDOW):
+            pending: dict[int, tuple[str, str, str]] = {}
+            for key in keys[start:start + WINDOW]:
+                path, interface, name = key
+                address = DBusAddress(path, bus_name=self.bus_name, interface=interface)
+                serial = next(self.connection.outgoing_serial)
+                self.connection.send(Properties(address).get(name), serial=serial)
+                pending[serial] = key
+            while pending:
+                remaining = self.deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("systemd did not answer within the scrape's D-Bus "
+                                       "timeout")
+                msg = self.connection.receive(timeout=remaining)
+                key = pending.pop(msg.header.fields.get(HeaderFields.reply_serial, -1), None)
+                if key is not None:
+                    ok = msg.header.message_type == MessageType.method_return
+                    self.fetched[key] = msg.body[0][1] if ok else None
+
     def try_get(self, path: str, interface: str, name: str) -> Any:
         """The property, or None when systemd answers with an error (an older systemd lacks
         NRefused, ...), as 1.5 skips it."""
         from jeepney.wrappers import DBusErrorResponse
 
+        if (path, interface, name) in self.fetched:
+            return self.fetched[(path, interface, name)]
         try:
             return self.get(path, interface, name)
         except DBusErrorResponse:
@@ -256,6 +287,7 @@ class SystemdCollector(Collector):
         yield Family(UNITS, [((state,), count) for state, count in summary.items()])
         chosen = [u for u in units if u.load_state == "loaded" and self.include(u.name)
                   and not self.exclude(u.name)]
+        bus.prefetch(self.wanted(chosen, number))
         yield from self.unit_states(bus, chosen)
         if self.options_.enable_start_time_metrics:
             yield from nonempty(self.start_times(bus, chosen))
@@ -267,6 +299,29 @@ class SystemdCollector(Collector):
         if number >= MIN_VERSION_SYSTEM_STATE:
             state = bus.get(MANAGER_PATH, MANAGER, "SystemState")
             yield Family(SYSTEM_RUNNING, [((), 1 if state == "running" else 0)])
+
+    def wanted(self, units: list[Unit], number: float) -> list[tuple[str, str, str]]:
+        """Every unit property the families below ask for, to fetch them in one go."""
+        keys = []
+        options = self.options_
+        for unit in units:
+            kind = unit.name.rpartition(".")[2]
+            interface = f"{SYSTEMD}.{kind.capitalize()}"
+            if kind in ("service", "mount"):
+                keys.append((unit.path, interface, "Type"))
+            if kind == "service" and options.enable_restarts_metrics:
+                keys.append((unit.path, interface, "NRestarts"))
+            if kind == "service" and options.enable_task_metrics:
+                keys += [(unit.path, interface, "TasksCurrent"),
+                         (unit.path, interface, "TasksMax")]
+            if options.enable_start_time_metrics and unit.active_state == "active":
+                keys.append((unit.path, f"{SYSTEMD}.Unit", "ActiveEnterTimestamp"))
+            if kind == "timer" and number >= MIN_VERSION_SYSTEM_STATE:
+                keys.append((unit.path, interface, "LastTriggerUSec"))
+            if kind == "socket":
+                keys += [(unit.path, interface, p)
+                         for p in ("NAccepted", "NConnections", "NRefused")]
+        return keys
 
     def unit_states(self, bus: Bus, units: list[Unit]) -> Iterator[Family]:
         states, restarts = Family(UNIT_STATE), Family(RESTARTS)
