@@ -18,6 +18,7 @@ owns the name).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -58,17 +59,30 @@ def get_property(spec: dict, path: str, interface: str, prop: str):
         value = {"Version": spec.get("version"), "SystemState": spec.get("system_state")}.get(
             prop)
         return None if value is None else ("s", value)
-    for unit in spec["units"]:
-        if UNIT_PREFIX + bus_escape(unit["name"]) == path:
-            short = interface.removeprefix(NAME + ".")
-            value = unit.get("props", {}).get(f"{short}.{prop}")
-            return None if value is None else (SIGNATURES[prop], value)
-    return None
+    unit = spec["by_path"].get(path)
+    if unit is None:
+        return None
+    value = unit.get("props", {}).get(f"{interface.removeprefix(NAME + '.')}.{prop}")
+    return None if value is None else (SIGNATURES[prop], value)
+
+
+_loaded: dict = {}
+
+
+def load(spec_path: str) -> dict:
+    """The spec, parsed again only when the file changed (tests rewrite it between scrapes)."""
+    stat = os.stat(spec_path)
+    key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    if _loaded.get("key") != key:
+        with open(spec_path, encoding="utf-8") as f:
+            spec = json.load(f)
+        spec["by_path"] = {UNIT_PREFIX + bus_escape(u["name"]): u for u in spec["units"]}
+        _loaded.update(key=key, spec=spec)
+    return _loaded["spec"]
 
 
 def handle(msg, spec_path: str):
-    with open(spec_path, encoding="utf-8") as f:
-        spec = json.load(f)
+    spec = load(spec_path)
     time.sleep(spec.get("delay", 0))
     fields = msg.header.fields
     path, member = fields.get(HeaderFields.path), fields.get(HeaderFields.member)
