@@ -129,6 +129,12 @@ def test_include_and_exclude_match_whole_names(fake_systemd):
     assert names(got) == {"ssh.service", "home.mount"}  # "home.moun" is no whole name
 
 
+def test_deprecated_whitelist_and_blacklist_spellings(fake_systemd):
+    config = fake_systemd.config(unit_whitelist=r".+\.service", unit_blacklist="cron.service")
+    assert names(samples(collect_text(SystemdCollector(config)))) == {"ssh.service",
+                                                                      "foo-bar@1.service"}
+
+
 def test_optional_families(fake_systemd):
     got = samples(collect_text(SystemdCollector(fake_systemd.config(ALL_FLAGS))))
     assert got[("node_systemd_service_restart_total", (("name", "ssh.service"),))] == 2
