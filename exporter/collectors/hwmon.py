@@ -12,6 +12,9 @@ Each sensor file is read with one read of at most 128 bytes (some drivers return
 forever: 1.5 does the same); unreadable or non-numeric values are skipped, as in 1.5. When
 two chip directories get the same chip name, the first (in directory order) keeps the
 series, which is what 1.5's registry serves after reporting the duplicates.
+
+Later releases' `--collector.hwmon.chip-include/-exclude` and `sensor-include/-exclude`
+(CHIP;SENSOR) are accepted too; an excluded chip's files are not read.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from exporter.collectors.base import Collector, NoDataError
+from exporter.collectors.base import Collector, DeviceFilter, NoDataError, option
 from exporter.exposition import Desc, Family, MetricFamily
 
 if TYPE_CHECKING:
@@ -164,12 +168,30 @@ SPECIAL = {"beep_enable": ("node_hwmon_beep_enabled", "Hardware beep enabled", 1
                                "Hardware monitor update interval", MILLI)}
 
 
+@dataclass(frozen=True)
+class HwmonConfig:
+    # Later releases' filters (1.5 has none; node_exporter's e2e run uses chip-include).
+    chip_include: str = option("--collector.hwmon.chip-include", "",
+                               "regex of chips (their chip label) to report", regex=True)
+    chip_exclude: str = option("--collector.hwmon.chip-exclude", "",
+                               "regex of chips to leave out (not even read)", regex=True)
+    sensor_include: str = option("--collector.hwmon.sensor-include", "",
+                                 "regex of CHIP;SENSOR (e.g. platform_coretemp_0;temp1) to "
+                                 "report", regex=True)
+    sensor_exclude: str = option("--collector.hwmon.sensor-exclude", "",
+                                 "regex of CHIP;SENSOR to leave out", regex=True)
+
+
 class HwmonCollector(Collector):
     name = "hwmon"
+    options = HwmonConfig
 
     def __init__(self, config: ExporterConfig) -> None:
         super().__init__(config)
         self._descs: dict[tuple[str, str, str], Desc] = {}
+        options = config.hwmon
+        self.chips = DeviceFilter(options.chip_exclude, options.chip_include)
+        self.sensors = DeviceFilter(options.sensor_exclude, options.sensor_include)
 
     def desc(self, name: str, help: str, type: str) -> Desc:
         key = (name, help, type)
@@ -199,6 +221,7 @@ class Scrape:
 
     def __init__(self, collector: HwmonCollector) -> None:
         self.desc = collector.desc
+        self.chips, self.sensors = collector.chips, collector.sensors
         self.by_name: dict[str, Family] = {}
         self.seen: set[tuple[str, str, str]] = set()
         self.names, self.labels = Family(CHIP_NAMES), Family(SENSOR_LABEL)
@@ -207,13 +230,16 @@ class Scrape:
     def chip(self, directory: str) -> None:
         human = read_file(os.path.join(directory, "name"))
         chip = chip_name(directory, human)
+        if self.chips.ignored(chip):
+            return
         data: dict[str, dict[str, str]] = {}
         sensor_files(directory, data)
         sensor_files(os.path.join(directory, "device"), data)
         if human and clean_name(human):
             self.extra(self.names, (chip, clean_name(human)))
         for sensor, values in sorted(data.items()):
-            self.sensor(chip, sensor, values)
+            if not self.sensors.ignored(f"{chip};{sensor}"):
+                self.sensor(chip, sensor, values)
 
     def extra(self, family: Family, key: tuple[str, ...]) -> None:
         if (family.name, key) not in self.seen_extra:

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from exporter.collectors.base import NoDataError
-from exporter.collectors.hwmon import HwmonCollector, clean_name
+from exporter.collectors.hwmon import HwmonCollector, HwmonConfig, clean_name
 from tests.exporter.helpers import collect_text, fixture_config, headers, samples
 from tests.exporter.parity import E2E_HEADERS, E2E_SAMPLES, e2e_config
 
@@ -69,18 +69,20 @@ def _chip(labels) -> str:
     return dict(labels).get("chip", "")
 
 
+# end-to-end-test.sh's --collector.hwmon.chip-include (a later release's flag, accepted here).
+E2E_HWMON = HwmonConfig(chip_include="(applesmc|asus_nb_wmi|coretemp|hwmon4|ieee80211|nct6779)")
+
+
 def test_fixture_matches_node_exporter():
-    """Every e2e hwmon sample, less what 1.5 does not have: the freq sensors and the
-    disambiguated chip names of later releases, and the e2e run's
-    --collector.hwmon.chip-include (1.5 has no such flag: it also reports chip "bogus")."""
-    text = collect_text(HwmonCollector(e2e_config()))
+    """Every e2e hwmon sample, with the e2e run's chip-include, less what 1.5 does not have:
+    the freq sensors and the disambiguated chip names of later releases."""
+    text = collect_text(HwmonCollector(e2e_config(hwmon=E2E_HWMON)))
     ours = samples(text)
     theirs = {k: v for k, v in E2E_SAMPLES.items() if k[0].startswith("node_hwmon_")
               and not k[0].startswith("node_hwmon_freq")
               and not (k[0] == "node_hwmon_sensor_label" and dict(k[1])["sensor"][:4] == "freq")
               and not E2E_NEWER_CHIPS.match(_chip(k[1]))}
-    mine = {k: v for k, v in ours.items()
-            if _chip(k[1]) not in SHARED_CHIPS and _chip(k[1]) != "bogus"}
+    mine = {k: v for k, v in ours.items() if _chip(k[1]) not in SHARED_CHIPS}
     assert mine == theirs
     assert len(theirs) > 100
     for family, header in headers(text).items():
@@ -88,7 +90,10 @@ def test_fixture_matches_node_exporter():
     # hwmon10, hwmon8 and hwmon9 are all chip ieee80211_phy0: hwmon10 (listed first) wins.
     assert ours[("node_hwmon_temp_celsius", (("chip", "ieee80211_phy0"),
                                              ("sensor", "temp1")))] == 57
-    assert ours[("node_hwmon_chip_names", (("chip", "bogus"), ("chip_name", "bogus")))] == 1
+    # Without the include regex (1.5 has none) the chip "bogus" is reported too.
+    plain = samples(collect_text(HwmonCollector(e2e_config())))
+    assert plain[("node_hwmon_chip_names", (("chip", "bogus"), ("chip_name", "bogus")))] == 1
+    assert not any(_chip(labels) == "bogus" for _, labels in ours)
 
 
 def _write(directory, files: dict[str, str]) -> None:
@@ -144,3 +149,14 @@ def test_unreadable_sensor_is_skipped(tmp_path):
     got = samples(collect_text(HwmonCollector(fixture_config(sysfs=tmp_path))))
     assert got[("node_hwmon_temp_celsius", (("chip", "k10temp"), ("sensor", "temp1")))] == 40
     assert not any(dict(labels).get("sensor") == "temp2" for _, labels in got)
+
+
+def test_chip_and_sensor_filters(tmp_path):
+    _write(tmp_path / "class" / "hwmon" / "hwmon0", {"name": "nct6779", "fan1_input": "900",
+                                                     "fan2_input": "950"})
+    _write(tmp_path / "class" / "hwmon" / "hwmon1", {"name": "acpi", "temp1_input": "40000"})
+    config = fixture_config(sysfs=tmp_path, hwmon=HwmonConfig(chip_exclude="^acpi$",
+                                                              sensor_exclude=";fan2$"))
+    got = samples(collect_text(HwmonCollector(config)))
+    assert {dict(labels).get("sensor") for name, labels in got} == {"fan1", None}
+    assert {dict(labels)["chip"] for _, labels in got} == {"nct6779"}
