@@ -51,15 +51,16 @@ LINUX = sys.platform.startswith("linux")
 
 
 def option(flag: str | None, default: Any, help: str, *, regex: bool = False,
-           positive: bool = False) -> Any:
+           positive: bool = False, check: Callable[[Any], str | None] | None = None) -> Any:
     """A dataclass field that is also a command-line flag and a YAML key.
 
     `flag` is node_exporter's spelling (None: YAML only); the value's type is the default's
     (int is accepted where the default is a float); `regex=True` compiles it at start-up so
-    a bad one exits 2 naming the flag; `positive=True` requires a value > 0.
+    a bad one exits 2 naming the flag; `positive=True` requires a value > 0; `check` returns
+    what else is wrong with a value (a list with unknown names), or None.
     """
     return dataclasses.field(default=default, metadata={
-        "flag": flag, "help": help, "regex": regex, "positive": positive})
+        "flag": flag, "help": help, "regex": regex, "positive": positive, "check": check})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +75,7 @@ class OptionSpec:
     help: str
     regex: bool
     positive: bool
+    check: Callable[[Any], str | None] | None = None
 
     @property
     def where(self) -> str:
@@ -88,7 +90,7 @@ class OptionSpec:
                 return f"invalid regular expression {value!r}: {exc}"
         if self.positive and not value > 0:
             return "must be > 0"
-        return None
+        return self.check(value) if self.check is not None else None
 
 
 def option_specs(section: str, cls: type) -> list[OptionSpec]:
@@ -99,7 +101,7 @@ def option_specs(section: str, cls: type) -> list[OptionSpec]:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         specs.append(OptionSpec(section, f.name, meta.get("flag"), default, type(default),
                                 meta.get("help", ""), meta.get("regex", False),
-                                meta.get("positive", False)))
+                                meta.get("positive", False), meta.get("check")))
     return specs
 
 
