@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed-stamp
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 RUN_ARGS ?=
 
-.PHONY: run test lint bench debs test-debs clean help
+.PHONY: run test lint bench fuzz debs test-debs clean help
 
 help:
 	@echo "make run    - set up and run the local stack (exporter, Prometheus, Alertmanager, bridge)"
 	@echo "make test   - set up and run ruff + pytest (unit and integration)"
 	@echo "make bench  - set up and run the benchmarks in bench/"
+	@echo "make fuzz   - set up and run the long schemathesis pass over the bridge's API"
 
 $(PY):
 	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -qq && $(APT_INSTALL) python3-venv python3-pip && python3 -m venv $(VENV); }
@@ -29,10 +30,14 @@ debs:
 	fi
 
 # Debian's node_exporter: the anchor of the live parity tests and of the benchmarks; Chromium:
-# the headless browser of the live page's tests.
+# the headless browser of the live page's tests; btrfs-progs: a real btrfs on a loop device
+# for the btrfs collector's test against node_exporter; dbus-daemon: a private bus for the
+# systemd collector's tests.
 test-debs: debs
 	@command -v prometheus-node-exporter >/dev/null || { apt-get update -qq && $(APT_INSTALL) prometheus-node-exporter; }
 	@command -v chromium >/dev/null || { apt-get update -qq && $(APT_INSTALL) chromium; }
+	@command -v mkfs.btrfs >/dev/null || { apt-get update -qq && $(APT_INSTALL) btrfs-progs; }
+	@command -v dbus-daemon >/dev/null || { apt-get update -qq && $(APT_INSTALL) dbus-daemon; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -45,6 +50,12 @@ run: $(STAMP) debs
 
 bench: $(STAMP) test-debs
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+
+# The long API fuzz: schemathesis over /api/openapi.json against a real stack, with and without
+# the token (FUZZ_ARGS, e.g. '--max-examples 5000 --max-time 1200 --seed 7'); prints its counts.
+FUZZ_ARGS ?=
+fuzz: $(STAMP) debs
+	$(PY) -m tests.bridge.apifuzz $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -13,7 +13,8 @@ from bridge.apischema import PROMQL, errors, param
 NON_EMPTY = {"type": "string", "minLength": 1, "pattern": r"[^,\s]"}
 
 TOKEN = param("token", "The auth token, for clients that cannot set Authorization (needed "
-              "with auth.protect_reads, and for raw query subscriptions).")
+              "with auth.protect_reads, and for raw query subscriptions). ASCII only.",
+              {"type": "string", "pattern": "^[\\u0000-\\u007f]*$"})
 
 PATHS: dict[str, Any] = {
     "/api/ws/ws": {"get": {

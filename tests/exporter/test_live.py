@@ -13,7 +13,7 @@ import pytest
 
 from exporter.config import ExporterConfig
 from tests import servers
-from tests.exporter.helpers import headers, samples
+from tests.exporter.helpers import FIXTURES, headers, samples
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,15 @@ PROMTOOL = shutil.which("promtool")
 # The collectors both implement; hwmon is compared too (both fail alike on hosts without it).
 SHARED = ("arp", "conntrack", "cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo",
           "netdev", "netstat", "pressure", "sockstat", "softnet", "stat", "textfile", "time",
-          "timex", "udp_queues", "uname", "vmstat")
+          "timex", "udp_queues", "uname", "vmstat",
+          # sysfs and identity collectors; most have no data on a VM, and must agree on that
+          # too (node_scrape_collector_success is compared as a series set).
+          *(SYSFS := ("bcache", "bonding", "cpufreq", "dmi", "edac", "fibrechannel",
+                      "infiniband", "nvme", "os", "powersupplyclass", "rapl", "schedstat",
+                      "selinux", "tapestats", "thermal_zone",
+                      # procfs/sysfs/D-Bus data most hosts lack: no md, NFS, XFS, ZFS,
+                      # btrfs, IPVS or system bus here.
+                      "btrfs", "ipvs", "mdadm", "nfs", "nfsd", "xfs", "zfs", "systemd")))
 BITS_UNIT = 'use base unit "bytes" instead of "bits"'
 CAMEL_CASE = "metric names should be written in 'snake_case' not 'camelCase'"
 
@@ -173,6 +181,20 @@ def test_same_families_labels_and_types_as_node_exporter(pair):
         assert set(got["series"]) == set(ref["series"]), name
 
 
+def test_sysfs_collectors_succeed_and_fail_as_node_exporter(pair):
+    """Where this host lacks the data (no bcache, no DMI on a VM), both say so alike: the
+    same success per collector, and the same values for what both report."""
+    ours, theirs = pair
+    mine, reference = samples(scrape(ours.url)), samples(scrape(theirs.url))
+    for name in SYSFS:
+        key = ("node_scrape_collector_success", (("collector", name),))
+        assert mine[key] == reference[key], name
+    prefixes = ("node_os_", "node_dmi_", "node_selinux_", "node_power_supply_", "node_bonding_",
+                "node_nvme_", "node_tape_", "node_infiniband_info", "node_fibrechannel_info")
+    same = {k: v for k, v in reference.items() if k[0].startswith(prefixes)}
+    assert {k: v for k, v in mine.items() if k[0].startswith(prefixes)} == same
+
+
 def test_same_filesystem_disk_and_network_series_as_node_exporter_by_default(pair):
     """With neither given an exclude flag, both report exactly the same mounts, disks and
     network devices on this host: our defaults are the Debian binary's, not upstream's."""
@@ -192,8 +214,8 @@ HELP_DEFAULT = re.compile(r'^\s*(--collector\.[\w.-]+)=("(?:[^"\\]|\\.)*")', re.
 
 
 def test_default_exclusions_are_the_debian_binarys():
-    """Filesystem, diskstats and netdev exclusions and netstat's fields as the installed
-    node_exporter has them."""
+    """Filesystem, diskstats and netdev exclusions, netstat's fields, systemd's unit regexes
+    and ipvs' labels as the installed node_exporter has them."""
     assert servers.NODE_EXPORTER, "prometheus-node-exporter is not installed (make test does)"
     result = subprocess.run([servers.NODE_EXPORTER, "--help"], capture_output=True, text=True,
                             timeout=30)
@@ -206,6 +228,9 @@ def test_default_exclusions_are_the_debian_binarys():
         "--collector.diskstats.device-exclude": config.diskstats.device_exclude,
         "--collector.netdev.device-exclude": config.netdev.device_exclude,
         "--collector.netstat.fields": config.netstat.fields,
+        "--collector.systemd.unit-include": config.systemd.unit_include,
+        "--collector.systemd.unit-exclude": config.systemd.unit_exclude,
+        "--collector.ipvs.backend-labels": config.ipvs.backend_labels,
     }
     assert {flag: defaults.get(flag) for flag in ours} == ours
 
@@ -251,9 +276,8 @@ def test_values_agree_with_node_exporter(pair):
     assert compared > 50
 
 
-def test_hwmon_temperatures_match_node_exporter_on_a_synthetic_sysfs(tmp_path):
-    """This host has no hwmon: both read the same made-up /sys and must agree on temperatures,
-    chip names (from the device path) and sensor labels. Voltages/fans are not promwire's."""
+def hwmon_trees(tmp_path):
+    """node_exporter's fixture sysfs, and a made-up one with a sensor of every type."""
     sysfs = tmp_path / "sys"
     device = sysfs / "devices" / "platform" / "coretemp.0"
     device.mkdir(parents=True)
@@ -266,8 +290,23 @@ def test_hwmon_temperatures_match_node_exporter_on_a_synthetic_sysfs(tmp_path):
                         chip / "temp1_label": "Core 0", chip / "temp1_max": "80000",
                         chip / "temp1_crit": "100000", chip / "temp1_crit_alarm": "0",
                         chip / "temp2_input": "47500", chip / "in0_input": "1200",
-                        bare / "temp1_input": "30000"}.items():
+                        device / "fan1_input": "1200", device / "fan1_min": "300",
+                        bare / "temp1_input": "30000", bare / "curr1_input": "1500",
+                        bare / "power1_input": "12500000", bare / "power1_accuracy": "50000",
+                        bare / "power1_average_interval": "1000",
+                        bare / "energy1_input": "2500000", bare / "humidity1_input": "45500",
+                        bare / "intrusion0_alarm": "1", bare / "update_interval": "2000",
+                        bare / "beep_enable": "1", bare / "vrm": "9.1",
+                        bare / "pwm1": "128", bare / "in1_input": "3300"}.items():
         path.write_text(value + "\n")
+    return {"synthetic": sysfs, "fixture": FIXTURES / "sys"}
+
+
+@pytest.mark.parametrize("tree", ["synthetic", "fixture"])
+def test_hwmon_matches_node_exporter(tmp_path, tree):
+    """Both read the same /sys (this host has no hwmon) and agree on every hwmon family:
+    names, HELP, TYPE, chip names, labels and values."""
+    sysfs = hwmon_trees(tmp_path)[tree]
     flags = ["--collector.disable-defaults", "--collector.hwmon", f"--path.sysfs={sysfs}"]
     ours = servers.exporter(tmp_path / "ours", *flags)
     theirs = servers.node_exporter(tmp_path / "theirs", *flags)
@@ -278,9 +317,8 @@ def test_hwmon_temperatures_match_node_exporter_on_a_synthetic_sysfs(tmp_path):
     finally:
         ours.stop()
         theirs.stop()
-    shared = {n for n in reference if n.startswith(("node_hwmon_temp", "node_hwmon_chip_names",
-                                                    "node_hwmon_sensor_label"))}
-    assert len(shared) >= 6
+    shared = {n for n in reference if n.startswith("node_hwmon_")}
+    assert len(shared) >= 12
     assert {n for n in mine if n.startswith("node_hwmon_")} == shared
     for name in shared:
         assert mine[name] == reference[name], name

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from exporter.collectors.stat import StatCollector
-from tests.exporter.helpers import collect_text, fixture_config, headers, samples
+from exporter.collectors import COLLECTORS
+from exporter.collectors.stat import StatCollector, StatConfig
+from exporter.registry import Registry
+from tests.exporter.helpers import PROC, collect_text, fixture_config, headers, samples
+from tests.exporter.parity import assert_parity, e2e_config
 
 
 def test_fixture_values_and_types():
@@ -37,3 +42,30 @@ def test_psutil_backend_boot_time_matches_proc():
     assert abs(via_psutil[key] - procfs[key]) <= 1
     assert via_psutil[("node_context_switches_total", ())] >= \
         procfs[("node_context_switches_total", ())]
+
+
+def test_softirq_vectors_match_node_exporter():
+    """--collector.stat.softirq, as the e2e run has it."""
+    collector = StatCollector(e2e_config(stat=StatConfig(softirq=True)))
+    got = assert_parity(collector, ("node_softirqs_total", "node_boot_time", "node_context",
+                                    "node_intr_total", "node_forks", "node_procs_"))
+    assert got[("node_softirqs_total", (("vector", "net_rx"),))] == 211099
+
+
+def test_softirq_is_off_by_default():
+    assert "node_softirqs_total" not in collect_text(StatCollector(e2e_config()))
+
+
+def test_truncated_softirq_line_fails_only_stat(tmp_path, caplog):
+    text = (PROC / "stat").read_text()
+    (tmp_path / "stat").write_text(text.replace("softirq 5057579 250191 1481983 1647",
+                                                "softirq 5057579 250191"))
+    (tmp_path / "loadavg").write_text((PROC / "loadavg").read_text())
+    config = fixture_config(tmp_path, stat=StatConfig(softirq=True))
+    registry = Registry(config, {n: COLLECTORS[n](config) for n in ("stat", "loadavg")})
+    with caplog.at_level(logging.ERROR, logger="exporter"):
+        got = samples(registry.render())
+        samples(registry.render())
+    assert got[("node_scrape_collector_success", (("collector", "stat"),))] == 0
+    assert got[("node_scrape_collector_success", (("collector", "loadavg"),))] == 1
+    assert sum("collector stat failed" in r.getMessage() for r in caplog.records) == 1
