@@ -186,6 +186,22 @@ def test_idle_and_slowloris_floods_do_not_lock_out_a_new_scraper(exporter):
     assert_healthy(exporter)
 
 
+def test_distinct_long_targets_and_headers_do_not_pile_up(exporter):
+    """300 scrapes, each with its own 8 KiB query and long Accept headers (review of issue 9).
+
+    Each is a valid request, so each is parsed; what is parsed must not be kept for good.
+    """
+    port = port_of(exporter)
+    for i in range(300):
+        query = "&".join(f"k{i}_{j}=" for j in range(1400))[:8000]
+        head = (f"GET /metrics?{query} HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n"
+                f"Accept: a/b{i},{'text/plain;q=1,' * 300}\r\n"
+                f"Accept-Encoding: x{i},{'y,' * 1000}\r\n\r\n")
+        reply = throw(port, head.encode(), linger=2)
+        assert reply.startswith(b"HTTP/1.1 200"), reply[:120]
+    assert_healthy(exporter)
+
+
 @settings(max_examples=300, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
 @given(data=st.binary(max_size=2048))
