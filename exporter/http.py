@@ -11,7 +11,8 @@ parsed requests waiting per connection, one response buffered at a time, and not
 from a connection while its reply is pending. A request must arrive whole within
 `request_timeout` of its first byte (trickled bytes do not extend it); an idle keep-alive
 connection lasts `idle_timeout`. At `max_connections`, a new connection evicts the longest
-idle one, else the oldest half-sent request, so a fresh scraper always gets in.
+idle one, else the oldest half-sent request, else the oldest still being answered (slow
+readers), so a fresh scraper always gets in.
 """
 
 from __future__ import annotations
@@ -333,9 +334,8 @@ class HTTPServer:
             except OSError as exc:  # EMFILE and friends: keep serving the others
                 log.warning("accept failed: %s", exc)
                 return
-            if len(self.conns) >= self.max_connections and not self._evict():
-                sock.close()  # every connection is being answered: none is fair to drop
-                continue
+            if len(self.conns) >= self.max_connections:
+                self._evict()
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = _Conn(sock, time.monotonic() + self.idle_timeout)
@@ -344,8 +344,9 @@ class HTTPServer:
             self.selector.register(sock, selectors.EVENT_READ, conn)
 
     def _evict(self) -> bool:
-        """Close the longest idle connection, else the oldest half-sent request."""
-        for state in (IDLE, READING):
+        """Close the longest idle connection, else the oldest half-sent request, else the
+        longest-answered one: a cap filled by slow readers must not lock a scraper out."""
+        for state in (IDLE, READING, BUSY):
             for conn in self._by_state[state].values():
                 log.debug("connection limit %d reached: evicting fd %d", self.max_connections,
                           conn.fd)
