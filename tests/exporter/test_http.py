@@ -133,6 +133,21 @@ def test_handler_crash_is_500_and_server_survives():
         assert get(server, "/ok") == (200, get(server, "/ok")[1], b"fine")
 
 
+def test_a_bug_outside_the_handler_closes_only_its_connection(caplog):
+    """The catch-all at the connection boundary (review of issue 9): a bug of ours past the
+    handler (here, a handler that returns no Response, so the reply cannot be built) closes
+    that connection and logs one line; the server goes on serving the others."""
+    def buggy(request):
+        return None if request.path == "/bug" else Response(200, b"fine")
+
+    with running(buggy) as server, caplog.at_level("ERROR", logger="exporter.http"):
+        assert raw(server.port, b"GET /bug HTTP/1.1\r\n\r\n") == b""
+        assert get(server, "/ok")[2] == b"fine"
+        lines = [r for r in caplog.records if r.name == "exporter.http"]
+        assert len(lines) == 1 and "internal error" in lines[0].getMessage()
+        assert "\n" not in lines[0].getMessage() and lines[0].exc_info is None
+
+
 def test_all_interfaces_serves_ipv4_and_ipv6():
     from exporter.http import HTTPServer
 
