@@ -382,11 +382,12 @@ class HTTPServer:
                 self._close(conn)
                 return
             else:
-                if conn.state == BUSY:
-                    if conn.in_head:  # a pipelined request was half parsed: its clock runs
-                        self._set_state(conn, READING, conn.deadline)
-                    else:
-                        self._set_state(conn, IDLE, time.monotonic() + self.idle_timeout)
+                # All answered (by a partial send, BUSY, or at once, still READING): idle again,
+                # unless a next request is half parsed, whose clock runs on.
+                if conn.in_head:
+                    self._set_state(conn, READING, conn.deadline)
+                elif conn.state != IDLE:
+                    self._set_state(conn, IDLE, time.monotonic() + self.idle_timeout)
                 self._watch(conn, selectors.EVENT_READ)
                 return
             self._send(conn)
