@@ -52,15 +52,23 @@ routes = web.RouteTableDef()
 
 
 def load_assets() -> dict[str, Asset]:
-    """Every servable file of `bridge/static` by name (the docs page is served by /docs)."""
-    assets = {}
-    for entry in resources.files("bridge").joinpath("static").iterdir():
-        suffix = "." + entry.name.rpartition(".")[2]
-        if not entry.is_file() or suffix not in CONTENT_TYPES or entry.name == "docs.html":
-            continue
-        body = entry.read_bytes()
-        etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-        assets[entry.name] = Asset(body, CONTENT_TYPES[suffix], etag)
+    """Every servable file of `bridge/static` by its path there, e.g. `vendor/uplot/uPlot.min.css`
+    (the docs page is served by /docs). Only names read here are served: a request's path is
+    looked up, never joined to a directory, so `..` cannot reach anything else."""
+    assets: dict[str, Asset] = {}
+    pending = [("", resources.files("bridge").joinpath("static"))]
+    while pending:
+        prefix, folder = pending.pop()
+        for entry in folder.iterdir():
+            if entry.is_dir():
+                pending.append((f"{prefix}{entry.name}/", entry))
+                continue
+            suffix = "." + entry.name.rpartition(".")[2]
+            if suffix not in CONTENT_TYPES or entry.name == "docs.html":
+                continue
+            body = entry.read_bytes()
+            etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+            assets[prefix + entry.name] = Asset(body, CONTENT_TYPES[suffix], etag)
     return assets
 
 
@@ -91,7 +99,7 @@ async def page(request: web.Request) -> web.Response:
     })
 
 
-@routes.get("/static/{name}")
+@routes.get("/static/{name:.+}")
 async def static_file(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     asset = request.app[ASSETS_KEY].get(name)
@@ -115,8 +123,9 @@ PATHS = {
                       "304": {"description": "Not modified (If-None-Match matched the ETag)."}},
     }},
     "/static/{name}": {"get": {
-        "summary": "A file of the live page (JavaScript module, style sheet, icon).",
-        "parameters": [param("name", "File name, e.g. page.js.", where="path", required=True)],
+        "summary": "A file of the live page (JavaScript module, style sheet, icon, vendored uPlot).",
+        "parameters": [param("name", "File path, e.g. page.js or vendor/uplot/uPlot.min.css.",
+                             where="path", required=True)],
         "responses": {"200": {"description": "The file, with its content type and ETag.",
                               "content": {"text/javascript": {"schema": {"type": "string"}},
                                           "text/css": {"schema": {"type": "string"}},
