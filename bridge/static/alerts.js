@@ -106,7 +106,7 @@ export class Alerts {
     this.sinceCells.push([when, alert.startsAt]);
     return h("li", { class: `alert ${severityClass(severity)}`, "data-fingerprint": alert.fingerprint },
       h("span", { class: "severity", text: severity || "–" }),
-      h("span", { class: "instance", text: labels.instance ?? "" }),
+      h("span", { class: "instance", title: labels.instance ?? null, text: labels.instance ?? "" }),
       h("span", { class: "summary", text: annotations.summary ?? annotations.description ?? "" }),
       when);
   }
