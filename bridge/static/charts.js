@@ -34,9 +34,8 @@ export const CHARTS = [
 ];
 
 const BYTES = new Set(["bytes", "bytes/s"]);
-// Tick spacings for byte axes: 1, 2, 5 ... 500 times a power of 1024 (ticks at "4 GiB", not "4.7 GiB").
-const BINARY_INCRS = [0, 1, 2, 3, 4, 5, 6].flatMap((power) =>
-  [1, 2, 5, 10, 20, 50, 100, 200, 500].map((m) => m * 1024 ** power));
+// Tick spacings for byte axes: powers of two (ticks at "4 GiB" or "512 KiB", not "4.7 GiB").
+const BINARY_INCRS = Array.from({ length: 61 }, (_, i) => 2 ** i);
 
 const PALETTE = ["--c1", "--c2", "--c3", "--c4", "--c5", "--c6", "--c7", "--c8"];
 
@@ -170,7 +169,9 @@ export class Chart {
       value: (u, v) => (v === null || v === undefined ? "–" : formatValue(v, def.unit)),
       spanGaps: false,
     }));
-    if (this.compact) series.forEach((s) => Object.assign(s, { fill: cssVar("--fill") }));
+    if (this.compact) {
+      series.forEach((s) => Object.assign(s, { fill: cssVar("--fill"), points: { show: false } }));
+    }
     const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
       font: "11px system-ui, sans-serif" };
     const yRange = (u, min, max) => {
