@@ -131,6 +131,12 @@ class Browser:
             return [e for e in self._events if e.get("sessionId") == session
                     and (method is None or e.get("method") == method)]
 
+    def clear_events(self, session: str, method: str) -> None:
+        """Forget the kept events of one kind (large ones, such as trace data)."""
+        with self._lock:
+            self._events = [e for e in self._events if not (
+                e.get("sessionId") == session and e.get("method") == method)]
+
     def new_page(self, url: str) -> Page:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target,

@@ -51,6 +51,9 @@ function ordered(keys, order = []) {
   return [...keys].sort((a, b) => rank(a) - rank(b) || String(a).localeCompare(String(b)));
 }
 
+// One animation frame draws every chart that changed. Widths come from the ResizeObserver, so
+// drawing never reads layout: a read after another chart's DOM writes would force a layout
+// per chart, which with 20 tiles is a long task.
 let pending = new Set();
 let frame = 0;
 function schedule(chart) {
@@ -82,13 +85,17 @@ export class Chart {
         h("span", { class: "unit", text: def.unit === "" ? "" : def.unit })),
       this.host);
     this.node.chart = this; // for the browser tests: the table behind what is drawn
-    this.resizer = new ResizeObserver(() => schedule(this));
+    this.size = 0; // content width in CSS px, from the ResizeObserver (0: hidden)
+    this.resizer = new ResizeObserver((entries) => {
+      this.size = Math.floor(entries[entries.length - 1].contentRect.width);
+      schedule(this);
+    });
     this.resizer.observe(this.host);
   }
 
   // The chart's width in CSS pixels, for the history step (0 while hidden).
   get width() {
-    return this.host.clientWidth;
+    return this.size || this.host.clientWidth;
   }
 
   reset(range, step) {
@@ -112,7 +119,6 @@ export class Chart {
   }
 
   update() {
-    this.node.setAttribute("data-points", String(this.table.xs.length));
     schedule(this);
   }
 
@@ -135,7 +141,7 @@ export class Chart {
   }
 
   draw() {
-    const width = this.host.clientWidth;
+    const width = this.size;
     if (!width || !this.node.isConnected) return; // hidden: drawn when shown (ResizeObserver)
     const keys = ordered(this.table.keys, this.def.order);
     const sameKeys = keys.length === this.keys.length && keys.every((k, i) => k === this.keys[i]);

@@ -33,6 +33,7 @@ export class SeriesTable {
     this.historyPoints = 0;
     this.livePoints = 0;
     this.historyEnd = null;
+    this.loaded = false; // a history answer arrived (it may hold no point)
     this.version = 0;
   }
 
@@ -79,6 +80,7 @@ export class SeriesTable {
     this.xs = [...xs, ...tail.map((i) => this.xs[i])];
     this.cols = cols;
     this.historyPoints = xs.length;
+    this.loaded = true;
     this.historyEnd = xs.length ? last : null;
     this.livePoints = tail.length;
     this.provisional = false;
