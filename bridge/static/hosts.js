@@ -128,11 +128,16 @@ export class Hosts {
     this.sort();
   }
 
-  // GET /api/instances: every listed host gets a tile, with its state.
+  // GET /api/instances: every listed host gets a tile, with its state. A tile of a host that
+  // is neither listed nor in the last snapshot goes (the bridge stops listing a host after an
+  // hour without a sample: its tile would otherwise stay until a reload).
   setInstances(instances) {
     this.states = new Map(instances.map((one) => [one.instance, one.state]));
     for (const one of instances) this.tile(one.instance);
-    for (const [instance, tile] of this.tiles) tile.setState(this.states.get(instance) ?? "unknown");
+    for (const [instance, tile] of [...this.tiles]) {
+      if (!this.states.has(instance) && tile.node.classList.contains("absent")) this.remove(instance);
+      else tile.setState(this.states.get(instance) ?? "unknown");
+    }
     this.sort();
   }
 
@@ -167,6 +172,7 @@ export class Hosts {
     if (!tile) return;
     untrack(tile.chart);
     this.tiles.delete(instance);
+    this.order = []; // the next sort() redraws the grid without it
   }
 
   get size() {

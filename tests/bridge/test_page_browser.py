@@ -11,6 +11,7 @@ the field: behind a plain HTTP proxy that drops the hop-by-hop `Upgrade` header
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -753,4 +754,64 @@ def test_page_series_merge_history_and_live_once_and_filters_parse(open_page, br
     assert result["filters"] == [[True, False], [True, False], [False, False], [True, False],
                                  [False, False], [False, False], [True, True], [True, True]]
     assert result["axis"] == ["40 %", "1.5 KiB", "2 MiB/s", "0 B/s", "0.756"]
+    assert page.problems(network=True) == []
+
+
+PLOT_JS = """(() => {
+  const chart = document.querySelector('#charts [data-chart="cpu"]').chart;
+  const u = chart.plot;
+  return {idx: u.cursor.idx, zoomed: chart.zoomed, min: u.scales.x.min, max: u.scales.x.max,
+          first: u.data[0][0], last: u.data[0][u.data[0].length - 1], points: u.data[0].length,
+          time: document.querySelector('#charts [data-chart="cpu"] .u-series .u-value').textContent,
+          user: chart.keys.indexOf("user") >= 0 && u.cursor.idx !== null
+            ? u.data[1 + chart.keys.indexOf("user")][u.cursor.idx] : null,
+          legend: [...document.querySelectorAll('#charts [data-chart="cpu"] .u-series')]
+            .map((s) => s.textContent)};
+})()"""
+
+
+def test_charts_show_values_under_the_crosshair_and_zoom_by_dragging(open_page, bridge,
+                                                                     node_stack):
+    page = open_page("about:blank")
+    page.viewport(1440, 900)
+    page.goto(detail_url(bridge, node_stack.exporter_target))
+    page.wait_for(f"""(() => {{ const c = {chart_js("cpu")};
+        return c && c.points >= 5 && c.drawn === c.points; }})()""", WAIT, "CPU points")
+    box = page.evaluate("""(() => {
+        const over = document.querySelector('#charts [data-chart="cpu"] .u-over');
+        over.scrollIntoView({block: "center"});
+        const r = over.getBoundingClientRect();
+        return {x: r.left, y: r.top + r.height / 2, w: r.width}; })()""")
+
+    def mouse(kind: str, at: float, **extra: Any) -> None:
+        page.send("Input.dispatchMouseEvent", {"type": kind, "x": box["x"] + box["w"] * at,
+                                               "y": box["y"], **extra})
+
+    mouse("mouseMoved", 0.5)
+    hover = page.wait_for(f"(() => {{ const p = {PLOT_JS}; return p.idx !== null ? p : null; }})()",
+                          WAIT, "the crosshair")
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", hover["time"])
+    user = next(entry for entry in hover["legend"] if entry.startswith("user"))
+    assert user.endswith(" %") and f"{hover['user']:.1f}" in user
+    assert not hover["zoomed"]
+
+    mouse("mousePressed", 0.2, button="left", buttons=1, clickCount=1)
+    mouse("mouseMoved", 0.45, button="left", buttons=1)
+    mouse("mouseMoved", 0.7, button="left", buttons=1)
+    mouse("mouseReleased", 0.7, button="left", buttons=0, clickCount=1)
+    zoomed = page.wait_for(f"(() => {{ const p = {PLOT_JS}; return p.zoomed ? p : null; }})()",
+                           WAIT, "a zoomed chart")
+    assert zoomed["first"] < zoomed["min"] < zoomed["max"] < zoomed["last"]
+    # Live points keep coming in; the zoomed view stays where it was.
+    later = page.wait_for(f"""(() => {{ const p = {PLOT_JS};
+        return p.last > {zoomed['last']} ? p : null; }})()""", WAIT, "a live point while zoomed")
+    assert (later["min"], later["max"]) == (zoomed["min"], zoomed["max"]) and later["zoomed"]
+
+    mouse("mousePressed", 0.5, button="left", buttons=1, clickCount=1)
+    mouse("mouseReleased", 0.5, button="left", buttons=0, clickCount=1)
+    mouse("mousePressed", 0.5, button="left", buttons=1, clickCount=2)
+    mouse("mouseReleased", 0.5, button="left", buttons=0, clickCount=2)
+    whole = page.wait_for(f"(() => {{ const p = {PLOT_JS}; return p.zoomed ? null : p; }})()",
+                          WAIT, "zoomed out")
+    assert whole["min"] == whole["first"] and whole["max"] == whole["last"]
     assert page.problems(network=True) == []
