@@ -19,7 +19,7 @@ export const CHARTS = [
     key: (l) => l.mode ?? null, hidden: ["idle"],
     order: ["user", "system", "iowait", "nice", "irq", "softirq", "steal", "idle"],
     fallback: { metric: "cpu", key: () => "busy" } },
-  { id: "memory", metric: "memory_bytes", title: "Memory", unit: "bytes",
+  { id: "memory", metric: "memory_bytes", title: "Memory", unit: "bytes", stack: true,
     key: (l) => l.kind ?? null, order: ["used", "cache", "free"],
     fallback: { metric: "memory", unit: "percent", key: () => "used" } },
   { id: "swap", metric: "swap", title: "Swap used", unit: "percent", max: 100, key: () => "used" },
@@ -149,18 +149,31 @@ export class Chart {
       this.destroyPlot();
       this.keys = keys;
       if (!this.table.xs.length) return;
-      this.plot = new uPlot(this.options(width, keys), this.table.data(keys), this.host);
+      this.plot = new uPlot(this.options(width, keys), this.plotData(keys), this.host);
     } else if (this.plot.width !== width) {
       this.plot.setSize({ width, height: this.height });
     }
     if (this.drawn !== this.table.version) {
-      this.plot.setData(this.table.data(keys), !this.zoomed);
+      this.plot.setData(this.plotData(keys), !this.zoomed);
       this.drawn = this.table.version;
     }
     // Away from the pointer, the legend shows the newest values.
     if (!this.compact && this.plot.cursor.left < 0 && this.table.xs.length) {
       this.plot.setLegend({ idx: this.table.xs.length - 1 });
     }
+  }
+
+  // What uPlot draws: the table, or for a stacked chart each series on top of the ones before
+  // (a gap stays a gap). `this.raw` keeps the values themselves, for the legend.
+  plotData(keys) {
+    const raw = this.table.data(keys);
+    this.raw = raw;
+    if (!this.def.stack) return raw;
+    const stacked = [raw[0]];
+    for (let i = 1; i < raw.length; i += 1) {
+      stacked.push(raw[i].map((v, j) => (v === null ? null : v + (i > 1 ? stacked[i - 1][j] ?? 0 : 0))));
+    }
+    return stacked;
   }
 
   options(width, keys) {
@@ -172,9 +185,21 @@ export class Chart {
       stroke: cssVar(PALETTE[i % PALETTE.length]),
       width: this.compact ? 1.25 : 1.5,
       show: !(def.hidden || []).includes(key),
-      value: (u, v) => (v === null || v === undefined ? "–" : formatValue(v, def.unit)),
+      value: (u, v, si, idx) => {
+        const own = idx === null || idx === undefined ? v : this.raw?.[si]?.[idx];
+        return own === null || own === undefined ? "–" : formatValue(own, def.unit);
+      },
       spanGaps: false,
     }));
+    // Stacked: the first series filled down to 0, each next one down to the one below it.
+    const bands = [];
+    if (def.stack) {
+      series.forEach((s, i) => {
+        const fill = `${s.stroke}40`;
+        if (i === 0) s.fill = fill;
+        else bands.push({ series: [i + 1, i], fill });
+      });
+    }
     if (this.compact) {
       series.forEach((s) => Object.assign(s, { fill: cssVar("--fill"), points: { show: false } }));
     }
@@ -200,6 +225,7 @@ export class Chart {
           values: (u, ticks) => ticks.map((v) => axisValue(v, def.unit)) },
       ],
       series: [{ value: (u, ts) => timeOfDay(ts) }, ...series],
+      bands,
       hooks: {
         setScale: [(u, key) => {
           if (key !== "x") return;

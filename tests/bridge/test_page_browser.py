@@ -414,6 +414,15 @@ def detail_url(bridge: servers.Process, instance: str, rng: str = "15m") -> str:
     return f"{bridge.url}/#host={quote(instance)}&range={rng}"
 
 
+def wait_prometheus_history(node_stack: NodeStack, seconds: int = 20) -> None:
+    """Until the shared Prometheus holds `seconds` of 1 s scrapes (so a history has points)."""
+    def enough() -> bool:
+        result = servers.prom_query(node_stack.prometheus.url,
+                                    'count_over_time(up{job="node"}[1m])')
+        return bool(result) and float(result[0]["value"][1]) >= seconds
+    servers.wait_for(enough, timeout=90, message=f"{seconds} s of scrapes in Prometheus")
+
+
 def history_requests(page: Page, metric: str) -> list[dict[str, list[str]]]:
     """The query parameters of every history request the page made for `metric`."""
     return [parse_qs(urlsplit(url).query) for url in page.requests()
@@ -423,6 +432,7 @@ def history_requests(page: Page, metric: str) -> list[dict[str, list[str]]]:
 def test_charts_draw_history_then_grow_live_without_a_repeated_timestamp(open_page, bridge,
                                                                           node_stack):
     target = node_stack.exporter_target
+    wait_prometheus_history(node_stack)
     url = detail_url(bridge, target)
     page = open_page(url)
     wait_live(page)
@@ -440,11 +450,11 @@ def test_charts_draw_history_then_grow_live_without_a_repeated_timestamp(open_pa
         return c.live >= {first['live']} + 3 && c.points > {first['points']}
             && c.drawn === c.points ? c : null; }})()""", WAIT, "live points on the chart")
     assert grown["unique"] and grown["increasing"]
-    # The history is still there, and the stream carries on right after it (no gap wider
-    # than a step plus a stream interval or two).
+    # The history is still there, and the stream carries on right after it: no gap wider than
+    # a step and a few stream intervals (the ticks of a bridge on a busy machine may be late).
     assert grown["xs"][:first["history"]] == first["xs"][:first["history"]]
     joined = grown["xs"][grown["history"]] - grown["historyEnd"]
-    assert 0 < joined <= grown["step"] + 2 * CONFIG["streams"]["interval"] + 2
+    assert 0 < joined <= grown["step"] + 5 * CONFIG["streams"]["interval"]
     # Every chart of the view has its history and its live points, each timestamp once.
     charts = page.evaluate("""[...document.querySelectorAll("#charts [data-chart]")]
         .map((n) => n.dataset.chart)""")
@@ -461,13 +471,14 @@ def test_charts_draw_history_then_grow_live_without_a_repeated_timestamp(open_pa
     page.goto(url)
     again = page.wait_for(f"""(() => {{ const c = {chart_js("cpu")};
         return c && c.history >= 2 ? c : null; }})()""", WAIT, "history after the reload")
-    assert again["xs"][0] <= first["xs"][0] + again["step"] and again["xs"][0] < started - 2
+    assert again["xs"][0] < started - 2 and again["history"] >= first["history"] - 1
     assert page.problems(network=True) == []
 
 
 def test_range_picker_changes_the_range_and_step_and_the_url_keeps_them(open_page, bridge,
                                                                         node_stack):
     target = node_stack.exporter_target
+    wait_prometheus_history(node_stack)
     page = open_page(detail_url(bridge, target))
     before = page.wait_for(f"""(() => {{ const c = {chart_js("cpu")};
         return c && c.history >= 1 ? c : null; }})()""", WAIT, "the 15m history")
