@@ -143,6 +143,8 @@ export class Chart {
   draw() {
     const width = this.size;
     if (!width || !this.node.isConnected) return; // hidden: drawn when shown (ResizeObserver)
+    const empty = this.table.loaded && this.table.xs.length === 0;
+    if (empty !== this.node.hasAttribute("data-empty")) this.node.toggleAttribute("data-empty", empty);
     const keys = ordered(this.table.keys, this.def.order);
     const sameKeys = keys.length === this.keys.length && keys.every((k, i) => k === this.keys[i]);
     if (!this.plot || !sameKeys) {

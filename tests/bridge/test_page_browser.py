@@ -826,3 +826,14 @@ def test_charts_show_values_under_the_crosshair_and_zoom_by_dragging(open_page, 
                           WAIT, "zoomed out")
     assert whole["min"] == whole["first"] and whole["max"] == whole["last"]
     assert page.problems(network=True) == []
+
+
+def test_a_link_to_an_unknown_host_shows_empty_charts_not_up(open_page, bridge):
+    page = open_page(detail_url(bridge, "gone.example:9100"))
+    wait_live(page)
+    page.wait_for("""document.querySelectorAll("#charts [data-chart][data-empty]").length === 7""",
+                  WAIT, "seven empty charts")
+    assert page.evaluate("document.getElementById('detail-state').textContent") == "unknown"
+    assert page.evaluate("""getComputedStyle(document.querySelector(
+        '#charts [data-chart] .plot'), '::after').content""") == '"no data in this range"'
+    assert page.problems(network=True) == []
