@@ -208,6 +208,7 @@ export class Chart {
     const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
       font: "11px system-ui, sans-serif" };
     const yRange = (u, min, max) => {
+      if (this.compact && def.max) return [0, def.max]; // a tile: 40 % looks like 40 %
       const top = Number.isFinite(max) && max > 0 ? max * 1.08 : 1;
       return [0, def.max ? Math.min(def.max, Math.max(top, def.max / 20)) : top];
     };
