@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed-stamp
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 RUN_ARGS ?=
 
-.PHONY: run test lint bench debs test-debs clean help vendor-uplot
+.PHONY: run test lint bench fuzz debs test-debs clean help vendor-uplot
 
 help:
 	@echo "make run    - set up and run the local stack (exporter, Prometheus, Alertmanager, bridge)"
 	@echo "make test   - set up and run ruff + pytest (unit and integration)"
 	@echo "make bench  - set up and run the benchmarks in bench/"
+	@echo "make fuzz   - set up and run the long schemathesis pass over the bridge's API"
 	@echo "make vendor-uplot - refetch the live page's pinned uPlot from the npm registry"
 
 $(PY):
@@ -51,6 +52,12 @@ bench: $(STAMP) test-debs
 vendor-uplot:
 	@command -v npm >/dev/null || { apt-get update -qq && $(APT_INSTALL) npm; }
 	python3 scripts/vendor_uplot.py
+
+# The long API fuzz: schemathesis over /api/openapi.json against a real stack, with and without
+# the token (FUZZ_ARGS, e.g. '--max-examples 5000 --max-time 1200 --seed 7'); prints its counts.
+FUZZ_ARGS ?=
+fuzz: $(STAMP) debs
+	$(PY) -m tests.bridge.apifuzz $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -14,11 +14,11 @@ from aiohttp import web
 
 from bridge.catalog import CATALOG_KEY
 from bridge.config import MetricsConfig
-from bridge.errors import BadRequest, NotFound
+from bridge.errors import NotFound
 from bridge.http import dumps, json_response, require_read_access, require_token
 from bridge.instances import InstanceLister
 from bridge.keys import CONFIG_KEY
-from bridge.params import TimeRange, parse_instances, parse_range, parse_time
+from bridge.params import TimeRange, check_promql, parse_instances, parse_range, parse_time
 from bridge.prometheus import PROMETHEUS_KEY, QueryResult
 from bridge.snapshot import SNAPSHOT_KEY, per_series
 
@@ -85,10 +85,7 @@ def _require_raw(request: web.Request) -> str:
     if not _metrics_config(request).raw_queries:
         raise NotFound("raw PromQL queries are disabled (set metrics.raw_queries: true)")
     require_token(request)
-    query = request.query.get("query", "").strip()
-    if not query:
-        raise BadRequest("query: a PromQL expression is required", parameter="query")
-    return query
+    return check_promql(request.query.get("query", ""))
 
 
 def _raw_answer(result: QueryResult) -> web.Response:

@@ -117,6 +117,11 @@ class StreamsConfig:
     heartbeat: float = 15.0
     # Distinct subscriptions (shared pollers, each one Prometheus round per tick) in all.
     max_pollers: int = 256
+    # Pollers one connection, or all connections from one client address, may hold alone
+    # (pollers shared with another client do not count): one reader cannot take them all.
+    # Behind a reverse proxy every client has the proxy's address: raise the second to max_pollers.
+    max_pollers_per_connection: int = 10
+    max_pollers_per_address: int = 64
 
 
 # Upper bound of alerts.resend_interval: a day (beyond it reconciliation would never resolve).
@@ -376,6 +381,8 @@ def _validate(config: BridgeConfig, source: str) -> None:
         "streams.max_message_bytes": config.streams.max_message_bytes,
         "streams.stuck_timeout": config.streams.stuck_timeout,
         "streams.max_pollers": config.streams.max_pollers,
+        "streams.max_pollers_per_connection": config.streams.max_pollers_per_connection,
+        "streams.max_pollers_per_address": config.streams.max_pollers_per_address,
         "alerts.max_matchers": config.alerts.max_matchers,
     }
     for key, number in positives.items():

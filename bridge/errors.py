@@ -51,6 +51,12 @@ class PayloadTooLarge(BridgeError):
     status, error = 413, "payload_too_large"
 
 
+class TooManyRequests(BridgeError):
+    """One client's share of a bounded resource is used up (the rest stay for others)."""
+
+    status, error = 429, "too_many_requests"
+
+
 class Unavailable(BridgeError):
     """The bridge cannot serve right now (a store that cannot write, a limit reached)."""
 

@@ -105,7 +105,12 @@ async def start_stream(request: web.Request, resp: web.StreamResponse) -> None:
 
 def _check_handshake(request: web.Request) -> None:
     """aiohttp's handshake base64-decodes Sec-WebSocket-Key with a ValueError (a 500) for
-    undecodable bytes: refuse them first, as the 400 aiohttp gives for other bad keys."""
+    undecodable bytes: refuse them first, as the 400 aiohttp gives for other bad keys. A plain
+    GET gets a 400 that says what the endpoint wants, not aiohttp's bare "Bad Request"."""
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise BadRequest("this is a WebSocket endpoint: the request needs Upgrade: websocket "
+                         "and Connection: Upgrade (RFC 6455); for plain HTTP use the SSE "
+                         "endpoints under /api/sse/")
     key = request.headers.get("Sec-WebSocket-Key", "")
     if not key.isascii():
         raise BadRequest("Sec-WebSocket-Key: expected 16 bytes in base64 (RFC 6455)")

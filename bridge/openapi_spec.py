@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.params import MAX_PROMQL
+
 ERROR_STATUSES = {
     "400": "Bad request: a parameter is invalid (the detail names it), or Prometheus `bad_data`.",
     "401": "A valid token is required.",
     "403": "Forbidden (origin not allowed).",
     "404": "Not found (unknown metric lists the valid names).",
     "422": "Prometheus could not evaluate the query (`execution`).",
+    "429": "This client's share is used up (e.g. streams.max_pollers_per_address).",
     "502": "Prometheus answered something that is not its API.",
     "503": "Prometheus is unreachable.",
     "504": "Prometheus timed out.",
@@ -55,12 +58,13 @@ TIME = "Unix seconds (`1764100000.5`) or RFC 3339 (`2026-11-25T20:00:00Z`; no of
 RFC3339 = (r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]"
            r":[0-5][0-9](\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-9]|2[0-3]):[0-5][0-9])?")
 UNIX_SECONDS = r"-?[0-9]{1,11}(\.[0-9]{1,6})?"
-TIME_SCHEMA = {"type": "string", "pattern": f"^({UNIX_SECONDS}|{RFC3339})$"}
+# An empty value means "not given" (the default), as for every optional parameter.
+TIME_SCHEMA = {"type": "string", "pattern": f"^({UNIX_SECONDS}|{RFC3339})?$"}
 # Seconds (> 0), or a Prometheus duration of one unit (the server also takes `1h30m`).
 DURATION_SCHEMA = {"type": "string", "pattern": r"^([1-9][0-9]{0,7}(\.[0-9]{1,3})?|"
-                   r"0\.[0-9]{0,2}[1-9]|[1-9][0-9]{0,3}(ms|s|m|h|d|w|y))$"}
+                   r"0\.[0-9]{0,2}[1-9]|[1-9][0-9]{0,3}(ms|s|m|h|d|w|y))?$"}
 # PromQL: not blank (its grammar is Prometheus' to check: `bad_data` when it refuses).
-PROMQL = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"}
+PROMQL = {"type": "string", "minLength": 1, "maxLength": MAX_PROMQL, "pattern": r"\S"}
 RANGE_PARAMS = [
     param("start", f"Range start. {TIME} Default: end minus `range`, or minus "
           "metrics.default_range.", TIME_SCHEMA),

@@ -17,6 +17,8 @@ from bridge.errors import BadRequest
 
 # Prometheus keeps times as int64 milliseconds: seconds beyond this cannot be asked for.
 MAX_TIME = 9.2e15
+# Longest raw PromQL expression a request or subscription may carry (the OpenAPI maxLength).
+MAX_PROMQL = 2000
 _UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 # Prometheus duration: units largest first, each at most once (e.g. 1h30m, 90s, 500ms).
 # re.ASCII everywhere: `\d` would accept other scripts' digits, which `float` then reads.
@@ -151,3 +153,13 @@ def parse_range(query: Mapping[str, str], now: float, default_range: float,
                          f"per series, more than the limit of {max_points}; use a larger step",
                          parameter="step")
     return rng
+
+
+def check_promql(query: str, param: str = "query") -> str:
+    """A raw PromQL expression, stripped: refused when blank or longer than MAX_PROMQL."""
+    if not query.strip():
+        raise BadRequest(f"{param}: a PromQL expression is required", parameter=param)
+    if len(query) > MAX_PROMQL:
+        raise BadRequest(f"{param}: {len(query)} characters, more than the limit of "
+                         f"{MAX_PROMQL}", parameter=param)
+    return query.strip()

@@ -46,13 +46,14 @@ class Subscription:
 class Connection:
     """A WebSocket stream client: its subscriptions and its bounded send queue."""
 
-    __slots__ = ("authed", "closed", "control", "explicit", "fmt", "hub", "pending", "stream",
-                 "stuck_since", "subs", "transport")
+    __slots__ = ("authed", "closed", "control", "explicit", "fmt", "hub", "pending", "remote",
+                 "stream", "stuck_since", "subs", "transport")
 
     def __init__(self, hub: StreamHub, transport: Any, fmt: int, *, stream: str = "metrics",
-                 authed: bool = False) -> None:
+                 authed: bool = False, remote: str = "") -> None:
         self.hub, self.transport, self.fmt = hub, transport, fmt
         self.stream, self.authed = stream, authed
+        self.remote = remote  # the client's address: the unit of the per-address poller budget
         self.subs: dict[str, Subscription] = {}
         self.pending: dict[Subscription, bytes] | None = None  # None while empty: small conns
         self.control: list[tuple[str, bytes]] | None = None
@@ -173,8 +174,8 @@ class SseConnection(Connection):
     __slots__ = ("wake",)
 
     def __init__(self, hub: StreamHub, transport: Any, fmt: int, *, stream: str = "metrics_sse",
-                 authed: bool = False) -> None:
-        super().__init__(hub, transport, fmt, stream=stream, authed=authed)
+                 authed: bool = False, remote: str = "") -> None:
+        super().__init__(hub, transport, fmt, stream=stream, authed=authed, remote=remote)
         self.wake = asyncio.Event()
 
     def _ready(self) -> bool:

@@ -61,10 +61,11 @@ async def metrics_events(request: web.Request) -> web.StreamResponse:
     authed = has_token(request)
     req = parse_subscribe(subscribe_fields(request.query), catalog=request.app[CATALOG_KEY],
                           config=config, authed=authed)
-    hub.check_capacity(req.key)
+    remote = request.remote or ""
+    hub.check_capacity(req.key, remote)
     if request.transport is None:  # the client already left: nobody to answer
         return web.Response()
-    conn = SseConnection(hub, request.transport, SSE, authed=authed)
+    conn = SseConnection(hub, request.transport, SSE, authed=authed, remote=remote)
     if not hub.register(conn):
         raise Unavailable("too many stream connections (streams.max_connections); retry later")
     resp = EventSourceResponse(ping_interval=config.streams.heartbeat or 15.0, send_timeout=None)

@@ -27,6 +27,7 @@ from bridge.catalog import CATALOG_KEY
 from bridge.config import StreamsConfig
 from bridge.errors import (
     BridgeError,
+    TooManyRequests,
     Unavailable,
     UpstreamBadData,
     UpstreamTimeout,
@@ -66,6 +67,9 @@ class Poller:
         self.hub, self.key = hub, key
         self.subs: dict[Subscription, None] = {}
         self.delta_subs = 0
+        # Subscriptions per client address: a poller held by one address alone is charged to
+        # its budget (streams.max_pollers_per_address).
+        self.addresses: dict[str, int] = {}
         self.last: Frame | None = None          # last good frame, for subscribers joining late
         self.previous: SampleIndex | None = None  # last good samples, for delta frames
         self.ticks = 0
@@ -212,17 +216,47 @@ class StreamHub:
 
     # --- subscriptions -----------------------------------------------------------------------
 
-    def check_capacity(self, key: PollerKey) -> None:
-        """Raise Unavailable if `key` would need a new poller beyond `streams.max_pollers`."""
-        if key not in self.pollers and len(self.pollers) >= self.config.max_pollers:
+    def check_capacity(self, key: PollerKey, remote: str = "",
+                       conn: Connection | None = None) -> None:
+        """Refuse a subscription that would need a new poller beyond the budgets.
+
+        Joining an existing poller costs Prometheus nothing and is always allowed. A new one
+        must fit `streams.max_pollers` in all (503), and the pollers that one connection, or one
+        client address, holds alone must stay within `streams.max_pollers_per_connection` and
+        `streams.max_pollers_per_address` (429), so that one reader cannot take them all.
+        """
+        if key in self.pollers:
+            return
+        if len(self.pollers) >= self.config.max_pollers:
             raise Unavailable(f"this bridge already runs {len(self.pollers)} distinct "
                               "subscriptions (streams.max_pollers); reuse an existing one")
+        if conn is not None and self._held_by(conn) >= self.config.max_pollers_per_connection:
+            raise TooManyRequests(
+                f"this connection already holds {self.config.max_pollers_per_connection} "
+                "subscriptions no other client shares (streams.max_pollers_per_connection); "
+                "reuse one or unsubscribe first")
+        if self._held_by_address(remote) >= self.config.max_pollers_per_address:
+            raise TooManyRequests(
+                f"clients from this address already hold {self.config.max_pollers_per_address} "
+                "subscriptions no other address shares (streams.max_pollers_per_address); "
+                "close some first")
+
+    @staticmethod
+    def _held_by(conn: Connection) -> int:
+        """Distinct pollers whose only subscriber is `conn`."""
+        pollers = {id(sub.poller): sub.poller for sub in conn.subs.values()}
+        return sum(all(s.conn is conn for s in p.subs) for p in pollers.values())
+
+    def _held_by_address(self, remote: str) -> int:
+        """Pollers whose every subscriber comes from `remote`."""
+        return sum(len(p.addresses) == 1 and remote in p.addresses
+                   for p in self.pollers.values())
 
     def subscribe(self, conn: Connection, sub_id: str, key: PollerKey, delta: bool = False,
                   ack: Frame | None = None) -> Subscription:
         """Attach `conn` to the poller for `key` (starting it if new), send `ack`, then the
         poller's last frame at once if it has one."""
-        self.check_capacity(key)
+        self.check_capacity(key, conn.remote, conn)
         poller = self.pollers.get(key)
         if poller is None:
             poller = self.pollers[key] = Poller(self, key)
@@ -232,6 +266,7 @@ class StreamHub:
         conn.subs[sub_id] = sub
         poller.subs[sub] = None
         poller.delta_subs += delta
+        poller.addresses[conn.remote] = poller.addresses.get(conn.remote, 0) + 1
         if ack is not None:
             self.send(conn, ack, sub_id)
         if poller.last is not None:
@@ -253,6 +288,11 @@ class StreamHub:
         conn.discard(sub)
         if poller.subs.pop(sub, 0) is None:
             poller.delta_subs -= sub.delta
+            left = poller.addresses.get(conn.remote, 1) - 1
+            if left > 0:
+                poller.addresses[conn.remote] = left
+            else:
+                poller.addresses.pop(conn.remote, None)
         if not poller.subs and self.pollers.get(poller.key) is poller:
             del self.pollers[poller.key]
             poller.stop()

@@ -16,7 +16,8 @@ from bridge.openapi_spec import PROMQL, errors, param
 NON_EMPTY = {"type": "string", "minLength": 1, "pattern": r"[^,\s]"}
 
 TOKEN = param("token", "The auth token, for clients that cannot set Authorization (needed "
-              "with auth.protect_reads, and for raw query subscriptions).")
+              "with auth.protect_reads, and for raw query subscriptions). ASCII only.",
+              {"type": "string", "pattern": "^[\\u0000-\\u007f]*$"})
 
 PATHS: dict[str, Any] = {
     "/api/ws/ws": {"get": {
@@ -51,7 +52,7 @@ PATHS: dict[str, Any] = {
             TOKEN],
         "responses": {"200": {"description": "An endless text/event-stream.",
                               "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                      **errors("400", "401", "403", "404", "503")}}},
+                      **errors("400", "401", "403", "404", "429", "503")}}},
 }
 
 

@@ -15,6 +15,7 @@ from bridge.catalog import Catalog
 from bridge.config import BridgeConfig
 from bridge.errors import BadRequest, Forbidden, Unauthorized
 from bridge.frames import Frame, control
+from bridge.params import MAX_PROMQL
 from bridge.streams import PollerKey
 
 MAX_ID_LENGTH = 64
@@ -101,6 +102,9 @@ def _check_raw(query: Any, msg: dict[str, Any], config: BridgeConfig, authed: bo
                delta: bool, instances: tuple[str, ...] | None) -> None:
     if not isinstance(query, str) or not query.strip():
         raise BadRequest(f"query must be a non-empty PromQL string, got {query!r:.80}")
+    if len(query) > MAX_PROMQL:
+        raise BadRequest(f"query: {len(query)} characters, more than the limit of "
+                         f"{MAX_PROMQL}")
     if msg.get("metrics") is not None:
         raise BadRequest("give either metrics (catalog names) or query (raw PromQL), not both")
     if delta or instances is not None:

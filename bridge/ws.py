@@ -66,7 +66,7 @@ async def metrics_socket(request: web.Request) -> web.StreamResponse:
         return ws
     if ws.ws_protocol == MSGPACK_PROTOCOL:
         fmt = WS_MSGPACK
-    conn = Connection(hub, request.transport, fmt, authed=authed)
+    conn = Connection(hub, request.transport, fmt, authed=authed, remote=request.remote or "")
     if not hub.register(conn):
         await ws.close(code=CLOSE_TOO_MANY, message=b"too many stream connections")
         return ws
@@ -140,7 +140,7 @@ def _subscribe(app: web.Application, hub: StreamHub, conn: Connection,
     if len(conn.subs) - ends_default >= config.streams.max_subscriptions:
         raise BadRequest(f"at most {config.streams.max_subscriptions} subscriptions per "
                          "connection (streams.max_subscriptions)")
-    hub.check_capacity(req.key)
+    hub.check_capacity(req.key, conn.remote, conn)
     if not conn.explicit:
         conn.explicit = True
         if ends_default:

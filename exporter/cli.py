@@ -18,7 +18,9 @@ from typing import Any
 
 from exporter import __version__
 from exporter.collectors import COLLECTORS, default_collectors
+from exporter.collectors.base import OptionSpec
 from exporter.config import (
+    OPTIONS,
     ConfigError,
     ExporterConfig,
     parse_file,
@@ -30,42 +32,32 @@ from exporter.config import (
 
 log = logging.getLogger("exporter")
 
-# flag -> (config section or None for top level, key)
-OPTIONS: dict[str, tuple[str | None, str, type, str]] = {
-    "--collector.textfile.directory": ("textfile", "directory", str,
-                                       "directory (or glob) of *.prom files"),
-    "--collector.filesystem.mount-points-exclude": ("filesystem", "mount_points_exclude", str,
-                                                    "regex of mount points to leave out"),
-    "--collector.filesystem.fs-types-exclude": ("filesystem", "fs_types_exclude", str,
-                                                "regex of filesystem types to leave out"),
-    "--collector.filesystem.mount-timeout": ("filesystem", "mount_timeout", float,
-                                             "seconds before a hung statfs() is given up"),
-    "--collector.diskstats.device-exclude": ("diskstats", "device_exclude", str,
-                                             "regex of block devices to leave out"),
-    "--collector.netdev.device-exclude": ("netdev", "device_exclude", str,
-                                          "regex of network devices to leave out"),
-    "--collector.vmstat.fields": ("vmstat", "fields", str, "regex of /proc/vmstat fields"),
-    "--collector.netstat.fields": ("netstat", "fields", str,
-                                   "regex of netstat fields (PROTOCOL_Name) to report"),
-    "--collector.arp.device-include": ("arp", "device_include", str,
-                                       "regex of devices whose ARP entries to report"),
-    "--collector.arp.device-exclude": ("arp", "device_exclude", str,
-                                       "regex of devices whose ARP entries to leave out"),
-    "--collector.netclass.ignored-devices": ("netclass", "ignored_devices", str,
-                                             "regex of network devices to leave out"),
-    "--collector.netclass.ignore-invalid-speed": ("netclass", "ignore_invalid_speed", bool,
-                                                  "leave out speeds the kernel reports as -1"),
-    "--path.procfs": ("paths", "procfs", str, "procfs mount point (default /proc)"),
-    "--path.sysfs": ("paths", "sysfs", str, "sysfs mount point (default /sys)"),
-    "--path.rootfs": ("paths", "rootfs", str, "root filesystem mount point (default /)"),
-    "--path.udev.data": ("paths", "udev_data", str, "udev data path (default /run/udev/data)"),
-}
 COLLECTOR_FLAG = re.compile(r"^--(?:no-)?collector\.([^=]+)")
+# An option's argparse destination: "opt:SECTION.KEY".
+DEST = "opt:{}"
+
+
+def add_option(group: argparse._ArgumentGroup, spec: OptionSpec) -> None:
+    """One declared option as its flag; a bool is kingpin's `--flag` / `--no-flag` pair."""
+    assert spec.flag is not None
+    dest = DEST.format(spec.where)
+    if spec.kind is bool:
+        group.add_argument(spec.flag, dest=dest, action="store_true", default=None,
+                           help=f"{spec.help} (default {str(spec.default).lower()}; "
+                           f"--no-{spec.flag[2:]} turns it off; YAML {spec.where})"
+                           .replace("%", "%%"))
+        group.add_argument(f"--no-{spec.flag[2:]}", dest=dest, action="store_false",
+                           help=argparse.SUPPRESS)
+        return
+    default = f"default {spec.default}; " if spec.default != "" else ""
+    group.add_argument(spec.flag, dest=dest, type=spec.kind, metavar=spec.key.upper(),
+                       help=f"{spec.help} ({default}YAML {spec.where})".replace("%", "%%"))
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every flag: the fixed ones, then one group per collector built from its declaration."""
     p = argparse.ArgumentParser(
-        prog="promwire-exporter", allow_abbrev=False,
+        prog="promwire-exporter", allow_abbrev=False, usage="%(prog)s [flags]",
         description="Host metrics for Prometheus with node_exporter's names. Flags override "
         "the --config file.")
     p.add_argument("--listen", "--web.listen-address", dest="listen", metavar="HOST:PORT",
@@ -79,23 +71,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--collector.disable-defaults", dest="disable_defaults",
                    action="store_true", default=None,
                    help="start from no collectors; enable each with --collector.NAME")
-    for name in sorted(COLLECTORS):
-        p.add_argument(f"--collector.{name}", dest=f"collector_{name}", action="store_true",
-                       default=None, help=f"enable the {name} collector "
-                       f"(--no-collector.{name} disables it)")
-        p.add_argument(f"--no-collector.{name}", dest=f"collector_{name}",
-                       action="store_false", help=argparse.SUPPRESS)
-    for flag, (_, key, kind, help) in OPTIONS.items():
-        if kind is bool:  # kingpin's spelling: --flag / --no-flag
-            p.add_argument(flag, dest=f"opt_{flag}", action="store_true", default=None,
-                           help=f"{help} (--no-{flag[2:]} turns it off)")
-            p.add_argument(f"--no-{flag[2:]}", dest=f"opt_{flag}", action="store_false",
-                           help=argparse.SUPPRESS)
-        else:
-            p.add_argument(flag, dest=f"opt_{flag}", type=kind, metavar=key.upper(),
-                           help=help)
     p.add_argument("--version", action="version", version=f"promwire-exporter {__version__}")
+    by_section: dict[str, list[OptionSpec]] = {}
+    for spec in OPTIONS:
+        if spec.flag is not None:
+            by_section.setdefault(spec.section, []).append(spec)
+    paths = p.add_argument_group("paths")
+    for spec in by_section.pop("paths", []):
+        add_option(paths, spec)
+    defaults = set(default_collectors())
+    for name in COLLECTORS:
+        group = p.add_argument_group(f"collector {name}")
+        state = "enabled" if name in defaults else "disabled"
+        group.add_argument(f"--collector.{name}", dest=f"collector_{name}",
+                           action="store_true", default=None,
+                           help=f"enable the {name} collector ({state} by default; "
+                           f"--no-collector.{name} disables it)")
+        group.add_argument(f"--no-collector.{name}", dest=f"collector_{name}",
+                           action="store_false", help=argparse.SUPPRESS)
+        for spec in by_section.get(name, []):
+            add_option(group, spec)
     return p
+
+
+def flag_names(parser: argparse.ArgumentParser) -> list[str]:
+    """Every long flag the parser takes, --no- forms included."""
+    return sorted(f for action in parser._actions for f in action.option_strings
+                  if f.startswith("--"))
 
 
 def unknown_collectors(argv: Sequence[str]) -> list[str]:
@@ -107,6 +109,17 @@ def unknown_collectors(argv: Sequence[str]) -> list[str]:
                 and m.group(1) != "disable-defaults":
             bad.append(m.group(1))
     return bad
+
+
+def unknown_flag_message(bad: list[str], parser: argparse.ArgumentParser) -> str:
+    """The unknown flags and the valid ones: a collector's own when the flag names one."""
+    valid = flag_names(parser)
+    m = COLLECTOR_FLAG.match(bad[0])
+    if m and "." in m.group(1) and m.group(1).split(".", 1)[0] in COLLECTORS:
+        prefix = f"collector.{m.group(1).split('.', 1)[0]}."
+        valid = [f for f in valid if prefix in f] or valid
+    return (f"unknown flag{'s' if len(bad) > 1 else ''} {', '.join(bad)}; "
+            f"valid flags: {', '.join(valid)}")
 
 
 def load(args: argparse.Namespace) -> ExporterConfig:
@@ -133,11 +146,15 @@ def load(args: argparse.Namespace) -> ExporterConfig:
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
     config = ExporterConfig(**values)
-    for flag, (section, key, _, _) in OPTIONS.items():
-        value = getattr(args, f"opt_{flag}")
-        if value is not None:
-            part = dataclasses.replace(getattr(config, section), **{key: value})
-            config = dataclasses.replace(config, **{section: part})
+    for spec in OPTIONS:
+        value = getattr(args, DEST.format(spec.where), None)
+        if value is None:
+            continue
+        problem = spec.problem(value)
+        if problem is not None:
+            raise ConfigError("flags", f"{spec.flag} ({spec.where})", problem)
+        part = dataclasses.replace(getattr(config, spec.section), **{spec.key: value})
+        config = dataclasses.replace(config, **{spec.section: part})
     enabled = resolve_collectors(default_collectors(), overrides, disable_defaults)
     config = dataclasses.replace(config, collectors=enabled)
     return validate(config, source)
@@ -169,7 +186,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"promwire-exporter: {unknown_collector_message(bad, sorted(COLLECTORS))}",
               file=sys.stderr)
         return 2
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    unknown = [a.split("=", 1)[0] for a in extra if a.startswith("-")]
+    if unknown:
+        print(f"promwire-exporter: {unknown_flag_message(unknown, parser)}", file=sys.stderr)
+        return 2
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         config = load(args)
     except ConfigError as exc:

@@ -3,35 +3,19 @@
 Nothing else in the exporter reads the command line or the environment: the CLI builds the
 config once and hands it to the registry and the server. Every problem is a `ConfigError`
 naming the source (file or flag), the key and what is wrong, so the CLI exits 2 with one line.
+
+The sections are not listed here: each collector declares its options (exporter/collectors/
+base.py, `option`), and this module makes them fields of `ExporterConfig` and YAML keys.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
-# The effective defaults of Debian's prometheus-node-exporter (1.5), the binary users compare
-# with (`prometheus-node-exporter --help`; tests/exporter/test_live.py checks they still agree).
-# Debian patches upstream's mount-point default to leave out all of /run, /mnt and /media
-# (upstream: only /run/credentials/.+); the other four are upstream's unchanged.
-DEFAULT_MOUNT_POINTS_EXCLUDE = (
-    r"^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)")
-DEFAULT_FS_TYPES_EXCLUDE = (
-    r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|"
-    r"iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|"
-    r"sysfs|tracefs)$")
-DEFAULT_DISK_DEVICE_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
-DEFAULT_NETDEV_DEVICE_EXCLUDE = r"^lo$"
-DEFAULT_VMSTAT_FIELDS = r"^(oom_kill|pgpg|pswp|pg.*fault).*"
-# 1.5's; later releases add TcpExt_TCPOFOQueue and TcpExt_TCPRcvQDrop.
-DEFAULT_NETSTAT_FIELDS = (
-    r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)"
-    r"|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)"
-    r"|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)"
-    r"|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$")
+from exporter.collectors.base import OptionSpec, option, option_specs
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -48,98 +32,59 @@ class ConfigError(Exception):
 class PathsConfig:
     """Where the host's files are (containers mount the host's /proc, /sys and / elsewhere)."""
 
-    procfs: str = "/proc"
-    sysfs: str = "/sys"
-    rootfs: str = "/"
-    udev_data: str = "/run/udev/data"
-
-
-@dataclass(frozen=True)
-class TextfileConfig:
-    # Directory (or glob of directories) of *.prom files; empty = none.
-    directory: str = ""
-
-
-@dataclass(frozen=True)
-class FilesystemConfig:
-    mount_points_exclude: str = DEFAULT_MOUNT_POINTS_EXCLUDE
-    fs_types_exclude: str = DEFAULT_FS_TYPES_EXCLUDE
-    # Seconds a statfs() may take before the mount is reported with device_error 1 and left
-    # alone until that call returns.
-    mount_timeout: float = 5.0
-
-
-@dataclass(frozen=True)
-class DiskstatsConfig:
-    device_exclude: str = DEFAULT_DISK_DEVICE_EXCLUDE
-
-
-@dataclass(frozen=True)
-class NetdevConfig:
-    device_exclude: str = DEFAULT_NETDEV_DEVICE_EXCLUDE
-
-
-@dataclass(frozen=True)
-class VmstatConfig:
-    fields: str = DEFAULT_VMSTAT_FIELDS
-
-
-@dataclass(frozen=True)
-class NetstatConfig:
-    fields: str = DEFAULT_NETSTAT_FIELDS
-
-
-@dataclass(frozen=True)
-class ArpConfig:
-    # Regexes of devices to report (empty: all) and to leave out (empty: none).
-    device_include: str = ""
-    device_exclude: str = ""
-
-
-@dataclass(frozen=True)
-class NetclassConfig:
-    # Regex of devices to leave out (searched in the name).
-    ignored_devices: str = "^$"
-    # Leave out node_network_speed_bytes where the kernel says -1 (unknown); 1.5 reports it.
-    ignore_invalid_speed: bool = False
+    procfs: str = option("--path.procfs", "/proc", "procfs mount point")
+    sysfs: str = option("--path.sysfs", "/sys", "sysfs mount point")
+    rootfs: str = option("--path.rootfs", "/", "root filesystem mount point")
+    udev_data: str = option("--path.udev.data", "/run/udev/data", "udev data path")
 
 
 @dataclass(frozen=True)
 class HttpConfig:
     # zlib level for gzip responses (only when the scraper's Accept-Encoding asks for gzip).
-    gzip_level: int = 1
+    gzip_level: int = option(None, 1, "zlib level of gzip responses (0-9)")
 
 
-@dataclass(frozen=True)
-class ExporterConfig:
-    listen: str = ":9100"
-    log_level: str = "info"
+def _sections() -> dict[str, type]:
+    """YAML section -> its dataclass: paths, then each collector's options, then http."""
+    from exporter.collectors import COLLECTORS  # they import this module only to type hints
+
+    return {"paths": PathsConfig,
+            **{name: cls.options for name, cls in COLLECTORS.items() if cls.options},
+            "http": HttpConfig}
+
+
+def _options(sections: Mapping[str, type]) -> list[OptionSpec]:
+    """Every declared option; a collector's flags are `--collector.*` and unique (1.5 spells
+    a few with another prefix than the collector's name: --collector.powersupply.*)."""
+    specs = [spec for name, cls in sections.items() for spec in option_specs(name, cls)]
+    seen: dict[str, str] = {}
+    for spec in specs:
+        if spec.flag is None:
+            continue
+        if spec.section not in ("paths", "http") and not spec.flag.startswith("--collector."):
+            raise RuntimeError(f"{spec.where}: flag {spec.flag} is not a --collector. flag")
+        if spec.flag in seen:
+            raise RuntimeError(f"{spec.flag} is declared by {seen[spec.flag]} and {spec.where}")
+        seen[spec.flag] = spec.where
+    return specs
+
+
+SECTIONS: dict[str, type] = _sections()
+OPTIONS: list[OptionSpec] = _options(SECTIONS)
+
+# The whole configuration, one frozen dataclass: the top-level keys, then one field per
+# section (config.paths, config.netclass, ...), made from the collectors' declarations.
+ExporterConfig = make_dataclass("ExporterConfig", [
+    ("listen", str, field(default=":9100")),
+    ("log_level", str, field(default="info")),
     # Leave out the exporter's own process_* metrics (--web.disable-exporter-metrics).
-    disable_exporter_metrics: bool = False
+    ("disable_exporter_metrics", bool, field(default=False)),
     # Enabled collectors; `resolve_collectors` fills it from the defaults and the overrides.
-    collectors: frozenset[str] = frozenset()
-    paths: PathsConfig = field(default_factory=PathsConfig)
-    textfile: TextfileConfig = field(default_factory=TextfileConfig)
-    filesystem: FilesystemConfig = field(default_factory=FilesystemConfig)
-    diskstats: DiskstatsConfig = field(default_factory=DiskstatsConfig)
-    netdev: NetdevConfig = field(default_factory=NetdevConfig)
-    vmstat: VmstatConfig = field(default_factory=VmstatConfig)
-    netstat: NetstatConfig = field(default_factory=NetstatConfig)
-    arp: ArpConfig = field(default_factory=ArpConfig)
-    netclass: NetclassConfig = field(default_factory=NetclassConfig)
-    http: HttpConfig = field(default_factory=HttpConfig)
-
-
-SECTIONS: dict[str, type] = {
-    "paths": PathsConfig, "textfile": TextfileConfig, "filesystem": FilesystemConfig,
-    "diskstats": DiskstatsConfig, "netdev": NetdevConfig, "vmstat": VmstatConfig,
-    "netstat": NetstatConfig, "arp": ArpConfig, "netclass": NetclassConfig,
-    "http": HttpConfig,
-}
-REGEX_KEYS = {("filesystem", "mount_points_exclude"), ("filesystem", "fs_types_exclude"),
-              ("diskstats", "device_exclude"), ("netdev", "device_exclude"),
-              ("vmstat", "fields"), ("netstat", "fields"), ("arp", "device_include"),
-              ("arp", "device_exclude"), ("netclass", "ignored_devices")}
+    ("collectors", frozenset, field(default=frozenset())),
+    *((name, cls, field(default_factory=cls)) for name, cls in SECTIONS.items()),
+], frozen=True)
+ExporterConfig.__module__ = __name__
+ExporterConfig.__doc__ = "The exporter's whole configuration (see the module docstring)."
 
 
 def unknown_collector_message(names: list[str], valid: list[str]) -> str:
@@ -225,15 +170,10 @@ def validate(config: ExporterConfig, source: str) -> ExporterConfig:
     if config.log_level.lower() not in LOG_LEVELS:
         raise ConfigError(source, "log_level", f"must be one of {', '.join(LOG_LEVELS)}, "
                           f"got {config.log_level!r}")
-    for section, key in REGEX_KEYS:
-        pattern = getattr(getattr(config, section), key)
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ConfigError(source, f"{section}.{key}", f"invalid regular expression "
-                              f"{pattern!r}: {exc}") from None
-    if not config.filesystem.mount_timeout > 0:
-        raise ConfigError(source, "filesystem.mount_timeout", "must be > 0")
+    for spec in OPTIONS:
+        problem = spec.problem(getattr(getattr(config, spec.section), spec.key))
+        if problem is not None:
+            raise ConfigError(source, spec.where, problem)
     if not 0 <= config.http.gzip_level <= 9:
         raise ConfigError(source, "http.gzip_level", "must be between 0 and 9")
     return config

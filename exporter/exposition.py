@@ -187,3 +187,18 @@ def render(families: Iterable[MetricFamily], openmetrics: bool = False) -> str:
     if openmetrics:
         out.append("# EOF\n")
     return "".join(out)
+
+
+def varying_labels(samples: Sequence[tuple[Desc, tuple[str, ...], float | int]]
+                   ) -> RenderedFamily:
+    """One family whose samples have different label names, as node_exporter's info metrics
+    with only the labels a device has (node_power_supply_info). Every Desc shares the name,
+    help and type; the first gives the headers."""
+    first = samples[0][0]
+    text, om = [first.text_header], [first.om_header]
+    for desc, labelvalues, value in samples:
+        plain, open_pre = desc.prefixes(labelvalues)
+        number = format_value(value)
+        text.append(f"{plain}{number}\n")
+        om.append(f"{open_pre}{number}\n")
+    return RenderedFamily(first.name, "".join(text), "".join(om))

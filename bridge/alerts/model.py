@@ -137,6 +137,17 @@ def _string(value: Any, field: str, *, empty: bool = True) -> str:
     return value
 
 
+def _absent_empty(value: Any) -> Any:
+    """An object field left out or null is empty; any other value is checked as given (a
+    `false` is not an empty object)."""
+    return {} if value is None else value
+
+
+def _optional_string(value: Any, field: str) -> str:
+    """A string field Alertmanager may leave out or null (generatorURL): "" then."""
+    return "" if value is None else _string(value, field)
+
+
 def _unicode(value: str, field: str) -> None:
     """JSON may carry lone surrogates (`"\\ud800"`), which are not Unicode text: they could
     not be stored, hashed into a fingerprint or sent to a subscriber."""
@@ -206,10 +217,11 @@ def _notice(item: Any, field: str, source: str) -> Notice:
         fingerprint=fp,
         status=_status(_require(item, "status", f"{field}."), f"{field}.status"),
         labels=labels,
-        annotations=_labels(item.get("annotations") or {}, f"{field}.annotations", names=False),
+        annotations=_labels(_absent_empty(item.get("annotations")), f"{field}.annotations",
+                            names=False),
         starts_ms=starts,
         ends_ms=_time(item.get("endsAt"), f"{field}.endsAt"),
-        generator_url=_string(item.get("generatorURL") or "", f"{field}.generatorURL"),
+        generator_url=_optional_string(item.get("generatorURL"), f"{field}.generatorURL"),
         source=source,
     )
 
@@ -234,7 +246,7 @@ def parse_webhook(data: Any) -> WebhookPayload:
     return WebhookPayload(
         receiver=_string(_require(data, "receiver", ""), "receiver"),
         status=_status(_require(data, "status", ""), "status"),
-        group_key=data.get("groupKey") or "",
+        group_key=_optional_string(data.get("groupKey"), "groupKey"),
         truncated=truncated,
         notices=[_notice(item, f"alerts[{i}]", "alertmanager") for i, item in enumerate(alerts)],
     )
@@ -256,10 +268,10 @@ def parse_manual(data: Any) -> Notice:
         fingerprint=fingerprint(labels),
         status=_status(data.get("status", "firing"), "status"),
         labels=labels,
-        annotations=_labels(data.get("annotations") or {}, "annotations", names=False),
+        annotations=_labels(_absent_empty(data.get("annotations")), "annotations", names=False),
         starts_ms=_time(data.get("startsAt"), "startsAt"),
         ends_ms=_time(data.get("endsAt"), "endsAt"),
-        generator_url=_string(data.get("generatorURL") or "", "generatorURL"),
+        generator_url=_optional_string(data.get("generatorURL"), "generatorURL"),
         source="manual",
     )
 

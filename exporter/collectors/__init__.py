@@ -1,62 +1,40 @@
-"""Every collector, by the name node_exporter gives it (`--collector.NAME`, `collect[]=NAME`)."""
+"""Every collector, by the name node_exporter gives it (`--collector.NAME`, `collect[]=NAME`).
+
+Each module of this package that defines a `Collector` subclass with a `name` is one: there is
+no central list to edit. A new collector is its module (and its test); see base.py.
+"""
 
 from __future__ import annotations
 
-from exporter.collectors.arp import ArpCollector
-from exporter.collectors.base import Collector, NoDataError, supported
-from exporter.collectors.conntrack import ConntrackCollector
-from exporter.collectors.cpu import CpuCollector
-from exporter.collectors.diskstats import DiskstatsCollector
-from exporter.collectors.entropy import EntropyCollector
-from exporter.collectors.filefd import FilefdCollector
-from exporter.collectors.filesystem import FilesystemCollector
-from exporter.collectors.hwmon import HwmonCollector
-from exporter.collectors.loadavg import LoadavgCollector
-from exporter.collectors.meminfo import MeminfoCollector
-from exporter.collectors.netclass import NetclassCollector
-from exporter.collectors.netdev import NetdevCollector
-from exporter.collectors.netstat import NetstatCollector
-from exporter.collectors.pressure import PressureCollector
-from exporter.collectors.sockstat import SockstatCollector
-from exporter.collectors.softnet import SoftnetCollector
-from exporter.collectors.stat import StatCollector
-from exporter.collectors.textfile import TextfileCollector
-from exporter.collectors.time import TimeCollector
-from exporter.collectors.timex import TimexCollector
-from exporter.collectors.udp_queues import UdpQueuesCollector
-from exporter.collectors.uname import UnameCollector
-from exporter.collectors.vmstat import VmstatCollector
+import importlib
+import pkgutil
 
-COLLECTORS: dict[str, type[Collector]] = {c.name: c for c in (
-    ArpCollector,
-    ConntrackCollector,
-    CpuCollector,
-    DiskstatsCollector,
-    EntropyCollector,
-    FilefdCollector,
-    FilesystemCollector,
-    HwmonCollector,
-    LoadavgCollector,
-    MeminfoCollector,
-    NetclassCollector,
-    NetdevCollector,
-    NetstatCollector,
-    PressureCollector,
-    SockstatCollector,
-    SoftnetCollector,
-    StatCollector,
-    TextfileCollector,
-    TimeCollector,
-    TimexCollector,
-    UdpQueuesCollector,
-    UnameCollector,
-    VmstatCollector,
-)}
+from exporter.collectors.base import Collector, NoDataError, supported
+
+
+def _discover() -> dict[str, type[Collector]]:
+    found: dict[str, type[Collector]] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name == "base":
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Collector) \
+                    and value.__module__ == module.__name__ and "name" in vars(value):
+                if value.name in found:
+                    raise RuntimeError(f"collector {value.name} is defined twice: "
+                                       f"{found[value.name].__module__}, {module.__name__}")
+                found[value.name] = value
+    return dict(sorted(found.items()))
+
+
+COLLECTORS: dict[str, type[Collector]] = _discover()
 
 
 def default_collectors() -> list[str]:
-    """Enabled unless turned off: every collector this platform can have data for."""
-    return sorted(name for name, cls in COLLECTORS.items() if supported(cls))
+    """Enabled unless turned off: the default-on collectors this platform can have data for."""
+    return sorted(name for name, cls in COLLECTORS.items()
+                  if cls.default_enabled and supported(cls))
 
 
 __all__ = ["COLLECTORS", "Collector", "NoDataError", "default_collectors"]

@@ -8,16 +8,30 @@ columns fails the collector, as it does node_exporter's.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from exporter.collectors.base import Collector, DeviceFilter, read_text
-from exporter.config import ExporterConfig
+from exporter.collectors.base import Collector, DeviceFilter, option, read_text
 from exporter.exposition import Desc, Family, MetricFamily
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
 
 ENTRIES = Desc("node_arp_entries", "ARP entries by device", "gauge", ("device",))
 
 
+@dataclass(frozen=True)
+class ArpConfig:
+    # Regexes of devices to report (empty: all) and to leave out (empty: none).
+    device_include: str = option("--collector.arp.device-include", "",
+                                 "regex of devices whose ARP entries to report", regex=True)
+    device_exclude: str = option("--collector.arp.device-exclude", "",
+                                 "regex of devices whose ARP entries to leave out", regex=True)
+
+
 class ArpCollector(Collector):
     name = "arp"
+    options = ArpConfig
 
     def __init__(self, config: ExporterConfig) -> None:
         super().__init__(config)

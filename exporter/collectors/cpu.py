@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from exporter.collectors.base import Collector, read_text
-from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
 
 # node_exporter (prometheus/procfs) assumes USER_HZ = 100, as every Linux ABI in use does.
 USER_HZ = 100
@@ -36,10 +39,7 @@ class CpuCollector(Collector):
             self._keys[cpu] = got
         return got
 
-    def collect(self) -> Iterator[MetricFamily]:
-        if self.backend == "psutil":
-            yield from self.collect_psutil()
-            return
+    def collect_procfs(self) -> Iterator[MetricFamily]:
         seconds, guest = Family(SECONDS), Family(GUEST)
         add, add_guest = seconds.samples.append, guest.samples.append
         for line in read_text(self.proc("stat")).splitlines():

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from exporter.collectors.base import Collector, Matcher, read_text
-from exporter.config import ExporterConfig
+from exporter.collectors.base import Collector, Matcher, option, read_text
 from exporter.exposition import Desc, Family, MetricFamily
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
 
 SECTOR = 512
 TICK = 0.001  # node_exporter multiplies milliseconds by this (not / 1000): same floats
@@ -70,8 +74,19 @@ ATA = (  # (family, udev property), reported for ATA disks (ID_ATA=1)
 )
 
 
+DEFAULT_DISK_DEVICE_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
+
+
+@dataclass(frozen=True)
+class DiskstatsConfig:
+    device_exclude: str = option("--collector.diskstats.device-exclude",
+                                 DEFAULT_DISK_DEVICE_EXCLUDE,
+                                 "regex of block devices to leave out", regex=True)
+
+
 class DiskstatsCollector(Collector):
     name = "diskstats"
+    options = DiskstatsConfig
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
     fallback = "psutil"
 
@@ -96,10 +111,7 @@ class DiskstatsCollector(Collector):
                 props[key] = value
         return props
 
-    def collect(self) -> Iterator[MetricFamily]:
-        if self.backend == "psutil":
-            yield from self.collect_psutil()
-            return
+    def collect_procfs(self) -> Iterator[MetricFamily]:
         families = [Family(d) for d, _, _ in BASE + DISCARD + FLUSH]
         info, fs_info, dm_info = Family(INFO), Family(FS_INFO), Family(DM_INFO)
         ata = [Family(d) for d, _ in ATA]

@@ -1,7 +1,7 @@
 """`filesystem`: size, free, available, inodes and read-only state per mounted filesystem.
 
 Mounts come from /proc/1/mounts (/proc/mounts when hidepid hides PID 1), minus the pseudo
-filesystems and mount points Debian's node_exporter leaves out by default (exporter/config.py).
+filesystems and mount points Debian's node_exporter leaves out by default (its options below).
 statfs() runs on a worker thread: a mount that does not answer within
 `filesystem.mount_timeout` (a dead NFS server) is reported with `node_filesystem_device_error 1`
 and not asked again until that call returns, so it delays one scrape at most, never all of
@@ -15,11 +15,14 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
-from exporter.collectors.base import Collector, Matcher, read_text
-from exporter.config import ExporterConfig
+from exporter.collectors.base import Collector, Matcher, option, read_text
 from exporter.exposition import Desc, Family, MetricFamily
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
 
 log = logging.getLogger("exporter.filesystem")
 
@@ -124,8 +127,35 @@ class StatfsRunner:
             self.worker = None
 
 
+# The effective defaults of Debian's prometheus-node-exporter (1.5), the binary users compare
+# with (`prometheus-node-exporter --help`; tests/exporter/test_live.py checks they still agree).
+# Debian patches upstream's mount-point default to leave out all of /run, /mnt and /media
+# (upstream: only /run/credentials/.+); the fs-types one is upstream's unchanged.
+DEFAULT_MOUNT_POINTS_EXCLUDE = (
+    r"^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)")
+DEFAULT_FS_TYPES_EXCLUDE = (
+    r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|"
+    r"iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|"
+    r"sysfs|tracefs)$")
+
+
+@dataclass(frozen=True)
+class FilesystemConfig:
+    mount_points_exclude: str = option("--collector.filesystem.mount-points-exclude",
+                                       DEFAULT_MOUNT_POINTS_EXCLUDE,
+                                       "regex of mount points to leave out", regex=True)
+    fs_types_exclude: str = option("--collector.filesystem.fs-types-exclude",
+                                   DEFAULT_FS_TYPES_EXCLUDE,
+                                   "regex of filesystem types to leave out", regex=True)
+    # Seconds a statfs() may take before the mount is reported with device_error 1 and left
+    # alone until that call returns.
+    mount_timeout: float = option("--collector.filesystem.mount-timeout", 5.0,
+                                  "seconds before a hung statfs() is given up", positive=True)
+
+
 class FilesystemCollector(Collector):
     name = "filesystem"
+    options = FilesystemConfig
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd")  # needs statvfs()
     fallback = "psutil"
 
@@ -140,11 +170,13 @@ class FilesystemCollector(Collector):
         self.runner.close()
 
     def mounts(self) -> list[Mount]:
-        if self.backend == "psutil":
-            psutil = self.psutil()
+        return self.by_backend("mounts")()
 
-            return [Mount(p.device, p.mountpoint, p.fstype, p.opts)
-                    for p in psutil.disk_partitions(all=True)]
+    def mounts_psutil(self) -> list[Mount]:
+        return [Mount(p.device, p.mountpoint, p.fstype, p.opts)
+                for p in self.psutil().disk_partitions(all=True)]
+
+    def mounts_procfs(self) -> list[Mount]:
         try:
             text = read_text(self.proc("1", "mounts"))
         except FileNotFoundError:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from exporter.collectors.base import Collector, NoDataError, read_optional
-from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
 
 LABELS = ("chip", "sensor")
 CHIP_NAMES = Desc("node_hwmon_chip_names", "Annotation metric for human-readable chip names",

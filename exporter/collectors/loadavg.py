@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from exporter.collectors.base import Collector, read_text
 from exporter.exposition import Desc, MetricFamily, single
@@ -18,14 +18,17 @@ class LoadavgCollector(Collector):
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd")
     fallback = "os"  # os.getloadavg()
 
-    def collect(self) -> Iterator[MetricFamily]:
-        if self.backend == "os":
-            loads = os.getloadavg()
-        else:
-            fields = read_text(self.proc("loadavg")).split()
-            if len(fields) < 3:
-                raise ValueError(f"{self.proc('loadavg')}: expected 3 load averages, "
-                                 f"got {fields!r}")
-            loads = tuple(float(v) for v in fields[:3])
-        for desc, value in zip(LOADS, loads, strict=True):
+    def collect_procfs(self) -> Iterator[MetricFamily]:
+        fields = read_text(self.proc("loadavg")).split()
+        if len(fields) < 3:
+            raise ValueError(f"{self.proc('loadavg')}: expected 3 load averages, "
+                             f"got {fields!r}")
+        return self.loads(float(v) for v in fields[:3])
+
+    def collect_os(self) -> Iterator[MetricFamily]:
+        return self.loads(os.getloadavg())
+
+    @staticmethod
+    def loads(values: Iterable[float]) -> Iterator[MetricFamily]:
+        for desc, value in zip(LOADS, values, strict=True):
             yield single(desc, value)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from exporter.collectors.base import Collector, read_text
-from exporter.config import ExporterConfig
 from exporter.exposition import Desc, Family, MetricFamily
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
 
 PARENS = re.compile(r"\((.*)\)")
 
@@ -44,10 +47,7 @@ class MeminfoCollector(Collector):
             self._descs[cache_key] = got
         return got
 
-    def collect(self) -> Iterator[MetricFamily]:
-        if self.backend == "psutil":
-            yield from self.collect_psutil()
-            return
+    def collect_procfs(self) -> Iterator[MetricFamily]:
         path = self.proc("meminfo")
         for line in read_text(path).splitlines():
             parts = line.split()

@@ -19,10 +19,14 @@ import errno
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from exporter.collectors.base import Collector, NoDataError
-from exporter.config import ExporterConfig
+from exporter.collectors.base import Collector, NoDataError, go_int, option
 from exporter.exposition import Desc, Family, MetricFamily
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
 
 UP = Desc("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.", "gauge",
           ("device",))
@@ -59,26 +63,6 @@ ATTRS = INFO_ATTRS + tuple(attr for attr, _ in NUMERIC)
 # Errors procfs treats as "this attribute has no value here".
 SKIPPED = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EOPNOTSUPP, errno.EINVAL}
 READ_SIZE = 128
-# strconv.ParseInt(s, 0, 64): an optional sign, then 0x/0o/0b or a leading-0 octal or decimal.
-GO_INT = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
-
-
-def go_int(text: str) -> int | None:
-    """Go's ParseInt with base 0 (sysfs writes flags and dev_id as 0x...), None if invalid."""
-    m = GO_INT.fullmatch(text)
-    if m is None:
-        return None
-    sign, digits = m.groups()
-    if digits[:2] in ("0x", "0X", "0o", "0O", "0b", "0B"):
-        value = int(digits, 0)
-    elif digits.startswith("0"):
-        value = int(digits, 8)
-    else:
-        value = int(digits)
-    value = -value if sign == "-" else value
-    return value if -(1 << 63) <= value < 1 << 63 else None
-
-
 def read_attrs(dir_fd: int) -> dict[str, str] | None:
     """The attributes the device has, stripped; None when the device is gone."""
     values: dict[str, str] = {}
@@ -101,8 +85,20 @@ def read_attrs(dir_fd: int) -> dict[str, str] | None:
     return values
 
 
+@dataclass(frozen=True)
+class NetclassConfig:
+    ignored_devices: str = option(
+        "--collector.netclass.ignored-devices", "^$",
+        "regex of network devices to leave out (searched in the name)", regex=True)
+    # 1.5 reports -1 (unknown) as -125000 unless this is set.
+    ignore_invalid_speed: bool = option(
+        "--collector.netclass.ignore-invalid-speed", False,
+        "leave out speeds the kernel reports as -1")
+
+
 class NetclassCollector(Collector):
     name = "netclass"
+    options = NetclassConfig
 
     def __init__(self, config: ExporterConfig) -> None:
         super().__init__(config)

@@ -6,10 +6,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from exporter.collectors.base import Collector, Matcher, read_optional, read_text
-from exporter.config import ExporterConfig
+from exporter.collectors.base import Collector, Matcher, option, read_optional, read_text
 from exporter.exposition import Desc, Family, MetricFamily
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
 
 COLUMNS = ("receive_bytes", "receive_packets", "receive_errs", "receive_drop", "receive_fifo",
            "receive_frame", "receive_compressed", "receive_multicast", "transmit_bytes",
@@ -30,8 +34,19 @@ PSUTIL_FIELDS = {"bytes_recv": "receive_bytes", "packets_recv": "receive_packets
                  "errout": "transmit_errs", "dropout": "transmit_drop"}
 
 
+DEFAULT_NETDEV_DEVICE_EXCLUDE = r"^lo$"
+
+
+@dataclass(frozen=True)
+class NetdevConfig:
+    device_exclude: str = option("--collector.netdev.device-exclude",
+                                 DEFAULT_NETDEV_DEVICE_EXCLUDE,
+                                 "regex of network devices to leave out", regex=True)
+
+
 class NetdevCollector(Collector):
     name = "netdev"
+    options = NetdevConfig
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
     fallback = "psutil"
 
@@ -39,10 +54,7 @@ class NetdevCollector(Collector):
         super().__init__(config, backend)
         self.excluded = Matcher(config.netdev.device_exclude)
 
-    def collect(self) -> Iterator[MetricFamily]:
-        if self.backend == "psutil":
-            yield from self.collect_psutil()
-            return
+    def collect_procfs(self) -> Iterator[MetricFamily]:
         families = [Family(DESCS[key]) for key in COLUMNS]
         nohandler = Family(DESCS[NOHANDLER])
         path = self.proc("net", "dev")

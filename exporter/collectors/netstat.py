@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from exporter.collectors.base import Collector, read_text
-from exporter.config import ExporterConfig
+from exporter.collectors.base import Collector, option, read_text
 from exporter.exposition import Desc, MetricFamily, single
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
 
 INTEGER = re.compile(r"-?[0-9]+")
 INTEGERS = re.compile(r"(?: -?[0-9]+)*")  # a value line after its "Proto:"
@@ -38,8 +42,23 @@ def number(value: str, where: str) -> int | float:
     raise ValueError(f"{where}: invalid value {value[:40]!r}")
 
 
+# 1.5's; later releases add TcpExt_TCPOFOQueue and TcpExt_TCPRcvQDrop.
+DEFAULT_NETSTAT_FIELDS = (
+    r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)"
+    r"|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)"
+    r"|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)"
+    r"|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$")
+
+
+@dataclass(frozen=True)
+class NetstatConfig:
+    fields: str = option("--collector.netstat.fields", DEFAULT_NETSTAT_FIELDS,
+                         "regex of netstat fields (PROTOCOL_Name) to report", regex=True)
+
+
 class NetstatCollector(Collector):
     name = "netstat"
+    options = NetstatConfig
 
     def __init__(self, config: ExporterConfig) -> None:
         super().__init__(config)

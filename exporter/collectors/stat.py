@@ -26,10 +26,7 @@ class StatCollector(Collector):
     platforms = ("linux", "darwin", "freebsd", "openbsd", "netbsd", "win32")
     fallback = "psutil"
 
-    def collect(self) -> Iterator[MetricFamily]:
-        if self.backend == "psutil":
-            yield from self.collect_psutil()
-            return
+    def collect_procfs(self) -> Iterator[MetricFamily]:
         found: dict[str, int] = {}
         for line in read_text(self.proc("stat")).splitlines():
             key, _, rest = line.partition(" ")

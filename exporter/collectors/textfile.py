@@ -14,9 +14,9 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from exporter.collectors.base import Collector, read_text
-from exporter.config import ExporterConfig
+from exporter.collectors.base import Collector, option, read_text
 from exporter.exposition import (
     Desc,
     Family,
@@ -28,6 +28,9 @@ from exporter.exposition import (
     single,
 )
 from exporter.textparse import Metric, ParsedFamily, ParseError, parse
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
 
 log = logging.getLogger("exporter.textfile")
 
@@ -84,8 +87,16 @@ def render_family(name: str, help: str, kind: str, metrics: list[Metric]) -> Ren
     return RenderedFamily(name, "".join(text), "".join(om))
 
 
+@dataclass(frozen=True)
+class TextfileConfig:
+    # Directory (or glob of directories) of *.prom files; empty = none.
+    directory: str = option("--collector.textfile.directory", "",
+                            "directory (or glob) of *.prom files")
+
+
 class TextfileCollector(Collector):
     name = "textfile"
+    options = TextfileConfig
     platforms = ("any",)
 
     def __init__(self, config: ExporterConfig) -> None:

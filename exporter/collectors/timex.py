@@ -12,10 +12,13 @@ import ctypes.util
 import errno
 import os
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from exporter.collectors.base import Collector, NoDataError
-from exporter.config import ExporterConfig
 from exporter.exposition import Desc, MetricFamily, single
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
 
 TIME_ERROR = 5  # adjtimex's return value when the clock is not synchronised
 STA_NANO = 0x2000  # status bit: offset and jitter are in nanoseconds, else microseconds

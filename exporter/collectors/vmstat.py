@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from exporter.collectors.base import Collector, read_text
-from exporter.config import ExporterConfig
+from exporter.collectors.base import Collector, option, read_text
 from exporter.exposition import Desc, Family, MetricFamily
+
+if TYPE_CHECKING:
+    from exporter.config import ExporterConfig
+
+
+DEFAULT_VMSTAT_FIELDS = r"^(oom_kill|pgpg|pswp|pg.*fault).*"
+
+
+@dataclass(frozen=True)
+class VmstatConfig:
+    fields: str = option("--collector.vmstat.fields", DEFAULT_VMSTAT_FIELDS,
+                         "regex of /proc/vmstat fields to report", regex=True)
 
 
 class VmstatCollector(Collector):
     name = "vmstat"
+    options = VmstatConfig
 
     def __init__(self, config: ExporterConfig) -> None:
         super().__init__(config)

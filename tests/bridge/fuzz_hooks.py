@@ -21,6 +21,8 @@ CROSS_FIELD = (
     ("bad_request", re.compile(r"^range: give either start or range, not both")),
     ("bad_request", re.compile(r"^end: .* is before start")),
     ("bad_request", re.compile(r"^step: .* points per series, more than the limit")),
+    # A WebSocket endpoint asked without the upgrade headers (the document cannot say that).
+    ("bad_request", re.compile(r"^this is a WebSocket endpoint")),
     # The HTTP request line and header size limits (8 KiB), in bytes after percent-encoding.
     ("bad_request", re.compile(r"^Got more than \d+ bytes")),
 )

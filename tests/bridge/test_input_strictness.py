@@ -69,3 +69,59 @@ async def test_starts_at_past_year_9999_is_400(client):
     resp = await client.post(WEBHOOK, data=json.dumps(payload(alert)),
                              headers={"Content-Type": "application/json", **AUTH})
     await assert_400(resp, "9999")
+
+
+@pytest.mark.parametrize("value", [{}, [], 0, False])
+@pytest.mark.parametrize("path", [WEBHOOK, "/api/ws/broadcast/alert"])
+async def test_a_generator_url_that_is_not_a_string_is_400(client, path, value):
+    """`{}` used to pass as "" (the schema says string); null still means none."""
+    alert = am_alert("A")
+    alert["generatorURL"] = value
+    body = payload(alert) if path == WEBHOOK else {"labels": {"alertname": "A"},
+                                                    "generatorURL": value}
+    resp = await client.post(path, data=json.dumps(body),
+                             headers={"Content-Type": "application/json", **AUTH})
+    await assert_400(resp, "generatorURL")
+
+
+async def test_a_null_generator_url_is_accepted(client):
+    alert = am_alert("A")
+    alert["generatorURL"] = None
+    resp = await client.post(WEBHOOK, data=json.dumps(payload(alert)),
+                             headers={"Content-Type": "application/json", **AUTH})
+    assert resp.status == 200, await resp.text()
+
+
+async def test_promql_longer_than_the_documented_limit_is_400(aiohttp_client, tmp_path):
+    from bridge.config import MetricsConfig
+    from bridge.params import MAX_PROMQL
+    from tests.bridge.stream_helpers import TOKEN, FakeFetch
+    from tests.bridge.stream_helpers import make_app as stream_app
+
+    app = stream_app(FakeFetch(), tmp_path, metrics=MetricsConfig(raw_queries=True))
+    client = await aiohttp_client(app)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    long = "1" + " " * MAX_PROMQL
+    for path in ("/api/query", "/api/query_range"):
+        await assert_400(await client.get(path, params={"query": long}, headers=auth),
+                         f"limit of {MAX_PROMQL}")
+    async with client.ws_connect("/api/ws/ws", headers=auth) as ws:
+        await ws.send_json({"type": "subscribe", "id": "q", "query": long})
+        while (frame := await ws.receive_json(timeout=5))["type"] != "error":
+            pass
+        assert f"limit of {MAX_PROMQL}" in frame["detail"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("annotations", False), ("annotations", []),
+                                              ("groupKey", 0)])
+async def test_falsy_values_of_the_wrong_type_are_400_not_empty(client, field, value):
+    """`or {}` used to turn `false` into an empty object; only null or absent mean empty."""
+    alert = am_alert("A")
+    body = payload(alert)
+    if field == "annotations":
+        alert["annotations"] = value
+    else:
+        body[field] = value
+    resp = await client.post(WEBHOOK, data=json.dumps(body),
+                             headers={"Content-Type": "application/json", **AUTH})
+    await assert_400(resp, field)

@@ -17,7 +17,7 @@ from bridge.catalog import Catalog
 from bridge.config import BridgeConfig
 from bridge.errors import BadRequest
 from bridge.keys import CONFIG_KEY
-from bridge.params import parse_duration, parse_time
+from bridge.params import parse_duration, parse_range, parse_time
 from tests.bridge.alerts_helpers import am_alert, payload
 
 DEFAULT_CATALOG_NAMES = Catalog().names
@@ -214,5 +214,9 @@ async def test_times_and_durations_the_schema_allows_parse(document):
     for text in ("15", "0.5", "15s", "1ms", "9999y"):
         assert duration_ok.is_valid(text), text
         parse_duration(text, "step")
-    for text in ("", "0", "0s", "nan", "1h30m", "2026-13-01T00:00:00Z", "1e3"):
+    for text in ("0", "0s", "nan", "1h30m", "2026-13-01T00:00:00Z", "1e3"):
         assert not (time_ok.is_valid(text) and duration_ok.is_valid(text)), text
+    # An empty value is "not given", as the server reads it: the defaults.
+    assert time_ok.is_valid("") and duration_ok.is_valid("")
+    empty = parse_range({"start": "", "end": "", "range": "", "step": ""}, 1000.0, 600.0, 11000)
+    assert empty == parse_range({}, 1000.0, 600.0, 11000)

@@ -10,11 +10,12 @@ import sys
 import pytest
 
 from exporter.cli import build_parser, load
+from exporter.collectors import COLLECTORS
 from tests import servers
 
-VALID = ("arp, conntrack, cpu, diskstats, entropy, filefd, filesystem, hwmon, loadavg, "
-         "meminfo, netclass, netdev, netstat, pressure, sockstat, softnet, stat, textfile, "
-         "time, timex, udp_queues, uname, vmstat")
+# Every collector, sorted, as the error lists them (the older ones named for certainty).
+VALID = ", ".join(sorted(COLLECTORS))
+assert "arp, " in VALID and ", vmstat" in VALID and "netclass, netdev, netstat" in VALID
 
 
 def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -127,3 +128,59 @@ def test_version_matches_the_package():
     assert exporter.__version__ == version("promwire")
     result = run("--version")
     assert result.returncode == 0 and exporter.__version__ in result.stdout
+
+
+def test_help_lists_every_declared_option_under_its_collector():
+    from exporter.config import OPTIONS
+
+    result = run("--help")
+    assert result.returncode == 0
+    flags = [s.flag for s in OPTIONS if s.flag]
+    assert "--collector.netclass.ignored-devices" in flags
+    for flag in flags:
+        assert flag in result.stdout, flag
+    assert "collector netclass:" in result.stdout
+    assert "YAML netclass.ignored_devices" in result.stdout
+
+
+@pytest.mark.parametrize("flag,valid", [
+    ("--collector.netclass.bogus", "--collector.netclass.ignored-devices"),
+    ("--web.bogus=1", "--web.disable-exporter-metrics"),
+])
+def test_unknown_flag_exits_2_listing_valid_flags(flag, valid):
+    result = run(flag)
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert flag.split("=")[0] in line and valid in line
+
+
+def test_bad_regex_flag_names_the_flag():
+    result = run("--collector.arp.device-include", "[")
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert "--collector.arp.device-include" in line and "arp.device_include" in line
+
+
+def test_bool_option_and_its_no_form():
+    on = load(build_parser().parse_args(["--collector.netclass.ignore-invalid-speed"]))
+    off = load(build_parser().parse_args(["--no-collector.netclass.ignore-invalid-speed"]))
+    assert on.netclass.ignore_invalid_speed is True
+    assert off.netclass.ignore_invalid_speed is False
+
+
+def test_declared_flags_are_collector_flags_and_unique():
+    from exporter.config import OPTIONS, SECTIONS
+
+    assert set(SECTIONS) - {"paths", "http"} <= set(COLLECTORS)
+    flags = [spec.flag for spec in OPTIONS if spec.section in COLLECTORS and spec.flag]
+    assert all(flag.startswith("--collector.") for flag in flags)
+    assert len(flags) == len(set(flags))
+
+
+def test_default_enabled_false_keeps_a_collector_off_unless_named(monkeypatch):
+    from exporter.collectors import default_collectors
+
+    monkeypatch.setattr(COLLECTORS["arp"], "default_enabled", False)
+    assert "arp" not in default_collectors()
+    assert "arp" not in load(build_parser().parse_args([])).collectors
+    assert "arp" in load(build_parser().parse_args(["--collector.arp"])).collectors

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from exporter.collectors import COLLECTORS, default_collectors
+from exporter.collectors.filesystem import FilesystemConfig
 from exporter.config import (
     ConfigError,
     ExporterConfig,
-    FilesystemConfig,
     parse_file,
     parse_listen,
     resolve_collectors,
@@ -43,7 +43,7 @@ http: {gzip_level: 6}
     ("paths: {proc: /x}\n", "paths.proc", "unknown key"),
     ("filesystem: {mount_timeout: soon}\n", "filesystem.mount_timeout", "expected float"),
     ("collectors: {cpu: yes please}\n", "collectors.cpu", "expected bool"),
-    ("collectors: {gpu: true}\n", "collectors", "valid collectors: arp, conntrack, cpu"),
+    ("collectors: {gpu: true}\n", "collectors", "valid collectors: " + ", ".join(KNOWN[:3])),
     ("collectors: [cpu]\n", "collectors", "mapping"),
     ("http: {gzip_level: true}\n", "http.gzip_level", "expected int"),
     ("- a\n- b\n", "(top level)", "expected a mapping"),

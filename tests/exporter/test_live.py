@@ -21,7 +21,12 @@ PROMTOOL = shutil.which("promtool")
 # The collectors both implement; hwmon is compared too (both fail alike on hosts without it).
 SHARED = ("arp", "conntrack", "cpu", "diskstats", "filesystem", "hwmon", "loadavg", "meminfo",
           "netdev", "netstat", "pressure", "sockstat", "softnet", "stat", "textfile", "time",
-          "timex", "udp_queues", "uname", "vmstat")
+          "timex", "udp_queues", "uname", "vmstat",
+          # sysfs and identity collectors; most have no data on a VM, and must agree on that
+          # too (node_scrape_collector_success is compared as a series set).
+          *(SYSFS := ("bcache", "bonding", "cpufreq", "dmi", "edac", "fibrechannel",
+                      "infiniband", "nvme", "os", "powersupplyclass", "rapl", "schedstat",
+                      "selinux", "tapestats", "thermal_zone")))
 BITS_UNIT = 'use base unit "bytes" instead of "bits"'
 CAMEL_CASE = "metric names should be written in 'snake_case' not 'camelCase'"
 
@@ -171,6 +176,20 @@ def test_same_families_labels_and_types_as_node_exporter(pair):
         if name in ("node_scrape_collector_duration_seconds", "node_time_seconds"):
             continue
         assert set(got["series"]) == set(ref["series"]), name
+
+
+def test_sysfs_collectors_succeed_and_fail_as_node_exporter(pair):
+    """Where this host lacks the data (no bcache, no DMI on a VM), both say so alike: the
+    same success per collector, and the same values for what both report."""
+    ours, theirs = pair
+    mine, reference = samples(scrape(ours.url)), samples(scrape(theirs.url))
+    for name in SYSFS:
+        key = ("node_scrape_collector_success", (("collector", name),))
+        assert mine[key] == reference[key], name
+    prefixes = ("node_os_", "node_dmi_", "node_selinux_", "node_power_supply_", "node_bonding_",
+                "node_nvme_", "node_tape_", "node_infiniband_info", "node_fibrechannel_info")
+    same = {k: v for k, v in reference.items() if k[0].startswith(prefixes)}
+    assert {k: v for k, v in mine.items() if k[0].startswith(prefixes)} == same
 
 
 def test_same_filesystem_disk_and_network_series_as_node_exporter_by_default(pair):

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
-from exporter.collectors import COLLECTORS
-from exporter.registry import Registry
-from tests.exporter.helpers import PROC, fixture_config, samples
+from tests.exporter.parity import assert_fails_alone
 
 # collector -> {path under the tree: garbled content}; "sys/..." paths go to the sysfs tree.
 GARBLED = {
@@ -27,21 +23,9 @@ GARBLED = {
 
 @pytest.mark.parametrize("name", sorted(GARBLED))
 def test_malformed_file_fails_only_its_collector(tmp_path, caplog, name):
-    proc, sys = tmp_path / "proc", tmp_path / "sys"
+    files = {}
     for where, text in GARBLED[name].items():
         root, _, rel = where.rpartition(":")
-        path = (sys if root == "sysfs" else proc) / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    proc.mkdir(exist_ok=True)
-    (proc / "loadavg").write_text((PROC / "loadavg").read_text())
-    config = fixture_config(proc, sysfs=sys)
-    registry = Registry(config, {n: COLLECTORS[n](config) for n in (name, "loadavg")})
-    with caplog.at_level(logging.ERROR, logger="exporter"):
-        got = samples(registry.render())
-        samples(registry.render())
-    assert got[("node_scrape_collector_success", (("collector", name),))] == 0
-    assert got[("node_scrape_collector_success", (("collector", "loadavg"),))] == 1
-    assert ("node_load1", ()) in got
-    failures = [r for r in caplog.records if f"collector {name} failed" in r.getMessage()]
-    assert len(failures) == 1  # logged once, not on every scrape
+        files[f"{'sys' if root == 'sysfs' else 'proc'}/{rel}"] = text
+    # success 0 for it, loadavg served, the failure logged once over two scrapes
+    assert_fails_alone(tmp_path, caplog, name, files)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from exporter.collectors import COLLECTORS
-from exporter.config import ArpConfig, NetclassConfig
+from exporter.collectors.arp import ArpConfig
+from exporter.collectors.netclass import NetclassConfig
 from tests.exporter.helpers import FIXTURES, collect_text, fixture_config, headers, samples
 
 E2E = (FIXTURES / "e2e-output.txt").read_text()

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from exporter.collectors.diskstats import DiskstatsCollector
-from exporter.config import DiskstatsConfig, PathsConfig
+from exporter.collectors.diskstats import DiskstatsCollector, DiskstatsConfig
+from exporter.config import PathsConfig
 from tests.exporter.helpers import collect_text, fixture_config, samples
 
 

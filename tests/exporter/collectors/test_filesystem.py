@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from exporter.collectors.filesystem import FilesystemCollector
-from exporter.config import FilesystemConfig
+from exporter.collectors.filesystem import FilesystemCollector, FilesystemConfig
 from tests.exporter.helpers import collect_text, fixture_config, samples
 
 

@@ -6,8 +6,7 @@ import dataclasses
 
 import pytest
 
-from exporter.collectors.netdev import COLUMNS, NetdevCollector
-from exporter.config import NetdevConfig
+from exporter.collectors.netdev import COLUMNS, NetdevCollector, NetdevConfig
 from tests.exporter.helpers import collect_text, fixture_config, headers, samples
 
 HEAD = ("Inter-|   Receive                                                |  Transmit\n"

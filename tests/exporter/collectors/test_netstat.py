@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exporter.cli import build_parser, load
-from exporter.collectors.netstat import NetstatCollector
-from exporter.config import DEFAULT_NETSTAT_FIELDS
+from exporter.collectors.netstat import DEFAULT_NETSTAT_FIELDS, NetstatCollector
 from tests.exporter.helpers import collect_text, headers, samples
 
 NETSTAT = ("TcpExt: SyncookiesSent TCPTimeouts TCPOFOQueue\nTcpExt: 1 2 3\n"

@@ -8,8 +8,7 @@ import shutil
 
 import pytest
 
-from exporter.collectors.textfile import TextfileCollector
-from exporter.config import TextfileConfig
+from exporter.collectors.textfile import TextfileCollector, TextfileConfig
 from tests.exporter.helpers import FIXTURES, collect_text, fixture_config, headers, samples
 
 CASES = FIXTURES / "textfile"

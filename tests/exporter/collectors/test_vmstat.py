@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from exporter.collectors.vmstat import VmstatCollector
-from exporter.config import VmstatConfig
+from exporter.collectors.vmstat import VmstatCollector, VmstatConfig
 from tests.exporter.helpers import collect_text, fixture_config, headers, samples
 
 
