@@ -6,13 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 RUN_ARGS ?=
 
-.PHONY: run test lint bench fuzz debs test-debs clean help
+.PHONY: run test lint bench fuzz debs test-debs clean help vendor-uplot
 
 help:
 	@echo "make run    - set up and run the local stack (exporter, Prometheus, Alertmanager, bridge)"
 	@echo "make test   - set up and run ruff + pytest (unit and integration)"
 	@echo "make bench  - set up and run the benchmarks in bench/"
 	@echo "make fuzz   - set up and run the long schemathesis pass over the bridge's API"
+	@echo "make vendor-uplot - refetch the live page's pinned uPlot from the npm registry"
 
 $(PY):
 	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -qq && $(APT_INSTALL) python3-venv python3-pip && python3 -m venv $(VENV); }
@@ -50,6 +51,11 @@ run: $(STAMP) debs
 
 bench: $(STAMP) test-debs
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+
+# The live page's charting library, at the version and checksums pinned in the script.
+vendor-uplot:
+	@command -v npm >/dev/null || { apt-get update -qq && $(APT_INSTALL) npm; }
+	python3 scripts/vendor_uplot.py
 
 # The long API fuzz: schemathesis over /api/openapi.json against a real stack, with and without
 # the token (FUZZ_ARGS, e.g. '--max-examples 5000 --max-time 1200 --seed 7'); prints its counts.

@@ -11,7 +11,8 @@ parsed requests waiting per connection, one response buffered at a time, and not
 from a connection while its reply is pending. A request must arrive whole within
 `request_timeout` of its first byte (trickled bytes do not extend it); an idle keep-alive
 connection lasts `idle_timeout`. At `max_connections`, a new connection evicts the longest
-idle one, else the oldest half-sent request, so a fresh scraper always gets in.
+idle one, else the oldest half-sent request, else the oldest still being answered (slow
+readers), so a fresh scraper always gets in.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ MAX_HEAD = 16 * 1024  # bytes received while a request head is incomplete
 MAX_TARGET = 8 * 1024  # the request target (URL)
 MAX_HEADERS = 100
 MAX_PIPELINE = 128  # parsed requests waiting for their turn on one connection
+CACHED_TARGET = 512  # longer targets are parsed each time: 256 cached 8 KiB queries took 40 MiB
 IDLE, READING, BUSY = 0, 1, 2  # no request / a request arriving / answering (output pending)
 
 
@@ -78,7 +80,8 @@ _targets: dict[bytes, tuple[str, dict[str, list[str]]]] = {}
 def split_target(target: bytes) -> tuple[str, dict[str, list[str]]]:
     """Path and query of a request target (origin or absolute form); never raises.
 
-    A scraper sends the same target each time, so results are cached (boundedly).
+    A scraper sends the same target each time, so results are cached: at most 256, each of
+    at most CACHED_TARGET bytes, since the parsed query of a long target is many times its size.
     """
     got = _targets.get(target)
     if got is None:
@@ -89,7 +92,7 @@ def split_target(target: bytes) -> tuple[str, dict[str, list[str]]]:
             text = rest[cut:] if cut >= 0 else "/"
         path, _, query = text.partition("?")
         got = (path or "/", parse_qs(query, keep_blank_values=True))
-        if len(_targets) < 256:
+        if len(_targets) < 256 and len(target) <= CACHED_TARGET:
             _targets[target] = got
     return got
 
@@ -331,9 +334,8 @@ class HTTPServer:
             except OSError as exc:  # EMFILE and friends: keep serving the others
                 log.warning("accept failed: %s", exc)
                 return
-            if len(self.conns) >= self.max_connections and not self._evict():
-                sock.close()  # every connection is being answered: none is fair to drop
-                continue
+            if len(self.conns) >= self.max_connections:
+                self._evict()
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = _Conn(sock, time.monotonic() + self.idle_timeout)
@@ -342,8 +344,9 @@ class HTTPServer:
             self.selector.register(sock, selectors.EVENT_READ, conn)
 
     def _evict(self) -> bool:
-        """Close the longest idle connection, else the oldest half-sent request."""
-        for state in (IDLE, READING):
+        """Close the longest idle connection, else the oldest half-sent request, else the
+        longest-answered one: a cap filled by slow readers must not lock a scraper out."""
+        for state in (IDLE, READING, BUSY):
             for conn in self._by_state[state].values():
                 log.debug("connection limit %d reached: evicting fd %d", self.max_connections,
                           conn.fd)
@@ -379,11 +382,12 @@ class HTTPServer:
                 self._close(conn)
                 return
             else:
-                if conn.state == BUSY:
-                    if conn.in_head:  # a pipelined request was half parsed: its clock runs
-                        self._set_state(conn, READING, conn.deadline)
-                    else:
-                        self._set_state(conn, IDLE, time.monotonic() + self.idle_timeout)
+                # All answered (by a partial send, BUSY, or at once, still READING): idle again,
+                # unless a next request is half parsed, whose clock runs on.
+                if conn.in_head:
+                    self._set_state(conn, READING, conn.deadline)
+                elif conn.state != IDLE:
+                    self._set_state(conn, IDLE, time.monotonic() + self.idle_timeout)
                 self._watch(conn, selectors.EVENT_READ)
                 return
             self._send(conn)

@@ -41,6 +41,9 @@ def _qualities(header: str) -> dict[str, float]:
     return got
 
 
+# At most 256 header values each, of at most CACHED_HEADER characters (16 KiB ones would hold
+# 4 MiB per cache for good).
+CACHED_HEADER = 512
 _format_cache: dict[str, bool] = {}
 _gzip_cache: dict[str, bool] = {}
 
@@ -53,7 +56,7 @@ def wants_openmetrics(accept: str) -> bool:
         om = q.get("application/openmetrics-text", 0.0)
         text = max(q.get("text/plain", 0.0), q.get("text/*", 0.0), q.get("*/*", 0.0))
         got = om > 0 and om >= text
-        if len(_format_cache) < 256:
+        if len(_format_cache) < 256 and len(accept) <= CACHED_HEADER:
             _format_cache[accept] = got
     return got
 
@@ -63,7 +66,7 @@ def wants_gzip(accept_encoding: str) -> bool:
     if got is None:
         q = _qualities(accept_encoding)
         got = q.get("gzip", q.get("*", 0.0)) > 0
-        if len(_gzip_cache) < 256:
+        if len(_gzip_cache) < 256 and len(accept_encoding) <= CACHED_HEADER:
             _gzip_cache[accept_encoding] = got
     return got
 

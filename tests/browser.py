@@ -12,6 +12,7 @@ network errors (refused connections are expected while a test has stopped the se
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import json
@@ -130,6 +131,12 @@ class Browser:
             return [e for e in self._events if e.get("sessionId") == session
                     and (method is None or e.get("method") == method)]
 
+    def clear_events(self, session: str, method: str) -> None:
+        """Forget the kept events of one kind (large ones, such as trace data)."""
+        with self._lock:
+            self._events = [e for e in self._events if not (
+                e.get("sessionId") == session and e.get("method") == method)]
+
     def new_page(self, url: str) -> Page:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target,
@@ -225,6 +232,34 @@ class Page:
     def requests(self) -> list[str]:
         return [e["params"]["request"]["url"]
                 for e in self.browser.events(self.session, "Network.requestWillBeSent")]
+
+    def viewport(self, width: int, height: int, mobile: bool = False) -> None:
+        """Lay the page out as a `width` x `height` CSS px window (a phone's with `mobile`)."""
+        self.send("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+
+    def color_scheme(self, scheme: str) -> None:
+        """Make `prefers-color-scheme` answer `scheme` ("light" or "dark")."""
+        self.send("Emulation.setEmulatedMedia", {
+            "features": [{"name": "prefers-color-scheme", "value": scheme}]})
+
+    def screenshot(self, path: Path) -> bytes:
+        """A PNG of the viewport, also written to `path`."""
+        data = base64.b64decode(self.send("Page.captureScreenshot", {"format": "png"})["data"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return data
+
+    def transferred(self) -> dict[str, int]:
+        """Bytes received over the network per finished request URL (headers and body as
+        sent, i.e. compressed), from Network.loadingFinished; WebSocket frames not included."""
+        urls = {e["params"]["requestId"]: e["params"]["request"]["url"]
+                for e in self.browser.events(self.session, "Network.requestWillBeSent")}
+        sizes: dict[str, int] = {}
+        for event in self.browser.events(self.session, "Network.loadingFinished"):
+            url = urls.get(event["params"]["requestId"], "?")
+            sizes[url] = sizes.get(url, 0) + int(event["params"]["encodedDataLength"])
+        return sizes
 
     def close(self) -> None:
         with contextlib.suppress(CDPError, TimeoutError):

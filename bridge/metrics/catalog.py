@@ -27,6 +27,16 @@ def _directions(expr: str, pairs: tuple[tuple[str, str], ...]) -> str:
     return "\n  or ".join(parts)
 
 
+def _tagged(label: str, parts: tuple[tuple[str, str], ...]) -> str:
+    """`or` of `(value, expr)` pairs, each expr tagged with `label="value"`."""
+    return "\n  or ".join(f'label_replace({expr}, "{label}", "{value}", "", "")'
+                          for value, expr in parts)
+
+
+# `free`'s split: used + buff/cache + free = MemTotal.
+_CACHE = "node_memory_Buffers_bytes + node_memory_Cached_bytes + node_memory_SReclaimable_bytes"
+_CPU_RATE = "sum by (instance{extra}) (rate(node_cpu_seconds_total[1m]))"
+
 BUILTIN: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         "cpu",
@@ -70,6 +80,27 @@ BUILTIN: tuple[CatalogEntry, ...] = (
         "uptime",
         "time() - max by (instance) (node_boot_time_seconds)",
         "Uptime", "seconds", "Seconds since the host booted."),
+    # The live page's charts: the same figures split the way its charts show them.
+    CatalogEntry(
+        "cpu_mode",
+        f"100 * {_CPU_RATE.format(extra=', mode')}"
+        f" / on (instance) group_left () {_CPU_RATE.format(extra='')}",
+        "CPU by mode", "percent",
+        "Share of CPU time per mode (user, system, iowait, idle, ...), all CPUs, last minute."),
+    CatalogEntry(
+        "memory_bytes",
+        _tagged("kind", (
+            ("used", f"sum by (instance) (node_memory_MemTotal_bytes - node_memory_MemFree_bytes"
+                     f" - ({_CACHE}))"),
+            ("cache", f"sum by (instance) ({_CACHE})"),
+            ("free", "sum by (instance) (node_memory_MemFree_bytes)"))),
+        "Memory", "bytes",
+        "Used, buffers/cache (incl. reclaimable slab) and free, as `free` splits MemTotal."),
+    CatalogEntry(
+        "load",
+        _tagged("period", tuple((period, f"max by (instance) (node_load{minutes})")
+                                for period, minutes in (("1m", 1), ("5m", 5), ("15m", 15)))),
+        "Load average", "", "Runnable and uninterruptible tasks: 1, 5 and 15-minute averages."),
 )
 
 

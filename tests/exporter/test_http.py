@@ -3,6 +3,7 @@ and a client that does not read."""
 
 from __future__ import annotations
 
+import http.client
 import socket
 import time
 
@@ -131,6 +132,37 @@ def test_handler_crash_is_500_and_server_survives():
         status, _, body = get(server, "/boom")
         assert status == 500 and b"internal" in body
         assert get(server, "/ok") == (200, get(server, "/ok")[1], b"fine")
+
+
+def test_a_busy_keep_alive_connection_outlives_the_request_timeout():
+    """Review of issue 9: a reply sent at once left the connection READING, so the request
+    deadline of its first request closed it, however busy, 10 s later (a scraper's request
+    could meet the close). Each answered request makes it idle, with a fresh idle timeout."""
+    with running(handler, request_timeout=0.5, idle_timeout=30.0) as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        try:
+            for i in range(25):  # 2.5 s: past the request timeout and several sweeps
+                conn.request("GET", f"/n{i}")
+                response = conn.getresponse()
+                assert response.status == 200 and response.read().startswith(b"GET /n")
+                time.sleep(0.1)
+        finally:
+            conn.close()
+
+
+def test_a_bug_outside_the_handler_closes_only_its_connection(caplog):
+    """The catch-all at the connection boundary (review of issue 9): a bug of ours past the
+    handler (here, a handler that returns no Response, so the reply cannot be built) closes
+    that connection and logs one line; the server goes on serving the others."""
+    def buggy(request):
+        return None if request.path == "/bug" else Response(200, b"fine")
+
+    with running(buggy) as server, caplog.at_level("ERROR", logger="exporter.http"):
+        assert raw(server.port, b"GET /bug HTTP/1.1\r\n\r\n") == b""
+        assert get(server, "/ok")[2] == b"fine"
+        lines = [r for r in caplog.records if r.name == "exporter.http"]
+        assert len(lines) == 1 and "internal error" in lines[0].getMessage()
+        assert "\n" not in lines[0].getMessage() and lines[0].exc_info is None
 
 
 def test_all_interfaces_serves_ipv4_and_ipv6():

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.http import Request, Response
+from exporter.http import BUSY, Request, Response
 from tests import servers
 from tests.exporter.serving import running
 
@@ -186,6 +186,22 @@ def test_idle_and_slowloris_floods_do_not_lock_out_a_new_scraper(exporter):
     assert_healthy(exporter)
 
 
+def test_distinct_long_targets_and_headers_do_not_pile_up(exporter):
+    """300 scrapes, each with its own 8 KiB query and long Accept headers (review of issue 9).
+
+    Each is a valid request, so each is parsed; what is parsed must not be kept for good.
+    """
+    port = port_of(exporter)
+    for i in range(300):
+        query = "&".join(f"k{i}_{j}=" for j in range(1400))[:8000]
+        head = (f"GET /metrics?{query} HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n"
+                f"Accept: a/b{i},{'text/plain;q=1,' * 300}\r\n"
+                f"Accept-Encoding: x{i},{'y,' * 1000}\r\n\r\n")
+        reply = throw(port, head.encode(), linger=2)
+        assert reply.startswith(b"HTTP/1.1 200"), reply[:120]
+    assert_healthy(exporter)
+
+
 @settings(max_examples=300, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
 @given(data=st.binary(max_size=2048))
@@ -234,3 +250,32 @@ def test_trickled_bytes_do_not_extend_the_request_deadline():
             else:
                 closed = False
             assert closed, "the connection outlived its request deadline"
+
+
+def test_slow_readers_at_the_cap_do_not_lock_out_a_new_scraper():
+    """Connections that asked for a large reply and read none of it fill the cap (review of
+    issue 9): a fresh scraper still gets in, by evicting the one answered longest."""
+    body = b"x" * 4_000_000  # far more than the kernel buffers of a 4 KiB receive window
+
+    def handler(request: Request) -> Response:
+        return Response(200, body)
+
+    with running(handler, max_connections=4, request_timeout=60.0) as server:
+        readers = []
+        try:
+            for _ in range(4):
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.connect(("127.0.0.1", server.port))
+                s.sendall(SCRAPE * 8)
+                readers.append(s)
+            give_up = time.monotonic() + 10
+            while len(server._by_state[BUSY]) < 4 and time.monotonic() < give_up:
+                time.sleep(0.01)  # until each is being answered, not merely accepted
+            assert len(server._by_state[BUSY]) == 4
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+                s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+                assert s.recv(64).startswith(b"HTTP/1.1 200"), "locked out by slow readers"
+        finally:
+            for s in readers:
+                s.close()

@@ -2,26 +2,41 @@
 // replaces them all, each `alert` event (in `seq` order) adds, updates or removes one, and
 // `heartbeat`s move the resume point. `resume()` gives the `since`/`epoch` query parameters a
 // reconnect sends so that the bridge replays exactly what was missed.
+//
+// Shown grouped by alertname (the group with the most severe alert first), each alert with its
+// severity, instance, summary and age, filtered by the matcher box (matchers.js). Everything
+// from an alert goes in as text.
 
 import { h, setText, toggle } from "./dom.js";
 import { since } from "./format.js";
+import { parseFilter } from "./matchers.js";
 
 const SEVERITY = { critical: 0, error: 1, warning: 2, info: 3 };
+const rank = (alert) => SEVERITY[alert.labels?.severity] ?? 9;
 
 function severityClass(severity) {
   return severity in SEVERITY ? `sev-${severity}` : "sev-other";
 }
 
 export class Alerts {
-  constructor({ body, count, empty, onError }) {
+  constructor({ body, count, empty, filter, filterError, onError, onChange }) {
     this.body = body;
     this.count = count;
     this.empty = empty;
+    this.filterError = filterError;
     this.onError = onError;
+    this.onChange = onChange;
     this.alerts = new Map(); // fingerprint -> Alert
     this.epoch = null;
     this.seq = null;
     this.sinceCells = [];
+    this.filter = parseFilter("");
+    filter.addEventListener("input", () => {
+      this.filter = parseFilter(filter.value);
+      filter.setAttribute("aria-invalid", this.filter.error ? "true" : "false");
+      setText(this.filterError, this.filter.error ?? "");
+      this.render();
+    });
   }
 
   resume() {
@@ -57,35 +72,66 @@ export class Alerts {
     }
   }
 
-  sorted() {
-    const rank = (a) => SEVERITY[a.labels?.severity] ?? 9;
-    return [...this.alerts.values()].sort((a, b) => rank(a) - rank(b)
-      || String(a.startsAt).localeCompare(String(b.startsAt))
-      || String(a.labels?.alertname).localeCompare(String(b.labels?.alertname)));
+  // Firing alerts per instance label.
+  perInstance() {
+    const counts = new Map();
+    for (const alert of this.alerts.values()) {
+      const instance = alert.labels?.instance;
+      if (instance) counts.set(instance, (counts.get(instance) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  // [[alertname, [alert, ...]], ...]: the filter applied, most severe group first.
+  groups() {
+    const groups = new Map();
+    for (const alert of this.alerts.values()) {
+      if (!this.filter.test(alert)) continue;
+      const name = alert.labels?.alertname ?? "";
+      if (!groups.has(name)) groups.set(name, []);
+      groups.get(name).push(alert);
+    }
+    for (const list of groups.values()) {
+      list.sort((a, b) => rank(a) - rank(b) || String(a.startsAt).localeCompare(String(b.startsAt))
+        || String(a.labels?.instance).localeCompare(String(b.labels?.instance)));
+    }
+    return [...groups].sort(([an, a], [bn, bl]) => rank(a[0]) - rank(bl[0]) || an.localeCompare(bn));
+  }
+
+  row(alert) {
+    const labels = alert.labels || {};
+    const annotations = alert.annotations || {};
+    const severity = labels.severity ?? "";
+    const when = h("span", { class: "since", title: alert.startsAt ?? "" });
+    this.sinceCells.push([when, alert.startsAt]);
+    return h("li", { class: `alert ${severityClass(severity)}`, "data-fingerprint": alert.fingerprint },
+      h("span", { class: "severity", text: severity || "–" }),
+      h("span", { class: "instance", title: labels.instance ?? null, text: labels.instance ?? "" }),
+      h("span", { class: "summary", text: annotations.summary ?? annotations.description ?? "" }),
+      when);
   }
 
   render() {
     this.sinceCells = [];
-    const rows = this.sorted().map((alert) => {
-      const labels = alert.labels || {};
-      const annotations = alert.annotations || {};
-      const severity = labels.severity ?? "";
-      const when = h("td", { class: "since", title: alert.startsAt ?? "" });
-      this.sinceCells.push([when, alert.startsAt]);
-      return h("tr", { class: severityClass(severity), "data-fingerprint": alert.fingerprint },
-        h("td", {}, h("span", { class: "severity", text: severity || "–" })),
-        h("td", { class: "alertname", text: labels.alertname ?? "" }),
-        h("td", { class: "instance", text: labels.instance ?? "" }),
-        h("td", { class: "summary", text: annotations.summary ?? annotations.description ?? "" }),
-        when);
+    let shown = 0;
+    const groups = this.groups().map(([name, list]) => {
+      shown += list.length;
+      return h("section", { class: `alert-group ${severityClass(list[0].labels?.severity ?? "")}`,
+        "data-alertname": name },
+      h("h3", {}, h("span", { class: "alertname", text: name || "(no alertname)" }),
+        h("span", { class: "count", text: String(list.length) })),
+      h("ul", {}, ...list.map((alert) => this.row(alert))));
     });
-    this.body.replaceChildren(...rows);
-    setText(this.count, String(rows.length));
-    toggle(this.empty, "hidden", rows.length > 0);
+    this.body.replaceChildren(...groups);
+    const total = this.alerts.size;
+    setText(this.count, shown === total ? String(total) : `${shown} / ${total}`);
+    toggle(this.empty, "hidden", shown > 0);
+    setText(this.empty, total ? "No firing alert matches the filter." : "No alert is firing.");
     this.tick();
+    this.onChange?.(this);
   }
 
-  // Refresh the relative "since" times.
+  // Refresh the relative ages.
   tick(now = Date.now()) {
     for (const [cell, startsAt] of this.sinceCells) setText(cell, since(startsAt, now));
   }

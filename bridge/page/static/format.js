@@ -82,3 +82,32 @@ export function clock(unixSeconds) {
   if (typeof unixSeconds !== "number") return "";
   return new Date(unixSeconds * 1000).toLocaleTimeString();
 }
+
+// Axis tick labels: short, in the chart's unit ("40 %", "1.5 GiB", "200 KiB/s", "0.75").
+export function axisValue(value, unit) {
+  if (value === null || !Number.isFinite(value)) return "";
+  switch (unit) {
+    case "percent":
+      return `${Number(value.toFixed(1))} %`;
+    case "bytes/s":
+    case "bytes": {
+      const suffix = unit === "bytes/s" ? "/s" : "";
+      if (value === 0) return `0${suffix ? " B/s" : ""}`;
+      let scaled = value;
+      let i = 0;
+      while (Math.abs(scaled) >= 1024 && i < BINARY.length - 1) {
+        scaled /= 1024;
+        i += 1;
+      }
+      return `${Number(scaled.toFixed(Math.abs(scaled) < 10 ? 1 : 0))} ${BINARY[i]}${suffix}`;
+    }
+    default:
+      return String(Number(value.toPrecision(3)));
+  }
+}
+
+// "14:05:09" for unix seconds (chart legends).
+export function timeOfDay(unixSeconds) {
+  if (typeof unixSeconds !== "number") return "–";
+  return new Date(unixSeconds * 1000).toLocaleTimeString([], { hour12: false });
+}

@@ -1,228 +1,115 @@
-// One card per host (the samples' `instance`), built once and updated in place from each
-// Snapshot: CPU, memory, swap, load, uptime, disks, disk I/O and network rates, each with a
-// sparkline of its last HISTORY values (kept in the page only, so a reload starts afresh).
-// Catalog metrics beyond the built-in ones are listed generically under the card.
+// The hosts overview: one tile per host (the samples' `instance`, and every host
+// GET /api/instances lists), with its state, key figures and a small CPU chart over the chosen
+// range; worst first (down, stale, unknown, then the most firing alerts, then the highest of
+// CPU, memory and disk). A tile is a link to the host's detail view.
+//
+// The state is the bridge's (GET /api/instances: up only from a fresh `up` sample); a host the
+// bridge does not list is `unknown`, never `up`, whatever values Prometheus still returns.
 
-import { h, setText, svg, toggle } from "./dom.js";
+import { Chart, track, untrack } from "./charts.js";
+import { h, setText, toggle } from "./dom.js";
 import { formatValue, toNumber } from "./format.js";
 
-export const HISTORY = 120;
-const MIN_SLOTS = 20;
-const SIMPLE = ["cpu", "memory", "swap", "load1"];
-const RATES = {
-  disk_io: [["read", "read"], ["write", "write"]],
-  network: [["receive", "rx"], ["transmit", "tx"]],
-};
-const KNOWN = new Set([...SIMPLE, "uptime", "disk", ...Object.keys(RATES)]);
-const WIDTH = 100;
-const HEIGHT = 24;
-
-// A sparkline of one or more series sharing a scale (fixed 0..max for percentages).
-class Spark {
-  constructor(count, fixedMax = null) {
-    this.series = Array.from({ length: count }, () => []);
-    this.fixedMax = fixedMax;
-    this.last = -Infinity;
-    this.lines = this.series.map((_, i) => svg("polyline", { class: `line line-${i}` }));
-    this.node = svg("svg", {
-      class: "spark", viewBox: `0 0 ${WIDTH} ${HEIGHT}`, preserveAspectRatio: "none",
-      "aria-hidden": "true", "data-points": "0",
-    }, ...this.lines);
-  }
-
-  // One point per series at `timestamp`; a timestamp already seen adds nothing.
-  push(timestamp, values) {
-    if (!(timestamp > this.last)) return;
-    this.last = timestamp;
-    values.forEach((value, i) => {
-      const series = this.series[i];
-      series.push(Number.isFinite(value) ? value : null);
-      if (series.length > HISTORY) series.shift();
-    });
-    this.node.setAttribute("data-points", String(this.series[0].length));
-    this.draw();
-  }
-
-  draw() {
-    const finite = this.series.flat().filter((v) => v !== null);
-    const max = this.fixedMax ?? Math.max(1e-9, ...finite);
-    // Newest at the right edge; the first points spread over MIN_SLOTS, then up to HISTORY.
-    const slots = Math.max(MIN_SLOTS, this.series[0].length);
-    const step = WIDTH / (slots - 1);
-    this.series.forEach((series, i) => {
-      const offset = slots - series.length;
-      const points = [];
-      series.forEach((value, j) => {
-        if (value === null) return;
-        const y = HEIGHT - 1 - (Math.min(value, max) / max) * (HEIGHT - 2);
-        points.push(`${((offset + j) * step).toFixed(2)},${y.toFixed(2)}`);
-      });
-      this.lines[i].setAttribute("points", points.join(" "));
-    });
-  }
-}
-
-function meter(value) {
-  return h("meter", { min: 0, max: 100, low: 80, high: 90, optimum: 0, value });
-}
+const RANK = { down: 0, stale: 1, unknown: 2, up: 3 };
+const FIGURES = [
+  ["cpu", "CPU", "percent"], ["memory", "Memory", "percent"], ["disk", "Disk", "percent"],
+  ["load1", "Load", ""], ["network", "Net", "bytes/s"], ["uptime", "Up", "seconds"],
+];
+const TILE_CHART = { id: "tile-cpu", metric: "cpu", title: "CPU busy", unit: "percent", max: 100,
+  key: () => "busy" };
 
 function level(node, unit, value) {
   toggle(node, "warn", unit === "percent" && value >= 80 && value < 90);
   toggle(node, "crit", unit === "percent" && value >= 90);
 }
 
-function setValue(node, raw, unit) {
-  const value = toNumber(raw);
-  node.setAttribute("data-value", raw === undefined ? "" : String(raw));
-  setText(node, raw === undefined ? "–" : formatValue(raw, unit));
-  level(node, unit, value);
-  return value;
+// One host's figures from its samples: numbers (NaN when missing).
+function figures(metrics) {
+  const first = (name) => toNumber(metrics[name]?.samples[0]?.value);
+  const disks = (metrics.disk?.samples || []).map((s) => toNumber(s.value)).filter(Number.isFinite);
+  const net = metrics.network?.samples || [];
+  return {
+    cpu: first("cpu"), memory: first("memory"), load1: first("load1"), uptime: first("uptime"),
+    disk: disks.length ? Math.max(...disks) : NaN,
+    network: net.length ? net.reduce((sum, s) => sum + (toNumber(s.value) || 0), 0) : NaN,
+  };
 }
 
-function labelText(labels) {
-  const pairs = Object.entries(labels || {}).map(([k, v]) => `${k}="${v}"`);
-  return pairs.length ? `{${pairs.join(", ")}}` : "";
-}
-
-class HostCard {
-  constructor(instance, describe) {
-    this.describe = describe;
-    this.uptime = h("span", { class: "uptime" });
-    this.note = h("span", { class: "note" });
-    this.node = h("article", { class: "host", "data-instance": instance },
-      h("header", {}, h("h3", { text: instance }), this.uptime, this.note));
-    const rows = h("div", { class: "rows" });
-    this.simple = {};
-    for (const name of SIMPLE) {
-      const value = h("span", { class: "value" });
-      const spark = new Spark(1, name === "load1" ? null : 100);
-      const label = h("span", { class: "label" });
-      const bar = name === "load1" ? h("span", { class: "bar" }) : meter(0);
-      rows.append(h("div", { class: "metric", "data-metric": name }, label, value, bar, spark.node));
-      this.simple[name] = { label, value, spark, bar };
+class Tile {
+  constructor(instance, href) {
+    this.instance = instance;
+    this.state = "unknown";
+    this.values = {};
+    this.alerts = 0;
+    this.badge = h("span", { class: "badge", "data-state": "unknown", text: "unknown" });
+    this.alertBadge = h("span", { class: "alert-badge hidden" });
+    this.cells = {};
+    const list = h("dl", { class: "figures" });
+    for (const [name, label, unit] of FIGURES) {
+      const value = h("dd", { class: "value", "data-value": "", text: "–" });
+      this.cells[name] = { value, unit };
+      list.append(h("div", { "data-metric": name }, h("dt", { text: label }), value));
     }
-    this.rates = {};
-    for (const [name, directions] of Object.entries(RATES)) {
-      const label = h("span", { class: "label" });
-      const values = {};
-      const parts = directions.map(([direction, short]) => {
-        values[direction] = h("span", { class: "value", "data-direction": direction });
-        return h("span", { class: "dir" }, h("span", { class: "short", text: short }),
-          values[direction]);
-      });
-      const spark = new Spark(directions.length);
-      rows.append(h("div", { class: "metric rate", "data-metric": name }, label,
-        h("span", { class: "pair" }, ...parts), spark.node));
-      this.rates[name] = { label, values, spark, directions };
-    }
-    this.diskLabel = h("span", { class: "label" });
-    this.diskValue = h("span", { class: "value" });
-    this.diskMount = h("span", { class: "mount fullest" });
-    this.diskMeter = meter(0);
-    this.mounts = h("ul", { class: "mounts" });
-    this.mountRows = new Map();
-    this.mountsRow = h("div", { class: "metric mounts-row" }, this.mounts);
-    rows.append(h("div", { class: "metric disk", "data-metric": "disk" }, this.diskLabel,
-      h("span", { class: "pair" }, this.diskValue, this.diskMount), this.diskMeter),
-    this.mountsRow);
-    this.extra = h("dl", { class: "extra" });
-    this.node.append(rows, this.extra);
+    this.chart = track(new Chart(TILE_CHART, { compact: true, height: 44 }));
+    this.node = h("a", { class: "tile", href: href(instance), "data-instance": instance,
+      "data-state": "unknown" },
+    h("header", {}, h("h3", { text: instance }), this.alertBadge, this.badge),
+    list, this.chart.node);
   }
 
-  label(node, name, body) {
-    const info = this.describe(name, body);
-    setText(node, info.title);
-    if (info.description) node.setAttribute("title", info.description);
-    return info.unit;
+  setState(state) {
+    this.state = state;
+    this.node.setAttribute("data-state", state);
+    this.badge.setAttribute("data-state", state);
+    setText(this.badge, state);
   }
 
-  // `metrics`: {name: {title, unit, samples}} holding only this host's samples.
+  setAlerts(count) {
+    this.alerts = count;
+    toggle(this.alertBadge, "hidden", count === 0);
+    setText(this.alertBadge, count ? `${count} alert${count > 1 ? "s" : ""}` : "");
+  }
+
   update(metrics, timestamp) {
-    for (const name of SIMPLE) {
-      const row = this.simple[name];
-      const unit = this.label(row.label, name, metrics[name]);
-      const sample = metrics[name]?.samples[0];
-      const value = setValue(row.value, sample?.value, unit);
-      if (row.bar.tagName === "METER") row.bar.value = Number.isFinite(value) ? value : 0;
-      if (sample) row.spark.push(timestamp, [value]);
+    this.values = figures(metrics);
+    for (const [name, { value, unit }] of Object.entries(this.cells)) {
+      const v = this.values[name];
+      value.setAttribute("data-value", Number.isFinite(v) ? String(v) : "");
+      setText(value, Number.isFinite(v) ? formatValue(v, unit) : "–");
+      level(value, unit, v);
     }
-    const uptime = metrics.uptime?.samples[0];
-    setText(this.uptime, uptime ? `up ${formatValue(uptime.value, metrics.uptime.unit)}` : "");
-    for (const [name, row] of Object.entries(this.rates)) {
-      const unit = this.label(row.label, name, metrics[name]);
-      const samples = metrics[name]?.samples || [];
-      const sums = row.directions.map(([direction]) => {
-        const mine = samples.filter((s) => s.labels?.direction === direction);
-        const total = mine.reduce((sum, s) => sum + toNumber(s.value), 0);
-        setValue(row.values[direction], mine.length ? total : undefined, unit);
-        return mine.length ? total : NaN;
-      });
-      if (samples.length) row.spark.push(timestamp, sums);
-    }
-    this.updateDisks(metrics.disk);
-    this.updateExtra(metrics);
+    if (metrics.cpu) this.chart.pushLive(timestamp, metrics.cpu.samples);
   }
 
-  updateDisks(body) {
-    const unit = this.label(this.diskLabel, "disk", body);
-    const samples = [...(body?.samples || [])].sort(
-      (a, b) => (toNumber(b.value) || 0) - (toNumber(a.value) || 0));
-    const fullest = samples[0];
-    const value = setValue(this.diskValue, fullest?.value, unit);
-    this.diskValue.setAttribute("data-mountpoint", fullest?.labels?.mountpoint ?? "");
-    setText(this.diskMount, fullest ? fullest.labels?.mountpoint ?? "" : "");
-    this.diskMeter.value = Number.isFinite(value) ? value : 0;
-    const seen = new Set();
-    for (const sample of samples) {
-      const mount = sample.labels?.mountpoint ?? "";
-      seen.add(mount);
-      let row = this.mountRows.get(mount);
-      if (!row) {
-        row = { value: h("span", { class: "value" }), meter: meter(0) };
-        row.node = h("li", { "data-mountpoint": mount }, h("span", { class: "mount", text: mount }),
-          row.meter, row.value);
-        this.mountRows.set(mount, row);
-      }
-      const v = setValue(row.value, sample.value, unit);
-      row.meter.value = Number.isFinite(v) ? v : 0;
-    }
-    for (const mount of [...this.mountRows.keys()]) {
-      if (!seen.has(mount)) this.mountRows.delete(mount);
-    }
-    toggle(this.mountsRow, "hidden", samples.length < 2); // one mount: the line above says it
-    const order = samples.map((s) => this.mountRows.get(s.labels?.mountpoint ?? "").node);
-    const current = [...this.mounts.children];
-    if (order.length !== current.length || order.some((node, i) => node !== current[i])) {
-      this.mounts.replaceChildren(...order);
-    }
-  }
-
-  updateExtra(metrics) {
-    const items = [];
-    for (const [name, body] of Object.entries(metrics)) {
-      if (KNOWN.has(name)) continue;
-      for (const sample of body.samples) {
-        const info = this.describe(name, body);
-        items.push(h("dt", { title: info.description || null, text: `${info.title} ${labelText(sample.labels)}`.trim() }),
-          h("dd", { "data-metric": name, "data-value": String(sample.value),
-            text: formatValue(sample.value, info.unit) }));
-      }
-    }
-    this.extra.replaceChildren(...items);
-  }
-
-  setAbsent(absent) {
-    toggle(this.node, "absent", absent);
-    setText(this.note, absent ? "not in the last snapshot" : "");
+  // Lower is worse.
+  score() {
+    const worst = Math.max(...["cpu", "memory", "disk"].map((k) => this.values[k])
+      .filter(Number.isFinite), 0);
+    // In 10-point bands, so that tiles do not swap places on every small change.
+    return [RANK[this.state] ?? 2, -this.alerts, -Math.floor(worst / 10)];
   }
 }
 
-// The host cards inside `root`. `describe(name, body)` gives {title, unit, description}.
 export class Hosts {
-  constructor(root, describe) {
+  // `href(instance)`: the detail view's URL; `onNew(instance)`: a tile appeared (fetch its history).
+  constructor(root, { href, onNew }) {
     this.root = root;
-    this.describe = describe;
-    this.cards = new Map();
+    this.href = href;
+    this.onNew = onNew;
+    this.tiles = new Map();
+    this.states = new Map();
+    this.order = [];
+  }
+
+  tile(instance) {
+    let tile = this.tiles.get(instance);
+    if (!tile) {
+      tile = new Tile(instance, this.href);
+      tile.setState(this.states.get(instance) ?? "unknown");
+      this.tiles.set(instance, tile);
+      this.onNew(instance, tile.chart);
+    }
+    return tile;
   }
 
   // A full Snapshot (a `metrics` frame or GET /api/metrics/current).
@@ -232,31 +119,63 @@ export class Hosts {
       for (const sample of body.samples || []) {
         if (!perHost.has(sample.instance)) perHost.set(sample.instance, {});
         const metrics = perHost.get(sample.instance);
-        metrics[name] ??= { title: body.title, unit: body.unit, samples: [] };
+        metrics[name] ??= { unit: body.unit, samples: [] };
         metrics[name].samples.push(sample);
       }
     }
-    let added = false;
-    for (const [instance, metrics] of perHost) {
-      let card = this.cards.get(instance);
-      if (!card) {
-        card = new HostCard(instance, this.describe);
-        this.cards.set(instance, card);
-        added = true;
-      }
-      card.update(metrics, snapshot.timestamp);
-      card.setAbsent(false);
+    for (const [instance, metrics] of perHost) this.tile(instance).update(metrics, snapshot.timestamp);
+    for (const [instance, tile] of this.tiles) toggle(tile.node, "absent", !perHost.has(instance));
+    this.sort();
+  }
+
+  // GET /api/instances: every listed host gets a tile, with its state. A tile of a host that
+  // is neither listed nor in the last snapshot goes (the bridge stops listing a host after an
+  // hour without a sample: its tile would otherwise stay until a reload).
+  setInstances(instances) {
+    this.states = new Map(instances.map((one) => [one.instance, one.state]));
+    for (const one of instances) this.tile(one.instance);
+    for (const [instance, tile] of [...this.tiles]) {
+      if (!this.states.has(instance) && tile.node.classList.contains("absent")) this.remove(instance);
+      else tile.setState(this.states.get(instance) ?? "unknown");
     }
-    for (const [instance, card] of this.cards) {
-      if (!perHost.has(instance)) card.setAbsent(true);
-    }
-    if (added) {
-      const names = [...this.cards.keys()].sort();
-      this.root.replaceChildren(...names.map((name) => this.cards.get(name).node));
-    }
+    this.sort();
+  }
+
+  // Firing alerts per instance (from the alert panel).
+  setAlerts(counts) {
+    for (const [instance, tile] of this.tiles) tile.setAlerts(counts.get(instance) ?? 0);
+    this.sort();
+  }
+
+  setHref(href) {
+    this.href = href;
+    for (const [instance, tile] of this.tiles) tile.node.setAttribute("href", href(instance));
+  }
+
+  sort() {
+    const tiles = [...this.tiles.values()];
+    const scored = tiles.map((tile) => [tile, tile.score()]);
+    scored.sort(([a, sa], [b, sb]) => sa[0] - sb[0] || sa[1] - sb[1] || sa[2] - sb[2]
+      || a.instance.localeCompare(b.instance));
+    const order = scored.map(([tile]) => tile.instance);
+    if (order.length === this.order.length && order.every((name, i) => name === this.order[i])) return;
+    this.order = order;
+    this.root.replaceChildren(...scored.map(([tile]) => tile.node));
+  }
+
+  charts() {
+    return [...this.tiles.values()].map((tile) => [tile.instance, tile.chart]);
+  }
+
+  remove(instance) {
+    const tile = this.tiles.get(instance);
+    if (!tile) return;
+    untrack(tile.chart);
+    this.tiles.delete(instance);
+    this.order = []; // the next sort() redraws the grid without it
   }
 
   get size() {
-    return this.cards.size;
+    return this.tiles.size;
   }
 }

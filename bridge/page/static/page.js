@@ -1,43 +1,31 @@
-// The live page: the bridge's metric stream (WS /api/ws/ws) as host cards, its alert stream
-// (WS /api/ws/ws/alerts) as a table, and the state of both. Everything is same-origin and
-// relative to the page's URL, so the page also works behind a reverse proxy under a prefix.
-// A `?token=` in the page's URL is passed on (auth.protect_reads).
+// The live page: a hosts overview (tiles, worst first) and a host's detail view (charts), both
+// loaded from the history endpoint for the chosen range and then extended from the bridge's
+// metric stream (WS /api/ws/ws); the firing alerts from the alert stream (WS /api/ws/ws/alerts);
+// and the state of both streams. The URL's hash holds the view (`#host=NAME&range=1h`), so a
+// link can be shared. Everything is same-origin and relative to the page's URL, so the page
+// also works behind a reverse proxy under a prefix; a `?token=` is passed on
+// (auth.protect_reads).
 
 import { Alerts } from "./alerts.js";
+import { base, getJson, history, token } from "./api.js";
+import { Detail } from "./detail.js";
 import { h, setText, toggle } from "./dom.js";
 import { clock } from "./format.js";
 import { Hosts } from "./hosts.js";
+import { stepFor } from "./series.js";
+import { setupTheme } from "./theme.js";
 import { Link } from "./transport.js";
 
 const $ = (id) => document.getElementById(id);
-const token = new URLSearchParams(location.search).get("token");
-const base = new URL(".", location.href);
 const DEFAULT_INTERVAL = 5; // seconds; the bridge's default streams.interval
 const ALERTS_POLL = 5000;
+const INSTANCES_POLL = 5000;
 const CATALOG_RETRY = 10000;
 const RUNNING = new Set(["live", "polling"]);
+export const RANGES = { "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800 };
+const DEFAULT_RANGE = "15m";
 
-class HttpError extends Error {
-  constructor(status, body) {
-    super(body?.error ? `${status} ${body.error}: ${body.detail}` : `HTTP ${status}`);
-    this.status = status;
-  }
-}
-
-async function getJson(path) {
-  const headers = token ? { Authorization: `Bearer ${token}` } : {};
-  const response = await fetch(new URL(path, base), { headers, cache: "no-store" });
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null;
-  }
-  if (!response.ok) throw new HttpError(response.status, body);
-  return body;
-}
-
-// Messages shown above the cards, one per key; `null` removes one.
+// Messages shown above the views, one per key; `null` removes one.
 const messages = new Map();
 function message(key, text) {
   if (text) messages.set(key, text);
@@ -45,21 +33,38 @@ function message(key, text) {
   $("messages").replaceChildren(...[...messages.values()].map((t) => h("p", { text: t })));
 }
 
-const catalog = new Map();
-function describe(name, body) {
-  const entry = catalog.get(name);
-  return {
-    title: entry?.title || body?.title || name,
-    unit: entry?.unit ?? body?.unit ?? "",
-    description: entry?.description || "",
-  };
+// --- the view in the URL -------------------------------------------------------------------
+
+const view = { host: null, range: DEFAULT_RANGE };
+
+function readHash() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const range = params.get("range");
+  return { host: params.get("host") || null, range: range in RANGES ? range : DEFAULT_RANGE };
 }
+
+function hashFor(host, range) {
+  const params = new URLSearchParams();
+  if (host) params.set("host", host);
+  params.set("range", range);
+  return `#${params}`;
+}
+
+// --- the catalog (titles, and which chart metrics this bridge has) ---------------------------
+
+const catalog = new Map();
+let catalogLoaded;
+const catalogReady = new Promise((resolve) => {
+  catalogLoaded = resolve;
+});
+const has = (name) => catalog.size === 0 || catalog.has(name);
 
 async function loadCatalog() {
   try {
     const body = await getJson("api/metrics");
     for (const entry of body.metrics) catalog.set(entry.name, entry);
     message("catalog", null);
+    catalogLoaded();
   } catch (err) {
     if (err.status === 401) {
       message("catalog", token
@@ -72,11 +77,7 @@ async function loadCatalog() {
   }
 }
 
-const hosts = new Hosts($("hosts"), describe);
-const alerts = new Alerts({
-  body: $("alerts-body"), count: $("alert-count"), empty: $("no-alerts"),
-  onError: (text) => message("alerts-error", `Alert stream: ${text}`),
-});
+// --- state of the streams --------------------------------------------------------------------
 
 const metrics = {
   link: "connecting", transport: "ws", detail: "",
@@ -94,6 +95,137 @@ function learnInterval(timestamp) {
   if (gaps.length) metrics.interval = Math.max(0.5, Math.min(...gaps));
 }
 
+// --- history ---------------------------------------------------------------------------------
+
+let generation = 0; // a range or host change makes older history answers void
+const newTiles = new Map();
+let newTilesTimer = null;
+const TILE_WIDTH = 280;
+
+function historyFailed(where, err) {
+  message(`history-${where}`, `Could not load the ${where} history (${err.message}).`);
+}
+
+// The tiles' CPU history: for the `tiles` given (instance -> chart), in one request.
+async function loadTileHistory(tiles) {
+  const gen = generation;
+  const range = RANGES[view.range];
+  const width = [...tiles.values()].map((c) => c.width).find((w) => w > 0) || TILE_WIDTH;
+  const step = stepFor(range, width, metrics.interval);
+  for (const chart of tiles.values()) chart.reset(range, step);
+  try {
+    const only = tiles.size === 1 ? [...tiles.keys()][0] : null;
+    const body = await history("cpu", range, step, only);
+    if (gen !== generation) return;
+    for (const [instance, chart] of tiles) {
+      chart.setHistory(body.series.filter((s) => s.instance === instance));
+    }
+    message("history-overview", null);
+  } catch (err) {
+    if (gen === generation) historyFailed("overview", err);
+  }
+}
+
+function tileAdded(instance, chart) {
+  newTiles.set(instance, chart);
+  clearTimeout(newTilesTimer);
+  newTilesTimer = setTimeout(() => {
+    const tiles = new Map(newTiles);
+    newTiles.clear();
+    loadTileHistory(tiles);
+  }, 50);
+}
+
+async function loadDetailHistory() {
+  const gen = generation;
+  const range = RANGES[view.range];
+  const instance = detail.instance;
+  await Promise.all(detail.charts.map(async (chart) => {
+    const step = stepFor(range, chart.width || 600, metrics.interval);
+    chart.reset(range, step);
+    try {
+      const body = await history(chart.def.metric, range, step, instance);
+      if (gen !== generation || detail.instance !== instance) return;
+      chart.setHistory(body.series.filter((s) => s.instance === instance));
+      message("history-detail", null);
+    } catch (err) {
+      if (gen === generation) historyFailed("detail", err);
+    }
+  }));
+}
+
+// --- views -----------------------------------------------------------------------------------
+
+const hosts = new Hosts($("hosts"), {
+  href: (instance) => hashFor(instance, view.range),
+  onNew: tileAdded,
+});
+const detail = new Detail($("detail"), {
+  title: $("detail-title"), badge: $("detail-state"), grid: $("charts"),
+});
+const instanceStates = new Map();
+
+async function applyView() {
+  const next = readHash();
+  const rangeChanged = next.range !== view.range;
+  Object.assign(view, next);
+  generation += 1;
+  for (const button of $("ranges").querySelectorAll("button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.range === view.range));
+  }
+  hosts.setHref((instance) => hashFor(instance, view.range));
+  $("home").setAttribute("href", hashFor(null, view.range));
+  $("back").setAttribute("href", hashFor(null, view.range));
+  document.title = view.host ? `${view.host} · promwire` : "promwire · live";
+  $("overview").hidden = Boolean(view.host);
+  if (view.host) {
+    await catalogReady;
+    if (readHash().host !== view.host) return; // moved on while the catalog loaded
+    const opened = detail.open(view.host, has);
+    detail.setState(instanceStates.get(view.host) ?? "unknown");
+    if (opened || rangeChanged) loadDetailHistory();
+  } else {
+    detail.close();
+  }
+  if (rangeChanged || !view.host) {
+    const tiles = new Map(hosts.charts());
+    if (tiles.size && rangeChanged) loadTileHistory(tiles);
+  }
+}
+
+for (const button of $("ranges").querySelectorAll("button")) {
+  button.addEventListener("click", () => {
+    location.hash = hashFor(view.host, button.dataset.range);
+  });
+}
+window.addEventListener("hashchange", applyView);
+
+// --- instances (up, down, stale) -------------------------------------------------------------
+
+async function pollInstances() {
+  try {
+    const body = await getJson("api/instances");
+    instanceStates.clear();
+    for (const one of body.instances) instanceStates.set(one.instance, one.state);
+    hosts.setInstances(body.instances);
+    if (detail.instance) detail.setState(instanceStates.get(detail.instance) ?? "unknown");
+    message("instances", null);
+  } catch (err) {
+    if (err.status !== 401) message("instances", `Could not list the hosts (${err.message}).`);
+  }
+  render();
+  setTimeout(pollInstances, INSTANCES_POLL);
+}
+
+// --- the streams -----------------------------------------------------------------------------
+
+const alerts = new Alerts({
+  body: $("alerts-body"), count: $("alert-count"), empty: $("no-alerts"),
+  filter: $("alert-filter"), filterError: $("filter-error"),
+  onError: (text) => message("alerts-error", `Alert stream: ${text}`),
+  onChange: (panel) => hosts.setAlerts(panel.perInstance()),
+});
+
 function onMetricsFrame(frame) {
   switch (frame.type) {
     case "metrics": {
@@ -107,6 +239,7 @@ function onMetricsFrame(frame) {
         metrics.awaitingFresh = false;
       }
       hosts.update(frame);
+      detail.update(frame);
       const problems = Object.entries(frame.errors || {}).map(
         ([name, error]) => `${name}: ${error.error}: ${error.detail}`);
       message("snapshot", [...problems, ...(frame.warnings || [])].join(" · ") || null);
@@ -150,10 +283,10 @@ function metricsStale(now) {
   return now - metrics.receivedAt > (3 * metrics.interval + 2) * 1000;
 }
 
-function showState(node, name, state, transport, detail) {
+function showState(node, name, state, transport, detailText) {
   node.setAttribute("data-state", state);
   node.setAttribute("data-transport", transport);
-  node.setAttribute("title", detail || "");
+  node.setAttribute("title", detailText || "");
   setText(node, `${name}: ${state} (${transport})`);
 }
 
@@ -170,6 +303,9 @@ function render() {
   prom.setAttribute("title", metrics.prometheusDetail);
   setText(prom, `Prometheus: ${prometheus}`);
   toggle($("hosts"), "stale", stale);
+  toggle($("charts"), "stale", stale);
+  setText($("host-count"), String(hosts.size));
+  toggle($("no-hosts"), "hidden", hosts.size > 0);
   const frame = metrics.frame;
   let updated = "waiting for data…";
   if (frame) {
@@ -183,14 +319,20 @@ function render() {
   alerts.tick(now);
 }
 
+setupTheme($("theme"));
+loadCatalog();
+view.range = readHash().range;
+applyView();
+pollInstances();
+
 new Link({
   base, token, ws: "api/ws/ws", sse: "api/sse/metrics",
   sseEvents: ["subscribed", "metrics", "status", "error", "heartbeat"],
   poll: pollMetrics,
   pollInterval: () => metrics.interval * 1000,
   onFrame: onMetricsFrame,
-  onState: (state, transport, detail) => {
-    Object.assign(metrics, { link: state, transport, detail });
+  onState: (state, transport, detailText) => {
+    Object.assign(metrics, { link: state, transport, detail: detailText });
     render();
   },
 }).start();
@@ -205,12 +347,11 @@ new Link({
     alerts.frame(frame);
     render();
   },
-  onState: (state, transport, detail) => {
-    Object.assign(alertLink, { link: state, transport, detail });
+  onState: (state, transport, detailText) => {
+    Object.assign(alertLink, { link: state, transport, detail: detailText });
     render();
   },
 }).start();
 
-loadCatalog();
 setInterval(render, 1000);
 render();

@@ -8,6 +8,7 @@ import pytest
 
 from bridge.app import create_app
 from bridge.config import AuthConfig, BridgeConfig, HttpConfig, MetricsConfig, PrometheusConfig
+from bridge.metrics.catalog import BUILTIN
 from bridge.params import parse_duration, parse_time
 from tests.bridge import fakeprom
 from tests.servers import free_port
@@ -66,7 +67,7 @@ async def test_current_snapshot_and_instance_filter(make_client, fake):
         body = await get_json(client, "/api/metrics/current" + query)
         assert {s["instance"] for s in body["metrics"]["cpu"]["samples"]} == {"host-b:9100"}
     # All of that cost one round of queries (TTL 1 s, single-flight).
-    assert len(fake.queries()) == 8
+    assert len(fake.queries()) == len(BUILTIN)
 
 
 async def test_current_when_prometheus_never_answered_is_503(aiohttp_client, tmp_path):
@@ -322,7 +323,7 @@ async def test_self_metrics_count_routes_and_upstream(make_client):
             'status="200"} 2.0') in text
     assert 'route="/api/metrics/{name}",status="404"' in text
     assert ('promwire_bridge_upstream_requests_total{endpoint="query",outcome="success",'
-            'upstream="prometheus"} 8.0') in text
+            f'upstream="prometheus"}} {float(len(BUILTIN))}') in text
     assert 'promwire_bridge_snapshot_cache_total{result="hit"} 1.0' in text
 
 

@@ -8,9 +8,13 @@ external URL, no innerHTML).
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import importlib.util
 import re
 from html.parser import HTMLParser
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +131,66 @@ def test_no_external_urls_and_no_markup_from_data(name):
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
                  "new Function"):
         assert sink not in code, f"{name} uses {sink}"
+
+
+def _vendor_script():
+    """scripts/vendor_uplot.py, which pins uPlot's version and checksums."""
+    path = Path(__file__).resolve().parents[3] / "scripts" / "vendor_uplot.py"
+    spec = importlib.util.spec_from_file_location("vendor_uplot", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_vendored_uplot_matches_its_pinned_checksums():
+    vendor = _vendor_script()
+    folder = STATIC.joinpath("vendor", "uplot")
+    assert set(vendor.SHA256) == {"uPlot.iife.min.js", "uPlot.min.css", "LICENSE"}
+    for name, digest in vendor.SHA256.items():
+        assert hashlib.sha256(folder.joinpath(name).read_bytes()).hexdigest() == digest, name
+    assert vendor.VERSION.count(".") == 2
+    assert "MIT" in folder.joinpath("LICENSE").read_text()
+
+
+async def test_vendored_files_are_served_from_their_folder(client):
+    resp = await client.get("/static/vendor/uplot/uPlot.iife.min.js")
+    assert resp.status == 200 and resp.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert await resp.read() == STATIC.joinpath("vendor", "uplot", "uPlot.iife.min.js").read_bytes()
+    css = await client.get("/static/vendor/uplot/uPlot.min.css")
+    assert css.headers["Content-Type"] == "text/css; charset=utf-8"
+    for path in ("/static/vendor/uplot/LICENSE", "/static/vendor/uplot/../page.js",
+                 "/static/vendor/uplot/%2e%2e/page.js", "/static/vendor/nope.js"):
+        assert (await client.get(path)).status == 404, path
+
+
+async def test_files_are_gzipped_for_clients_that_accept_it(client):
+    plain = await client.get("/static/page.js", headers={"Accept-Encoding": "identity"})
+    body = await plain.read()
+    assert "Content-Encoding" not in plain.headers
+    assert plain.headers["Vary"] == "Accept-Encoding"
+    raw = await client.get("/static/page.js", headers={"Accept-Encoding": "br, gzip;q=0.8"},
+                           auto_decompress=False)
+    assert raw.headers["Content-Encoding"] == "gzip" and raw.headers["Vary"] == "Accept-Encoding"
+    packed = await raw.read()
+    assert gzip.decompress(packed) == body and len(packed) < len(body) / 2
+    # Each encoding has its own ETag, and revalidates against it.
+    assert raw.headers["ETag"] != plain.headers["ETag"]
+    again = await client.get("/static/page.js", headers={
+        "Accept-Encoding": "gzip", "If-None-Match": raw.headers["ETag"]})
+    assert again.status == 304 and "Content-Encoding" not in again.headers
+    refused = await client.get("/static/page.js", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in refused.headers and await refused.read() == body
+    page_gz = await client.get("/", headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+    assert page_gz.headers["Content-Encoding"] == "gzip"
+    assert "Content-Security-Policy" in page_gz.headers
+
+
+def test_page_sizes_leave_room_in_the_budget():
+    """The files of a first load, gzipped as served: well under the 150 KB budget, so that
+    the data of the first view (catalog, hosts, history) fits beside them."""
+    assets = page.load_assets()
+    names = ["index.html", "page.css", "favicon.svg", "vendor/uplot/uPlot.min.css",
+             "vendor/uplot/uPlot.iife.min.js", *SCRIPTS]
+    total = sum(len(assets[name].gzipped or assets[name].body) for name in names)
+    assert total < 75_000, total

@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -48,6 +49,16 @@ def test_no_btrfs_is_no_family(tmp_path):
     assert collect_text(BtrfsCollector(fixture_config(sysfs=tmp_path))) == ""
 
 
+def unmount(mnt) -> None:
+    """Unmount, retrying while another process on the host (any exporter's filesystem
+    collector stats every mount point) holds it busy; detach lazily as the last resort."""
+    for _ in range(50):
+        if subprocess.run(["umount", str(mnt)], capture_output=True).returncode == 0:
+            return
+        time.sleep(0.1)
+    subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
 @contextlib.contextmanager
 def loop_btrfs(tmp_path):
     """A real 128 MiB btrfs on a loop device, mounted under tmp_path; skip where that cannot
@@ -72,7 +83,7 @@ def loop_btrfs(tmp_path):
         try:
             yield mnt
         finally:
-            subprocess.run(["umount", str(mnt)], check=True)
+            unmount(mnt)
     finally:
         subprocess.run(["losetup", "-d", device], check=True)
 

@@ -1,0 +1,34 @@
+// The bridge's REST reads, relative to the page (so a path prefix behind a proxy works), with
+// the page's `?token=` sent as `Authorization: Bearer` (auth.protect_reads).
+
+export const token = new URLSearchParams(location.search).get("token");
+export const base = new URL(".", location.href);
+
+export class HttpError extends Error {
+  constructor(status, body) {
+    super(body?.error ? `${status} ${body.error}: ${body.detail}` : `HTTP ${status}`);
+    this.status = status;
+  }
+}
+
+export async function getJson(path, params = {}) {
+  const url = new URL(path, base);
+  for (const [key, value] of Object.entries(params)) url.searchParams.set(key, String(value));
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const response = await fetch(url, { headers, cache: "no-store" });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (!response.ok) throw new HttpError(response.status, body);
+  return body;
+}
+
+// One catalog metric's history for `instance` (all instances when null).
+export function history(metric, range, step, instance = null) {
+  const params = { range, step };
+  if (instance !== null) params.instance = instance;
+  return getJson(`api/metrics/${encodeURIComponent(metric)}`, params);
+}
