@@ -83,7 +83,7 @@ class Connection:
     """A WebSocket stream client: its subscriptions and its bounded send queue."""
 
     __slots__ = ("authed", "closed", "control", "explicit", "fmt", "hub", "pending", "remote",
-                 "stream", "stuck_since", "subs", "transport")
+                 "status", "stream", "stuck_since", "subs", "transport")
 
     def __init__(self, hub: Owner, transport: Any, fmt: int, *, stream: str = "metrics",
                  authed: bool = False, remote: str = "") -> None:
@@ -96,6 +96,7 @@ class Connection:
         self.stuck_since: float | None = None
         self.closed = False
         self.explicit = False  # set by the first explicit subscribe (which ends the default)
+        self.status: Any = None  # the last Prometheus `status` frame sent here (the owner's)
 
     def _write(self, data: bytes) -> bool:
         """Write at once unless frames are already queued (they go first) or the socket lags."""

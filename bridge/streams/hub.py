@@ -38,7 +38,7 @@ from bridge.selfmetrics import BridgeMetrics
 from bridge.streams.connection import CLOSE_STUCK, Connection
 from bridge.streams.frames import NO_ID, Frame, SampleIndex, control, delta_body, sample_index
 from bridge.streams.subscriptions import PollerKey
-from bridge.upstream.prometheus import PROMETHEUS_KEY
+from bridge.upstream.prometheus import PROMETHEUS_KEY, QUERY_ENDPOINTS, UpstreamStatus
 
 log = logging.getLogger("bridge.streams")
 
@@ -184,8 +184,6 @@ class StreamHub:
             return False
         self.connections[conn] = None
         self.metrics.ws_clients.labels(conn.stream).inc()
-        if self.prometheus_up is False and self.status is not None:
-            self.send(conn, self.status)
         return True
 
     def unregister(self, conn: Connection) -> None:
@@ -206,7 +204,22 @@ class StreamHub:
         sent = 0
         for conn in list(self.connections):
             sent += conn.send_control(frame)
+            if frame.type == STATUS:
+                conn.status = frame
         self.count_sent(frame.type, sent)
+
+    def tell_status(self, conn: Connection) -> None:
+        """Send the stored `down` status to a connection that has not had it yet.
+
+        Called after a subscription's ack (and, for the WebSocket default stream, right after
+        the default subscription), never at registration: a client's first frame is its
+        `subscribed`, then data or status. Sent once per connection and outage; `up` is not
+        news to a client that just arrived.
+        """
+        status = self.status
+        if self.prometheus_up is False and status is not None and conn.status is not status:
+            conn.status = status
+            self.send(conn, status)
 
     def count_sent(self, type_: str, n: int) -> None:
         if n:
@@ -259,7 +272,8 @@ class StreamHub:
     def subscribe(self, conn: Connection, sub_id: str, key: PollerKey, delta: bool = False,
                   ack: Frame | None = None) -> Subscription:
         """Attach `conn` to the poller for `key` (starting it if new), send `ack`, then the
-        poller's last frame at once if it has one."""
+        `down` status if Prometheus is down and `conn` was not told yet, then the poller's last
+        frame at once if it has one."""
         self.check_capacity(key, conn.remote, conn)
         poller = self.pollers.get(key)
         if poller is None:
@@ -273,6 +287,7 @@ class StreamHub:
         poller.addresses[conn.remote] = poller.addresses.get(conn.remote, 0) + 1
         if ack is not None:
             self.send(conn, ack, sub_id)
+        self.tell_status(conn)
         if poller.last is not None:
             self.count_sent(METRICS, conn.offer(sub, poller.last, None))
         return sub
@@ -383,11 +398,23 @@ def setup(app: web.Application) -> None:
 
     hub = StreamHub(config.streams, app[METRICS_KEY], fetch,
                     default_key(config.streams, catalog.names))
-    prom.add_listener(lambda st: hub.prometheus_changed(
-        bool(st.up), "" if st.up else str((st.last_error or {}).get("detail", ""))))
+    prom.add_listener(lambda st: _on_prometheus(hub, st))
     app[STREAMS_KEY] = hub
     app.cleanup_ctx.append(_hub_ctx)
     app.on_shutdown.append(_close_clients)
+
+
+def _on_prometheus(hub: StreamHub, st: UpstreamStatus) -> None:
+    """Pass Prometheus' up/down transitions seen by other requests on to the streams.
+
+    Any answer means up. Down only counts when a query failed: the bridge's own `/health`
+    probe of `/-/ready` fails while Prometheus starts (`make run` starts the bridge first), and
+    a stream must not say `down` to clients whose queries have not even been tried.
+    """
+    if st.up:
+        hub.prometheus_changed(True)
+    elif st.endpoint in QUERY_ENDPOINTS:
+        hub.prometheus_changed(False, str((st.last_error or {}).get("detail", "")))
 
 
 async def _close_clients(app: web.Application) -> None:

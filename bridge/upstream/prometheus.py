@@ -53,6 +53,8 @@ ERROR_TYPES: dict[str, type[UpstreamError]] = {
 _DOWN_STATUSES = (502, 503, 504)
 # How many chunks of a split range query run at once.
 CHUNK_CONCURRENCY = 4
+# The endpoints that run PromQL: what a metric stream's own polls do.
+QUERY_ENDPOINTS = frozenset({"query", "query_range"})
 # Largest configuration read from GET /api/v1/status/config.
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
@@ -71,6 +73,9 @@ class UpstreamStatus:
     last_failure: float | None = None
     last_error: dict[str, Any] | None = None
     latency: float | None = None
+    # The endpoint ("query", "query_range", "probe", "status_config") of the request that made
+    # the latest up/down transition: a failed readiness probe is not a failed query.
+    endpoint: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"up": self.up, "since": self.since, "last_success": self.last_success,
@@ -246,7 +251,7 @@ class PrometheusClient:
             st.last_error = error.body() if error is not None else None
         if st.up is not reachable:
             was = st.up
-            st.up, st.since = reachable, now
+            st.up, st.since, st.endpoint = reachable, now, endpoint
             if was is not None:
                 log.warning("Prometheus at %s is %s", self.base, "up" if reachable else
                             f"down: {error.detail if error else ''}")

@@ -19,7 +19,14 @@ from typing import Any
 from aiohttp import web
 
 from bridge.app import create_app
-from bridge.config import AuthConfig, BridgeConfig, HttpConfig, MetricsConfig, StreamsConfig
+from bridge.config import (
+    AuthConfig,
+    BridgeConfig,
+    HttpConfig,
+    MetricsConfig,
+    PrometheusConfig,
+    StreamsConfig,
+)
 from bridge.errors import UpstreamError, UpstreamUnavailable
 from bridge.streams.hub import STREAMS_KEY
 from bridge.streams.subscriptions import PollerKey
@@ -63,11 +70,12 @@ class FakeFetch:
 
 def make_app(fetch: FakeFetch, data_dir: Path, *, auth: AuthConfig | None = None,
              metrics: MetricsConfig | None = None, http: HttpConfig | None = None,
-             **streams: Any) -> web.Application:
+             prometheus: PrometheusConfig | None = None, **streams: Any) -> web.Application:
     """The whole bridge with fast stream settings; `data_dir` is the test's tmp dir."""
     settings = {"interval": 0.1, "min_interval": 0.05, "heartbeat": 0.0, **streams}
     config = BridgeConfig(data_dir=str(data_dir), auth=auth or AuthConfig(token=TOKEN),
                           metrics=metrics or MetricsConfig(), http=http or HttpConfig(),
+                          prometheus=prometheus or PrometheusConfig(),
                           streams=dataclasses.replace(StreamsConfig(), **settings))
     app = create_app(config)
     app[STREAMS_KEY].fetch = fetch
