@@ -4,6 +4,7 @@
   falling back to REST polling, with a bounded per-series history.
 - `AlertsClient` — the lossless alert stream: every event exactly once, in order, across
   reconnects and bridge restarts.
+  With `typed=True` it hands out `MetricsUpdate`s (flat samples, `update.value("cpu", host)`).
 - `MetricsFetcher` — synchronous polling for scripts and notebooks (no threads, no asyncio).
 
 None of these import the bridge's server modules: installing promwire is enough to use them.
@@ -23,6 +24,7 @@ from bridge.client.common import (
 )
 from bridge.client.fetcher import FetchError, MetricsFetcher
 from bridge.client.metrics import MetricsWebSocketClient
+from bridge.client.updates import Control, MetricsUpdate, Sample
 
 __all__ = [
     "CLOSED",
@@ -35,9 +37,12 @@ __all__ = [
     "AlertsClient",
     "Attempt",
     "Backoff",
+    "Control",
     "FetchError",
     "MetricsFetcher",
+    "MetricsUpdate",
     "MetricsWebSocketClient",
     "Point",
     "PointBuffer",
+    "Sample",
 ]

@@ -26,7 +26,7 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 _KNOWN_SUFFIXES = (ALERTS_WS_PATH, METRICS_WS_PATH, CURRENT_PATH)
 
 Frame = dict[str, Any]
-Callback = Callable[[Frame], Any]
+Callback = Callable[[Any], Any]  # gets a Frame, or a typed view (bridge.client.updates)
 StateCallback = Callable[[str, str], Any]
 
 # Connection states, as `client.state` and the state callback report them.
@@ -118,13 +118,13 @@ class Inbox:
 
     def __init__(self, maxlen: int, lossless: bool = False) -> None:
         self.maxlen, self.lossless = max(1, maxlen), lossless
-        self._frames: deque[Frame] = deque()
+        self._frames: deque[Any] = deque()
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self._closed = False
         self.dropped = 0
 
-    async def put(self, frame: Frame) -> None:
+    async def put(self, frame: Any) -> None:
         while len(self._frames) >= self.maxlen and not self._closed:
             if not self.lossless:
                 self._frames.popleft()
@@ -140,7 +140,7 @@ class Inbox:
         self._ready.set()
         self._room.set()
 
-    async def get(self) -> Frame | None:
+    async def get(self) -> Any:
         """The next frame, or None once closed and drained."""
         while not self._frames:
             if self._closed:

@@ -36,6 +36,7 @@ from bridge.client.common import (
 from bridge.client.polling import PollError, fetch_current
 from bridge.client.reconnect import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
 from bridge.client.snapshots import default_frame, merge_delta, subscription_frame
+from bridge.client.updates import Control, MetricsUpdate, to_control, to_update
 from bridge.protocol import (
     DEFAULT_ID,
     ERROR,
@@ -60,14 +61,23 @@ class MetricsWebSocketClient(StreamClient):
     WebSocket failures before polling), `probe_interval` (seconds between WebSocket probes while
     polling), `poll_interval`; `buffer_size` (points kept per series); `queue_size` (frames
     waiting for a slow `async for`).
+
+    What the callback and `async for` get: by default every frame as the bridge's raw dict.
+    `typed=True` gives a `MetricsUpdate` per `metrics` frame instead (flat samples, deltas
+    merged, `value("cpu", instance)`), and no control frames. `control` says whether the other
+    frames (acks, `status`, `error`, `heartbeat`) are delivered too: by default yes for raw
+    frames, no for typed ones, where they come as `Control` objects.
     """
 
     task_name = "promwire-metrics-client"
 
     def __init__(self, url: str = DEFAULT_URL, *, fallback_after: int = 3,
                  probe_interval: float = 30.0, poll_interval: float = 5.0,
-                 buffer_size: int = 100, **options: Any) -> None:
+                 buffer_size: int = 100, typed: bool = False, control: bool | None = None,
+                 **options: Any) -> None:
         super().__init__(**options)
+        self.typed = typed
+        self.control = not typed if control is None else control
         self.ws_url, self.http_base = endpoints(url, METRICS_WS_PATH)
         self.fallback_after = max(1, fallback_after)
         self.probe_interval, self.poll_interval = probe_interval, poll_interval
@@ -108,6 +118,15 @@ class MetricsWebSocketClient(StreamClient):
             if isinstance(timestamp, int | float):
                 frame["age"] = max(0.0, time.time() - timestamp)
         return frame
+
+    def latest(self, sub_id: str = DEFAULT_ID) -> MetricsUpdate | None:
+        """The last values of a stream as a typed `MetricsUpdate` (stale while `client.stale`),
+        whatever `typed` is; None before the first frame."""
+        frame = self._snapshots.get(sub_id)
+        if frame is None:
+            return None
+        return to_update(self.snapshot(sub_id) or frame, stale=self.stale,
+                         transport=self.transport)
 
     async def subscribe(self, metrics: Sequence[str] = (), *, instances: Sequence[str] = (),
                         interval: float | None = None, delta: bool = False,
@@ -286,4 +305,18 @@ class MetricsWebSocketClient(StreamClient):
             if sub_id in self._subscriptions and sub_id not in self._acked:
                 log.warning("bridge rejected subscription %s: %s", sub_id, frame.get("detail"))
                 self._subscriptions.pop(sub_id)
-        await self._emit(frame)
+        item = self._outgoing(frame)
+        if item is not None:
+            await self._emit(item)
+
+    def _outgoing(self, frame: Frame) -> Frame | MetricsUpdate | Control | None:
+        """What consumers get for a frame just handled: the raw frame, its typed view, or
+        nothing (a control frame nobody asked for)."""
+        if frame.get("type") != METRICS:
+            if not self.control:
+                return None
+            return to_control(frame) if self.typed else frame
+        if not self.typed:
+            return frame
+        full = self._snapshots.get(str(frame.get("id") or DEFAULT_ID), frame)
+        return to_update(full, stale=self.prometheus == "down", transport=self.transport)

@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 
@@ -86,7 +87,8 @@ class StreamClient:
     # -- public API ------------------------------------------------------------------------
 
     def set_callback(self, callback: Callback | None) -> None:
-        """`callback(frame)`, sync or async, for every frame the client delivers, in order."""
+        """`callback(item)`, sync or async, for every item the client delivers, in order (raw
+        frames, or typed updates: see the subclass)."""
         self._callback = callback
 
     def set_state_callback(self, callback: StateCallback | None) -> None:
@@ -137,10 +139,10 @@ class StreamClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def __aiter__(self) -> AsyncIterator[Frame]:
+    def __aiter__(self) -> AsyncIterator[Any]:
         return self._iterate()
 
-    async def _iterate(self) -> AsyncIterator[Frame]:
+    async def _iterate(self) -> AsyncIterator[Any]:
         """Frames as they are delivered. Starts the client when it is not running, and then
         stops it when the iteration ends. If the loop body is slower than the stream, a lossy
         client drops the oldest frames and a lossless one stops reading until there is room."""
@@ -249,8 +251,9 @@ class StreamClient:
         await self._set_state(state, reason)
         await self._sleeper.sleep(delay)
 
-    async def _emit(self, frame: Frame) -> None:
-        """Deliver one frame to every `async for` and to the callback, in order."""
+    async def _emit(self, frame: Any) -> None:
+        """Deliver one item (a frame or its typed view) to every `async for` and to the
+        callback, in order."""
         for inbox in list(self._inboxes):
             await inbox.put(frame)
         await call(self._callback, frame)
