@@ -159,8 +159,8 @@ class StreamsConfig:
     heartbeat: float = non_negative(15.0)
     # Distinct subscriptions (shared pollers, each one Prometheus round per tick) in all.
     max_pollers: int = positive(256)
-    # Pollers one connection, or all connections from one client address, may hold alone
-    # (pollers shared with another client do not count): one reader cannot take them all.
+    # Pollers one connection, or all connections from one client address, may have started
+    # (a poller stays charged to its starter while shared): one reader cannot take them all.
     # Behind a reverse proxy every client has the proxy's address: raise the second to max_pollers.
     max_pollers_per_connection: int = positive(10)
     max_pollers_per_address: int = positive(64)

@@ -237,6 +237,7 @@ class HTTPServer:
         # Per state, in the order connections entered it: the eviction candidates come first.
         self._by_state: tuple[dict[int, _Conn], ...] = ({}, {}, {})
         self._stopping = False
+        self._turn: dict[tuple[object, ...], Response] = {}  # answers of this turn of the loop
 
     @staticmethod
     def _bind(host: str | None, port: int, backlog: int) -> socket.socket:
@@ -286,6 +287,7 @@ class HTTPServer:
         try:
             next_sweep = time.monotonic() + 0.5
             while not self._stopping:
+                self._turn.clear()
                 for key, events in self.selector.select(timeout=0.5):
                     if key.data is None:
                         self._accept()
@@ -370,11 +372,20 @@ class HTTPServer:
         conn.feed(data)
 
     def _advance(self, conn: _Conn) -> None:
-        """Answer the next request once the output has drained; read again when none is left."""
+        """Answer the next request once the output has drained; read again when none is left.
+
+        One answer per connection per turn of the loop: the rest of a pipeline waits for the
+        next turn (watched for writing, so the selector hands it back at once), so a client
+        that pipelines a hundred scrapes delays every other client by one scrape, not by a
+        hundred."""
+        answered = False
         while not conn.closed and not conn.outbuf:
             if conn.queue:
+                if answered:
+                    break
                 request, keep_alive = conn.queue.popleft()
                 self._respond(conn, request, keep_alive)
+                answered = True
             elif conn.error is not None:
                 conn.outbuf += error_bytes(*conn.error)
                 conn.error, conn.upgraded = None, True
@@ -398,7 +409,7 @@ class HTTPServer:
 
     def _respond(self, conn: _Conn, request: Request, keep_alive: bool) -> None:
         try:
-            response = self.handler(request)
+            response = self._answer(request)
         except Exception:
             log.exception("error answering %s %s", request.method, request.path)
             response = Response(500, b'{"error": "internal", "detail": "see the log"}\n',
@@ -408,6 +419,21 @@ class HTTPServer:
         if not keep_alive:
             conn.queue.clear()
             conn.error, conn.upgraded = None, True
+
+    def _answer(self, request: Request) -> Response:
+        """The handler's answer; equal GET/HEAD requests in one turn of the loop share one.
+
+        Scrapes that arrive together (many scrapers, or a flood) cost one collection per turn,
+        not one each; nothing is kept past the turn, so every scrape still gets fresh values.
+        """
+        if request.method not in ("GET", "HEAD"):
+            return self.handler(request)
+        key = (request.path, tuple(sorted((k, tuple(v)) for k, v in request.query.items())),
+               request.header("accept"), request.header("accept-encoding"))
+        response = self._turn.get(key)
+        if response is None:
+            response = self._turn[key] = self.handler(request)
+        return response
 
     def _send(self, conn: _Conn) -> None:
         try:

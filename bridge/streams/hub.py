@@ -65,9 +65,9 @@ class Poller:
         self.hub, self.key = hub, key
         self.subs: dict[Subscription, None] = {}
         self.delta_subs = 0
-        # Subscriptions per client address: a poller held by one address alone is charged to
-        # its budget (streams.max_pollers_per_address).
-        self.addresses: dict[str, int] = {}
+        # The connection this poller is charged to (its budgets): the one that started it, then,
+        # when that one leaves, its oldest remaining subscriber.
+        self.owner: Connection | None = None
         self.last: Frame | None = None          # last good frame, for subscribers joining late
         self.previous: SampleIndex | None = None  # last good samples, for delta frames
         self.ticks = 0
@@ -238,9 +238,11 @@ class StreamHub:
         """Refuse a subscription that would need a new poller beyond the budgets.
 
         Joining an existing poller costs Prometheus nothing and is always allowed. A new one
-        must fit `streams.max_pollers` in all (503), and the pollers that one connection, or one
-        client address, holds alone must stay within `streams.max_pollers_per_connection` and
-        `streams.max_pollers_per_address` (429), so that one reader cannot take them all.
+        must fit `streams.max_pollers` in all (503), and the pollers charged to one connection,
+        or to one client address, must stay within `streams.max_pollers_per_connection` and
+        `streams.max_pollers_per_address` (429), so that one reader cannot take them all. A
+        poller is charged to whoever started it, even once others share it: otherwise two
+        addresses could start pollers for each other and share them free of both budgets.
         """
         if key in self.pollers:
             return
@@ -258,15 +260,13 @@ class StreamHub:
                 "subscriptions no other address shares (streams.max_pollers_per_address); "
                 "close some first")
 
-    @staticmethod
-    def _held_by(conn: Connection) -> int:
-        """Distinct pollers whose only subscriber is `conn`."""
-        pollers = {id(sub.poller): sub.poller for sub in conn.subs.values()}
-        return sum(all(s.conn is conn for s in p.subs) for p in pollers.values())
+    def _held_by(self, conn: Connection) -> int:
+        """Pollers charged to `conn`."""
+        return sum(p.owner is conn for p in self.pollers.values())
 
     def _held_by_address(self, remote: str) -> int:
-        """Pollers whose every subscriber comes from `remote`."""
-        return sum(len(p.addresses) == 1 and remote in p.addresses
+        """Pollers charged to connections from `remote`."""
+        return sum(p.owner is not None and p.owner.remote == remote
                    for p in self.pollers.values())
 
     def subscribe(self, conn: Connection, sub_id: str, key: PollerKey, delta: bool = False,
@@ -284,7 +284,8 @@ class StreamHub:
         conn.subs[sub_id] = sub
         poller.subs[sub] = None
         poller.delta_subs += delta
-        poller.addresses[conn.remote] = poller.addresses.get(conn.remote, 0) + 1
+        if poller.owner is None:
+            poller.owner = conn
         if ack is not None:
             self.send(conn, ack, sub_id)
         self.tell_status(conn)
@@ -307,11 +308,8 @@ class StreamHub:
         conn.discard(sub)
         if poller.subs.pop(sub, 0) is None:
             poller.delta_subs -= sub.delta
-            left = poller.addresses.get(conn.remote, 1) - 1
-            if left > 0:
-                poller.addresses[conn.remote] = left
-            else:
-                poller.addresses.pop(conn.remote, None)
+            if poller.owner is conn and not any(s.conn is conn for s in poller.subs):
+                poller.owner = next(iter(poller.subs)).conn if poller.subs else None
         if not poller.subs and self.pollers.get(poller.key) is poller:
             del self.pollers[poller.key]
             poller.stop()

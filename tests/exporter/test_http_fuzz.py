@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import resource
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -279,3 +280,77 @@ def test_slow_readers_at_the_cap_do_not_lock_out_a_new_scraper():
         finally:
             for s in readers:
                 s.close()
+
+
+def _drain(sock: socket.socket, replies: list[int]) -> None:
+    """Read everything the server sends, counting replies (one status line each)."""
+    sock.settimeout(10)
+    with contextlib.suppress(OSError):
+        while chunk := sock.recv(65536):
+            replies[0] += chunk.count(b"HTTP/1.1 200")
+
+
+def test_a_pipelining_client_delays_others_by_one_answer_not_its_whole_pipeline():
+    """Review of issue 9: 520 connections pipelining 100 scrapes each kept a fresh scrape
+    waiting 45 s, because one connection's whole pipeline was answered in one go. Now each
+    connection gets one answer per turn of the loop: a fresh client waits a turn or two."""
+    calls: list[str] = []
+
+    def handler(request: Request) -> Response:
+        calls.append(request.header("x-client"))
+        return Response(200, b"x" * 1000)
+
+    clients, depth = 10, 50
+    with running(handler, request_timeout=60.0) as server:
+        socks, threads, replies = [], [], [0]
+        try:
+            for i in range(clients):
+                s = socket.create_connection(("127.0.0.1", server.port))
+                # Distinct targets: these are not answered together (that is the next test).
+                s.sendall(b"".join(f"GET /m?c={i}&n={n} HTTP/1.1\r\nX-Client: a{i}\r\n\r\n"
+                                   .encode() for n in range(depth)))
+                socks.append(s)
+                threads.append(threading.Thread(target=_drain, args=(s, replies), daemon=True))
+                threads[-1].start()
+            with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+                s.sendall(b"GET /m HTTP/1.1\r\nX-Client: fresh\r\nConnection: close\r\n\r\n")
+                assert s.recv(64).startswith(b"HTTP/1.1 200")
+            before = calls.index("fresh")
+            assert before < clients * depth / 5, f"{before} answers went first"
+        finally:
+            for s in socks:
+                s.close()
+
+
+def test_equal_scrapes_in_one_turn_share_one_collection_but_never_the_next():
+    calls: list[int] = []
+
+    def handler(request: Request) -> Response:
+        calls.append(1)
+        return Response(200, str(len(calls)).encode())
+
+    with running(handler, request_timeout=60.0) as server:
+        socks, threads, replies = [], [], [0]
+        try:
+            for _ in range(10):
+                s = socket.create_connection(("127.0.0.1", server.port))
+                s.sendall(SCRAPE * 20)
+                socks.append(s)
+            for s in socks:
+                threads.append(threading.Thread(target=_drain, args=(s, replies), daemon=True))
+                threads[-1].start()
+            give_up = time.monotonic() + 30
+            while replies[0] < 200 and time.monotonic() < give_up:
+                time.sleep(0.01)
+            assert replies[0] == 200
+            assert len(calls) < 200, "every scrape collected on its own"
+        finally:
+            for s in socks:
+                s.close()
+        # Scrapes one after another (a turn apart) each get a fresh answer.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            bodies = []
+            for _ in range(3):
+                s.sendall(SCRAPE)
+                bodies.append(s.recv(4096).rsplit(b"\r\n\r\n", 1)[1])
+            assert len(set(bodies)) == 3, bodies

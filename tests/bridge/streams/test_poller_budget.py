@@ -2,8 +2,9 @@
 
 Each distinct subscription is a poller (one Prometheus round per tick). Before the budgets,
 13 sockets x 20 subscriptions used all 256. Now a connection, and all connections from one
-client address, may each hold only a few pollers that nobody else shares; joining a poller
-someone else already runs is free. Other addresses keep their room.
+client address, may each start only a few pollers; joining a poller
+someone else already runs is free (the poller stays charged to whoever started it). Other
+addresses keep their room.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import asynccontextmanager
 import aiohttp
 
 from bridge.streams.hub import STREAMS_KEY
-from tests.bridge.streams.helpers import FakeFetch, make_app
+from tests.bridge.streams.helpers import FakeFetch, make_app, until
 
 OTHER_ADDRESS = "127.0.0.2"  # all of 127/8 is loopback on Linux: a second client address
 
@@ -83,25 +84,33 @@ async def test_one_address_cannot_take_every_poller(aiohttp_client, tmp_path):
         await ws.close()
 
 
-async def test_a_poller_shared_with_another_address_is_charged_to_neither(aiohttp_client,
-                                                                          tmp_path):
+async def test_a_poller_is_charged_to_its_starter_then_to_its_oldest_subscriber(
+        aiohttp_client, tmp_path):
+    """Review of issue 9: when shared pollers were free, two addresses could start pollers for
+    each other and take all of them. Now a poller counts against whoever started it, so two
+    addresses get twice one budget, no more; when its starter leaves, the next pays."""
     app = make_app(FakeFetch(), tmp_path, max_pollers_per_address=2)
     client = await aiohttp_client(app)
+    hub = app[STREAMS_KEY]
     url = client.make_url("/api/ws/ws")
-    async with client.ws_connect("/api/ws/ws") as local, from_address(OTHER_ADDRESS) as session:
-        async with session.ws_connect(url) as remote:
-            # One poller both addresses use; each address may add two of its own.
-            assert (await take(local, "shared", 9))["type"] == "subscribed"
-            assert (await take(remote, "shared", 9))["type"] == "subscribed"
-            assert (await take(local, "a", 5))["type"] == "subscribed"
-            assert (await take(local, "b", 6))["type"] == "subscribed"
-            assert (await take(local, "c", 7))["type"] == "error"
-        # The other address left: the shared poller is now this address's alone (3 > 2),
-        # so even after dropping one subscription there is no room for a new poller.
-        await local.send_json({"type": "unsubscribe", "id": "a"})
-        assert (await take(local, "c", 7))["type"] == "error"
-        await local.send_json({"type": "unsubscribe", "id": "b"})
-        assert (await take(local, "c", 7))["type"] == "subscribed"
+    async with from_address(OTHER_ADDRESS) as session, session.ws_connect(url) as remote:
+        local = await client.ws_connect("/api/ws/ws")
+        assert (await take(local, "shared", 9))["type"] == "subscribed"
+        assert (await take(remote, "shared", 9))["type"] == "subscribed"  # joining: free
+        assert (await take(local, "a", 5))["type"] == "subscribed"
+        assert (await take(local, "b", 6))["type"] == "error"  # "shared" is still local's
+        assert (await take(remote, "r1", 7))["type"] == "subscribed"
+        assert (await take(remote, "r2", 8))["type"] == "subscribed"
+        assert (await take(remote, "r3", 10))["type"] == "error"
+        assert len(hub.pollers) == 4  # two addresses, two budgets of 2
+        await local.close()
+        await until(lambda: len(hub.pollers) == 3)  # "a" went with its only subscriber
+        # "shared" now costs the remote address: 3 > 2, and room only after two go.
+        assert (await take(remote, "r3", 10))["type"] == "error"
+        await remote.send_json({"type": "unsubscribe", "id": "r1"})
+        assert (await take(remote, "r3", 10))["type"] == "error"
+        await remote.send_json({"type": "unsubscribe", "id": "r2"})
+        assert (await take(remote, "r3", 10))["type"] == "subscribed"
 
 
 async def test_sse_over_the_address_budget_is_a_json_429(aiohttp_client, tmp_path):
