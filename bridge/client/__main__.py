@@ -83,11 +83,19 @@ class Check:
         self.connected = False
         self.printed = 0
         self.failure: str | None = None
+        self.output_closed = False
         self.done = asyncio.Event()
         self.progress = asyncio.Event()
 
     def say(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
+        try:
+            print(line, file=self.out, flush=True)
+        except (BrokenPipeError, ValueError):  # `| head -3` has read enough: stop quietly
+            self.output_closed = True
+            self.done.set()
+            if self.out is sys.stdout:  # keep the interpreter's final flush from failing loudly
+                with contextlib.suppress(OSError, ValueError):
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     def on_state(self, state: str, detail: str) -> None:
         if state in (CONNECTED, POLLING) and not self.connected:
@@ -139,7 +147,7 @@ async def check(url: str, frames: int, token: str | None, patience: float,
                 what = "metric frame" if watcher.connected else "answer"
                 watcher.fail(f"no {what} from {client.http_base} in {patience:g} s")
     if watcher.failure is not None:
-        print(f"❌ {watcher.failure}", file=out, flush=True)
+        watcher.say(f"❌ {watcher.failure}")
         return EXIT_UNREACHABLE
     return EXIT_OK
 
@@ -157,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_UNREACHABLE
     except KeyboardInterrupt:
         return EXIT_OK
+
 
 
 if __name__ == "__main__":

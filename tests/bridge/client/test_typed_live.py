@@ -150,3 +150,17 @@ async def test_client_sees_no_down_on_a_healthy_start(bridge: servers.Process) -
     assert not any(c.type == "status" for c in controls)
     assert [c.type for c in controls if c.id in ("m1", "default")][:2] == \
         ["unsubscribed", "subscribed"]
+
+
+def test_connectivity_check_stops_when_its_reader_leaves(bridge: servers.Process) -> None:
+    """`--frames 0` runs until interrupted, or until `| head` has read enough."""
+    proc = subprocess.Popen([sys.executable, "-m", "bridge.client", bridge.url, "--frames", "0",
+                             "--token", TOKEN], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("✅".encode())
+        proc.stdout.close()
+        assert proc.wait(60) == 0
+        assert proc.stderr is not None and b"Traceback" not in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
