@@ -84,6 +84,7 @@ class Check:
         self.printed = 0
         self.failure: str | None = None
         self.output_closed = False
+        self.prometheus: str | None = None  # as the last `status` frame said
         self.done = asyncio.Event()
         self.progress = asyncio.Event()
 
@@ -108,8 +109,10 @@ class Check:
 
     def on_item(self, item: MetricsUpdate | Control) -> None:
         if isinstance(item, Control):
-            if item.type == "status" and item.get("prometheus") == "down":
-                self.say(f"⚠️  the bridge is up but Prometheus is down: {item.get('detail')}")
+            if item.type == "status" and item.get("prometheus") != self.prometheus:
+                self.prometheus = item.get("prometheus")  # say each change once, not per socket
+                if self.prometheus == "down":
+                    self.say(f"⚠️  the bridge is up but Prometheus is down: {item.get('detail')}")
             elif item.type == "error":
                 self.say(f"⚠️  the bridge said: {item.get('detail')}")
             return
