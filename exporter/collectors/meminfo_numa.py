@@ -19,6 +19,7 @@ from exporter.collectors.go_float import parse_float
 from exporter.exposition import Desc, Family, MetricFamily
 
 PARENS = re.compile(r"\((.*)\)")
+NODE = re.compile(r"node([0-9]*)")  # 1.5's meminfoNodeRE: the digits after "node"
 
 
 def parse_meminfo(text: str, path: str) -> list[tuple[str, str, float | int]]:
@@ -88,5 +89,5 @@ class MeminfoNumaCollector(Collector):
                 add(field, "gauge", node, value)
             path = os.path.join(directory, "numastat")
             for field, value in parse_numastat(read_text(path), path):
-                add(field + "_total", "counter", entry[4:], value)
+                add(field + "_total", "counter", NODE.match(entry).group(1), value)
         yield from families.values()
