@@ -78,8 +78,8 @@ def assert_parity(collector, prefixes: Iterable[str], *, not_in_1_5: Iterable[st
 
 
 def assert_off_by_default(name: str) -> None:
-    """`name` is off unless named (`--collector.NAME` or `collectors: {NAME: true}`), as
-    node_exporter's defaultDisabled collectors."""
+    """`name` is off unless named with `--collector.NAME`, as node_exporter's
+    defaultDisabled collectors."""
     from exporter.cli import build_parser, load
     from exporter.collectors import default_collectors
 
