@@ -379,11 +379,13 @@ class HTTPServer:
                 self._close(conn)
                 return
             else:
-                if conn.state == BUSY:
-                    if conn.in_head:  # a pipelined request was half parsed: its clock runs
+                # Answered (its reply may have gone out at once, without BUSY): idle again,
+                # unless a pipelined request was half parsed, whose clock runs on.
+                if conn.in_head:
+                    if conn.state == BUSY:
                         self._set_state(conn, READING, conn.deadline)
-                    else:
-                        self._set_state(conn, IDLE, time.monotonic() + self.idle_timeout)
+                elif conn.state != IDLE:
+                    self._set_state(conn, IDLE, time.monotonic() + self.idle_timeout)
                 self._watch(conn, selectors.EVENT_READ)
                 return
             self._send(conn)
