@@ -102,7 +102,9 @@ def test_example_file_has_every_key_at_its_default():
     text = path.read_text()
     values, collectors, disable_defaults = parse_file(str(path), text, KNOWN)
     assert ExporterConfig(**values) == ExporterConfig()
-    assert disable_defaults is False and collectors == {n: True for n in KNOWN}
+    # Each collector at its default: on, or off where node_exporter has it off.
+    assert disable_defaults is False and \
+        collectors == {n: COLLECTORS[n].default_enabled for n in KNOWN}
     raw = yaml.safe_load(text)
     for f in dataclasses.fields(ExporterConfig):
         if f.name == "collectors":
