@@ -253,6 +253,8 @@ def run(which: str, modes: tuple[str, ...], n: int, warmup: int) -> None:
             what = "defaults" if collectors is None else f"collectors {', '.join(collectors)}"
             print(f"\n{n} scrapes each, interleaved; {what}; headers: {kind}")
             report(targets, cpu, n, 0.8 if collectors is None else 1.0)
+            if collectors is None:  # the host may change meanwhile (mounts, units): again
+                compare_series(targets)
     finally:
         for t in targets:
             t.stop()
