@@ -49,6 +49,12 @@ def add_option(group: argparse._ArgumentGroup, spec: OptionSpec) -> None:
         group.add_argument(f"--no-{spec.flag[2:]}", dest=dest, action="store_false",
                            help=argparse.SUPPRESS)
         return
+    if spec.kind is tuple:  # kingpin's Strings(): the flag repeats, each adds one value
+        group.add_argument(spec.flag, dest=dest, action="append", type=str, default=None,
+                           metavar=spec.key.upper(),
+                           help=f"{spec.help} (repeatable; YAML {spec.where}, a list)"
+                           .replace("%", "%%"))
+        return
     default = f"default {spec.default}; " if spec.default != "" else ""
     group.add_argument(spec.flag, dest=dest, type=spec.kind, metavar=spec.key.upper(),
                        help=f"{spec.help} ({default}YAML {spec.where})".replace("%", "%%"))
@@ -150,6 +156,8 @@ def load(args: argparse.Namespace) -> ExporterConfig:
         value = getattr(args, DEST.format(spec.where), None)
         if value is None:
             continue
+        if spec.kind is tuple:
+            value = tuple(value)
         problem = spec.problem(value)
         if problem is not None:
             raise ConfigError("flags", f"{spec.flag} ({spec.where})", problem)

@@ -96,6 +96,11 @@ def _check_value(source: str, key: str, value: Any, want: type) -> Any:
     """`value` as `want` (int accepted for float), else a ConfigError naming the key."""
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if want is tuple:  # a repeatable flag's values: a YAML list of strings
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        got = "null" if value is None else type(value).__name__
+        raise ConfigError(source, key, f"expected a list of strings, got {got} ({value!r})")
     if isinstance(value, want) and not (want is not bool and isinstance(value, bool)):
         return value
     got = "null" if value is None else type(value).__name__

@@ -55,7 +55,8 @@ def option(flag: str | None, default: Any, help: str, *, regex: bool = False,
     """A dataclass field that is also a command-line flag and a YAML key.
 
     `flag` is node_exporter's spelling (None: YAML only); the value's type is the default's
-    (int is accepted where the default is a float); `regex=True` compiles it at start-up so
+    (int is accepted where the default is a float; a tuple default makes a repeatable flag,
+    kingpin's Strings(), and a YAML list of strings); `regex=True` compiles it at start-up so
     a bad one exits 2 naming the flag; `positive=True` requires a value > 0; `check` returns
     what else is wrong with a value (a list with unknown names), or None.
     """

@@ -44,10 +44,12 @@ def as_e2e_paths(tmp_path: Path):
 
 def assert_parity(collector, prefixes: Iterable[str], *, not_in_1_5: Iterable[str] = (),
                   newer_labels: Mapping[str, Iterable[str]] | None = None,
+                  help_1_5: Mapping[str, str] | None = None,
                   text: str | None = None) -> dict:
     """The collector prints exactly e2e-output.txt's families with these prefixes (less the
     families named newer than 1.5, and less the labels `newer_labels` says later releases
-    added to a family), sample by sample, with the same HELP and TYPE."""
+    added to a family), sample by sample, with the same HELP and TYPE (`help_1_5` gives
+    1.5's HELP of the families later releases reworded)."""
     text = collect_text(collector) if text is None else text
     ours, our_headers = samples(text), headers(text)
     prefixes = tuple(prefixes)
@@ -64,9 +66,26 @@ def assert_parity(collector, prefixes: Iterable[str], *, not_in_1_5: Iterable[st
                 assert label in dict(labels), (name, label)
             theirs[(name, tuple(kv for kv in labels if kv[0] not in drop.get(name, ())))] = value
     assert {k: v for k, v in ours.items() if k[0] in expected} == theirs
+    reworded = dict(help_1_5 or {})
+    assert set(reworded) <= expected, set(reworded) - expected
     for family in expected:
-        assert our_headers[family] == E2E_HEADERS[family], family
+        want = dict(E2E_HEADERS[family])
+        if family in reworded:
+            assert want["HELP"] != reworded[family], family  # else it is no rewording
+            want["HELP"] = reworded[family]
+        assert our_headers[family] == want, family
     return ours
+
+
+def assert_off_by_default(name: str) -> None:
+    """`name` is off unless named with `--collector.NAME`, as node_exporter's
+    defaultDisabled collectors."""
+    from exporter.cli import build_parser, load
+    from exporter.collectors import default_collectors
+
+    assert name not in default_collectors()
+    assert name not in load(build_parser().parse_args([])).collectors
+    assert name in load(build_parser().parse_args([f"--collector.{name}"])).collectors
 
 
 def assert_fails_alone(tmp_path: Path, caplog, name: str, files: Mapping[str, str],

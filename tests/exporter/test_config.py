@@ -102,7 +102,8 @@ def test_example_file_has_every_key_at_its_default():
     text = path.read_text()
     values, collectors, disable_defaults = parse_file(str(path), text, KNOWN)
     assert ExporterConfig(**values) == ExporterConfig()
-    assert disable_defaults is False and collectors == {n: True for n in KNOWN}
+    assert disable_defaults is False
+    assert collectors == {n: COLLECTORS[n].default_enabled for n in KNOWN}
     raw = yaml.safe_load(text)
     for f in dataclasses.fields(ExporterConfig):
         if f.name == "collectors":

@@ -196,3 +196,21 @@ def test_half_closed_client_still_gets_its_whole_response(server):
             data += chunk
     assert data.startswith(b"HTTP/1.1 200") and data.endswith(BIG[-100:])
     assert len(data.partition(b"\r\n\r\n")[2]) == len(BIG)
+
+
+def test_a_keep_alive_scraper_busy_past_the_request_timeout_is_not_cut_off(server):
+    # Each answered request returns the connection to idle: a scraper that keeps one
+    # connection busy for longer than request_timeout (1 s here) is never cut off mid-request.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        f = s.makefile("rb")
+        deadline = time.monotonic() + 2.5
+        answered = 0
+        while time.monotonic() < deadline:
+            s.sendall(b"GET /k HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert f.readline() == b"HTTP/1.1 200 OK\r\n"
+            while f.readline() != b"\r\n":
+                pass
+            assert f.read(len(b"GET /k []")) == b"GET /k []"
+            answered += 1
+            time.sleep(0.05)
+        assert answered > 20

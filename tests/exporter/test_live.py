@@ -354,3 +354,71 @@ def test_node_clock_not_synchronising_sees_what_node_exporter_sees(node_stack, t
     assert result
     firing = servers.prom_query(node_stack.prometheus.url, expr)
     assert bool(firing) == unsynced
+
+
+# node_exporter's off-by-default collectors promwire has; on this host mountstats finds no
+# NFS mount (no family from either) and the rest have data.
+OFF_BY_DEFAULT = ("buddyinfo", "interrupts", "ksmd", "meminfo_numa", "mountstats", "processes",
+                  "tcpstat", "zoneinfo")
+OFF_PREFIXES = ("node_buddyinfo_", "node_interrupts_", "node_ksmd_", "node_memory_numa_",
+                "node_mountstats_", "node_processes_", "node_tcp_", "node_zoneinfo_")
+# Values that do not move between scrapes on an idle host: limits, KSM's settings, zone sizes.
+OFF_STABLE = ("node_processes_max_threads", "node_processes_max_processes", "node_ksmd_run",
+              "node_ksmd_pages_to_scan", "node_ksmd_sleep_seconds",
+              "node_ksmd_merge_across_nodes", "node_zoneinfo_spanned_pages",
+              "node_zoneinfo_present_pages", "node_memory_numa_MemTotal",
+              "node_scrape_collector_success")
+# Families whose label values are what happens to be running (states, sockets).
+OFF_CHANGING = ("node_processes_state", "node_processes_threads_state",
+                "node_tcp_connection_states", "node_scrape_collector_duration_seconds")
+
+
+@pytest.fixture(scope="module")
+def off_pair(tmp_path_factory):
+    """promwire and node_exporter with only the off-by-default collectors turned on."""
+    base = tmp_path_factory.mktemp("off_pair")
+    flags = ["--collector.disable-defaults", *(f"--collector.{n}" for n in OFF_BY_DEFAULT)]
+    ours = servers.exporter(base / "ours", *flags)
+    theirs = servers.node_exporter(base / "theirs", *flags)
+    try:
+        ours.start()
+        theirs.start()
+        yield ours, theirs
+    finally:
+        ours.stop()
+        theirs.stop()
+
+
+def label_names(family: dict) -> set[tuple[str, ...]]:
+    return {tuple(k for k, _ in labels) for labels in family["series"]}
+
+
+def test_off_by_default_collectors_as_node_exporters(off_pair):
+    """Same families, HELP, TYPE, label names and series; stable values equal; counters
+    (interrupts, NUMA and zone events) between two node_exporter reads around ours."""
+    ours, theirs = off_pair
+    before = by_family(scrape(theirs.url))
+    mine = by_family(scrape(ours.url))
+    after = by_family(scrape(theirs.url))
+    assert set(mine) == set(before)
+    assert {n for n in before if n.startswith(OFF_PREFIXES)} >= {
+        "node_buddyinfo_blocks", "node_interrupts_total", "node_ksmd_run",
+        "node_processes_pids", "node_tcp_connection_states", "node_zoneinfo_managed_pages"}
+    for name, ref in before.items():
+        got = mine[name]
+        assert (got["type"], got["help"]) == (ref["type"], ref["help"]), name
+        assert label_names(got) == label_names(ref), name
+        if name not in OFF_CHANGING:
+            assert set(got["series"]) == set(ref["series"]), name
+    for name in OFF_STABLE:
+        assert mine[name]["series"] == before[name]["series"] == after[name]["series"], name
+    compared = 0
+    for name, fam in before.items():
+        if fam["type"] == "counter":
+            for labels, low in fam["series"].items():
+                assert low <= mine[name]["series"][labels] <= after[name]["series"][labels], \
+                    (name, labels)
+                compared += 1
+    assert compared > 50
+    listen = (("state", "listen"),)
+    assert mine["node_tcp_connection_states"]["series"][listen] >= 1  # our own port
