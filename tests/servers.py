@@ -6,6 +6,7 @@ Tests use these through the fixtures in `tests/conftest.py`; nothing here mocks 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,17 @@ def node_exporter(workdir: Path, *args: str, port: int | None = None) -> Process
     port = port or free_port()
     argv = [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}", "--log.level=error", *args]
     return Process("node_exporter", argv, workdir, f"http://127.0.0.1:{port}", "/metrics")
+
+
+@contextlib.contextmanager
+def exporter_pair(base: Path, *args: str) -> Iterator[tuple[Process, Process]]:
+    """promwire's exporter and Debian's node_exporter, both started with the same `args`:
+    the two sides of every live parity comparison."""
+    ours, theirs = exporter(base / "ours", *args), node_exporter(base / "theirs", *args)
+    try:
+        ours.start()
+        theirs.start()
+        yield ours, theirs
+    finally:
+        ours.stop()
+        theirs.stop()

@@ -293,11 +293,16 @@ def _drain(sock: socket.socket, replies: list[int]) -> None:
 def test_a_pipelining_client_delays_others_by_one_answer_not_its_whole_pipeline():
     """Review of issue 9: 520 connections pipelining 100 scrapes each kept a fresh scrape
     waiting 45 s, because one connection's whole pipeline was answered in one go. Now each
-    connection gets one answer per turn of the loop: a fresh client waits a turn or two."""
+    connection gets one answer per turn of the loop: a fresh client waits a turn or two.
+
+    The first answer holds the loop until the fresh request has been sent, so that every
+    request is waiting in the kernel when the loop goes on, however the machine is loaded."""
     calls: list[str] = []
+    gate = threading.Event()
 
     def handler(request: Request) -> Response:
         calls.append(request.header("x-client"))
+        gate.wait(10)
         return Response(200, b"x" * 1000)
 
     clients, depth = 10, 50
@@ -312,12 +317,17 @@ def test_a_pipelining_client_delays_others_by_one_answer_not_its_whole_pipeline(
                 socks.append(s)
                 threads.append(threading.Thread(target=_drain, args=(s, replies), daemon=True))
                 threads[-1].start()
+            give_up = time.monotonic() + 10
+            while not calls and time.monotonic() < give_up:
+                time.sleep(0.01)
             with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
                 s.sendall(b"GET /m HTTP/1.1\r\nX-Client: fresh\r\nConnection: close\r\n\r\n")
+                gate.set()
                 assert s.recv(64).startswith(b"HTTP/1.1 200")
             before = calls.index("fresh")
             assert before < clients * depth / 5, f"{before} answers went first"
         finally:
+            gate.set()
             for s in socks:
                 s.close()
 

@@ -123,15 +123,8 @@ def pair(tmp_path_factory):
     flags = [f"--collector.{n}" for n in SHARED]
     common = ["--collector.disable-defaults", *flags,
               f"--collector.textfile.directory={textfiles}", f"--path.udev.data={udev}"]
-    ours = servers.exporter(base / "ours", *common)
-    theirs = servers.node_exporter(base / "theirs", *common)
-    try:
-        ours.start()
-        theirs.start()
-        yield ours, theirs
-    finally:
-        ours.stop()
-        theirs.stop()
+    with servers.exporter_pair(base, *common) as pair:
+        yield pair
 
 
 def write_udev_database(udev) -> None:
@@ -378,15 +371,8 @@ def off_pair(tmp_path_factory):
     """promwire and node_exporter with only the off-by-default collectors turned on."""
     base = tmp_path_factory.mktemp("off_pair")
     flags = ["--collector.disable-defaults", *(f"--collector.{n}" for n in OFF_BY_DEFAULT)]
-    ours = servers.exporter(base / "ours", *flags)
-    theirs = servers.node_exporter(base / "theirs", *flags)
-    try:
-        ours.start()
-        theirs.start()
-        yield ours, theirs
-    finally:
-        ours.stop()
-        theirs.stop()
+    with servers.exporter_pair(base, *flags) as pair:
+        yield pair
 
 
 def label_names(family: dict) -> set[tuple[str, ...]]:

@@ -30,15 +30,8 @@ STABLE_PREFIXES = ("node_network_", "node_ethtool_info", "node_cgroups_enabled",
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
     base = tmp_path_factory.mktemp("off-by-default")
-    ours = servers.exporter(base / "ours", *FLAGS)
-    theirs = servers.node_exporter(base / "theirs", *FLAGS)
-    try:
-        ours.start()
-        theirs.start()
-        yield ours, theirs
-    finally:
-        ours.stop()
-        theirs.stop()
+    with servers.exporter_pair(base, *FLAGS) as both:
+        yield both
 
 
 def test_same_families_and_series_as_node_exporter(pair):

@@ -94,16 +94,9 @@ def test_mounted_btrfs_matches_node_exporter(tmp_path):
     counters labelled with the device UUID, and the same sysfs families."""
     with loop_btrfs(tmp_path):
         flags = ["--collector.disable-defaults", "--collector.btrfs"]
-        ours = servers.exporter(tmp_path / "ours", *flags)
-        theirs = servers.node_exporter(tmp_path / "theirs", *flags)
-        try:
-            ours.start()
-            theirs.start()
+        with servers.exporter_pair(tmp_path, *flags) as (ours, theirs):
             mine = servers.http_get(f"{ours.url}/metrics")[1].decode()
             reference = servers.http_get(f"{theirs.url}/metrics")[1].decode()
-        finally:
-            ours.stop()
-            theirs.stop()
     def btrfs(text):
         return {k: v for k, v in samples(text).items() if k[0].startswith("node_btrfs_")}
     got = btrfs(mine)
