@@ -9,7 +9,6 @@ HTTP answer: it ends that stream instead (a close code on a WebSocket).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hmac
@@ -24,12 +23,12 @@ from bridge.errors import BadRequest, BridgeError, Forbidden, Unauthorized
 from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY
 from bridge.protocol import CLOSE_INTERNAL, CLOSE_POLICY
+from bridge.streams.connection import close_websocket
 
 log = logging.getLogger("bridge.http")
 
 # The streamed answer (WebSocket, SSE) whose status line `start_stream` has sent.
 STREAM_KEY = web.RequestKey("stream", web.StreamResponse)
-STREAM_CLOSE_TIMEOUT = 5.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -138,8 +137,7 @@ async def _end_stream(request: web.Request, exc: Exception) -> web.StreamRespons
     if isinstance(resp, web.WebSocketResponse) and not resp.closed:
         code = CLOSE_POLICY if status < 500 else CLOSE_INTERNAL
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(resp.close(code=code, message=error.encode()),
-                                   STREAM_CLOSE_TIMEOUT)
+            await close_websocket(request, resp, code, error)
     if resp is not None:
         return resp
     if request.transport is not None:  # started by hand, not by start_stream: cut it

@@ -147,9 +147,21 @@ def test_one_module_writes_to_stream_sockets() -> None:
                 owner_name = owner.attr if isinstance(owner, ast.Attribute) else \
                     getattr(owner, "id", "")
                 if attr in SOCKET_WRITES or (attr == "write" and owner_name in
-                                             ("transport", "resp", "ws")):
+                                             ("transport", "resp", "ws")) \
+                        or is_close_frame(node):
                     writers.add(name)
     assert writers == {SOCKET_WRITER}
+
+
+def is_close_frame(call: ast.Call) -> bool:
+    """`ws.close(code=...)`: aiohttp writes a close frame (and may wait for the peer)."""
+    return isinstance(call.func, ast.Attribute) and call.func.attr == "close" and \
+        any(k.arg == "code" for k in call.keywords)
+
+
+def test_the_socket_check_sees_a_close_frame() -> None:
+    call = ast.parse("ws.close(code=1008, message=b'x')").body[0].value
+    assert is_close_frame(call) and not is_close_frame(ast.parse("db.close()").body[0].value)
 
 
 def test_wire_constants_are_defined_once() -> None:
