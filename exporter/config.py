@@ -11,6 +11,7 @@ base.py, `option`), and this module makes them fields of `ExporterConfig` and YA
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, make_dataclass
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 from exporter.collectors.base import OptionSpec, option, option_specs
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+log = logging.getLogger("exporter.config")
 
 
 class ConfigError(Exception):
@@ -71,6 +74,11 @@ def _options(sections: Mapping[str, type]) -> list[OptionSpec]:
 
 SECTIONS: dict[str, type] = _sections()
 OPTIONS: list[OptionSpec] = _options(SECTIONS)
+BY_KEY: dict[tuple[str, str], OptionSpec] = {(s.section, s.key): s for s in OPTIONS}
+for _spec in OPTIONS:  # a pair names a key of its own section
+    for _other in (_spec.replaces, _spec.exclusive_with):
+        if _other is not None and (_spec.section, _other) not in BY_KEY:
+            raise RuntimeError(f"{_spec.where}: {_other} is no key of {_spec.section}")
 
 # The whole configuration, one frozen dataclass: the top-level keys, then one field per
 # section (config.paths, config.netclass, ...), made from the collectors' declarations.
@@ -181,6 +189,46 @@ def validate(config: ExporterConfig, source: str) -> ExporterConfig:
             raise ConfigError(source, spec.where, problem)
     if not 0 <= config.http.gzip_level <= 9:
         raise ConfigError(source, "http.gzip_level", "must be between 0 and 9")
+    return resolve_pairs(config, source)
+
+
+def _value(config: ExporterConfig, spec: OptionSpec) -> Any:
+    return getattr(getattr(config, spec.section), spec.key)
+
+
+def _with(config: ExporterConfig, spec: OptionSpec, value: Any) -> ExporterConfig:
+    part = dataclasses.replace(getattr(config, spec.section), **{spec.key: value})
+    return dataclasses.replace(config, **{spec.section: part})
+
+
+def _both(a: OptionSpec, b: OptionSpec) -> str:
+    return f"{a.flag} ({a.where}) and {b.flag} ({b.where})"
+
+
+def resolve_pairs(config: ExporterConfig, source: str) -> ExporterConfig:
+    """node_exporter's flag pairs (see `option`): deprecated spellings into the keys they
+    stand for, then include/exclude regexes that are mutually exclusive. A key counts as
+    given when it differs from its default (1.5 asks whether the flag was passed: only
+    passing the default itself beside the other flag is accepted here and refused there).
+    Idempotent: a resolved spelling is reset to its default, a dropped exclude is empty."""
+    for spec in OPTIONS:
+        value = _value(config, spec)
+        if spec.replaces is None or value == spec.default:
+            continue
+        target = BY_KEY[(spec.section, spec.replaces)]
+        if _value(config, target) != target.default:
+            raise ConfigError(source, _both(spec, target), f"mutually exclusive: {spec.flag} "
+                              f"is the deprecated spelling of {target.flag}; give only that")
+        log.warning("%s is deprecated (node_exporter 2.0 drops it): use %s",
+                    spec.flag, target.flag)
+        config = _with(_with(config, target, value), spec, spec.default)
+    for spec in OPTIONS:
+        if spec.exclusive_with is None or _value(config, spec) == "":
+            continue
+        exclude = BY_KEY[(spec.section, spec.exclusive_with)]
+        if _value(config, exclude) not in ("", exclude.default):
+            raise ConfigError(source, _both(spec, exclude), "mutually exclusive: give one")
+        config = _with(config, exclude, "")
     return config
 
 

@@ -147,6 +147,14 @@ class FilesystemConfig:
     fs_types_exclude: str = option("--collector.filesystem.fs-types-exclude",
                                    DEFAULT_FS_TYPES_EXCLUDE,
                                    "regex of filesystem types to leave out", regex=True)
+    ignored_mount_points: str = option(
+        "--collector.filesystem.ignored-mount-points", "",
+        "DEPRECATED: use --collector.filesystem.mount-points-exclude", regex=True,
+        replaces="mount_points_exclude")
+    ignored_fs_types: str = option(
+        "--collector.filesystem.ignored-fs-types", "",
+        "DEPRECATED: use --collector.filesystem.fs-types-exclude", regex=True,
+        replaces="fs_types_exclude")
     # Seconds a statfs() may take before the mount is reported with device_error 1 and left
     # alone until that call returns.
     mount_timeout: float = option("--collector.filesystem.mount-timeout", 5.0,
