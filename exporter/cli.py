@@ -35,6 +35,23 @@ log = logging.getLogger("exporter")
 COLLECTOR_FLAG = re.compile(r"^--(?:no-)?collector\.([^=]+)")
 # An option's argparse destination: "opt:SECTION.KEY".
 DEST = "opt:{}"
+# Go's time.ParseDuration units, which kingpin's Duration() flags take (`5s`, `1m30s`).
+GO_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def seconds(text: str) -> float:
+    """A float flag's value: plain seconds (`5`, `0.5`) or a Go duration (`5s`, `1m30s`,
+    `500ms`), since node_exporter's flags are kingpin Durations and units carry them."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = GO_DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: seconds or a Go "
+                                         f"duration such as 5s, 1m30s, 500ms")
+    return sum(float(n) * GO_UNITS[u] for n, u in parts)
 
 
 def add_option(group: argparse._ArgumentGroup, spec: OptionSpec) -> None:
@@ -56,7 +73,8 @@ def add_option(group: argparse._ArgumentGroup, spec: OptionSpec) -> None:
                            .replace("%", "%%"))
         return
     default = f"default {spec.default}; " if spec.default != "" else ""
-    group.add_argument(spec.flag, dest=dest, type=spec.kind, metavar=spec.key.upper(),
+    kind = seconds if spec.kind is float else spec.kind
+    group.add_argument(spec.flag, dest=dest, type=kind, metavar=spec.key.upper(),
                        help=f"{spec.help} ({default}YAML {spec.where})".replace("%", "%%"))
 
 
@@ -187,27 +205,38 @@ def serve(config: ExporterConfig) -> None:
         registry.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+class UsageError(Exception):
+    """A command line or configuration the exporter refuses: exit 2 with this message."""
+
+
+def configure(argv: Sequence[str]) -> ExporterConfig:
+    """The flags (and the --config file they name) into a validated ExporterConfig: all
+    `python -m exporter` does before it serves. Raises UsageError (exit 2)."""
     bad = unknown_collectors(argv)
     if bad:
-        print(f"promwire-exporter: {unknown_collector_message(bad, sorted(COLLECTORS))}",
-              file=sys.stderr)
-        return 2
+        raise UsageError(unknown_collector_message(bad, sorted(COLLECTORS)))
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     unknown = [a.split("=", 1)[0] for a in extra if a.startswith("-")]
     if unknown:
-        print(f"promwire-exporter: {unknown_flag_message(unknown, parser)}", file=sys.stderr)
-        return 2
+        raise UsageError(unknown_flag_message(unknown, parser))
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        config = load(args)
+        return load(args)
     except ConfigError as exc:
-        print(f"promwire-exporter: bad configuration: {exc}", file=sys.stderr)
+        raise UsageError(f"bad configuration: {exc}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        config = configure(argv)
+    except UsageError as exc:
+        print(f"promwire-exporter: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
+    level = {"warn": "warning"}.get(config.log_level.lower(), config.log_level).upper()
+    logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         parse_listen(config.listen)

@@ -18,7 +18,7 @@ from typing import Any
 
 from exporter.collectors.base import OptionSpec, option, option_specs
 
-LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVELS = ("debug", "info", "warning", "error", "warn")  # warn: node_exporter's spelling
 
 log = logging.getLogger("exporter.config")
 
