@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import re
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -89,12 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="YAML configuration file")
     p.add_argument("--log-level", "--log.level", dest="log_level", metavar="LEVEL",
                    help="debug, info, warning or error (default info)")
+    p.add_argument("--log.format", dest="log_format", metavar="FORMAT",
+                   help="text (default), or node_exporter's logfmt or json")
+    p.add_argument("--web.telemetry-path", dest="telemetry_path", metavar="PATH",
+                   help="path of the metrics (default /metrics)")
+    p.add_argument("--web.max-requests", dest="max_requests", metavar="N", type=int,
+                   help="node_exporter's cap on parallel scrapes (default 40, 0: none); "
+                   "promwire collects one scrape at a time, so any value holds")
     p.add_argument("--web.disable-exporter-metrics", dest="disable_exporter_metrics",
                    action="store_true", default=None,
                    help="leave out the exporter's own process_* metrics")
+    p.add_argument("--no-web.disable-exporter-metrics", dest="disable_exporter_metrics",
+                   action="store_false", help=argparse.SUPPRESS)
     p.add_argument("--collector.disable-defaults", dest="disable_defaults",
                    action="store_true", default=None,
                    help="start from no collectors; enable each with --collector.NAME")
+    p.add_argument("--no-collector.disable-defaults", dest="disable_defaults",
+                   action="store_false", help=argparse.SUPPRESS)
     p.add_argument("--version", action="version", version=f"promwire-exporter {__version__}")
     by_section: dict[str, list[OptionSpec]] = {}
     for spec in OPTIONS:
@@ -160,13 +173,14 @@ def load(args: argparse.Namespace) -> ExporterConfig:
         except OSError as exc:
             raise ConfigError(args.config, "--config", f"cannot read: {exc.strerror}") from None
         values, overrides, disable_defaults = parse_file(args.config, text, sorted(COLLECTORS))
-    if args.disable_defaults:
-        disable_defaults = True
+    if args.disable_defaults is not None:
+        disable_defaults = args.disable_defaults
     for name in COLLECTORS:
         flag = getattr(args, f"collector_{name}")
         if flag is not None:
             overrides[name] = flag
-    for key in ("listen", "log_level", "disable_exporter_metrics"):
+    for key in ("listen", "log_level", "log_format", "telemetry_path", "max_requests",
+                "disable_exporter_metrics"):
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
     config = ExporterConfig(**values)
@@ -194,7 +208,8 @@ def serve(config: ExporterConfig) -> None:
     host, port = parse_listen(config.listen)
     registry = Registry(config)
     try:
-        server = create_server(registry, host, port, config.http.gzip_level)
+        server = create_server(registry, host, port, config.http.gzip_level,
+                               config.telemetry_path)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: server.stop())
         log.info("promwire-exporter %s listening on %s with collectors %s", __version__,
@@ -203,6 +218,37 @@ def serve(config: ExporterConfig) -> None:
         log.info("stopped")
     finally:
         registry.close()
+
+
+class LogfmtFormatter(logging.Formatter):
+    """node_exporter's logfmt lines: ts=... level=... logger=... msg="..."."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage().replace("\\", "\\\\").replace('"', '\\"')
+        return (f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}Z "
+                f"level={record.levelname.lower()} logger={record.name} msg=\"{msg}\"")
+
+
+class JsonFormatter(logging.Formatter):
+    """node_exporter's --log.format=json: one object a line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"ts": f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}Z",
+                           "level": record.levelname.lower(), "logger": record.name,
+                           "msg": record.getMessage()})
+
+
+def setup_logging(config: ExporterConfig) -> None:
+    """stderr at --log.level (node_exporter's `warn` is `warning`), as --log.format says."""
+    level = {"warn": "warning"}.get(config.log_level.lower(), config.log_level).upper()
+    handler = logging.StreamHandler(sys.stderr)
+    if config.log_format == "text":
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        formatter = LogfmtFormatter() if config.log_format == "logfmt" else JsonFormatter()
+        formatter.converter = time.gmtime
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 class UsageError(Exception):
@@ -235,9 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"promwire-exporter: {exc}", file=sys.stderr)
         return 2
-    level = {"warn": "warning"}.get(config.log_level.lower(), config.log_level).upper()
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(config)
     try:
         parse_listen(config.listen)
     except ValueError as exc:

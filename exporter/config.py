@@ -20,6 +20,8 @@ from exporter.collectors.base import OptionSpec, option, option_specs
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "warn")  # warn: node_exporter's spelling
 
+LOG_FORMATS = ("text", "logfmt", "json")
+
 log = logging.getLogger("exporter.config")
 
 
@@ -85,6 +87,13 @@ for _spec in OPTIONS:  # a pair names a key of its own section
 ExporterConfig = make_dataclass("ExporterConfig", [
     ("listen", str, field(default=":9100")),
     ("log_level", str, field(default="info")),
+    # text (promwire's own lines), or node_exporter's logfmt / json (--log.format).
+    ("log_format", str, field(default="text")),
+    # Where the metrics are served (--web.telemetry-path).
+    ("telemetry_path", str, field(default="/metrics")),
+    # node_exporter's cap on scrapes collected at once (--web.max-requests, 0: none). The
+    # server collects one scrape at a time, so any value holds; it is checked, not used.
+    ("max_requests", int, field(default=40)),
     # Leave out the exporter's own process_* metrics (--web.disable-exporter-metrics).
     ("disable_exporter_metrics", bool, field(default=False)),
     # Enabled collectors; `resolve_collectors` fills it from the defaults and the overrides.
@@ -147,7 +156,8 @@ def parse_file(path: str, text: str, known: list[str]
         raise ConfigError(path, "(top level)", f"expected a mapping, got {type(raw).__name__}")
     values: dict[str, Any] = {}
     collectors: dict[str, bool] = {}
-    top = {"listen": str, "log_level": str, "disable_exporter_metrics": bool,
+    top = {"listen": str, "log_level": str, "log_format": str, "telemetry_path": str,
+           "max_requests": int, "disable_exporter_metrics": bool,
            "collectors": dict, "disable_defaults": bool,
            **{k: dict for k in SECTIONS}}
     for key, value in raw.items():
@@ -183,6 +193,14 @@ def validate(config: ExporterConfig, source: str) -> ExporterConfig:
     if config.log_level.lower() not in LOG_LEVELS:
         raise ConfigError(source, "log_level", f"must be one of {', '.join(LOG_LEVELS)}, "
                           f"got {config.log_level!r}")
+    if config.log_format not in LOG_FORMATS:
+        raise ConfigError(source, "log_format", f"must be one of {', '.join(LOG_FORMATS)}, "
+                          f"got {config.log_format!r}")
+    if not config.telemetry_path.startswith("/"):
+        raise ConfigError(source, "telemetry_path", f"must start with /, got "
+                          f"{config.telemetry_path!r}")
+    if config.max_requests < 0:
+        raise ConfigError(source, "max_requests", "must be >= 0 (0: no limit)")
     for spec in OPTIONS:
         problem = spec.problem(getattr(getattr(config, spec.section), spec.key))
         if problem is not None:
