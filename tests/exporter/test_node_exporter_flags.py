@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(NODE_EXPORTER is None,
 # `--web.listen-address=:9100 ...`, `--collector.netstat.fields="^(...)$"`.
 HELP_FLAG = re.compile(r'^\s+(?:-\w, )?--((?:collector|web|path|log)\.[^\s=]+)'
                        r'(?:=("(?:[^"\\]|\\.)*"|\S+))?')
-PLACEHOLDER = re.compile(r"^[A-Z0-9._-]+$")
+PLACEHOLDER = re.compile(r"^(?=.*[A-Z])[A-Z0-9._-]+$")
 # Flags of one collector that 1.5 spells with another prefix.
 OWNER = {"powersupply": "powersupplyclass", "netclass_rtnl": "netclass", "qdisk": "qdisc"}
 # 1.5 collectors (Linux builds) promwire does not implement; their flags are not taken.
