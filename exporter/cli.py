@@ -25,6 +25,7 @@ from exporter.config import (
     OPTIONS,
     ConfigError,
     ExporterConfig,
+    deprecated_in_use,
     parse_file,
     parse_listen,
     resolve_collectors,
@@ -282,6 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"promwire-exporter: {exc}", file=sys.stderr)
         return 2
     setup_logging(config)
+    for old, new in deprecated_in_use(config):
+        log.warning("%s is DEPRECATED and will be removed in node_exporter 2.0.0, use %s",
+                    old, new)
     try:
         parse_listen(config.listen)
     except ValueError as exc:

@@ -11,7 +11,6 @@ base.py, `option`), and this module makes them fields of `ExporterConfig` and YA
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, make_dataclass
 from typing import Any
@@ -21,8 +20,6 @@ from exporter.collectors.base import OptionSpec, option, option_specs
 LOG_LEVELS = ("debug", "info", "warning", "error", "warn")  # warn: node_exporter's spelling
 
 LOG_FORMATS = ("text", "logfmt", "json")
-
-log = logging.getLogger("exporter.config")
 
 
 class ConfigError(Exception):
@@ -228,18 +225,19 @@ def resolve_pairs(config: ExporterConfig, source: str) -> ExporterConfig:
     stand for, then include/exclude regexes that are mutually exclusive. A key counts as
     given when it differs from its default (1.5 asks whether the flag was passed: only
     passing the default itself beside the other flag is accepted here and refused there).
-    Idempotent: a resolved spelling is reset to its default, a dropped exclude is empty."""
+    Idempotent, so validating twice is harmless: a spelling whose key already holds its
+    value is resolved, and a dropped exclude is empty."""
     for spec in OPTIONS:
         value = _value(config, spec)
         if spec.replaces is None or value == spec.default:
             continue
         target = BY_KEY[(spec.section, spec.replaces)]
+        if _value(config, target) == value:
+            continue
         if _value(config, target) != target.default:
             raise ConfigError(source, _both(spec, target), f"mutually exclusive: {spec.flag} "
                               f"is the deprecated spelling of {target.flag}; give only that")
-        log.warning("%s is deprecated (node_exporter 2.0 drops it): use %s",
-                    spec.flag, target.flag)
-        config = _with(_with(config, target, value), spec, spec.default)
+        config = _with(config, target, value)
     for spec in OPTIONS:
         if spec.exclusive_with is None or _value(config, spec) == "":
             continue
@@ -248,6 +246,14 @@ def resolve_pairs(config: ExporterConfig, source: str) -> ExporterConfig:
             raise ConfigError(source, _both(spec, exclude), "mutually exclusive: give one")
         config = _with(config, exclude, "")
     return config
+
+
+def deprecated_in_use(config: ExporterConfig) -> list[tuple[str, str]]:
+    """(deprecated flag, the flag to use) for each deprecated spelling the config sets, for
+    the CLI to warn about once logging is set up (1.5 warns the same way)."""
+    return [(str(spec.flag), str(BY_KEY[(spec.section, spec.replaces)].flag))
+            for spec in OPTIONS
+            if spec.replaces is not None and _value(config, spec) != spec.default]
 
 
 def parse_listen(listen: str) -> tuple[str | None, int]:

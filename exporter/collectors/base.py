@@ -63,10 +63,11 @@ def option(flag: str | None, default: Any, help: str, *, regex: bool = False,
 
     node_exporter's flag pairs, resolved by exporter.config before any collector starts:
     `replaces="KEY"` makes this a deprecated spelling of KEY (1.5's `ignored-devices`,
-    `device-blacklist`, ...): its value becomes KEY's, and both given exits 2 naming both
-    flags. `exclusive_with="KEY"` on an include regex names its exclude regex: given
-    together they exit 2; the include alone drops the exclude's default (as node_exporter
-    does since 1.6; 1.5 refused an include beside a non-empty default exclude).
+    `device-blacklist`, ...): its value becomes KEY's (with a warning), and both given
+    exits 2 naming both flags. `exclusive_with="KEY"` on an include regex names its
+    exclude regex: given together they exit 2; the include alone drops the exclude's
+    default (as node_exporter does since 1.6; 1.5 refused an include beside a non-empty
+    default exclude).
     """
     return dataclasses.field(default=default, metadata={
         "flag": flag, "help": help, "regex": regex, "positive": positive, "check": check,
