@@ -70,7 +70,9 @@ def read_attrs(dir_fd: int) -> dict[str, str] | None:
     missing = 0
     for attr in ATTRS:
         try:
-            fd = os.open(attr, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+            # O_NONBLOCK: no effect on a sysfs attribute, but a FIFO in a fake or bind-mounted
+            # tree would block open() until a writer came; this way it reads as "".
+            fd = os.open(attr, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd)
             try:
                 data = os.read(fd, READ_SIZE)
             finally:
