@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import re
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +25,7 @@ from exporter.config import (
     OPTIONS,
     ConfigError,
     ExporterConfig,
+    deprecated_in_use,
     parse_file,
     parse_listen,
     resolve_collectors,
@@ -35,6 +38,23 @@ log = logging.getLogger("exporter")
 COLLECTOR_FLAG = re.compile(r"^--(?:no-)?collector\.([^=]+)")
 # An option's argparse destination: "opt:SECTION.KEY".
 DEST = "opt:{}"
+# Go's time.ParseDuration units, which kingpin's Duration() flags take (`5s`, `1m30s`).
+GO_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def seconds(text: str) -> float:
+    """A float flag's value: plain seconds (`5`, `0.5`) or a Go duration (`5s`, `1m30s`,
+    `500ms`), since node_exporter's flags are kingpin Durations and units carry them."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = GO_DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: seconds or a Go "
+                                         f"duration such as 5s, 1m30s, 500ms")
+    return sum(float(n) * GO_UNITS[u] for n, u in parts)
 
 
 def add_option(group: argparse._ArgumentGroup, spec: OptionSpec) -> None:
@@ -56,7 +76,8 @@ def add_option(group: argparse._ArgumentGroup, spec: OptionSpec) -> None:
                            .replace("%", "%%"))
         return
     default = f"default {spec.default}; " if spec.default != "" else ""
-    group.add_argument(spec.flag, dest=dest, type=spec.kind, metavar=spec.key.upper(),
+    kind = seconds if spec.kind is float else spec.kind
+    group.add_argument(spec.flag, dest=dest, type=kind, metavar=spec.key.upper(),
                        help=f"{spec.help} ({default}YAML {spec.where})".replace("%", "%%"))
 
 
@@ -71,12 +92,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="YAML configuration file")
     p.add_argument("--log-level", "--log.level", dest="log_level", metavar="LEVEL",
                    help="debug, info, warning or error (default info)")
+    p.add_argument("--log.format", dest="log_format", metavar="FORMAT",
+                   help="text (default), or node_exporter's logfmt or json")
+    p.add_argument("--web.telemetry-path", dest="telemetry_path", metavar="PATH",
+                   help="path of the metrics (default /metrics)")
+    p.add_argument("--web.max-requests", dest="max_requests", metavar="N", type=int,
+                   help="node_exporter's cap on parallel scrapes (default 40, 0: none); "
+                   "promwire collects one scrape at a time, so any value holds")
     p.add_argument("--web.disable-exporter-metrics", dest="disable_exporter_metrics",
                    action="store_true", default=None,
                    help="leave out the exporter's own process_* metrics")
+    p.add_argument("--no-web.disable-exporter-metrics", dest="disable_exporter_metrics",
+                   action="store_false", help=argparse.SUPPRESS)
     p.add_argument("--collector.disable-defaults", dest="disable_defaults",
                    action="store_true", default=None,
                    help="start from no collectors; enable each with --collector.NAME")
+    p.add_argument("--no-collector.disable-defaults", dest="disable_defaults",
+                   action="store_false", help=argparse.SUPPRESS)
     p.add_argument("--version", action="version", version=f"promwire-exporter {__version__}")
     by_section: dict[str, list[OptionSpec]] = {}
     for spec in OPTIONS:
@@ -142,13 +174,14 @@ def load(args: argparse.Namespace) -> ExporterConfig:
         except OSError as exc:
             raise ConfigError(args.config, "--config", f"cannot read: {exc.strerror}") from None
         values, overrides, disable_defaults = parse_file(args.config, text, sorted(COLLECTORS))
-    if args.disable_defaults:
-        disable_defaults = True
+    if args.disable_defaults is not None:
+        disable_defaults = args.disable_defaults
     for name in COLLECTORS:
         flag = getattr(args, f"collector_{name}")
         if flag is not None:
             overrides[name] = flag
-    for key in ("listen", "log_level", "disable_exporter_metrics"):
+    for key in ("listen", "log_level", "log_format", "telemetry_path", "max_requests",
+                "disable_exporter_metrics"):
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
     config = ExporterConfig(**values)
@@ -176,7 +209,8 @@ def serve(config: ExporterConfig) -> None:
     host, port = parse_listen(config.listen)
     registry = Registry(config)
     try:
-        server = create_server(registry, host, port, config.http.gzip_level)
+        server = create_server(registry, host, port, config.http.gzip_level,
+                               config.telemetry_path)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: server.stop())
         log.info("promwire-exporter %s listening on %s with collectors %s", __version__,
@@ -187,28 +221,71 @@ def serve(config: ExporterConfig) -> None:
         registry.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+class LogfmtFormatter(logging.Formatter):
+    """node_exporter's logfmt lines: ts=... level=... logger=... msg="..."."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage().replace("\\", "\\\\").replace('"', '\\"')
+        return (f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}Z "
+                f"level={record.levelname.lower()} logger={record.name} msg=\"{msg}\"")
+
+
+class JsonFormatter(logging.Formatter):
+    """node_exporter's --log.format=json: one object a line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"ts": f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}Z",
+                           "level": record.levelname.lower(), "logger": record.name,
+                           "msg": record.getMessage()})
+
+
+def setup_logging(config: ExporterConfig) -> None:
+    """stderr at --log.level (node_exporter's `warn` is `warning`), as --log.format says."""
+    level = {"warn": "warning"}.get(config.log_level.lower(), config.log_level).upper()
+    handler = logging.StreamHandler(sys.stderr)
+    if config.log_format == "text":
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        formatter = LogfmtFormatter() if config.log_format == "logfmt" else JsonFormatter()
+        formatter.converter = time.gmtime
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+class UsageError(Exception):
+    """A command line or configuration the exporter refuses: exit 2 with this message."""
+
+
+def configure(argv: Sequence[str]) -> ExporterConfig:
+    """The flags (and the --config file they name) into a validated ExporterConfig: all
+    `python -m exporter` does before it serves. Raises UsageError (exit 2)."""
     bad = unknown_collectors(argv)
     if bad:
-        print(f"promwire-exporter: {unknown_collector_message(bad, sorted(COLLECTORS))}",
-              file=sys.stderr)
-        return 2
+        raise UsageError(unknown_collector_message(bad, sorted(COLLECTORS)))
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     unknown = [a.split("=", 1)[0] for a in extra if a.startswith("-")]
     if unknown:
-        print(f"promwire-exporter: {unknown_flag_message(unknown, parser)}", file=sys.stderr)
-        return 2
+        raise UsageError(unknown_flag_message(unknown, parser))
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        config = load(args)
+        return load(args)
     except ConfigError as exc:
-        print(f"promwire-exporter: bad configuration: {exc}", file=sys.stderr)
+        raise UsageError(f"bad configuration: {exc}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        config = configure(argv)
+    except UsageError as exc:
+        print(f"promwire-exporter: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(config)
+    for old, new in deprecated_in_use(config):
+        log.warning("%s is DEPRECATED and will be removed in node_exporter 2.0.0, use %s",
+                    old, new)
     try:
         parse_listen(config.listen)
     except ValueError as exc:

@@ -17,7 +17,9 @@ from typing import Any
 
 from exporter.collectors.base import OptionSpec, option, option_specs
 
-LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVELS = ("debug", "info", "warning", "error", "warn")  # warn: node_exporter's spelling
+
+LOG_FORMATS = ("text", "logfmt", "json")
 
 
 class ConfigError(Exception):
@@ -71,12 +73,24 @@ def _options(sections: Mapping[str, type]) -> list[OptionSpec]:
 
 SECTIONS: dict[str, type] = _sections()
 OPTIONS: list[OptionSpec] = _options(SECTIONS)
+BY_KEY: dict[tuple[str, str], OptionSpec] = {(s.section, s.key): s for s in OPTIONS}
+for _spec in OPTIONS:  # a pair names a key of its own section
+    for _other in (_spec.replaces, _spec.exclusive_with):
+        if _other is not None and (_spec.section, _other) not in BY_KEY:
+            raise RuntimeError(f"{_spec.where}: {_other} is no key of {_spec.section}")
 
 # The whole configuration, one frozen dataclass: the top-level keys, then one field per
 # section (config.paths, config.netclass, ...), made from the collectors' declarations.
 ExporterConfig = make_dataclass("ExporterConfig", [
     ("listen", str, field(default=":9100")),
     ("log_level", str, field(default="info")),
+    # text (promwire's own lines), or node_exporter's logfmt / json (--log.format).
+    ("log_format", str, field(default="text")),
+    # Where the metrics are served (--web.telemetry-path).
+    ("telemetry_path", str, field(default="/metrics")),
+    # node_exporter's cap on scrapes collected at once (--web.max-requests, 0: none). The
+    # server collects one scrape at a time, so any value holds; it is checked, not used.
+    ("max_requests", int, field(default=40)),
     # Leave out the exporter's own process_* metrics (--web.disable-exporter-metrics).
     ("disable_exporter_metrics", bool, field(default=False)),
     # Enabled collectors; `resolve_collectors` fills it from the defaults and the overrides.
@@ -139,7 +153,8 @@ def parse_file(path: str, text: str, known: list[str]
         raise ConfigError(path, "(top level)", f"expected a mapping, got {type(raw).__name__}")
     values: dict[str, Any] = {}
     collectors: dict[str, bool] = {}
-    top = {"listen": str, "log_level": str, "disable_exporter_metrics": bool,
+    top = {"listen": str, "log_level": str, "log_format": str, "telemetry_path": str,
+           "max_requests": int, "disable_exporter_metrics": bool,
            "collectors": dict, "disable_defaults": bool,
            **{k: dict for k in SECTIONS}}
     for key, value in raw.items():
@@ -175,13 +190,70 @@ def validate(config: ExporterConfig, source: str) -> ExporterConfig:
     if config.log_level.lower() not in LOG_LEVELS:
         raise ConfigError(source, "log_level", f"must be one of {', '.join(LOG_LEVELS)}, "
                           f"got {config.log_level!r}")
+    if config.log_format not in LOG_FORMATS:
+        raise ConfigError(source, "log_format", f"must be one of {', '.join(LOG_FORMATS)}, "
+                          f"got {config.log_format!r}")
+    if not config.telemetry_path.startswith("/"):
+        raise ConfigError(source, "telemetry_path", f"must start with /, got "
+                          f"{config.telemetry_path!r}")
+    if config.max_requests < 0:
+        raise ConfigError(source, "max_requests", "must be >= 0 (0: no limit)")
     for spec in OPTIONS:
         problem = spec.problem(getattr(getattr(config, spec.section), spec.key))
         if problem is not None:
             raise ConfigError(source, spec.where, problem)
     if not 0 <= config.http.gzip_level <= 9:
         raise ConfigError(source, "http.gzip_level", "must be between 0 and 9")
+    return resolve_pairs(config, source)
+
+
+def _value(config: ExporterConfig, spec: OptionSpec) -> Any:
+    return getattr(getattr(config, spec.section), spec.key)
+
+
+def _with(config: ExporterConfig, spec: OptionSpec, value: Any) -> ExporterConfig:
+    part = dataclasses.replace(getattr(config, spec.section), **{spec.key: value})
+    return dataclasses.replace(config, **{spec.section: part})
+
+
+def _both(a: OptionSpec, b: OptionSpec) -> str:
+    return f"{a.flag} ({a.where}) and {b.flag} ({b.where})"
+
+
+def resolve_pairs(config: ExporterConfig, source: str) -> ExporterConfig:
+    """node_exporter's flag pairs (see `option`): deprecated spellings into the keys they
+    stand for, then include/exclude regexes that are mutually exclusive. A key counts as
+    given when it differs from its default (1.5 asks whether the flag was passed: only
+    passing the default itself beside the other flag is accepted here and refused there).
+    Idempotent, so validating twice is harmless: a spelling whose key already holds its
+    value is resolved, and a dropped exclude is empty."""
+    for spec in OPTIONS:
+        value = _value(config, spec)
+        if spec.replaces is None or value == spec.default:
+            continue
+        target = BY_KEY[(spec.section, spec.replaces)]
+        if _value(config, target) == value:
+            continue
+        if _value(config, target) != target.default:
+            raise ConfigError(source, _both(spec, target), f"mutually exclusive: {spec.flag} "
+                              f"is the deprecated spelling of {target.flag}; give only that")
+        config = _with(config, target, value)
+    for spec in OPTIONS:
+        if spec.exclusive_with is None or _value(config, spec) == "":
+            continue
+        exclude = BY_KEY[(spec.section, spec.exclusive_with)]
+        if _value(config, exclude) not in ("", exclude.default):
+            raise ConfigError(source, _both(spec, exclude), "mutually exclusive: give one")
+        config = _with(config, exclude, "")
     return config
+
+
+def deprecated_in_use(config: ExporterConfig) -> list[tuple[str, str]]:
+    """(deprecated flag, the flag to use) for each deprecated spelling the config sets, for
+    the CLI to warn about once logging is set up (1.5 warns the same way)."""
+    return [(str(spec.flag), str(BY_KEY[(spec.section, spec.replaces)].flag))
+            for spec in OPTIONS
+            if spec.replaces is not None and _value(config, spec) != spec.default]
 
 
 def parse_listen(listen: str) -> tuple[str | None, int]:

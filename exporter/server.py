@@ -85,15 +85,20 @@ def json_error(status: int, error: str, detail: str,
 class ExporterApp:
     """Routes a request to its endpoint; the HTTP server calls it once per request."""
 
-    def __init__(self, registry: Registry, gzip_level: int = 1) -> None:
+    def __init__(self, registry: Registry, gzip_level: int = 1,
+                 metrics_path: str = "/metrics") -> None:
         self.registry = registry
         self.gzip_level = gzip_level
-        self.routes = {"/metrics": self.metrics, "/": self.landing, "/-/healthy": self.healthy}
+        # --web.telemetry-path moves the metrics; "/" serves them instead of the landing page.
+        self.metrics_path = metrics_path
+        self.routes = {"/": self.landing, "/-/healthy": self.healthy,
+                       metrics_path: self.metrics}
 
     def __call__(self, request: Request) -> Response:
         route = self.routes.get(request.path)
         if route is None:
-            return json_error(404, "not_found", f"no such path {request.path!r}; try /metrics")
+            return json_error(404, "not_found",
+                              f"no such path {request.path!r}; try {self.metrics_path}")
         if request.method not in ("GET", "HEAD"):
             return json_error(405, "method_not_allowed", f"{request.method} is not allowed",
                               [("Allow", "GET, HEAD")])
@@ -130,13 +135,14 @@ class ExporterApp:
 
     def landing(self, request: Request) -> Response:
         names = ", ".join(html.escape(n) for n in self.registry.names)
+        path = html.escape(self.metrics_path)
         page = (
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
             "<title>promwire exporter</title></head>\n<body><h1>promwire exporter</h1>\n"
             f"<p>Version {html.escape(__version__)}. Host metrics with node_exporter's "
-            "names.</p>\n<p><a href=\"/metrics\">Metrics</a></p>\n"
+            f"names.</p>\n<p><a href=\"{path}\">Metrics</a></p>\n"
             f"<p>Enabled collectors: {names}. Limit a scrape with "
-            "<code>/metrics?collect[]=cpu&amp;collect[]=meminfo</code>.</p>\n</body></html>\n")
+            f"<code>{path}?collect[]=cpu&amp;collect[]=meminfo</code>.</p>\n</body></html>\n")
         return Response(200, page.encode(), [("Content-Type", "text/html; charset=utf-8")])
 
     def healthy(self, request: Request) -> Response:
@@ -144,6 +150,6 @@ class ExporterApp:
 
 
 def create_server(registry: Registry, host: str | None, port: int,
-                  gzip_level: int = 1) -> HTTPServer:
+                  gzip_level: int = 1, metrics_path: str = "/metrics") -> HTTPServer:
     """The bound server (raises OSError when the address cannot be used)."""
-    return HTTPServer(ExporterApp(registry, gzip_level), host, port)
+    return HTTPServer(ExporterApp(registry, gzip_level, metrics_path), host, port)

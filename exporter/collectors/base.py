@@ -51,7 +51,8 @@ LINUX = sys.platform.startswith("linux")
 
 
 def option(flag: str | None, default: Any, help: str, *, regex: bool = False,
-           positive: bool = False, check: Callable[[Any], str | None] | None = None) -> Any:
+           positive: bool = False, check: Callable[[Any], str | None] | None = None,
+           replaces: str | None = None, exclusive_with: str | None = None) -> Any:
     """A dataclass field that is also a command-line flag and a YAML key.
 
     `flag` is node_exporter's spelling (None: YAML only); the value's type is the default's
@@ -59,9 +60,18 @@ def option(flag: str | None, default: Any, help: str, *, regex: bool = False,
     kingpin's Strings(), and a YAML list of strings); `regex=True` compiles it at start-up so
     a bad one exits 2 naming the flag; `positive=True` requires a value > 0; `check` returns
     what else is wrong with a value (a list with unknown names), or None.
+
+    node_exporter's flag pairs, resolved by exporter.config before any collector starts:
+    `replaces="KEY"` makes this a deprecated spelling of KEY (1.5's `ignored-devices`,
+    `device-blacklist`, ...): its value becomes KEY's (with a warning), and both given
+    exits 2 naming both flags. `exclusive_with="KEY"` on an include regex names its
+    exclude regex: given together they exit 2; the include alone drops the exclude's
+    default (as node_exporter does since 1.6; 1.5 refused an include beside a non-empty
+    default exclude).
     """
     return dataclasses.field(default=default, metadata={
-        "flag": flag, "help": help, "regex": regex, "positive": positive, "check": check})
+        "flag": flag, "help": help, "regex": regex, "positive": positive, "check": check,
+        "replaces": replaces, "exclusive_with": exclusive_with})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +87,8 @@ class OptionSpec:
     regex: bool
     positive: bool
     check: Callable[[Any], str | None] | None = None
+    replaces: str | None = None
+    exclusive_with: str | None = None
 
     @property
     def where(self) -> str:
@@ -102,7 +114,8 @@ def option_specs(section: str, cls: type) -> list[OptionSpec]:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         specs.append(OptionSpec(section, f.name, meta.get("flag"), default, type(default),
                                 meta.get("help", ""), meta.get("regex", False),
-                                meta.get("positive", False), meta.get("check")))
+                                meta.get("positive", False), meta.get("check"),
+                                meta.get("replaces"), meta.get("exclusive_with")))
     return specs
 
 

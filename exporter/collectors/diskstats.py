@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from exporter.collectors.base import Collector, Matcher, option, read_text
+from exporter.collectors.base import Collector, DeviceFilter, option, read_text
 from exporter.exposition import Desc, Family, MetricFamily
 
 if TYPE_CHECKING:
@@ -81,7 +81,15 @@ DEFAULT_DISK_DEVICE_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$
 class DiskstatsConfig:
     device_exclude: str = option("--collector.diskstats.device-exclude",
                                  DEFAULT_DISK_DEVICE_EXCLUDE,
-                                 "regex of block devices to leave out", regex=True)
+                                 "regex of block devices to leave out (mutually exclusive "
+                                 "to device-include)", regex=True)
+    device_include: str = option(
+        "--collector.diskstats.device-include", "",
+        "regex of block devices to report (mutually exclusive to device-exclude; given alone "
+        "it drops device-exclude's default)", regex=True, exclusive_with="device_exclude")
+    ignored_devices: str = option("--collector.diskstats.ignored-devices", "",
+                                  "DEPRECATED: use --collector.diskstats.device-exclude",
+                                  regex=True, replaces="device_exclude")
 
 
 class DiskstatsCollector(Collector):
@@ -92,7 +100,8 @@ class DiskstatsCollector(Collector):
 
     def __init__(self, config: ExporterConfig, backend: str | None = None) -> None:
         super().__init__(config, backend)
-        self.excluded = Matcher(config.diskstats.device_exclude)
+        self.excluded = DeviceFilter(config.diskstats.device_exclude,
+                                     config.diskstats.device_include).ignored
         self.udev_dir = config.paths.udev_data
         # Like node_exporter: without a udev database, stop looking for it.
         self.use_udev = os.path.isdir(self.udev_dir)

@@ -4,8 +4,11 @@ Mounts come from /proc/1/mounts (/proc/mounts when hidepid hides PID 1), minus t
 filesystems and mount points Debian's node_exporter leaves out by default (its options below).
 statfs() runs on a worker thread: a mount that does not answer within
 `filesystem.mount_timeout` (a dead NFS server) is reported with `node_filesystem_device_error 1`
-and not asked again until that call returns, so it delays one scrape at most, never all of
-them.
+and not asked again until that call returns, so it delays one scrape at most (by the timeout,
+once per newly hung mount, as 1.5), never all of them; the mounts listed after it are still
+asked, on a fresh worker. tests/exporter/collectors/test_filesystem.py hangs a real FUSE mount.
+1.5's deprecated --collector.filesystem.ignored-mount-points / ignored-fs-types set the two
+excludes (exporter.config resolves them).
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ class _Worker(threading.Thread):
 
 
 class StatfsRunner:
-    """statvfs() for a list of mount points, waiting at most `timeout` seconds in all."""
+    """statvfs() for a list of mount points, waiting `timeout` seconds per hung one."""
 
     def __init__(self, timeout: float, call: Callable[[str], os.statvfs_result] = os.statvfs
                  ) -> None:
@@ -96,23 +99,38 @@ class StatfsRunner:
         self.worker: _Worker | None = None
 
     def statfs(self, paths: list[tuple[str, str]]) -> dict[str, os.statvfs_result | OSError]:
+        """Results by mount point; a mount point missing from them hung (device_error 1).
+        The mounts after a hung one are asked again on a fresh worker, so a hang costs
+        `timeout` once per newly hung mount (as 1.5's per-mount timeout) and never hides
+        the healthy mounts listed after it."""
+        results: dict[str, os.statvfs_result | OSError] = {}
+        while paths:
+            hung = self._batch(paths, results)
+            if hung is None:
+                break
+            paths = [(m, p) for m, p in paths if m not in results and m != hung]
+        return dict(results)
+
+    def _batch(self, paths: list[tuple[str, str]],
+               results: dict[str, os.statvfs_result | OSError]) -> str | None:
+        """Run `paths` on the worker into `results`; the mount point that hung, or None."""
         if self.worker is None:
             self.worker = _Worker(self)
             self.worker.start()
-        results: dict[str, os.statvfs_result | OSError] = {}
         done = threading.Event()
         self.worker.jobs.put((paths, results, done))
         if done.wait(self.timeout):
-            return results
+            return None
         worker, self.worker = self.worker, None
         worker.abandoned = True
         hung = worker.current
-        if hung is not None:
-            with self.lock:
-                self.stuck.add(hung)
-            log.warning("statfs(%s) did not return within %ss: reporting device_error until "
-                        "it does", hung, self.timeout)
-        return dict(results)
+        if hung is None:  # between two calls as the wait gave up: it stops after one more
+            return None
+        with self.lock:
+            self.stuck.add(hung)
+        log.warning("statfs(%s) did not return within %ss: reporting device_error until "
+                    "it does", hung, self.timeout)
+        return hung
 
     def recovered(self, mountpoint: str) -> None:
         with self.lock:
@@ -147,6 +165,14 @@ class FilesystemConfig:
     fs_types_exclude: str = option("--collector.filesystem.fs-types-exclude",
                                    DEFAULT_FS_TYPES_EXCLUDE,
                                    "regex of filesystem types to leave out", regex=True)
+    ignored_mount_points: str = option(
+        "--collector.filesystem.ignored-mount-points", "",
+        "DEPRECATED: use --collector.filesystem.mount-points-exclude", regex=True,
+        replaces="mount_points_exclude")
+    ignored_fs_types: str = option(
+        "--collector.filesystem.ignored-fs-types", "",
+        "DEPRECATED: use --collector.filesystem.fs-types-exclude", regex=True,
+        replaces="fs_types_exclude")
     # Seconds a statfs() may take before the mount is reported with device_error 1 and left
     # alone until that call returns.
     mount_timeout: float = option("--collector.filesystem.mount-timeout", 5.0,

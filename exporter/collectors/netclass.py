@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from exporter.collectors import netclass_rtnl
 from exporter.collectors.base import Collector, NoDataError, go_int, option
 from exporter.exposition import Desc, Family, MetricFamily
 
@@ -69,7 +70,9 @@ def read_attrs(dir_fd: int) -> dict[str, str] | None:
     missing = 0
     for attr in ATTRS:
         try:
-            fd = os.open(attr, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+            # O_NONBLOCK: no effect on a sysfs attribute, but a FIFO in a fake or bind-mounted
+            # tree would block open() until a writer came; this way it reads as "".
+            fd = os.open(attr, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd)
             try:
                 data = os.read(fd, READ_SIZE)
             finally:
@@ -94,6 +97,15 @@ class NetclassConfig:
     ignore_invalid_speed: bool = option(
         "--collector.netclass.ignore-invalid-speed", False,
         "leave out speeds the kernel reports as -1")
+    netlink: bool = option(
+        "--collector.netclass.netlink", False,
+        "read the links over rtnetlink and ethtool netlink instead of sysfs (1.5's families "
+        "of that path; see exporter/collectors/netclass_rtnl.py)")
+    # 1.5 spells it with its own prefix; only with netlink.
+    rtnl_with_stats: bool = option(
+        "--collector.netclass_rtnl.with-stats", False,
+        "with --collector.netclass.netlink, each link's statistics as "
+        "node_network_*_total gauges")
 
 
 class NetclassCollector(Collector):
@@ -115,6 +127,12 @@ class NetclassCollector(Collector):
                       if not e.is_file(follow_symlinks=False) and not self.ignored(e.name))
 
     def collect(self) -> Iterator[MetricFamily]:
+        if self.config.netclass.netlink:
+            options = self.config.netclass
+            yield from netclass_rtnl.families(
+                netclass_rtnl.dump_links(), netclass_rtnl.dump_link_modes(), self.ignored,
+                options.rtnl_with_stats, options.ignore_invalid_speed)
+            return
         base = self.sys("class", "net")
         up, info = Family(UP), Family(INFO)
         numeric = [Family(desc) for _, desc in NUMERIC]

@@ -86,11 +86,13 @@ class SystemdConfig:
     unit_exclude: str = option(
         "--collector.systemd.unit-exclude", DEFAULT_UNIT_EXCLUDE,
         "regex of units to leave out (whole name)", regex=True)
-    # 1.5's hidden, deprecated spellings: used when the new flag keeps its default.
+    # 1.5's hidden, deprecated spellings: their value becomes the new key's; both: exit 2.
     unit_whitelist: str = option("--collector.systemd.unit-whitelist", "",
-                                 "DEPRECATED: use --collector.systemd.unit-include", regex=True)
+                                 "DEPRECATED: use --collector.systemd.unit-include", regex=True,
+                                 replaces="unit_include")
     unit_blacklist: str = option("--collector.systemd.unit-blacklist", "",
-                                 "DEPRECATED: use --collector.systemd.unit-exclude", regex=True)
+                                 "DEPRECATED: use --collector.systemd.unit-exclude", regex=True,
+                                 replaces="unit_exclude")
     enable_task_metrics: bool = option(
         "--collector.systemd.enable-task-metrics", False,
         "report node_systemd_unit_tasks_current and _max for services")
@@ -301,11 +303,8 @@ class SystemdCollector(Collector):
     def __init__(self, config: ExporterConfig) -> None:
         super().__init__(config)
         self.options_ = options = config.systemd
+        # unit-whitelist / unit-blacklist are resolved into these by exporter.config.
         include, exclude = options.unit_include, options.unit_exclude
-        if options.unit_whitelist and include == ".+":
-            include = options.unit_whitelist
-        if options.unit_blacklist and exclude == DEFAULT_UNIT_EXCLUDE:
-            exclude = options.unit_blacklist
         self.include = re.compile(f"(?:{include})").fullmatch
         self.exclude = re.compile(f"(?:{exclude})").fullmatch
 

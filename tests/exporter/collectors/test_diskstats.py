@@ -6,9 +6,10 @@ import dataclasses
 
 import pytest
 
+from exporter.cli import configure
 from exporter.collectors.diskstats import DiskstatsCollector, DiskstatsConfig
 from exporter.config import PathsConfig
-from tests.exporter.helpers import collect_text, fixture_config, samples
+from tests.exporter.helpers import PROC, collect_text, fixture_config, samples
 
 
 def devices(got):
@@ -81,3 +82,22 @@ def test_psutil_backend_matches_proc():
     assert key
     for k in key:
         assert procfs[k] <= via_psutil[k] <= procfs[k] + 1000
+
+
+def flagged(*flags: str) -> set[str]:
+    """The disks reported on node_exporter's fixture /proc with these flags."""
+    config = configure([f"--path.procfs={PROC}", "--path.sysfs=/nonexistent/sys",
+                        "--path.udev.data=/nonexistent/udev", *flags])
+    return devices(samples(collect_text(DiskstatsCollector(config))))
+
+
+def test_device_include_alone_reports_just_those_even_the_default_excluded():
+    assert flagged("--collector.diskstats.device-include=^(loop|sda)") == \
+        {"sda", "sda1", "sda2", "sda3", "sda4", *(f"loop{i}" for i in range(8))}
+
+
+def test_deprecated_ignored_devices_is_the_exclude():
+    names = flagged("--collector.diskstats.ignored-devices=^(ram|loop|sd)")
+    assert not names & {"ram0", "loop0", "sda", "sda1"}
+    assert {"vda1", "nvme0n1p1", "fd0"} <= names  # the default exclude is replaced
+    assert names == flagged("--collector.diskstats.device-exclude=^(ram|loop|sd)")

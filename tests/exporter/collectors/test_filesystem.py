@@ -4,12 +4,18 @@ and a statfs() that hangs (injected) costing one timeout, not every scrape."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from exporter.cli import configure
 from exporter.collectors.filesystem import FilesystemCollector, FilesystemConfig
 from tests.exporter.helpers import collect_text, fixture_config, samples
 
@@ -111,7 +117,8 @@ def test_hung_statfs_is_given_up_and_not_asked_again_until_it_returns(tmp_path):
             assert not release.is_set()
             assert got[("node_filesystem_device_error", hung)] == 1
             assert ("node_filesystem_size_bytes", hung) not in got
-        assert got[("node_filesystem_device_error", ok)] == 0
+            # The mount listed after the hung one is still asked, on a fresh worker.
+            assert got[("node_filesystem_device_error", ok)] == 0
         assert calls.count(str(slow)) == 1  # known stuck: not asked again
         release.set()
         deadline = time.monotonic() + 10
@@ -133,3 +140,46 @@ def test_psutil_backend_sees_the_root_filesystem():
     root = [k for k in procfs if k[0] == "node_filesystem_size_bytes"
             and dict(k[1])["mountpoint"] == "/"]
     assert root and via_psutil[root[0]] == procfs[root[0]]
+
+
+UNSHARE = shutil.which("unshare")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or UNSHARE is None or not os.path.exists("/dev/fuse"),
+                    reason="needs root, unshare(1) and /dev/fuse for a real hung mount")
+def test_a_real_hung_fuse_mount_never_stalls_the_scrape(tmp_path):
+    """statfs() on a FUSE mount whose daemon never answers blocks in the kernel; every
+    scrape still returns (filesystem device_error 1, the other mount and loadavg served),
+    the hung mount is asked once, and it is asked again once the call comes back. In a
+    private mount namespace, so no other process on the host sees the mount."""
+    repo = Path(__file__).resolve().parents[3]
+    run = subprocess.run([UNSHARE, "--mount", "--propagation", "private", sys.executable,
+                          "-m", "tests.exporter.collectors.hung_mount", str(tmp_path)],
+                         cwd=repo, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    hung, fine = str(tmp_path / "hung"), str(tmp_path / "fine")
+    for scrape in got["hanging"]:
+        assert scrape["errors"] == {hung: 1, fine: 0}
+        assert scrape["sized"] == [fine] and scrape["load"]
+    assert got["stuck"] == [hung]
+    # Back (failing with ENOTCONN now that the daemon is gone): asked again, not stuck.
+    assert got["stuck_after"] == [] and got["after"]["errors"] == {hung: 1, fine: 0}
+    assert "did not return within 0.2s" in run.stderr  # logged once, when it hung
+    assert run.stderr.count("did not return") == 1
+
+
+@pytest.mark.parametrize(("flag", "gone"), [
+    ("--collector.filesystem.ignored-fs-types=^xfs$", "data dir"),
+    ("--collector.filesystem.ignored-mount-points=data dir$", "data dir"),
+])
+def test_deprecated_spellings_replace_the_default_excludes(tree, flag, gone):
+    """1.5's hidden spellings set the exclude regexes, so the default ones no longer apply
+    (/run and the pseudo filesystems come back) and the given one does."""
+    tmp_path, procfs, _ = tree
+    config = configure([f"--path.procfs={procfs}", flag])
+    mountpoints = {dict(k[1])["mountpoint"]
+                   for k in samples(collect_text(FilesystemCollector(config)))}
+    assert not any(m.endswith(gone) for m in mountpoints)
+    assert str(tmp_path) in mountpoints
+    assert "/run" in mountpoints or "/merged" in mountpoints

@@ -135,7 +135,7 @@ def test_this_hosts_sys_class_net():
     """Every attribute this host's kernel refuses (EINVAL: a down link's carrier, a virtual
     NIC's speed) is left out, every one it gives is reported, for every device."""
     base = "/sys/class/net"
-    refused, given = set(), {}
+    refused, given, einval = set(), {}, set()
     for device in os.listdir(base):
         if os.path.isfile(os.path.join(base, device)):
             continue
@@ -146,6 +146,8 @@ def test_this_hosts_sys_class_net():
             except OSError as exc:
                 assert exc.errno in (errno.EINVAL, errno.ENOENT, errno.EOPNOTSUPP), exc
                 refused.add((device, attr))
+                if exc.errno == errno.EINVAL:
+                    einval.add((device, attr))
     got = by_device(collector("/sys"))
     assert set(got) == {device for device, _ in given}
     for device, values in got.items():
@@ -156,3 +158,15 @@ def test_this_hosts_sys_class_net():
         assert (carrier is None) == ((device, "carrier") in refused), device
         speed = values.get("node_network_speed_bytes")
         assert (speed is None) == ((device, "speed") in refused), device
+    # The loopback device has no link speed: its kernel read fails with EINVAL every time,
+    # so the EINVAL path is exercised on every host, and the device is still reported.
+    assert ("lo", "speed") in einval and "lo" in got
+
+
+def test_an_attribute_that_would_block_fails_the_collector_instead_of_stalling(tmp_path):
+    """A FIFO where `speed` should be (nothing ever writes it) blocks a plain open() for
+    ever; the collector opens without blocking, reads nothing, and fails with the path."""
+    make(tmp_path, "eth0", {"operstate": "up", "mtu": "1500"})
+    os.mkfifo(tmp_path / "class" / "net" / "eth0" / "speed")
+    with pytest.raises(ValueError, match="speed"):
+        list(collector(tmp_path).collect())

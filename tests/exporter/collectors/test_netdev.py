@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 
 import pytest
 
-from exporter.collectors.netdev import COLUMNS, NetdevCollector, NetdevConfig
+from exporter.cli import configure
+from exporter.collectors.netdev import (
+    COLUMNS,
+    DETAILED_NETLINK,
+    NetdevCollector,
+    NetdevConfig,
+    scope,
+)
 from tests.exporter.helpers import collect_text, fixture_config, headers, samples
 
 HEAD = ("Inter-|   Receive                                                |  Transmit\n"
@@ -64,3 +72,74 @@ def test_psutil_backend_matches_proc():
     assert keys
     for k in keys:
         assert procfs[k] <= via_psutil[k] <= procfs[k] + 10_000
+
+
+def flagged(procfs, *flags: str):
+    """The netdev collector as `python -m exporter` configures it with these flags."""
+    config = configure([f"--path.procfs={procfs / 'proc'}", f"--path.sysfs={procfs / 'sys'}",
+                        *flags])
+    return samples(collect_text(NetdevCollector(config)))
+
+
+def test_device_include_alone_reports_only_those_and_lo_with_them(procfs):
+    got = flagged(procfs, "--collector.netdev.device-include=^lo$")
+    assert {dict(k[1])["device"] for k in got} == {"lo"}
+
+
+@pytest.mark.parametrize(("flag", "devices"), [
+    ("--collector.netdev.device-whitelist=^lo$", {"lo"}),
+    ("--collector.netdev.device-blacklist=^eth", {"lo"}),
+    ("--collector.netdev.device-exclude=^$", {"lo", "eth0"}),
+])
+def test_deprecated_spellings_filter_as_the_new_flags(procfs, flag, devices):
+    assert {dict(k[1])["device"] for k in flagged(procfs, flag)} == devices
+
+
+def test_without_netlink_there_is_no_nohandler(procfs):
+    """1.5's --no-collector.netdev.netlink parses /proc/net/dev alone."""
+    got = flagged(procfs, "--no-collector.netdev.netlink")
+    assert {k[0] for k in got} == {f"node_network_{c}_total" for c in COLUMNS}
+
+
+def test_detailed_names_from_proc_net_dev(procfs):
+    got = flagged(procfs, "--no-collector.netdev.netlink",
+                  "--collector.netdev.enable-detailed-metrics")
+    eth0 = (("device", "eth0"),)
+    assert got[("node_network_receive_errors_total", eth0)] == 1
+    assert got[("node_network_receive_dropped_total", eth0)] == 2
+    assert got[("node_network_transmit_errors_total", eth0)] == 7
+    assert got[("node_network_transmit_dropped_total", eth0)] == 8
+    assert got[("node_network_transmit_colls_total", eth0)] == 10
+    assert not any(k[0] in ("node_network_receive_errs_total",
+                            "node_network_receive_nohandler_total") for k in got)
+
+
+def test_detailed_names_from_the_links_statistics(procfs):
+    stats = procfs / "sys" / "class" / "net" / "eth0" / "statistics"
+    for i, attr in enumerate(DETAILED_NETLINK):
+        (stats / attr).write_text(f"{100 + i}\n")
+    got = flagged(procfs, "--collector.netdev.enable-detailed-metrics")
+    eth0 = (("device", "eth0"),)
+    for i, name in enumerate(DETAILED_NETLINK.values()):
+        assert got[(f"node_network_{name}_total", eth0)] == 100 + i
+    assert {k[0] for k in got} == {f"node_network_{n}_total" for n in DETAILED_NETLINK.values()}
+
+
+@pytest.mark.parametrize(("address", "scope_"), [
+    ("127.0.0.1", "link-local"), ("::1", "link-local"), ("169.254.1.2", "link-local"),
+    ("fe80::1", "link-local"), ("224.0.0.251", "link-local"), ("ff02::1", "link-local"),
+    ("ff01::1", "interface-local"), ("10.0.0.1", "global"), ("2001:db8::1", "global"),
+    ("8.8.8.8", "global"), ("0.0.0.0", ""), ("ff05::2", ""), ("255.255.255.255", ""),
+])
+def test_address_scope_as_go_classifies_it(address, scope_):
+    assert scope(ipaddress.ip_address(address)) == scope_
+
+
+def test_address_info_is_off_by_default_and_lists_every_address_when_on(procfs):
+    assert not any(k[0] == "node_network_address_info" for k in flagged(procfs))
+    got = flagged(procfs, "--collector.netdev.address-info")
+    info = {dict(k[1])["address"]: dict(k[1]) for k in got
+            if k[0] == "node_network_address_info"}
+    # lo is in it although netdev excludes lo: 1.5 does not filter addresses by device.
+    assert info["127.0.0.1"] == {"device": "lo", "address": "127.0.0.1", "netmask": "8",
+                                 "scope": "link-local"}

@@ -18,6 +18,7 @@ import sys
 import pytest
 
 from exporter.collectors.systemd import SystemdCollector, SystemdConfig
+from exporter.config import validate
 from exporter.registry import Registry
 from tests import servers
 from tests.exporter.helpers import collect_text, fixture_config, headers, samples
@@ -130,7 +131,9 @@ def test_include_and_exclude_match_whole_names(fake_systemd):
 
 
 def test_deprecated_whitelist_and_blacklist_spellings(fake_systemd):
-    config = fake_systemd.config(unit_whitelist=r".+\.service", unit_blacklist="cron.service")
+    # exporter.config resolves 1.5's deprecated spellings into unit-include / unit-exclude.
+    config = validate(fake_systemd.config(unit_whitelist=r".+\.service",
+                                          unit_blacklist="cron.service"), "test")
     assert names(samples(collect_text(SystemdCollector(config)))) == {"ssh.service",
                                                                       "foo-bar@1.service"}
 
