@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import re
 import signal
 import sys
@@ -45,11 +46,16 @@ GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0
 
 def seconds(text: str) -> float:
     """A float flag's value: plain seconds (`5`, `0.5`) or a Go duration (`5s`, `1m30s`,
-    `500ms`), since node_exporter's flags are kingpin Durations and units carry them."""
+    `500ms`), since node_exporter's flags are kingpin Durations and units carry them. Not
+    NaN or infinite: an endless mount timeout would let a hung mount stall every scrape."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"invalid duration {text!r}: must be finite")
+        return value
     parts = GO_DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise argparse.ArgumentTypeError(f"invalid duration {text!r}: seconds or a Go "
