@@ -45,9 +45,11 @@ def attribute(kind: int, payload: bytes) -> bytes:
     return data + b"\0" * (-len(data) % 4)
 
 
-def request(protocol: int, msg_type: int, body: bytes, dump: bool) -> list[tuple[int, bytes]]:
+def request(protocol: int, msg_type: int, body: bytes, dump: bool,
+            max_bytes: int = MAX_REPLY_BYTES) -> list[tuple[int, bytes]]:
     """(type, payload) of each reply to one request: all of a dump's until NLMSG_DONE, or the
-    single answer to a plain request. An NLMSG_ERROR with an errno raises OSError."""
+    single answer to a plain request. An NLMSG_ERROR with an errno raises OSError; replies
+    over `max_bytes` in all are a ValueError."""
     flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
                        protocol) as sock:
@@ -60,8 +62,8 @@ def request(protocol: int, msg_type: int, body: bytes, dump: bool) -> list[tuple
         while True:
             data = sock.recv(1 << 16)
             total += len(data)
-            if total > MAX_REPLY_BYTES:
-                raise ValueError(f"netlink reply over {MAX_REPLY_BYTES >> 20} MiB")
+            if total > max_bytes:
+                raise ValueError(f"netlink reply over {max_bytes >> 20} MiB")
             if _parse(data, seq, replies) or (replies and not dump):
                 return replies
 

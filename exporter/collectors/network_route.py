@@ -12,29 +12,23 @@ huge or stuck table fails the collector instead of stalling the scrape.
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import struct
 from collections.abc import Iterator
 
 from exporter.collectors.base import Collector
+from exporter.collectors.netlink import NETLINK_ROUTE, attributes, request
 from exporter.exposition import Desc, Family, MetricFamily
 
 ROUTE_INFO = Desc("node_network_route_info", "network routing table information", "gauge",
                   ("device", "src", "dest", "gw", "priority", "proto", "weight"))
 ROUTES = Desc("node_network_routes", "network routes by interface", "gauge", ("device",))
 
-NETLINK_ROUTE = 0
 RTM_NEWROUTE, RTM_GETROUTE = 24, 26
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 RTN_UNICAST = 1
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_MULTIPATH = 1, 4, 5, 6, 7, 9
-NLMSG = struct.Struct("=IHHII")
 RTMSG = struct.Struct("=BBBBBBBBI")
-RTATTR = struct.Struct("=HH")
 RTNEXTHOP = struct.Struct("=HBBi")
-TIMEOUT = 5.0
 MAX_DUMP_BYTES = 256 << 20  # ~1M routes; a full BGP table is about this
 # include/uapi/linux/rtnetlink.h, as node_exporter names them.
 PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 8: "gated",
@@ -62,19 +56,6 @@ def dest_text(data: bytes | None, length: int) -> str:
     return f"{ip_text(data)}/{length}"
 
 
-def attributes(data: bytes, offset: int = 0) -> dict[int, bytes]:
-    """Netlink attributes (type -> payload) from `offset` on; a truncated one is an error,
-    as it is to Go's netlink decoder."""
-    out: dict[int, bytes] = {}
-    while offset + RTATTR.size <= len(data):
-        length, kind = RTATTR.unpack_from(data, offset)
-        if length < RTATTR.size or offset + length > len(data):
-            raise ValueError(f"truncated netlink attribute of {length} bytes")
-        out.setdefault(kind, data[offset + RTATTR.size:offset + length])
-        offset += (length + 3) & ~3
-    return out
-
-
 def next_hops(data: bytes) -> list[tuple[int, int, bytes | None]]:
     """RTA_MULTIPATH's rtnexthops as (ifindex, hops, gateway)."""
     hops, offset = [], 0
@@ -90,38 +71,9 @@ def next_hops(data: bytes) -> list[tuple[int, int, bytes | None]]:
 
 def dump_routes() -> list[bytes]:
     """Every RTM_NEWROUTE message of one dump (all families, all tables)."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
-                       NETLINK_ROUTE) as sock:
-        sock.settimeout(TIMEOUT)
-        sock.bind((0, 0))
-        seq = int.from_bytes(os.urandom(4), "little")
-        body = RTMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0, 0)
-        sock.send(NLMSG.pack(NLMSG.size + len(body), RTM_GETROUTE,
-                             NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
-        messages: list[bytes] = []
-        total = 0
-        while True:
-            data = sock.recv(1 << 16)
-            total += len(data)
-            if total > MAX_DUMP_BYTES:
-                raise ValueError(f"route dump over {MAX_DUMP_BYTES >> 20} MiB")
-            offset = 0
-            while offset + NLMSG.size <= len(data):
-                length, kind, _flags, got_seq, _pid = NLMSG.unpack_from(data, offset)
-                if length < NLMSG.size or offset + length > len(data):
-                    raise ValueError(f"truncated netlink message of {length} bytes")
-                payload = data[offset + NLMSG.size:offset + length]
-                offset += (length + 3) & ~3
-                if got_seq != seq:
-                    continue
-                if kind == NLMSG_DONE:
-                    return messages
-                if kind == NLMSG_ERROR:
-                    errno = -struct.unpack_from("=i", payload)[0]
-                    if errno:
-                        raise OSError(errno, f"RTM_GETROUTE: {os.strerror(errno)}")
-                elif kind == RTM_NEWROUTE:
-                    messages.append(payload)
+    body = RTMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0, 0)
+    replies = request(NETLINK_ROUTE, RTM_GETROUTE, body, dump=True, max_bytes=MAX_DUMP_BYTES)
+    return [payload for kind, payload in replies if kind == RTM_NEWROUTE]
 
 
 class NetworkRouteCollector(Collector):
