@@ -92,7 +92,7 @@ class LiveView:
                  token: str | None = None) -> None:
         self.url, self.out, self.as_json = url, out, as_json
         self.tty = out.isatty()
-        self.metrics = MetricsWebSocketClient(url, token=token)
+        self.metrics = MetricsWebSocketClient(url, token=token, typed=False)
         self.alerts: AlertsClient | None = AlertsClient(url, token=token) if alerts else None
         self.states = {"metrics": "connecting"}
         if self.alerts is not None:

@@ -62,18 +62,18 @@ class MetricsWebSocketClient(StreamClient):
     polling), `poll_interval`; `buffer_size` (points kept per series); `queue_size` (frames
     waiting for a slow `async for`).
 
-    What the callback and `async for` get: by default every frame as the bridge's raw dict.
-    `typed=True` gives a `MetricsUpdate` per `metrics` frame instead (flat samples, deltas
-    merged, `value("cpu", instance)`), and no control frames. `control` says whether the other
-    frames (acks, `status`, `error`, `heartbeat`) are delivered too: by default yes for raw
-    frames, no for typed ones, where they come as `Control` objects.
+    What the callback and `async for` get: by default a `MetricsUpdate` per `metrics` frame
+    (flat samples, deltas merged, `value("cpu", instance)`) and no control frames; `typed=False`
+    gives every frame as the bridge's raw dict instead. `control` says whether the other frames
+    (acks, `status`, `error`, `heartbeat`) are delivered too: by default no for typed updates
+    (with `control=True` they come as `Control` objects), yes for raw frames.
     """
 
     task_name = "promwire-metrics-client"
 
     def __init__(self, url: str = DEFAULT_URL, *, fallback_after: int = 3,
                  probe_interval: float = 30.0, poll_interval: float = 5.0,
-                 buffer_size: int = 100, typed: bool = False, control: bool | None = None,
+                 buffer_size: int = 100, typed: bool = True, control: bool | None = None,
                  **options: Any) -> None:
         super().__init__(**options)
         self.typed = typed

@@ -118,7 +118,7 @@ async def fake(aiohttp_server: Any) -> tuple[FakeBridge, str]:
 def fast_client(url: str, **options: Any) -> MetricsWebSocketClient:
     defaults: dict[str, Any] = {"backoff_base": 0.01, "backoff_cap": 0.05,
                                 "heartbeat_timeout": 5.0, "ping_interval": None,
-                                "poll_interval": 0.05, "probe_interval": 0.3}
+                                "poll_interval": 0.05, "probe_interval": 0.3, "typed": False}
     return MetricsWebSocketClient(url, **{**defaults, **options})
 
 

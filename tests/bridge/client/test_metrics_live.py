@@ -31,7 +31,7 @@ async def test_survives_a_bridge_restart_with_growing_backoff(node_stack: Any,
                             config=LIVE_CONFIG)
     await asyncio.to_thread(bridge.start)
     base, cap = 0.1, 0.8
-    client = MetricsWebSocketClient(bridge.url, backoff_base=base, backoff_cap=cap,
+    client = MetricsWebSocketClient(bridge.url, typed=False, backoff_base=base, backoff_cap=cap,
                                     fallback_after=1000, heartbeat_timeout=10,
                                     rng=random.Random(3))
     seen: list[dict[str, Any]] = []
@@ -76,7 +76,7 @@ async def test_foreign_origin_falls_back_to_polling_then_returns(node_stack: Any
     strict = servers.bridge(tmp_path / "strict", node_stack.prometheus.url, port=port,
                             config=LIVE_CONFIG)
     await asyncio.to_thread(strict.start)
-    client = MetricsWebSocketClient(strict.url, origin=origin, poll_interval=1,
+    client = MetricsWebSocketClient(strict.url, typed=False, origin=origin, poll_interval=1,
                                     probe_interval=1, backoff_base=0.1, backoff_cap=0.5)
     seen: list[dict[str, Any]] = []
     client.set_callback(seen.append)
@@ -117,7 +117,7 @@ async def test_full_bridge_falls_back_and_reverts_without_restart(node_stack: An
     try:
         hog = await websockets.connect(ws_url)
         await hog.recv()
-        client = MetricsWebSocketClient(bridge.url, fallback_after=2, poll_interval=1,
+        client = MetricsWebSocketClient(bridge.url, typed=False, fallback_after=2, poll_interval=1,
                                         probe_interval=1, backoff_base=0.05, backoff_cap=0.2)
         async with client:
             await until(lambda: client.state == POLLING)

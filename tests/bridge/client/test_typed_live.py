@@ -44,8 +44,8 @@ def run_check(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[st
 async def test_typed_updates_from_the_real_bridge(bridge: servers.Process,
                                                   node_stack: NodeStack) -> None:
     target = node_stack.exporter_target
-    typed = MetricsWebSocketClient(bridge.url, token=TOKEN, typed=True)
-    raw = MetricsWebSocketClient(bridge.url, token=TOKEN)
+    typed = MetricsWebSocketClient(bridge.url, token=TOKEN)  # typed by default (issue 12)
+    raw = MetricsWebSocketClient(bridge.url, token=TOKEN, typed=False)
     updates: list[Any] = []
     frames: list[dict[str, Any]] = []
     typed.set_callback(updates.append)
