@@ -67,7 +67,7 @@ def run(base_url: str, name: str, report: Path, *, token: str | None, seed: int,
     """One pass over every operation but the SSE streams."""
     argv = [str(SCHEMATHESIS), "run", f"{base_url}/api/openapi.json", "--checks", "all",
             "--exclude-checks", "positive_data_acceptance", "--seed", str(seed),
-            "-n", str(max_examples), "--max-time", str(max_time), "--no-color",
+            "-n", str(max_examples), "--max-time", str(int(max_time)), "--no-color",
             "--exclude-path-regex", "^/api/sse/", "--request-timeout", "10",
             "--generation-deterministic", "--report-json-path", str(report)]
     if token is not None:
@@ -117,7 +117,7 @@ def both(base_url: str, workdir: Path, *, seed: int, max_examples: int,
 def main() -> int:
     parser = argparse.ArgumentParser(description="make fuzz: the long schemathesis pass")
     parser.add_argument("--max-examples", type=int, default=2000)
-    parser.add_argument("--max-time", type=float, default=600.0, help="seconds per pass")
+    parser.add_argument("--max-time", type=int, default=600, help="seconds per pass")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="promwire-fuzz-") as tmp, stack(Path(tmp)) as bridge:
