@@ -26,6 +26,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 # Upper bound of alerts.resend_interval: a day (beyond it reconciliation would never resolve).
 RESEND_INTERVAL_MAX = 86_400.0
+# The name of the one cluster `alertmanager.url` stands for.
+DEFAULT_CLUSTER = "default"
 
 
 # --- the rules fields carry (metadata "check": value -> problem or None) ---------------------
@@ -92,9 +94,54 @@ class PrometheusConfig:
     max_points: int = positive(11000)
 
 
+CLUSTER_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+MAX_CLUSTERS = 32
+MAX_PEERS = 16
+
+
+def _cluster_name(name: str) -> str | None:
+    if not CLUSTER_NAME.fullmatch(name):
+        return (f"expected 1-63 of a-z 0-9 _ . - starting with a letter or digit, "
+                f"got {name!r}")
+    return None
+
+
+def _peers(peers: tuple[str, ...]) -> str | None:
+    if not 1 <= len(peers) <= MAX_PEERS:
+        return f"expected 1..{MAX_PEERS} peer URLs, got {len(peers)}"
+    for url in peers:
+        if not url or (problem := _http_url(url)):
+            return problem or "a peer URL must not be empty"
+    if len(set(peers)) != len(peers):
+        return "a peer is listed twice"
+    return None
+
+
+def _urls(urls: tuple[str, ...]) -> str | None:
+    return next((p for url in urls if (p := _http_url(url) or (None if url else "empty URL"))),
+                None)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """One Alertmanager cluster: its peers, read one at a time in this order (failover)."""
+
+    name: str = checked(check=_cluster_name)
+    peers: tuple[str, ...] = checked(check=_peers)
+    # The peers' `--web.external-url`s when they differ from `peers`: a webhook names its
+    # sender by externalURL, matched against both lists.
+    external_urls: tuple[str, ...] = checked((), check=_urls)
+    # A file holding a bearer token the peers' proxy expects (read at start-up); None = none.
+    token_file: str | None = None
+
+
 @dataclass(frozen=True)
 class AlertmanagerConfig:
+    # Shorthand for one cluster named "default" with this one peer; used only when `clusters`
+    # is empty. "" = no Alertmanager.
     url: str = checked("http://127.0.0.1:9093", check=_http_url)
+    # Several clusters (each an HA set of peers); when given, `url` is not used.
+    clusters: tuple[ClusterConfig, ...] = ()
     timeout: float = positive(5.0)
     # Seconds between reconciliations against Alertmanager's /api/v2/alerts; 0 = only at start.
     reconcile_interval: float = non_negative(60.0)
@@ -102,6 +149,12 @@ class AlertmanagerConfig:
     reconcile_backoff_max: float = positive(60.0)
     # Only reconcile alerts routed to receivers matching this regex ("" = every active alert).
     receiver: str = checked("", check=_regex)
+
+    def cluster_list(self) -> tuple[ClusterConfig, ...]:
+        """The clusters the bridge talks to: `clusters`, or `url` as the one "default"."""
+        if self.clusters:
+            return self.clusters
+        return (ClusterConfig(DEFAULT_CLUSTER, (self.url,)),) if self.url else ()
 
 
 @dataclass(frozen=True)
@@ -302,5 +355,24 @@ def _validate(config: BridgeConfig, source: str) -> None:
             raise ConfigError(source, f"http.allowed_origins[{i}]",
                               f"{origin!r} is not an origin (scheme://host[:port], no path) "
                               "or \"*\"")
+    _validate_clusters(config.alertmanager.clusters, source)
     if config.streams.interval < config.streams.min_interval:
         raise ConfigError(source, "streams.interval", "must be >= streams.min_interval")
+
+
+def _validate_clusters(clusters: tuple[ClusterConfig, ...], source: str) -> None:
+    """Names are unique, and a peer belongs to one cluster: a webhook's origin names one."""
+    if len(clusters) > MAX_CLUSTERS:
+        raise ConfigError(source, "alertmanager.clusters", f"at most {MAX_CLUSTERS} clusters")
+    names: set[str] = set()
+    owners: dict[str, str] = {}
+    for i, cluster in enumerate(clusters):
+        if cluster.name in names:
+            raise ConfigError(source, f"alertmanager.clusters[{i}].name",
+                              f"{cluster.name!r} is used twice")
+        names.add(cluster.name)
+        for url in cluster.peers:
+            owner = owners.setdefault(url.rstrip("/"), cluster.name)
+            if owner != cluster.name:
+                raise ConfigError(source, f"alertmanager.clusters[{i}].peers",
+                                  f"{url} is also a peer of cluster {owner!r}")

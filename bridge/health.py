@@ -21,7 +21,7 @@ from aiohttp import web
 from bridge import __version__
 from bridge.errors import UpstreamError, UpstreamUnavailable
 from bridge.http import json_response
-from bridge.upstream.alertmanager import ALERTMANAGER_KEY
+from bridge.upstream.alertmanager import CLUSTERS_KEY
 from bridge.upstream.prometheus import PROMETHEUS_KEY
 
 # A check returns a JSON-able dict with at least "ok": bool (True, False; None = not configured).
@@ -90,16 +90,30 @@ def prometheus_check(app: web.Application) -> HealthCheck:
 
 
 def alertmanager_check(app: web.Application) -> HealthCheck:
+    """Every peer of every cluster probed; ok while each cluster has a healthy peer (the
+    bridge reads and writes through one). The first cluster's figures stay at the top level,
+    where they were before clusters."""
     async def check() -> dict[str, Any]:
-        client = app[ALERTMANAGER_KEY]
-        if not client.configured:
-            return {"ok": None, "latency": None, "error": "not configured"}
-        try:
-            latency = await client.probe(min(PROBE_TIMEOUT, client.config.timeout))
-        except UpstreamError as exc:
-            return {"ok": False, "latency": None, "error": exc.detail[:300]}
-        return {"ok": True, "latency": round(latency, 6), "error": None}
+        clusters = app[CLUSTERS_KEY]
+        if not len(clusters):
+            return {"ok": None, "latency": None, "error": "not configured", "clusters": {}}
+        limit = min(PROBE_TIMEOUT, clusters.config.timeout)
+        await asyncio.gather(*(cluster.probe(limit) for cluster in clusters))
+        states = {cluster.name: cluster.status() for cluster in clusters}
+        first = next(iter(states.values()))["peers"]
+        healthy = [p for p in first if p["ok"]]
+        down = [_down(name, st["peers"], len(states)) for name, st in states.items()
+                if not st["ok"]]
+        return {"ok": not down, "latency": healthy[0]["latency"] if healthy else None,
+                "error": "; ".join(down) or None, "clusters": states}
     return check
+
+
+def _down(name: str, peers: list[dict[str, Any]], clusters: int) -> str:
+    """Why a cluster is down: its one peer's error as it was before clusters, or each's."""
+    if clusters == 1 and len(peers) == 1:
+        return str(peers[0]["error"])
+    return f"{name}: " + "; ".join(f"{p['url']}: {p['error']}" for p in peers)
 
 
 _STARTED_KEY = web.AppKey("health_started", float)

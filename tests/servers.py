@@ -177,8 +177,11 @@ def prometheus(workdir: Path, targets: Sequence[str], *, rule_files: Sequence[Pa
     return Process("prometheus", argv, workdir, f"http://127.0.0.1:{port}", "/-/ready")
 
 
-def alertmanager(workdir: Path, config: dict[str, Any], port: int | None = None) -> Process:
-    """Debian's Alertmanager with `config`, clustering off."""
+def alertmanager(workdir: Path, config: dict[str, Any], port: int | None = None, *,
+                 cluster_port: int | None = None, peers: Sequence[int] = (),
+                 external_url: str | None = None) -> Process:
+    """Debian's Alertmanager with `config`; clustering off unless `cluster_port` is given, then
+    gossiping on 127.0.0.1 with the `peers` (their cluster ports), fast enough for tests."""
     if ALERTMANAGER is None:
         raise RuntimeError("prometheus-alertmanager is not installed (make test installs it)")
     port = port or free_port()
@@ -186,9 +189,34 @@ def alertmanager(workdir: Path, config: dict[str, Any], port: int | None = None)
     (workdir / "alertmanager.yml").write_text(yaml.safe_dump(config))
     argv = [ALERTMANAGER, f"--config.file={workdir / 'alertmanager.yml'}",
             f"--storage.path={workdir / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-            "--log.level=warn"]
+            f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]
+    if external_url:
+        argv.append(f"--web.external-url={external_url}")
+    if cluster_port is None:
+        argv.append("--cluster.listen-address=")
+    else:
+        argv += [f"--cluster.listen-address=127.0.0.1:{cluster_port}",
+                 f"--cluster.advertise-address=127.0.0.1:{cluster_port}",
+                 "--cluster.gossip-interval=100ms", "--cluster.pushpull-interval=2s",
+                 "--cluster.settle-timeout=1s", "--cluster.peer-timeout=1s",
+                 *(f"--cluster.peer=127.0.0.1:{p}" for p in peers)]
     return Process("alertmanager", argv, workdir, f"http://127.0.0.1:{port}", "/-/ready")
+
+
+@contextlib.contextmanager
+def alertmanager_pair(base: Path, config: dict[str, Any]) -> Iterator[tuple[Process, Process]]:
+    """Two Alertmanagers gossiping on loopback (an HA pair), each its own external URL."""
+    ports, gossip = (free_port(), free_port()), (free_port(), free_port())
+    procs = [alertmanager(base / f"am{i}", config, ports[i], cluster_port=gossip[i],
+                          peers=[gossip[1 - i]], external_url=f"http://127.0.0.1:{ports[i]}")
+             for i in (0, 1)]
+    try:
+        for proc in procs:
+            proc.start()
+        yield procs[0], procs[1]
+    finally:
+        for proc in procs:
+            proc.stop()
 
 
 def prom_query(prom_url: str, query: str) -> list[dict[str, Any]]:

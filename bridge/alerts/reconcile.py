@@ -31,9 +31,10 @@ from aiohttp import web
 
 from bridge.alerts.model import now_ms, parse_am_alerts, parse_time
 from bridge.alerts.store import AlertStore, MayResolve
-from bridge.errors import BridgeError, UpstreamInvalid
+from bridge.config import AlertmanagerConfig
+from bridge.errors import BridgeError, UpstreamInvalid, UpstreamUnavailable
 from bridge.protocol import Backoff
-from bridge.upstream.alertmanager import ALERTS_ENDPOINT, STATUS_ENDPOINT, AlertmanagerClient
+from bridge.upstream.alertmanager import ALERTS_ENDPOINT, STATUS_ENDPOINT, Cluster
 
 log = logging.getLogger("bridge.alerts.reconcile")
 
@@ -44,9 +45,9 @@ DUE_SLACK = 0.1
 class Reconciler:
     """Periodic, retried comparison of the store with Alertmanager."""
 
-    def __init__(self, client: AlertmanagerClient, store: AlertStore,
+    def __init__(self, client: Cluster | None, store: AlertStore, config: AlertmanagerConfig,
                  resend_interval: float = 60.0, clock: Callable[[], int] = now_ms) -> None:
-        self.client, self.config, self.store = client, client.config, store
+        self.client, self.config, self.store = client, config, store
         self.resend_ms = int(resend_interval * 1000)
         self.clock = clock  # milliseconds since the epoch (injected by tests)
         # Firing alerts missing from Alertmanager, not resolved yet: fingerprint -> since (ms).
@@ -67,7 +68,7 @@ class Reconciler:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.config.url)
+        return self.client is not None
 
     async def start(self) -> None:
         """Run in the background; the client's session is its owner's to open and close."""
@@ -86,7 +87,7 @@ class Reconciler:
 
     def status(self) -> dict[str, Any]:
         if not self.enabled:
-            return {"ok": None, "error": "alertmanager.url not configured"}
+            return {"ok": None, "error": "no Alertmanager configured"}
         return {"ok": self.last_success is not None and self.failures == 0,
                 "last_success": self.last_success, "error": self.last_error,
                 "consecutive_failures": self.failures, "runs": self.runs,
@@ -95,6 +96,8 @@ class Reconciler:
     async def reconcile_once(self) -> int:
         """One comparison; the number of events it caused. Raises BridgeError on failure."""
         fetched = self.clock()
+        if self.client is None:
+            raise UpstreamUnavailable("no Alertmanager configured")
         notices = parse_am_alerts(await self.client.get_json(ALERTS_ENDPOINT, self._alert_params()))
         # Asked after the list: if Alertmanager restarted in between, this uptime is the new
         # one (short), so an empty list from a fresh Alertmanager can never pass for old.

@@ -25,7 +25,7 @@ from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.params import parse_uint
 from bridge.protocol import ALERTS_PATH
-from bridge.upstream.alertmanager import ALERTMANAGER_KEY
+from bridge.upstream.alertmanager import CLUSTERS_KEY
 
 log = logging.getLogger("bridge.alerts")
 routes = web.RouteTableDef()
@@ -146,7 +146,8 @@ def setup(app: web.Application) -> None:
     app[HUB_KEY] = AlertHub(app[METRICS_KEY], heartbeat=config.alerts.heartbeat,
                             queue_limit=config.alerts.send_queue,
                             max_subscribers=config.alerts.max_subscribers)
-    app[RECONCILER_KEY] = Reconciler(app[ALERTMANAGER_KEY], store,
+    first = next(iter(app[CLUSTERS_KEY]), None)  # TODO(issue 13): one per cluster
+    app[RECONCILER_KEY] = Reconciler(first, store, config.alertmanager,
                                      resend_interval=config.alerts.resend_interval)
     app.add_routes(routes)
     app.add_routes(webhook.routes)

@@ -170,6 +170,9 @@ async def test_ready_does_not_wait_out_the_query_timeout(aiohttp_client, silent_
     body = await resp.json()
     assert resp.status == 200 and body["status"] == "degraded"
     assert body["checks"]["prometheus"]["ok"] is False
-    assert body["checks"]["alertmanager"] == {
+    am = body["checks"]["alertmanager"]
+    assert {k: am[k] for k in ("ok", "latency", "error")} == {
         "ok": False, "latency": None, "error": "Alertmanager did not answer within 0.9 s"}
+    (peer,) = am["clusters"]["default"]["peers"]
+    assert peer["url"] == silent_upstream and peer["ok"] is False and peer["active"] is True
 

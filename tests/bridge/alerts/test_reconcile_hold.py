@@ -21,7 +21,7 @@ from bridge.alerts.store import AlertStore
 from bridge.config import AlertmanagerConfig, AlertsConfig
 from bridge.errors import UpstreamInvalid
 from bridge.selfmetrics import BridgeMetrics
-from bridge.upstream.alertmanager import AlertmanagerClient
+from bridge.upstream.alertmanager import Clusters
 from tests.bridge.alerts.helpers import am_alert, notice
 
 RESEND = 60.0
@@ -85,20 +85,21 @@ async def rig(aiohttp_server, tmp_path):
         (e.alert["labels"]["alertname"], e.kind, e.source) for e in events))
     clock = Clock()
     fake.started_ms = clock() - 3_600_000  # up for an hour unless a test restarts it
-    made: list[Reconciler] = []
+    made: list[tuple[Reconciler, Clusters]] = []
 
     async def make(resend: float = RESEND, interval: float = 0.0) -> Reconciler:
         config = AlertmanagerConfig(url=str(server.make_url("")).rstrip("/"),
                                     reconcile_interval=interval, timeout=2.0)
-        client = AlertmanagerClient(config, BridgeMetrics())
-        await client.open()
-        reconciler = Reconciler(client, store, resend_interval=resend, clock=clock)
-        made.append(reconciler)
+        clusters = Clusters(config, BridgeMetrics())
+        await clusters.open()
+        reconciler = Reconciler(clusters.get("default"), store, config,
+                                resend_interval=resend, clock=clock)
+        made.append((reconciler, clusters))
         return reconciler
     yield Rig(fake, store, clock, make, streamed)
-    for reconciler in made:
+    for reconciler, clusters in made:
         await reconciler.stop()
-        await reconciler.client.close()
+        await clusters.close()
     await store.close()
 
 
