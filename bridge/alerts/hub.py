@@ -203,7 +203,8 @@ class AlertHub:
                       "timestamp": format_time(now_ms())})
         frame = Frame(STATUS, text)
         self.store_down = frame if reason else None
-        log.warning("alert store %s: %s", "down" if reason else "up", reason or "reachable")
+        log.log(logging.WARNING if reason else logging.INFO, "alert store %s: %s",
+                "down" if reason else "up", reason or "reachable")
         for group in list(self._groups.values()):
             for sub in list(group.subs):
                 if sub.live:

@@ -161,8 +161,11 @@ class Writer:
         try:
             plan, results = await self._transaction(batch)
         except FAILURES as exc:
-            self.error = unavailable(exc).detail
-            log.warning("alert database write failed: %s", self.error)
+            error = unavailable(exc).detail
+            # Each 503 is logged by the HTTP layer; here only the change of state.
+            log.log(logging.WARNING if error != self.error else logging.DEBUG,
+                    "alert database write failed: %s", error)
+            self.error = error
             for job in batch:
                 _fail(job.future, StorageUnavailable(self.error))
             return
@@ -171,6 +174,8 @@ class Writer:
             for job in batch:
                 _fail(job.future, exc)
             return
+        if self.error is not None:
+            log.info("alert database writes succeed again")
         self.error = None
         await self._committed(plan.events)
         for job, result in zip(batch, results, strict=True):
