@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -26,16 +25,22 @@ FAILURES: tuple[type[BaseException], ...] = (OSError, TimeoutError, asyncpg.Post
 
 
 def redact(url: str) -> str:
-    """The URL without its password (in the authority or as a `password=` parameter)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")
-    if netloc[1]:
-        user = netloc[0].partition(":")[0]
-        host = f"{user}@{netloc[2]}" if user else netloc[2]
-    else:
-        host = parts.netloc
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k.lower() != "password"])
-    return urlunsplit((parts.scheme, host, parts.path, query, parts.fragment))
+    """The URL without its password (in the authority or as a `password=` parameter); the rest
+    exactly as given."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    authority, tail = rest[:cut], rest[cut:]
+    userinfo, at, host = authority.rpartition("@")
+    if at:
+        user = userinfo.partition(":")[0]
+        authority = f"{user}@{host}" if user else host
+    path, qmark, query = tail.partition("?")
+    if qmark:
+        kept = [p for p in query.split("&") if p.partition("=")[0].lower() != "password"]
+        tail = path + ("?" + "&".join(kept) if kept else "")
+    return f"{scheme}://{authority}{tail}"
 
 
 def unavailable(exc: BaseException, action: str = "cannot write") -> StorageUnavailable:
