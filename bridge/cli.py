@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth-token", metavar="TOKEN", help="token for write endpoints "
                    "(default: read or create DATA_DIR/auth_token)")
     p.add_argument("--log-level", metavar="LEVEL", help="debug, info, warning, error")
+    p.add_argument("--alerts-store", metavar="STORE", help="where the alert log lives: sqlite "
+                   "(default, DATA_DIR/alerts.db) or postgres (--database-url)")
+    p.add_argument("--database-url", metavar="URL", help="postgresql://USER:PASSWORD@HOST:PORT/DB "
+                   "shared by every bridge replica (alerts.store: postgres)")
+    p.add_argument("--replica-id", metavar="NAME", help="this replica's name in /health "
+                   "(default HOSTNAME:PORT)")
     p.add_argument("--version", action="version", version=f"promwire-bridge {__version__}")
     return p
 
@@ -109,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         "data_dir": args.data_dir,
         "auth_token": args.auth_token,
         "log_level": args.log_level,
+        "alerts_store": args.alerts_store,
+        "database_url": args.database_url,
+        "replica_id": args.replica_id,
     }
     try:
         config = load_config(args.config, os.environ, overrides)

@@ -24,6 +24,7 @@ __all__ = ["BridgeConfig", "CatalogEntry", "ConfigError", "load_config", "parse_
 ENV_PREFIX = "PROMWIRE_"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+STORES = ("sqlite", "postgres")
 # Upper bound of alerts.resend_interval: a day (beyond it reconciliation would never resolve).
 RESEND_INTERVAL_MAX = 86_400.0
 # The name of the one cluster `alertmanager.url` stands for.
@@ -55,6 +56,13 @@ def _one_of(*choices: str) -> Any:
 def _http_url(url: str) -> str | None:
     if url and not url.startswith(("http://", "https://")):
         return f"expected an http(s) URL, got {url!r}"
+    return None
+
+
+def _database_url(url: str) -> str | None:
+    """Never echoes the value: it may hold a password."""
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        return "expected a postgresql://USER:PASSWORD@HOST:PORT/DATABASE URL"
     return None
 
 
@@ -245,6 +253,20 @@ class AlertsConfig:
     # reconciliation resolves it: Prometheus' resend delay (1m) plus its rule evaluation
     # interval. 0 = at once (trusts a just-restarted Alertmanager's empty list).
     resend_interval: float = checked(90.0, check=_resend_range)
+    # Where the event log lives: "sqlite" (DATA_DIR/alerts.db, one bridge) or "postgres"
+    # (`database_url`, shared by any number of bridge replicas).
+    store: str = checked("sqlite", check=_one_of(*STORES))
+    database_url: str = checked("", check=_database_url)
+    # Connections this replica keeps to PostgreSQL (writes, replays, history), at most.
+    database_pool: int = positive(10)
+    # Seconds to connect to PostgreSQL or run one statement before giving up (webhooks 503).
+    database_timeout: float = positive(5.0)
+    # Seconds between reads of the log that catch up without a NOTIFY (a safety net).
+    poll_interval: float = positive(1.0)
+    # Seconds between a non-leader replica's attempts to become the reconciler.
+    leader_retry: float = positive(5.0)
+    # This replica's name in /health ("" = HOSTNAME:PORT).
+    replica_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -277,6 +299,9 @@ SHORTCUTS: dict[str, str] = {
     "data_dir": "data_dir",
     "auth_token": "auth.token",
     "log_level": "log_level",
+    "alerts_store": "alerts.store",
+    "database_url": "alerts.database_url",
+    "replica_id": "alerts.replica_id",
 }
 
 
@@ -319,6 +344,7 @@ def load_config(
         _set_dotted(data, key, value)
     config = build(BridgeConfig, data, path or "configuration", "")
     _validate(config, path or "configuration")
+    _validate_store(config.alerts, path or "configuration")
     return config
 
 
@@ -376,3 +402,14 @@ def _validate_clusters(clusters: tuple[ClusterConfig, ...], source: str) -> None
             if owner != cluster.name:
                 raise ConfigError(source, f"alertmanager.clusters[{i}].peers",
                                   f"{url} is also a peer of cluster {owner!r}")
+
+
+def _validate_store(alerts: AlertsConfig, source: str) -> None:
+    """A database URL goes with the postgres store and only with it (checked on the whole
+    configuration: the store and its URL may come from different layers)."""
+    if alerts.store == "postgres" and not alerts.database_url:
+        raise ConfigError(source, "alerts.database_url", "required with alerts.store: postgres "
+                          "(--database-url or PROMWIRE_DATABASE_URL)")
+    if alerts.store == "sqlite" and alerts.database_url:
+        raise ConfigError(source, "alerts.store", "is sqlite but alerts.database_url is set: "
+                          "set alerts.store to postgres (or drop the URL)")

@@ -3,7 +3,9 @@
 /health answers 200 while the process runs, with `status` "ok" or "degraded" and one entry per
 check: Prometheus and Alertmanager reachability and latency, plus any check another feature adds
 with `add_health_check` (e.g. the alert store's reconciliation). /ready answers 503 while
-Prometheus is unreachable, so a load balancer stops sending traffic the bridge cannot serve.
+Prometheus is unreachable, or while a feature's `add_ready_check` says it cannot serve (the
+alert store's shared database is unreachable), so a load balancer stops sending traffic the
+bridge cannot serve.
 Probe results are shared for a second, so polling these endpoints cannot flood the upstreams.
 Upstream probes give up after PROBE_TIMEOUT, not the (much longer) query timeout: a Prometheus
 that accepts connections and never answers must make /ready say 503 at once, not after 10 s.
@@ -19,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from bridge import __version__
-from bridge.errors import UpstreamError, UpstreamUnavailable
+from bridge.errors import Unavailable, UpstreamError, UpstreamUnavailable
 from bridge.http import json_response
 from bridge.upstream.alertmanager import CLUSTERS_KEY
 from bridge.upstream.prometheus import PROMETHEUS_KEY
@@ -27,6 +29,10 @@ from bridge.upstream.prometheus import PROMETHEUS_KEY
 # A check returns a JSON-able dict with at least "ok": bool (True, False; None = not configured).
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 HEALTH_CHECKS_KEY = web.AppKey("health_checks", dict[str, HealthCheck])
+# A readiness check: why this feature cannot serve right now, or None. Cheap and synchronous
+# (it reads state its feature keeps), so /ready never waits for it.
+ReadyCheck = Callable[[], str | None]
+READY_CHECKS_KEY = web.AppKey("ready_checks", dict[str, ReadyCheck])
 # Seconds probe results are reused.
 PROBE_TTL = 1.0
 # Seconds an upstream probe may take (capped by the upstream's own timeout). Below 1 s so that
@@ -41,6 +47,11 @@ def add_health_check(app: web.Application, name: str, check: HealthCheck) -> Non
     if HEALTH_CHECKS_KEY not in app:
         app[HEALTH_CHECKS_KEY] = {}
     app[HEALTH_CHECKS_KEY][name] = check
+
+
+def add_ready_check(app: web.Application, name: str, check: ReadyCheck) -> None:
+    """Make /ready 503 while `check()` returns a reason (call from any feature's `setup`)."""
+    app.setdefault(READY_CHECKS_KEY, {})[name] = check
 
 
 class _Shared:
@@ -151,6 +162,10 @@ async def ready(request: web.Request) -> web.Response:
     result = await _probes(request.app)["prometheus"]()
     if not result["ok"]:
         raise UpstreamUnavailable(f"not ready: {result['error']}")
+    for name, check in request.app.get(READY_CHECKS_KEY, {}).items():
+        reason = check()
+        if reason is not None:
+            raise Unavailable(f"not ready: {name}: {reason}")
     return json_response({"ready": True, "prometheus": result})
 
 

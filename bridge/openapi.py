@@ -46,7 +46,7 @@ PATHS: dict[str, Any] = {
         "summary": "Liveness: always 200 while running, with dependency checks.",
         "responses": {"200": ok("Health", "`ok`, or `degraded` when a check fails.")}}},
     "/ready": {"get": {
-        "summary": "Readiness: 503 while Prometheus is unreachable.",
+        "summary": "Readiness: 503 while Prometheus (or a shared alert store) is unreachable.",
         "responses": {"200": {"description": "Ready."}, **errors("503")}}},
     "/metrics": {"get": {
         "summary": "The bridge's own metrics (Prometheus text format).",

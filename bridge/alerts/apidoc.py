@@ -124,8 +124,9 @@ def filter_param(max_matchers: int) -> dict[str, Any]:
 SINCE = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 BAD_FILTER = _errors(e400="A bad matcher or parameter (the detail says which).",
                      e401="A valid token is required (auth.protect_reads).")
-STREAM = ("Frames: snapshot, alert (Alert event), heartbeat, resync, error; see the README's "
-          "alerts section. Resume with since + epoch.")
+STREAM = ("Frames: snapshot, alert (Alert event), heartbeat, resync, status (the alert store "
+          "unreachable / back), error; see the README's alerts section. Resume with since + "
+          "epoch.")
 
 
 def paths(config: AlertsConfig) -> dict[str, Any]:

@@ -29,7 +29,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bridge.alerts.matchers import Matcher, matches_all
-from bridge.alerts.store import AlertStore
 from bridge.errors import Unavailable
 
 # With a filter, a history page scans at most this many log rows per returned row.
@@ -101,15 +100,9 @@ def _window_end(conn: sqlite3.Connection, since: int, until: int, scan: int) -> 
     return None if end is None else int(end)
 
 
-async def page(store: AlertStore, since: int, until: int, limit: int,
-               matchers: tuple[Matcher, ...]) -> Page:
-    """A page of events after `since` up to `until`; the log's own order, no loop-side work."""
-    if not matchers:
-        rows = await store.events_after(since, limit, until=until)
-        return Page([text for _, text in rows], rows[-1][0] if rows else since, bool(rows))
-    result: Page = await store.db.read(
-        lambda conn: select_page(conn, since, until, limit, matchers), POOL)
-    return result
+def unfiltered(rows: list[tuple[int, str]], since: int) -> Page:
+    """An unfiltered page: the (seq, frame) rows after `since` as the log holds them."""
+    return Page([text for _, text in rows], rows[-1][0] if rows else since, bool(rows))
 
 
 class Gate:
@@ -145,9 +138,4 @@ class Gate:
     def _busy(self) -> Unavailable:
         return Unavailable(f"too many alert history queries at once (limit {self.slots}); "
                            "retry shortly")
-
-
-def open_pool(store: AlertStore, workers: int) -> None:
-    """The reader threads history queries run on (one per slot of the Gate)."""
-    store.db.add_pool(POOL, workers)
 

@@ -24,7 +24,7 @@ from bridge.alerts.store import Event, Opened
 from bridge.alerts.wire import Frame
 from bridge.errors import Unavailable
 from bridge.jsonenc import dumps
-from bridge.protocol import HEARTBEAT, SNAPSHOT
+from bridge.protocol import HEARTBEAT, SNAPSHOT, STATUS
 from bridge.selfmetrics import BridgeMetrics
 
 log = logging.getLogger("bridge.alerts.hub")
@@ -139,6 +139,8 @@ class AlertHub:
         self._snapshots: dict[str, str] = {}
         self._backlog: deque[Event] = deque()
         self._draining = False
+        # The `status` frame saying the store is unreachable, while it is (None: reachable).
+        self.store_down: Frame | None = None
 
     def load(self, opened: Opened) -> None:
         self.epoch, self.last_seq = opened.epoch, opened.last_seq
@@ -189,6 +191,24 @@ class AlertHub:
         self._backlog.clear()  # events of the discarded log
         self._snapshots.clear()
         self.close_all("epoch_changed")
+
+    def store_status(self, reason: str | None) -> None:
+        """The store became unreachable (`reason`) or reachable again (None): each live
+        subscriber gets a `status` frame and stays connected (events resume, in order, when
+        the store is back); one that opens meanwhile gets the down frame after its opening."""
+        if (reason is None) == (self.store_down is None):
+            return
+        text = dumps({"type": STATUS, "store": "down" if reason else "up",
+                      "detail": reason or "the alert store answers again",
+                      "timestamp": format_time(now_ms())})
+        frame = Frame(STATUS, text)
+        self.store_down = frame if reason else None
+        log.log(logging.WARNING if reason else logging.INFO, "alert store %s: %s",
+                "down" if reason else "up", reason or "reachable")
+        for group in list(self._groups.values()):
+            for sub in list(group.subs):
+                if sub.live:
+                    sub.push(frame)
 
     # --- subscribers -----------------------------------------------------------------------
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
+from bridge.alerts.backend import STORE_KEY, AlertLog
 from bridge.alerts.hub import HUB_KEY, AlertHub, Item, SubscriptionClosed
 from bridge.alerts.matchers import Matcher, matches_all, parse_filters
-from bridge.alerts.store import STORE_KEY, AlertStore, Event
+from bridge.alerts.store import Event
 from bridge.alerts.wire import Frame, error_frame
 from bridge.errors import BadRequest, BridgeError
 from bridge.http import check_origin, require_read_access, start_stream
@@ -83,7 +84,7 @@ def parse_params(query: Mapping[str, str], last_event_id: str | None = None,
 class Feed:
     """One subscriber's ordered frames: opening (snapshot, or replay after `since`), then live."""
 
-    def __init__(self, hub: AlertHub, store: AlertStore, params: StreamParams) -> None:
+    def __init__(self, hub: AlertHub, store: AlertLog, params: StreamParams) -> None:
         self.hub, self.store, self.params = hub, store, params
         # Same synchronous step: the subscription sees exactly the events after `upto`.
         self.sub = hub.subscribe(params.matchers)
@@ -99,6 +100,8 @@ class Feed:
         async for frame in self._opening():
             yield frame
         self.sub.live = True
+        if self.hub.store_down is not None:  # later changes reach the (now live) queue
+            yield self.hub.store_down
         while True:
             for item in await self.sub.get():
                 if isinstance(item, Event):

@@ -29,8 +29,9 @@ from typing import Any
 
 from aiohttp import web
 
+from bridge.alerts.backend import AlertLog
 from bridge.alerts.model import now_ms, parse_am_alerts, parse_time
-from bridge.alerts.store import AlertStore, MayResolve
+from bridge.alerts.store import MayResolve
 from bridge.config import AlertmanagerConfig
 from bridge.errors import BridgeError, UpstreamInvalid, UpstreamUnavailable
 from bridge.protocol import Backoff
@@ -45,7 +46,7 @@ DUE_SLACK = 0.1
 class Reconciler:
     """Periodic, retried comparison of the store with Alertmanager."""
 
-    def __init__(self, client: Cluster | None, store: AlertStore, config: AlertmanagerConfig,
+    def __init__(self, client: Cluster | None, store: AlertLog, config: AlertmanagerConfig,
                  resend_interval: float = 60.0, clock: Callable[[], int] = now_ms) -> None:
         self.client, self.config, self.store = client, config, store
         self.resend_ms = int(resend_interval * 1000)
@@ -71,8 +72,9 @@ class Reconciler:
         return self.client is not None
 
     async def start(self) -> None:
-        """Run in the background; the client's session is its owner's to open and close."""
-        if not self.enabled:
+        """Run in the background (again after `stop`: leadership moves between replicas); the
+        client's session is its owner's to open and close."""
+        if not self.enabled or (self._task is not None and not self._task.done()):
             return
         self._task = asyncio.create_task(self._run(), name="alerts-reconcile")
 
@@ -80,6 +82,7 @@ class Reconciler:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
 
     def trigger(self) -> None:
         """Reconcile now rather than at the next interval (e.g. a truncated webhook)."""
@@ -88,6 +91,8 @@ class Reconciler:
     def status(self) -> dict[str, Any]:
         if not self.enabled:
             return {"ok": None, "error": "no Alertmanager configured"}
+        if not self.store.leader:
+            return {"ok": None, "error": None, "running": False, "runs": self.runs}
         return {"ok": self.last_success is not None and self.failures == 0,
                 "last_success": self.last_success, "error": self.last_error,
                 "consecutive_failures": self.failures, "runs": self.runs,

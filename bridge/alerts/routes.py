@@ -15,11 +15,12 @@ from typing import Any
 from aiohttp import web
 
 from bridge.alerts import history, live, webhook
+from bridge.alerts.backend import STORE_KEY, AlertLog, make_store
 from bridge.alerts.hub import HUB_KEY, AlertHub
 from bridge.alerts.matchers import parse_filters
 from bridge.alerts.reconcile import RECONCILER_KEY, Reconciler
-from bridge.alerts.store import STORE_KEY, AlertStore
-from bridge.health import add_health_check
+from bridge.errors import StorageUnavailable
+from bridge.health import add_health_check, add_ready_check
 from bridge.http import json_response, require_read_access
 from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY, METRICS_KEY
@@ -32,6 +33,8 @@ routes = web.RouteTableDef()
 
 HISTORY_DEFAULT = 100
 HISTORY_GATE_KEY = web.AppKey("alert_history_gate", history.Gate)
+# Seconds between attempts to open a shared store that could not be reached at start.
+REOPEN_INTERVAL = 2.0
 
 
 def _filters(request: web.Request) -> Any:
@@ -68,7 +71,7 @@ async def alert_history(request: web.Request) -> web.Response:
     limit = _int_param(request, "limit", min(HISTORY_DEFAULT, max_limit), 1, max_limit)
     epoch, last = hub.epoch, hub.last_seq
     async with request.app[HISTORY_GATE_KEY].enter():
-        found = await history.page(store, since, last, limit, matchers)
+        found = await store.history(since, last, limit, matchers)
         first, _ = await store.bounds()
     more = found.cut < last and found.scanned
     head = dumps({"epoch": epoch, "first_seq": first, "last_seq": last,
@@ -83,32 +86,79 @@ async def _alerts_ctx(app: web.Application) -> AsyncIterator[None]:
     store, hub, reconciler = app[STORE_KEY], app[HUB_KEY], app[RECONCILER_KEY]
     store.on_commit(hub.publish)
     store.on_reset(hub.reset)
-    try:
-        hub.load(await store.open())
-    except (sqlite3.Error, OSError) as exc:
-        # The rest of the bridge still serves; webhooks get 503 (Alertmanager keeps them).
-        log.error("cannot open the alert store %s: %s; alerts are unavailable", store.path, exc)
-        store.error = str(exc)
+    store.on_status(hub.store_status)
+    leading: set[asyncio.Task[None]] = set()
+
+    def lead(leader: bool) -> None:
+        """Reconcile on the leader replica only (pruning checks `store.leader` itself)."""
+        if leader:
+            log.info("this replica (%s) now leads: reconciliation runs here", store.replica)
+        task = asyncio.create_task(reconciler.start() if leader else reconciler.stop())
+        leading.add(task)
+        task.add_done_callback(leading.discard)
+
+    store.on_leader(lead)
     tasks = [asyncio.create_task(hub.run_heartbeats(), name="alerts-heartbeat"),
              asyncio.create_task(_prune_forever(store, config.alerts.prune_interval),
                                  name="alerts-prune")]
-    if store.error is None:
-        await reconciler.start()
+    opened = await _open(store, hub, reconciler)
+    if opened is not None:
+        tasks.append(opened)
     try:
         yield
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *leading, return_exceptions=True)
         await reconciler.stop()
         hub.close_all("shutdown")
         await store.close()
 
 
-async def _prune_forever(store: AlertStore, interval: float) -> None:
-    """Retention in the background; a failed prune is retried at the next interval."""
+async def _open(store: AlertLog, hub: AlertHub, reconciler: Reconciler
+                ) -> asyncio.Task[None] | None:
+    """Open the store and load the live view. A shared database that cannot be reached yet
+    is retried in the background (the task returned); a local file that cannot be opened is
+    left unavailable. Either way the rest of the bridge serves and webhooks get 503."""
+    try:
+        hub.load(await store.open())
+    except StorageUnavailable as exc:
+        log.error("cannot reach the alert store %s: %s; retrying", store.where, exc.detail)
+        store.error = exc.detail
+        return asyncio.create_task(_reopen(store, hub, reconciler), name="alerts-reopen")
+    except (sqlite3.Error, OSError) as exc:
+        log.error("cannot open the alert store %s: %s; alerts are unavailable", store.where, exc)
+        store.error = str(exc)
+        return None
+    if store.leader:
+        await reconciler.start()
+    return None
+
+
+async def _reopen(store: AlertLog, hub: AlertHub, reconciler: Reconciler) -> None:
+    """Retry opening every few seconds until it works; then subscribers that came meanwhile
+    (on an empty view) resync, and the store is used as if it had opened at start."""
     while True:
-        if store.error is None:
+        await asyncio.sleep(REOPEN_INTERVAL)
+        try:
+            opened = await store.open()
+        except StorageUnavailable as exc:
+            store.error = exc.detail
+            continue
+        store.error = None
+        hub.close_all("epoch_changed")
+        hub.load(opened)
+        log.info("alert store %s reachable: alerts available", store.where)
+        if store.leader:
+            await reconciler.start()
+        return
+
+
+async def _prune_forever(store: AlertLog, interval: float) -> None:
+    """Retention in the background, on the leader replica; a failed prune is retried at the
+    next interval."""
+    while True:
+        if store.error is None and store.leader:
             try:
                 deleted = await store.prune()
             except Exception as exc:
@@ -128,10 +178,11 @@ def _health_check(app: web.Application) -> Any:
     async def check() -> dict[str, Any]:
         store, hub, reconciler = app[STORE_KEY], app[HUB_KEY], app[RECONCILER_KEY]
         reconcile = reconciler.status()
-        error = store.error or store.write_error
+        error = store.error or store.unavailable() or store.write_error
         ok = error is None and reconcile["ok"] is not False
         return {"ok": ok, "store": {"ok": error is None, "error": error,
-                                    "epoch": hub.epoch, "seq": hub.last_seq},
+                                    "epoch": hub.epoch, "seq": hub.last_seq, **store.status()},
+                "replica": store.replica, "leader": store.leader,
                 "reconcile": reconcile, "subscribers": hub.subscribers,
                 "firing": len(hub.firing)}
     return check
@@ -139,9 +190,8 @@ def _health_check(app: web.Application) -> Any:
 
 def setup(app: web.Application) -> None:
     config = app[CONFIG_KEY]
-    store = AlertStore(config.data_dir, config.alerts)
+    store = make_store(config)
     app[STORE_KEY] = store
-    history.open_pool(store, config.alerts.history_concurrency)
     app[HISTORY_GATE_KEY] = history.Gate(config.alerts.history_concurrency)
     app[HUB_KEY] = AlertHub(app[METRICS_KEY], heartbeat=config.alerts.heartbeat,
                             queue_limit=config.alerts.send_queue,
@@ -155,3 +205,4 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(_alerts_ctx)
     app.on_shutdown.append(_close_streams)
     add_health_check(app, "alerts", _health_check(app))
+    add_ready_check(app, "alerts", store.unavailable)

@@ -19,14 +19,16 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
+from bridge.alerts import history
 from bridge.alerts.db import Database, Outcome
+from bridge.alerts.history import Page
+from bridge.alerts.listeners import StoreEvents
+from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice, now_ms, parse_time
 from bridge.alerts.wire import Encoded, alert_frame
 from bridge.config import AlertsConfig
@@ -101,26 +103,19 @@ class Opened:
     firing: list[dict[str, Any]]
 
 
-class AlertStore:
+class AlertStore(StoreEvents):
     """Records notices as events; every write goes through the one writer thread."""
 
     def __init__(self, data_dir: str | Path, config: AlertsConfig) -> None:
+        super().__init__()
         self.config = config
         self.path = Path(data_dir) / DB_NAME
+        self.where = str(self.path)
         self.db = Database(self.path, sync=config.sync, busy_timeout=config.busy_timeout,
                            init=self._init)
+        # History queries' own reader threads (one per slot of the history Gate).
+        self.db.add_pool(history.POOL, config.history_concurrency)
         self.epoch = ""
-        # Why the store could not be opened (None once open); /health shows it.
-        self.error: str | None = None
-        # Why the last write failed (disk full, locked, read-only); None once a write succeeds
-        # again. /health is `degraded` while it is set: webhooks are getting 503.
-        self.write_error: str | None = None
-        self._listeners: list[Callable[[list[Event]], None]] = []
-        self._reset_listeners: list[Callable[[str], None]] = []
-
-    def on_commit(self, listener: Callable[[list[Event]], None]) -> None:
-        """Call `listener(events)` on the loop after each commit, in seq order."""
-        self._listeners.append(listener)
 
     async def open(self) -> Opened:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,14 +126,9 @@ class AlertStore:
     async def close(self) -> None:
         await self.db.close()
 
-    def _publish(self, events: list[Event]) -> None:
-        if events:
-            for listener in self._listeners:
-                listener(events)
-
-    def on_reset(self, listener: Callable[[str], None]) -> None:
-        """Call `listener(new_epoch)` on the loop after the log was reset."""
-        self._reset_listeners.append(listener)
+    def status(self) -> dict[str, Any]:
+        """What /health shows about this backend."""
+        return {"backend": "sqlite", "path": self.where}
 
     def _settle(self, outcomes: list[Outcome]) -> None:
         events: list[Event] = []
@@ -157,8 +147,7 @@ class AlertStore:
                 self._publish(events)
                 events = []
                 self.epoch = o.result
-                for reset_listener in self._reset_listeners:
-                    reset_listener(o.result)
+                self._announce_reset(o.result)
         self._publish(events)
         for o in outcomes:
             if o.future.done():
@@ -243,33 +232,20 @@ class AlertStore:
 
     def _reconcile(self, conn: sqlite3.Connection, notices: list[Notice], fetched_ms: int,
                    may_resolve: MayResolve) -> Reconciled:
-        present = {n.fingerprint for n in notices}
-        gone, held = [], {}
-        for fp, seen_ms, body in conn.execute(
-                "SELECT fingerprint, seen_ms, body FROM alerts WHERE status = 'firing' "
-                "ORDER BY starts_ms, fingerprint"):
-            if fp in present or seen_ms > fetched_ms:
-                continue
-            alert = json.loads(body)
-            if alert.get("source") == "manual":  # not Alertmanager's to resolve
-                continue
-            if may_resolve(fp, seen_ms):
-                gone.append(_resolved_by_reconcile(alert))
-            else:
-                held[fp] = seen_ms
+        gone, held = gone_from(conn.execute(
+            "SELECT fingerprint, seen_ms, body FROM alerts WHERE status = 'firing' "
+            "ORDER BY starts_ms, fingerprint"), notices, fetched_ms, may_resolve)
         return Reconciled(self._record(conn, [*notices, *gone], fetched_ms), held)
 
     def _apply(self, conn: sqlite3.Connection, notice: Notice, now: int, at: tuple[str, int],
                fetched_ms: int | None) -> Event | None:
         row = conn.execute("SELECT status, starts_ms, seen_ms, body FROM alerts "
                            "WHERE fingerprint = ?", (notice.fingerprint,)).fetchone()
-        if fetched_ms is not None and row is not None and row[2] > fetched_ms:
-            return None
-        kind, starts = decide(notice, row, now)
-        if kind is None:
-            if row is not None and fetched_ms is None:
-                conn.execute("UPDATE alerts SET seen_ms = ? WHERE fingerprint = ?",
-                             (now, notice.fingerprint))
+        kind, starts = judge(notice, row, now, fetched_ms)
+        if kind == SEEN:
+            conn.execute("UPDATE alerts SET seen_ms = ? WHERE fingerprint = ?",
+                         (now, notice.fingerprint))
+        if kind is None or kind == SEEN:
             return None
         epoch, seq = at
         alert = notice.alert(starts, now)
@@ -316,6 +292,51 @@ class AlertStore:
             (first,) = conn.execute("SELECT min(seq) FROM events").fetchone()
             return first, _last_seq(conn)
         return await self.db.read(read)
+
+    async def history(self, since: int, until: int, limit: int,
+                      matchers: tuple[Matcher, ...]) -> Page:
+        """A page of GET /api/alerts/history (see `bridge.alerts.history`)."""
+        if not matchers:
+            return history.unfiltered(await self.events_after(since, limit, until=until), since)
+        page: Page = await self.db.read(
+            lambda conn: history.select_page(conn, since, until, limit, matchers), history.POOL)
+        return page
+
+
+# Not an event: a webhook reported the alert again unchanged (its seen_ms moves).
+SEEN = "seen"
+
+
+def judge(notice: Notice, row: tuple[str, int, int, str] | None, now: int,
+          fetched_ms: int | None) -> tuple[str | None, int]:
+    """`decide` in context, for every backend: a reconciliation (`fetched_ms` set) leaves an
+    alert a webhook touched after its fetch alone (None), and an unchanged webhook notice is
+    SEEN."""
+    if fetched_ms is not None and row is not None and row[2] > fetched_ms:
+        return None, 0
+    kind, starts = decide(notice, row, now)
+    if kind is None and row is not None and fetched_ms is None:
+        return SEEN, starts
+    return kind, starts
+
+
+def gone_from(firing: Iterable[tuple[str, int, str]], notices: list[Notice], fetched_ms: int,
+              may_resolve: MayResolve) -> tuple[list[Notice], dict[str, int]]:
+    """Of the stored firing alerts (fingerprint, seen_ms, body), those missing from
+    Alertmanager's answer: (resolved notices to record, held fingerprint -> seen_ms)."""
+    present = {n.fingerprint for n in notices}
+    gone, held = [], {}
+    for fp, seen_ms, body in firing:
+        if fp in present or seen_ms > fetched_ms:
+            continue
+        alert = json.loads(body)
+        if alert.get("source") == "manual":  # not Alertmanager's to resolve
+            continue
+        if may_resolve(fp, seen_ms):
+            gone.append(_resolved_by_reconcile(alert))
+        else:
+            held[fp] = seen_ms
+    return gone, held
 
 
 def decide(notice: Notice, row: tuple[str, int, int, str] | None, now: int
@@ -373,5 +394,3 @@ def _new_epoch(conn: sqlite3.Connection) -> str:
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
     return epoch
 
-
-STORE_KEY = web.AppKey("alert_store", AlertStore)

@@ -15,10 +15,11 @@ from typing import Any
 
 from aiohttp import web
 
+from bridge.alerts.backend import STORE_KEY
 from bridge.alerts.hub import HUB_KEY
 from bridge.alerts.model import parse_manual, parse_webhook
 from bridge.alerts.reconcile import RECONCILER_KEY
-from bridge.alerts.store import STORE_KEY, Event
+from bridge.alerts.store import Event
 from bridge.errors import (
     BadRequest,
     BridgeError,

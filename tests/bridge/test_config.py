@@ -164,3 +164,28 @@ def test_example_file_loads_and_equals_the_defaults():
         if isinstance(values, dict):
             expected = {f for f in type(getattr(defaults, section)).__dataclass_fields__}
             assert set(values) == expected, section
+
+
+def test_the_postgres_store_takes_its_url_from_any_layer(tmp_path):
+    url = "postgresql://promwire:s3cret@db:5432/promwire"
+    path = write(tmp_path, {"alerts": {"store": "postgres"}})
+    config = load_config(path, env={"PROMWIRE_DATABASE_URL": url})
+    assert (config.alerts.store, config.alerts.database_url) == ("postgres", url)
+    flags = load_config(None, env={}, overrides={"alerts_store": "postgres", "database_url": url,
+                                                 "replica_id": "bridge-a"})
+    assert flags.alerts.database_url == url and flags.alerts.replica_id == "bridge-a"
+    assert load_config(None, env={}).alerts.store == "sqlite"  # the default, unchanged
+
+
+@pytest.mark.parametrize(("layers", "key", "problem"), [
+    ({"alerts_store": "postgres"}, "alerts.database_url", "required with alerts.store: postgres"),
+    ({"database_url": "postgresql://u:s3cret@db/x"}, "alerts.store", "is sqlite but"),
+    ({"alerts_store": "mysql"}, "alerts.store", "expected one of sqlite, postgres"),
+    ({"alerts_store": "postgres", "database_url": "mysql://u:s3cret@db/x"},
+     "alerts.database_url", "expected a postgresql://"),
+])
+def test_store_settings_that_do_not_go_together_are_refused(layers, key, problem):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, env={}, overrides=layers)
+    assert err.value.key == key and problem in err.value.problem
+    assert "s3cret" not in str(err.value)  # a password is never echoed

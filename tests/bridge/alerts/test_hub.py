@@ -129,3 +129,23 @@ async def test_a_big_batch_is_fanned_out_in_slices_without_breaking_the_seam(mon
     assert hub.last_seq == 20
     assert [e.seq for e in await early.get()] == list(range(1, 21))
     assert [e.seq for e in await late.get()] == list(range(snapshot_seq + 1, 21))
+
+
+async def test_store_status_frames_reach_live_subscribers_once_per_change():
+    import json
+
+    hub = make_hub()
+    live, opening = hub.subscribe(()), hub.subscribe(())
+    live.live = True
+    hub.store_status(None)  # reachable and already so: nothing
+    assert live.idle and hub.store_down is None
+    hub.store_status("alert database unreachable: refused")
+    hub.store_status("alert database cannot be read: refused")  # still down: nothing new
+    (down,) = await live.get()
+    frame = json.loads(down.text)
+    assert (frame["type"], frame["store"]) == ("status", "down") and down.id is None
+    assert "unreachable" in frame["detail"] and hub.store_down is down
+    assert opening.idle  # it gets `store_down` after its opening frames instead
+    hub.store_status(None)
+    (up,) = await live.get()
+    assert json.loads(up.text)["store"] == "up" and hub.store_down is None

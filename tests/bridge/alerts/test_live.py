@@ -8,7 +8,7 @@ import json
 import pytest
 from aiohttp import WSMsgType
 
-from bridge.alerts.store import STORE_KEY
+from bridge.alerts.backend import STORE_KEY
 from tests.bridge.alerts.helpers import AUTH, TOKEN, am_alert, make_app, payload
 
 WS = "/api/ws/ws/alerts"

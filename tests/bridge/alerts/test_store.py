@@ -1,4 +1,8 @@
-"""The SQLite alert store: event decisions, seq/epoch, durability, retention, storage errors."""
+"""The alert stores: event decisions, seq/epoch, durability, retention, storage errors.
+
+What both backends promise runs against each (`backend`: SQLite and PostgreSQL); what only the
+embedded file does (corruption, locks, disk full, WAL) runs on SQLite.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,40 @@ import sqlite3
 import pytest
 
 from bridge.alerts.model import now_ms
+from bridge.alerts.pg.store import PgAlertStore
 from bridge.alerts.store import AlertStore
 from bridge.config import AlertsConfig
 from bridge.errors import StorageUnavailable
 from tests.bridge.alerts.helpers import notice
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request):
+    return request.param
+
+
 @pytest.fixture
-async def store(tmp_path):
+def new_store(backend, tmp_path, request):
+    """A factory of unopened stores of `backend` on one log (a file, or a database)."""
+    url = request.getfixturevalue("pg_url") if backend == "postgres" else ""
+
+    def make(**alerts):
+        if backend == "sqlite":
+            return AlertStore(tmp_path, AlertsConfig(busy_timeout=0.2, **alerts))
+        return PgAlertStore(AlertsConfig(store="postgres", database_url=url, **alerts), "test")
+    return make
+
+
+@pytest.fixture
+async def store(new_store):
+    s = new_store()
+    await s.open()
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path):
     s = AlertStore(tmp_path, AlertsConfig(busy_timeout=0.2))
     await s.open()
     yield s
@@ -70,13 +100,13 @@ async def test_event_frames_have_the_documented_shape(store):
     assert json.loads(resolved.text)["alert"]["endsAt"] is not None
 
 
-async def test_state_survives_reopen_with_the_same_epoch(tmp_path):
-    first = AlertStore(tmp_path, AlertsConfig())
+async def test_state_survives_reopen_with_the_same_epoch(new_store):
+    first = new_store()
     opened = await first.open()
     await first.record([notice("A"), notice("B")])
     await first.record([notice("A", status="resolved")])
     await first.close()
-    again = AlertStore(tmp_path, AlertsConfig())
+    again = new_store()
     reopened = await again.open()
     try:
         assert reopened.epoch == opened.epoch and reopened.last_seq == 3
@@ -120,8 +150,8 @@ async def test_a_corrupt_file_is_set_aside_with_a_new_epoch(tmp_path):
         await s.close()
 
 
-async def test_retention_by_rows_and_age(tmp_path):
-    s = AlertStore(tmp_path, AlertsConfig(retention_rows=5, retention_days=1))
+async def test_retention_by_rows_and_age(new_store):
+    s = new_store(retention_rows=5, retention_days=1)
     await s.open()
     try:
         for i in range(12):
@@ -181,7 +211,8 @@ async def test_reconcile_does_not_undo_a_webhook_newer_than_its_fetch(store):
     assert result.events == [] and result.held == {}
 
 
-async def test_locked_database_is_storage_unavailable_and_loses_nothing(store, tmp_path):
+async def test_locked_database_is_storage_unavailable_and_loses_nothing(sqlite_store, tmp_path):
+    store = sqlite_store
     blocker = sqlite3.connect(tmp_path / "alerts.db", isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
@@ -194,7 +225,8 @@ async def test_locked_database_is_storage_unavailable_and_loses_nothing(store, t
     assert event.seq == 1
 
 
-async def test_disk_full_is_storage_unavailable(store):
+async def test_disk_full_is_storage_unavailable(sqlite_store):
+    store = sqlite_store
     def fill(conn):
         conn.execute("PRAGMA max_page_count = " + str(
             conn.execute("PRAGMA page_count").fetchone()[0]))

@@ -1,0 +1,76 @@
+"""The one alert store interface: what the hub, the streams, the REST handlers, history and the
+reconciler may use, whichever backend keeps the log.
+
+Two backends satisfy it: `bridge.alerts.store.AlertStore` (embedded SQLite, one bridge) and
+`bridge.alerts.pg.store.PgAlertStore` (PostgreSQL, any number of replicas sharing one log).
+Both decide events with the same rules (`bridge.alerts.store.decide`), number them with one
+`seq` and name the log with one `epoch`, and publish committed events through `on_commit`
+exactly once each, in seq order. `make_store` picks one from `alerts.store`.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bridge.alerts.history import Page
+from bridge.alerts.matchers import Matcher
+from bridge.alerts.model import Notice
+from bridge.alerts.store import AlertStore, Event, MayResolve, Opened, Reconciled
+from bridge.config import BridgeConfig
+
+
+class AlertLog(Protocol):
+    """An alert event log (see the module docstring)."""
+
+    epoch: str
+    # Why the store could not be opened, and why the last write failed (None: fine).
+    error: str | None
+    write_error: str | None
+    # Where the log lives, fit for logs and /health (never a password).
+    where: str
+    # Whether this replica reconciles and prunes, and its name among replicas.
+    leader: bool
+    replica: str
+
+    def on_commit(self, listener: Callable[[list[Event]], None]) -> None: ...
+    def on_reset(self, listener: Callable[[str], None]) -> None: ...
+    def on_status(self, listener: Callable[[str | None], None]) -> None: ...
+    def on_leader(self, listener: Callable[[bool], None]) -> None: ...
+    def unavailable(self) -> str | None: ...
+    def status(self) -> dict[str, Any]: ...
+
+    async def open(self) -> Opened: ...
+    async def close(self) -> None: ...
+    async def record(self, notices: list[Notice]) -> list[Event]: ...
+    async def reconcile(self, notices: list[Notice], fetched_ms: int,
+                        may_resolve: MayResolve = ...) -> Reconciled: ...
+    async def prune(self, now: int | None = None) -> int: ...
+    async def reset(self) -> str: ...
+    async def events_after(self, since: int, limit: int, until: int | None = None
+                           ) -> list[tuple[int, str]]: ...
+    async def bounds(self) -> tuple[int | None, int]: ...
+    async def history(self, since: int, until: int, limit: int,
+                      matchers: tuple[Matcher, ...]) -> Page: ...
+
+
+def replica_id(config: BridgeConfig) -> str:
+    """`alerts.replica_id`, or HOSTNAME:PORT: unique among replicas on distinct hosts or ports."""
+    return config.alerts.replica_id or f"{socket.gethostname()}:{config.port}"
+
+
+def make_store(config: BridgeConfig) -> AlertLog:
+    """The backend `alerts.store` names."""
+    if config.alerts.store == "postgres":
+        from bridge.alerts.pg.store import PgAlertStore  # asyncpg only when it is used
+
+        return PgAlertStore(config.alerts, replica_id(config))
+    store = AlertStore(config.data_dir, config.alerts)
+    store.replica = replica_id(config)
+    return store
+
+
+STORE_KEY = web.AppKey("alert_store", AlertLog)

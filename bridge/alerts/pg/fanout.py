@@ -1,0 +1,192 @@
+"""Every replica publishes every committed event, in seq order, exactly once.
+
+Each replica keeps `last`, the seq it last handed to its listeners (the hub), and reads the log
+after it: `SELECT ... WHERE seq > last ORDER BY seq`. Commits on the same log order themselves
+(`bridge.alerts.pg.writer`), so what that read returns is a gapless run and nothing before
+`last` can appear later. It reads when
+
+- a NOTIFY arrives on its dedicated LISTEN session (any replica's commit);
+- every `alerts.poll_interval` seconds, a safety net: a NOTIFY sent while the session was down
+  is lost, and the LISTEN session's liveness is checked at the same time;
+- its own writer committed and the events do not follow `last` directly (its own events that do
+  are published at once, without a read).
+
+Each read runs in one REPEATABLE READ transaction with the head row, so an epoch change (a log
+reset, on any replica) is seen together with the events that follow it. When the database is
+unreachable, listeners hear `on_status(reason)`; once it answers again, the next read catches up
+from `last` and they hear `on_status(None)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from bridge.alerts.pg import sql
+from bridge.alerts.pg.connect import FAILURES, close_quietly, connect, unavailable
+from bridge.alerts.store import Event
+from bridge.config import AlertsConfig
+from bridge.protocol import Backoff
+
+log = logging.getLogger("bridge.alerts.pg.fanout")
+
+READ_PAGE = 1000
+# Most publication waiters (webhooks waiting for their own events to be published).
+MAX_WAITERS = 10_000
+
+
+def event_from_frame(text: str) -> Event:
+    """The Event a stored frame was made from (what a replica that did not write it needs)."""
+    frame = json.loads(text)
+    alert = frame["alert"]
+    return Event(frame["seq"], frame["epoch"], frame["event"], alert["source"],
+                 alert["labels"], alert, text)
+
+
+class Fanout:
+    """Reads committed events in seq order and publishes them; tracks reachability."""
+
+    def __init__(self, config: AlertsConfig, pool: Callable[[], asyncpg.Pool],
+                 publish: Callable[[list[Event]], None], reset: Callable[[str], None],
+                 status: Callable[[str | None], None]) -> None:
+        self.config, self._pool = config, pool
+        self._publish, self._reset, self._status = publish, reset, status
+        self.last = 0
+        self.epoch = ""
+        self.listening = False
+        # Why the log cannot be read (None: it can); what `on_status` announced last.
+        self.down: str | None = None
+        self._wake = asyncio.Event()
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, last: int, epoch: str) -> None:
+        if self._tasks:
+            return
+        self.last, self.epoch = last, epoch
+        self._tasks = [asyncio.create_task(self._listen(), name="alerts-pg-listen"),
+                       asyncio.create_task(self._read_loop(), name="alerts-pg-fanout")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for _, future in self._waiters:
+            if not future.done():
+                future.set_result(None)
+        self._waiters.clear()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- publication -----------------------------------------------------------------------
+
+    def committed(self, events: list[Event]) -> None:
+        """This replica's writer committed `events`: publish them now if they follow `last`,
+        else read the log (another replica's events come first)."""
+        if events and events[0].seq == self.last + 1 and events[0].epoch == self.epoch:
+            self._deliver(events)
+        elif events:
+            self.wake()
+
+    async def published(self, seq: int, within: float) -> bool:
+        """Wait until `seq` was published here (False: not `within` seconds; it is committed
+        all the same, and is published when the log can be read again)."""
+        if self.last >= seq or len(self._waiters) >= MAX_WAITERS:
+            return self.last >= seq
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append((seq, future))
+        try:
+            await asyncio.wait_for(asyncio.shield(future), within)
+        except TimeoutError:
+            return False
+        finally:
+            self._waiters = [(s, f) for s, f in self._waiters if f is not future]
+        return True
+
+    def _deliver(self, events: list[Event]) -> None:
+        fresh = [e for e in events if e.seq > self.last]
+        if not fresh:
+            return
+        if fresh[0].seq != self.last + 1:
+            log.warning("alert log: seqs %d..%d were pruned before this replica read them",
+                        self.last + 1, fresh[0].seq - 1)
+        self.last = fresh[-1].seq
+        self._publish(fresh)
+        if self._waiters:
+            for seq, future in self._waiters:
+                if seq <= self.last and not future.done():
+                    future.set_result(None)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self._catch_up()
+            except FAILURES as exc:
+                self._set_down(unavailable(exc, "cannot be read").detail)
+                continue
+            if self.listening:
+                self._set_down(None)
+
+    async def _catch_up(self) -> None:
+        """Publish everything committed after `last` (and a reset, first, if there was one)."""
+        while True:
+            async with self._pool().acquire(timeout=self.config.database_timeout) as conn, \
+                    conn.transaction(isolation="repeatable_read", readonly=True):
+                head, epoch = await conn.fetchrow(sql.HEAD)
+                if epoch != self.epoch:
+                    self.epoch = epoch
+                    self._reset(epoch)
+                if head <= self.last:
+                    return
+                rows = await conn.fetch(sql.EVENTS_AFTER, self.last, head, READ_PAGE)
+            if not rows:  # everything up to the head was pruned or reset away
+                self.last = head
+                return
+            self._deliver([event_from_frame(text) for _, text in rows])
+
+    # --- the LISTEN session ----------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        backoff = Backoff(base=0.2, cap=self.config.leader_retry, floor=0.5)
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await connect(self.config, "listen")
+                await conn.add_listener(sql.CHANNEL, self._notified)
+                self.listening = True
+                backoff.reset()
+                self.wake()  # catch up on whatever was committed while not listening
+                while True:
+                    await asyncio.sleep(self.config.poll_interval)
+                    await conn.fetchval("SELECT 1")
+            except FAILURES as exc:
+                self.listening = False
+                self._set_down(unavailable(exc, "unreachable").detail)
+            finally:
+                self.listening = False
+                await close_quietly(conn)
+            await asyncio.sleep(backoff.next_delay())
+
+    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if not payload.isdigit() or int(payload) > self.last:
+            self.wake()
+
+    def _set_down(self, reason: str | None) -> None:
+        if reason == self.down or (reason is not None and self.down is not None):
+            return
+        self.down = reason
+        self._status(reason)

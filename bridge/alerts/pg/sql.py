@@ -1,0 +1,112 @@
+"""Every SQL statement of the PostgreSQL alert log: the schema (as numbered migrations) and the
+queries. A schema change is a new migration here plus the queries it touches, nowhere else.
+
+Tables: `log_head` (one row: the last seq assigned and the epoch; its row lock is the one
+ordering point of all writers), `alerts` (current state by fingerprint), `events` (the log:
+seq -> the frame streams send, byte for byte), `leadership` (which replica reconciles).
+"""
+
+from __future__ import annotations
+
+# NOTIFY channel: the payload is the last seq of the committing transaction.
+CHANNEL = "promwire_events"
+# Advisory lock keys (any 64-bit numbers no other application on the database uses).
+MIGRATION_LOCK = 0x70726F6D77697265  # "promwire"
+LEADER_LOCK = 0x70726F6D6C656164  # "promlead"
+
+SCHEMA_MIGRATIONS = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)"""
+
+# (version, name, statements): applied in order, each in its own transaction, once.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "event log", """
+CREATE TABLE log_head (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    seq bigint NOT NULL,
+    epoch text NOT NULL
+);
+CREATE TABLE alerts (
+    fingerprint text PRIMARY KEY,
+    status text NOT NULL,
+    starts_ms bigint NOT NULL,
+    seen_ms bigint NOT NULL,
+    updated_ms bigint NOT NULL,
+    body text NOT NULL
+);
+CREATE INDEX alerts_firing ON alerts (starts_ms, fingerprint) WHERE status = 'firing';
+CREATE TABLE events (
+    seq bigint PRIMARY KEY,
+    ts_ms bigint NOT NULL,
+    fingerprint text NOT NULL,
+    frame text NOT NULL
+);
+CREATE INDEX events_ts ON events (ts_ms);
+CREATE TABLE leadership (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    replica text NOT NULL,
+    since timestamptz NOT NULL DEFAULT now()
+);
+"""),
+)
+
+APPLIED = "SELECT version FROM schema_migrations"
+MARK_APPLIED = "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)"
+LOCK = "SELECT pg_advisory_lock($1)"
+UNLOCK = "SELECT pg_advisory_unlock($1)"
+TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
+
+# --- the log head --------------------------------------------------------------------------
+INIT_HEAD = "INSERT INTO log_head (seq, epoch) VALUES (0, $1) ON CONFLICT (id) DO NOTHING"
+HEAD = "SELECT seq, epoch FROM log_head WHERE id"
+# Taken first in every writing transaction: writers queue here until the one before commits.
+LOCK_HEAD = "SELECT seq, epoch FROM log_head WHERE id FOR UPDATE"
+ADVANCE_HEAD = "UPDATE log_head SET seq = $1 WHERE id"
+NEW_EPOCH = "UPDATE log_head SET epoch = $1 WHERE id"
+NOTIFY = "SELECT pg_notify('" + CHANNEL + "', $1)"
+
+# --- writes --------------------------------------------------------------------------------
+ALERT_ROWS = ("SELECT fingerprint, status, starts_ms, seen_ms, body, updated_ms FROM alerts "
+              "WHERE fingerprint = ANY($1::text[])")
+FIRING_ROWS = ("SELECT fingerprint, status, starts_ms, seen_ms, body, updated_ms FROM alerts "
+               "WHERE status = 'firing'")
+INSERT_EVENTS = ("INSERT INTO events (seq, ts_ms, fingerprint, frame) "
+                 "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])")
+UPSERT_ALERTS = """
+INSERT INTO alerts (fingerprint, status, starts_ms, seen_ms, body, updated_ms)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[])
+ON CONFLICT (fingerprint) DO UPDATE SET status = EXCLUDED.status,
+    starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
+    updated_ms = EXCLUDED.updated_ms"""
+CLEAR_EVENTS = "DELETE FROM events"
+CLEAR_ALERTS = "DELETE FROM alerts"
+
+# --- retention -----------------------------------------------------------------------------
+AGED_UNTIL = "SELECT max(seq) FROM events WHERE ts_ms < $1"
+FIRST_SEQ = "SELECT min(seq) FROM events"
+DELETE_EVENTS_UPTO = "DELETE FROM events WHERE seq <= $1"
+DELETE_OLD_RESOLVED = "DELETE FROM alerts WHERE status = 'resolved' AND updated_ms < $1"
+
+# --- reads ---------------------------------------------------------------------------------
+OPEN_FIRING = "SELECT body FROM alerts WHERE status = 'firing' ORDER BY starts_ms, fingerprint"
+EVENTS_AFTER = ("SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq "
+                "LIMIT $3")
+BOUNDS = "SELECT (SELECT min(seq) FROM events), (SELECT seq FROM log_head WHERE id)"
+WINDOW_AT = ("SELECT seq FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq "
+             "OFFSET $3 LIMIT 1")
+WINDOW_LAST = "SELECT max(seq) FROM events WHERE seq > $1 AND seq <= $2"
+HISTORY_ROWS = "SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2{where} ORDER BY seq"
+# An `=`/`!=` matcher on the stored frame ($n: the label's JSON path, $n+1: the value). jsonb
+# refuses \u0000, so a frame holding that escape passes to the Python check uncast (CASE, not
+# OR: only CASE fixes the order of evaluation).
+LABEL_CLAUSE = ("CASE WHEN strpos(frame, '\\u0000') > 0 THEN true "
+                "ELSE coalesce(frame::jsonb #>> ${path}::text[], '') {op} ${value} END")
+
+# --- leadership ----------------------------------------------------------------------------
+CLAIM_LEADERSHIP = """
+INSERT INTO leadership (replica) VALUES ($1)
+ON CONFLICT (id) DO UPDATE SET replica = EXCLUDED.replica, since = now()"""
+LEADER = "SELECT replica FROM leadership WHERE id"

@@ -1,0 +1,29 @@
+"""What the PostgreSQL store shows of its URL, and how driver failures become 503s."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.alerts.pg.connect import redact, unavailable
+from bridge.errors import StorageUnavailable
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://promwire:s3cret@db:5432/alerts", "postgresql://promwire@db:5432/alerts"),
+    ("postgresql://promwire@db/alerts", "postgresql://promwire@db/alerts"),
+    ("postgres://:s3cret@db/alerts", "postgres://db/alerts"),
+    ("postgresql://u:p%40ss%3As3cret@[::1]:5432/a?sslmode=require&password=s3cret",
+     "postgresql://u@[::1]:5432/a?sslmode=require"),
+    ("postgresql:///alerts?host=/run/postgresql", "postgresql:///alerts?host=/run/postgresql"),
+    ("postgresql://db?password=s3cret", "postgresql://db"),
+])
+def test_redact_drops_every_password(url, shown):
+    assert redact(url) == shown
+    assert "s3cret" not in redact(url)
+
+
+def test_driver_failures_are_storage_unavailable_with_a_short_detail():
+    refused = unavailable(ConnectionRefusedError(111, "Connect call failed"))
+    assert isinstance(refused, StorageUnavailable) and refused.status == 503
+    assert refused.detail.startswith("alert database cannot write: ")
+    assert "alerts.database_timeout" in unavailable(TimeoutError(), "cannot be read").detail

@@ -1,0 +1,182 @@
+"""The PostgreSQL store as several replicas see it: stores in one process sharing one database
+behave as bridges on several machines do (each has its own pool, LISTEN session and leader
+session)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import asyncpg
+import pytest
+
+from bridge.alerts.model import Notice, fingerprint
+from bridge.alerts.pg.store import PgAlertStore
+from bridge.config import AlertsConfig
+from tests.bridge.alerts.helpers import notice
+
+
+@pytest.fixture
+async def fleet(pg_url):
+    """A factory of opened replicas on one database; every one is closed at the end."""
+    made: list[PgAlertStore] = []
+
+    async def make(count: int = 1, **alerts) -> list[PgAlertStore]:
+        config = AlertsConfig(store="postgres", database_url=pg_url,
+                              **{"leader_retry": 0.2, "poll_interval": 0.2, **alerts})
+        stores = [PgAlertStore(config, f"r{len(made) + i}") for i in range(count)]
+        made.extend(stores)
+        await asyncio.gather(*(s.open() for s in stores))
+        return stores
+    yield make
+    await asyncio.gather(*(s.close() for s in made))
+
+
+def watch(store: PgAlertStore) -> list[tuple[str, int, str]]:
+    seen: list[tuple[str, int, str]] = []
+    store.on_commit(lambda events: seen.extend((e.epoch, e.seq, e.text) for e in events))
+    return seen
+
+
+async def until(predicate, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+def unique(name: str, i: int) -> Notice:
+    return notice(f"{name}{i}")
+
+
+async def test_migrations_run_once_when_replicas_open_at_once(fleet, pg_url):
+    a, b, c = await fleet(3)
+    assert a.epoch and a.epoch == b.epoch == c.epoch
+    conn = await asyncpg.connect(pg_url)
+    try:
+        assert [tuple(r) for r in await conn.fetch(
+            "SELECT version, name FROM schema_migrations")] == [(1, "event log")]
+    finally:
+        await conn.close()
+    (d,) = await fleet(1)  # a later start applies nothing and finds the same log
+    assert d.epoch == a.epoch
+
+
+async def test_every_replica_publishes_every_event_once_in_order(fleet):
+    a, b, c = await fleet(3)
+    seen = [watch(s) for s in (a, b, c)]
+    writes = [s.record([unique(f"W{k}-", i)]) for i in range(40) for k, s in enumerate((a, b))]
+    results = await asyncio.gather(*writes)
+    total = sum(len(r) for r in results)
+    assert total == 80
+    await until(lambda: all(len(s) == total for s in seen))
+    assert seen[0] == seen[1] == seen[2]
+    assert [seq for _, seq, _ in seen[0]] == list(range(1, total + 1))
+    assert {epoch for epoch, _, _ in seen[0]} == {a.epoch}
+    # What a replica publishes is the stored frame, byte for byte.
+    stored = await c.events_after(0, 1000)
+    assert [(seq, text) for _, seq, text in seen[2]] == stored
+
+
+async def test_the_same_notification_on_two_replicas_at_once_is_one_event(fleet):
+    a, b = await fleet(2)
+    for i in range(20):
+        same = unique("Twin", i)
+        first, second = await asyncio.gather(a.record([same]), b.record([same]))
+        assert len(first) + len(second) == 1
+        resolved = notice(f"Twin{i}", status="resolved")
+        first, second = await asyncio.gather(b.record([resolved]), a.record([resolved]))
+        assert len(first) + len(second) == 1
+    assert await a.bounds() == (1, 40)
+
+
+async def test_readers_never_see_a_gap_or_a_late_seq(fleet, pg_url):
+    """Concurrent writers on three replicas; a reader polling `seq > last` sees every run
+    start right after `last`, with no hole, never a seq below one it already read."""
+    writers = await fleet(3)
+    (reader,) = await fleet(1)
+    done = asyncio.Event()
+    reads: list[list[int]] = []
+
+    async def read() -> None:
+        last = 0
+        while not done.is_set() or last < (await reader.bounds())[1]:
+            seqs = [seq for seq, _ in await reader.events_after(last, 10_000)]
+            if seqs:
+                reads.append(seqs)
+                assert seqs == list(range(last + 1, last + 1 + len(seqs))), (last, seqs[:5])
+                last = seqs[-1]
+    async def write(k: int, store: PgAlertStore) -> None:
+        for batch in range(15):
+            await asyncio.gather(*(store.record([unique(f"G{k}-{batch}-", i)])
+                                   for i in range(8)))
+    reader_task = asyncio.create_task(read())
+    await asyncio.gather(*(write(k, s) for k, s in enumerate(writers)))
+    done.set()
+    await reader_task
+    assert sum(len(r) for r in reads) == 3 * 15 * 8 and len(reads) > 1
+
+
+async def test_a_reset_on_one_replica_reaches_every_replica(fleet):
+    a, b = await fleet(2)
+    resets: list[str] = []
+    b.on_reset(resets.append)
+    seen = watch(b)
+    await a.record([notice("Before")])
+    await until(lambda: len(seen) == 1)
+    new = await a.reset()
+    await until(lambda: resets == [new])
+    assert b.epoch == new
+    (event,) = await a.record([notice("Before")])
+    assert event.epoch == new and event.seq == 2 and event.kind == "firing"  # seq not reused
+    await until(lambda: len(seen) == 2)
+    assert seen[-1][:2] == (new, 2)
+
+
+async def test_one_leader_at_a_time_and_a_successor_when_it_goes(fleet):
+    stores = await fleet(3)
+    changes: list[tuple[str, bool]] = []
+    for s in stores:
+        s.on_leader(lambda leading, s=s: changes.append((s.replica, leading)))
+    await until(lambda: sum(s.leader for s in stores) == 1)
+    first = next(s for s in stores if s.leader)
+    await until(lambda: all(s.status()["leader_replica"] == first.replica for s in stores))
+    await first.close()  # its session ends: the lock is free
+    rest = [s for s in stores if s is not first]
+    await until(lambda: sum(s.leader for s in rest) == 1)
+    second = next(s for s in rest if s.leader)
+    await until(lambda: second.status()["leader_replica"] == second.replica)
+    assert (first.replica, False) in changes and (second.replica, True) in changes
+
+
+async def test_history_filters_as_the_sqlite_store_does(fleet, tmp_path):
+    from bridge.alerts.matchers import parse_matcher
+    from bridge.alerts.store import AlertStore
+
+    (pg,) = await fleet(1)
+    lite = AlertStore(tmp_path, AlertsConfig())
+    await lite.open()
+    try:
+        values = ["", "a", "b", "a\x00", "é", 'q"', "\\u0000"]
+        notices = []
+        for i in range(120):
+            labels = {"alertname": f"A{i % 5}"}
+            if i % 4:
+                labels["team"] = values[i % len(values)]
+            notices.append(Notice(fingerprint(labels) + str(i), "firing", labels, {},
+                                  1_700_000_000_000 + i, None, "", "alertmanager"))
+        for start in range(0, 120, 30):
+            await pg.record(notices[start:start + 30])
+            await lite.record(notices[start:start + 30])
+        for text in ('team="a"', 'team!="a"', 'team=""', 'team="a\\u0000"', 'team=~"a.*"',
+                     'team="é"', 'team="q\\""', 'absent=""'):
+            matchers = (parse_matcher(text),)
+            for since, limit in ((0, 1000), (0, 3), (37, 5), (115, 10)):
+                ours = await pg.history(since, 120, limit, matchers)
+                theirs = await lite.history(since, 120, limit, matchers)
+                assert [json.loads(f)["seq"] for f in ours.frames] == \
+                    [json.loads(f)["seq"] for f in theirs.frames], (text, since, limit)
+                assert (ours.cut, ours.scanned) == (theirs.cut, theirs.scanned)
+    finally:
+        await lite.close()
