@@ -64,7 +64,6 @@ INIT_HEAD = "INSERT INTO log_head (seq, epoch) VALUES (0, $1) ON CONFLICT (id) D
 HEAD = "SELECT seq, epoch FROM log_head WHERE id"
 # Taken first in every writing transaction: writers queue here until the one before commits.
 LOCK_HEAD = "SELECT seq, epoch FROM log_head WHERE id FOR UPDATE"
-ADVANCE_HEAD = "UPDATE log_head SET seq = $1 WHERE id"
 NEW_EPOCH = "UPDATE log_head SET epoch = $1 WHERE id"
 NOTIFY = "SELECT pg_notify('" + CHANNEL + "', $1)"
 
@@ -73,14 +72,23 @@ ALERT_ROWS = ("SELECT fingerprint, status, starts_ms, seen_ms, body, updated_ms 
               "WHERE fingerprint = ANY($1::text[])")
 FIRING_ROWS = ("SELECT fingerprint, status, starts_ms, seen_ms, body, updated_ms FROM alerts "
                "WHERE status = 'firing'")
-INSERT_EVENTS = ("INSERT INTO events (seq, ts_ms, fingerprint, frame) "
-                 "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])")
-UPSERT_ALERTS = """
-INSERT INTO alerts (fingerprint, status, starts_ms, seen_ms, body, updated_ms)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[])
-ON CONFLICT (fingerprint) DO UPDATE SET status = EXCLUDED.status,
-    starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
-    updated_ms = EXCLUDED.updated_ms"""
+# A transaction's writes in one statement: its events ($1-$4), its changed alerts ($5-$10),
+# the head ($11, the last seq) and the notification (only when it added events).
+WRITE = """
+WITH new_events AS (
+    INSERT INTO events (seq, ts_ms, fingerprint, frame)
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
+), changed AS (
+    INSERT INTO alerts (fingerprint, status, starts_ms, seen_ms, body, updated_ms)
+    SELECT * FROM unnest($5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[],
+                         $10::bigint[])
+    ON CONFLICT (fingerprint) DO UPDATE SET status = EXCLUDED.status,
+        starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
+        updated_ms = EXCLUDED.updated_ms
+), head AS (
+    UPDATE log_head SET seq = $11 WHERE id AND seq < $11
+)
+SELECT pg_notify('""" + CHANNEL + """', $11::text) WHERE cardinality($1::bigint[]) > 0"""
 CLEAR_EVENTS = "DELETE FROM events"
 CLEAR_ALERTS = "DELETE FROM alerts"
 

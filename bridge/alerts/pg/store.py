@@ -57,7 +57,8 @@ class PgAlertStore(StoreEvents):
         self._pool: asyncpg.Pool | None = None
         self.fanout = Fanout(config, self.pool, self._publish, self._reset_seen,
                              self._announce_status)
-        self.writer = Writer(self.pool, config.database_timeout, self._committed)
+        self.writer = Writer(self.pool, config.database_timeout, self.fanout.committed,
+                             self._published)
         self.elector = Leader(config, replica, self._announce_leader)
 
     def pool(self) -> asyncpg.Pool:
@@ -136,13 +137,9 @@ class PgAlertStore(StoreEvents):
     def _future(self) -> asyncio.Future[Any]:
         return asyncio.get_running_loop().create_future()
 
-    async def _committed(self, events: list[Event]) -> None:
-        """After COMMIT, before the writer answers: publish (here, on this replica) first,
-        as the SQLite store does, so a 200 means subscribers here have been handed it."""
-        if not events:
-            return
-        self.fanout.committed(events)
-        await self.fanout.published(events[-1].seq, self.config.database_timeout)
+    async def _published(self, seq: int) -> None:
+        """Until this replica published `seq` (bounded: it is committed either way)."""
+        await self.fanout.published(seq, self.config.database_timeout)
 
     async def reset(self) -> str:
         """Empty the log and the alerts and start a new epoch, for every replica."""

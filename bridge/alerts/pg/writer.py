@@ -109,15 +109,20 @@ class Plan:
         return Reconciled(self.record([*notices, *gone], fetched_ms), held)
 
 
-Committed = Callable[[list[Event]], Awaitable[None]]
-
-
 class Writer:
-    """The replica's one writing task: batches of jobs, one transaction each."""
+    """The replica's one writing task: batches of jobs, one transaction each.
+
+    After a commit, `committed(events)` hands the events to the fan-out (in commit order), and
+    the jobs' answers wait for `published(last seq)`, so a 200 means this replica's subscribers
+    were handed its events (as with SQLite); the next batch does not wait for that.
+    """
 
     def __init__(self, pool: Callable[[], asyncpg.Pool], timeout: float,
-                 committed: Committed) -> None:
-        self._pool, self.timeout, self._committed = pool, timeout, committed
+                 committed: Callable[[list[Event]], None],
+                 published: Callable[[int], Awaitable[Any]]) -> None:
+        self._pool, self.timeout = pool, timeout
+        self._committed, self._published = committed, published
+        self._settling: set[asyncio.Task[None]] = set()
         self._queue: list[Job] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -133,6 +138,9 @@ class Writer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        for task in list(self._settling):
+            task.cancel()
+        await asyncio.gather(*self._settling, return_exceptions=True)
         for job in self._queue:
             if not job.future.done():
                 job.future.set_exception(StorageUnavailable("alert store closing"))
@@ -177,7 +185,14 @@ class Writer:
         if self.error is not None:
             log.info("alert database writes succeed again")
         self.error = None
-        await self._committed(plan.events)
+        self._committed(plan.events)
+        task = asyncio.create_task(self._settle(batch, results, plan.events))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle(self, batch: list[Job], results: list[Any], events: list[Event]) -> None:
+        if events:
+            await self._published(events[-1].seq)
         for job, result in zip(batch, results, strict=True):
             if job.future.done():
                 continue
@@ -207,20 +222,16 @@ class Writer:
 
 
 async def _write(conn: asyncpg.Connection, plan: Plan) -> None:
-    """The plan's rows: events, changed alerts, the head, and the notification."""
-    if plan.events:
-        await conn.execute(sql.INSERT_EVENTS, [e.seq for e in plan.events],
-                           [plan.now] * len(plan.events),
-                           [e.alert["fingerprint"] for e in plan.events],
-                           [e.text for e in plan.events])
-    if plan.dirty:
-        fps = sorted(plan.dirty)
-        rows = [plan.rows[fp] for fp in fps]
-        await conn.execute(sql.UPSERT_ALERTS, fps, *(list(col) for col in zip(*rows,
-                                                                               strict=True)))
-    if plan.events:
-        await conn.execute(sql.ADVANCE_HEAD, plan.seq)
-        await conn.execute(sql.NOTIFY, str(plan.seq))
+    """The plan's rows in one statement (one round trip while the head is locked): events,
+    changed alerts, the head, and the notification."""
+    if not plan.dirty:
+        return
+    fps = sorted(plan.dirty)
+    columns = [list(col) for col in zip(*(plan.rows[fp] for fp in fps), strict=True)]
+    events = plan.events
+    await conn.execute(sql.WRITE, [e.seq for e in events], [plan.now] * len(events),
+                       [e.alert["fingerprint"] for e in events], [e.text for e in events],
+                       fps, *columns, plan.seq)
 
 
 def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:

@@ -61,7 +61,8 @@ async def test_postgres_down_for_20s_webhooks_503_then_everything_caught_up(node
     with postgres() as pg:
         url = pg.create_database("outage")
         procs = [replica(tmp_path, f"r{i}", url, prometheus_url=node_stack.prometheus.url,
-                         port=port if i == 0 else None) for i in range(2)]
+                         port=port if i == 0 else None) for i in range(3)]
+        late = procs.pop()  # starts while the database is down
         try:
             with running(procs) as (front, other):
                 subs = [await Subscriber(p).ready() for p in procs]
@@ -93,6 +94,8 @@ async def test_postgres_down_for_20s_webhooks_503_then_everything_caught_up(node
                                  "Alertmanager to see a failed delivery")
                 await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - stopped)))
                 assert all(s.closed is None for s in subs)  # the sockets stayed open
+                await asyncio.to_thread(late.start)  # serves, and keeps trying the database
+                assert ready(late)[0] == 503 and alerts_check(late)["store"]["ok"] is False
 
                 await asyncio.to_thread(pg.start)
                 want = {"BeforeOutage", "DuringOutage1", "DuringOutage2"}
@@ -111,7 +114,15 @@ async def test_postgres_down_for_20s_webhooks_503_then_everything_caught_up(node
                 assert events[0] == events[1]  # same frames, same (epoch, seq), same order
                 assert [f["seq"] for f in events[0]] == [1, 2, 3]  # once each
                 assert post_alerts(other, am_alert("Direct"))[0] == 200
+                # The replica that started during the outage opened the same log meanwhile.
+                await eventually(lambda: ready(late)[0] == 200, 30, "the late replica ready")
+                current = await eventually(
+                    lambda: (body := servers.http_json(late.url + "/api/alerts")[1])["seq"] == 4
+                    and body, 30, "the late replica at seq 4")
+                assert current["epoch"] == events[0][0]["epoch"]
+                assert {a["labels"]["alertname"] for a in current["alerts"]} == want | {"Direct"}
                 for sub in subs:
                     await sub.stop()
         finally:
+            late.stop()
             am.stop()
