@@ -33,12 +33,14 @@ debs:
 # Debian's node_exporter: the anchor of the live parity tests and of the benchmarks; Chromium:
 # the headless browser of the live page's tests; btrfs-progs: a real btrfs on a loop device
 # for the btrfs collector's test against node_exporter; dbus-daemon: a private bus for the
-# systemd collector's tests.
+# systemd collector's tests; haproxy: the `ha` compose profile's load balancer, checked and run
+# in front of real bridges.
 test-debs: debs
 	@command -v prometheus-node-exporter >/dev/null || { apt-get update -qq && $(APT_INSTALL) prometheus-node-exporter; }
 	@command -v chromium >/dev/null || { apt-get update -qq && $(APT_INSTALL) chromium; }
 	@command -v mkfs.btrfs >/dev/null || { apt-get update -qq && $(APT_INSTALL) btrfs-progs; }
 	@command -v dbus-daemon >/dev/null || { apt-get update -qq && $(APT_INSTALL) dbus-daemon; }
+	@command -v haproxy >/dev/null || { apt-get update -qq && $(APT_INSTALL) haproxy; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
