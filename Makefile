@@ -34,13 +34,15 @@ debs:
 # the headless browser of the live page's tests; btrfs-progs: a real btrfs on a loop device
 # for the btrfs collector's test against node_exporter; dbus-daemon: a private bus for the
 # systemd collector's tests; postgresql: the shared alert log of the bridge replica tests (the
-# tests run its binaries from /usr/lib/postgresql/*/bin themselves; no cluster is started here).
+# tests run its binaries from /usr/lib/postgresql/*/bin themselves; no cluster is started here);
+# haproxy: the `ha` compose profile's load balancer, checked and run in front of real bridges.
 test-debs: debs
 	@command -v prometheus-node-exporter >/dev/null || { apt-get update -qq && $(APT_INSTALL) prometheus-node-exporter; }
 	@command -v chromium >/dev/null || { apt-get update -qq && $(APT_INSTALL) chromium; }
 	@command -v mkfs.btrfs >/dev/null || { apt-get update -qq && $(APT_INSTALL) btrfs-progs; }
 	@command -v dbus-daemon >/dev/null || { apt-get update -qq && $(APT_INSTALL) dbus-daemon; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && $(APT_INSTALL) postgresql; }
+	@command -v haproxy >/dev/null || { apt-get update -qq && $(APT_INSTALL) haproxy; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

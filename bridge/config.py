@@ -29,6 +29,11 @@ STORES = ("sqlite", "postgres")
 RESEND_INTERVAL_MAX = 86_400.0
 # The name of the one cluster `alertmanager.url` stands for.
 DEFAULT_CLUSTER = "default"
+MAX_PAGE_BRIDGES = 64
+# A base URL the page can connect to: http(s), a host name or IP literal with an optional
+# port, an optional plain path; nothing that could spill into the page's policy or markup.
+_BASE_URL = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+                       r"(?:/[A-Za-z0-9._~%/-]*)?")
 
 
 # --- the rules fields carry (metadata "check": value -> problem or None) ---------------------
@@ -270,6 +275,13 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class PageConfig:
+    # Other bridge replicas the live page rotates to when its connection is lost (base URLs,
+    # http(s), at most MAX_PAGE_BRIDGES); its own origin always comes first. Empty = this one.
+    bridges: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class BridgeConfig:
     listen: str = checked("127.0.0.1:8000", check=_listen)
     data_dir: str = "./data"
@@ -281,6 +293,7 @@ class BridgeConfig:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     streams: StreamsConfig = field(default_factory=StreamsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    page: PageConfig = field(default_factory=PageConfig)
 
     @property
     def host(self) -> str:
@@ -382,6 +395,12 @@ def _validate(config: BridgeConfig, source: str) -> None:
                               f"{origin!r} is not an origin (scheme://host[:port], no path) "
                               "or \"*\"")
     _validate_clusters(config.alertmanager.clusters, source)
+    if len(config.page.bridges) > MAX_PAGE_BRIDGES:
+        raise ConfigError(source, "page.bridges", f"at most {MAX_PAGE_BRIDGES} bridges")
+    for i, url in enumerate(config.page.bridges):
+        if not _BASE_URL.fullmatch(url):
+            raise ConfigError(source, f"page.bridges[{i}]",
+                              f"{url!r} is not a base URL (http(s)://host[:port][/path])")
     if config.streams.interval < config.streams.min_interval:
         raise ConfigError(source, "streams.interval", "must be >= streams.min_interval")
 

@@ -2,7 +2,9 @@
 firing alerts — that reconnects by itself and shows its connection state.
 
 `--once` prints one snapshot and exits 0, or exits 1 with one line when it cannot get one;
-`--json` prints frames as JSON lines for piping. It is a consumer like any other: it uses only
+`--json` prints frames as JSON lines for piping. Several bridges (replicas) may be given, as
+`URL,URL` or `--bridge URL` repeated: the streams rotate through them on reconnect, and `--once`
+asks each in turn until one answers. It is a consumer like any other: it uses only
 `bridge.client`, never the bridge's server modules.
 """
 
@@ -22,6 +24,7 @@ from typing import Any, TextIO
 from bridge import __version__
 from bridge.client import AlertsClient, FetchError, MetricsFetcher, MetricsWebSocketClient
 from bridge.client.common import DEFAULT_URL, auth_headers, endpoints
+from bridge.client.reconnect import MAX_BRIDGES
 from bridge.protocol import ALERTS_PATH, DEFAULT_ID, METRICS, METRICS_WS_PATH, SNAPSHOT
 from bridge.watchview import render
 
@@ -33,8 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="promwire-watch",
         description="Live terminal view of a promwire bridge: CPU, memory, disk and network per "
         "host, and the firing alerts. Reconnects by itself.")
-    p.add_argument("url", nargs="?", default=DEFAULT_URL,
-                   help=f"the bridge's base URL (default {DEFAULT_URL})")
+    p.add_argument("url", nargs="?", default=None,
+                   help=f"the bridge's base URL (default {DEFAULT_URL}); several replicas as "
+                   "URL,URL")
+    p.add_argument("--bridge", action="append", default=[], metavar="URL",
+                   help="another bridge replica to rotate to on reconnect (repeatable, or "
+                   "comma-separated)")
     p.add_argument("--once", action="store_true",
                    help="print one snapshot and exit (1 when the bridge cannot be reached)")
     p.add_argument("--json", action="store_true", help="print frames as JSON lines")
@@ -44,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per-request timeout for --once (default 5)")
     p.add_argument("--version", action="version", version=f"promwire-watch {__version__}")
     return p
+
+
+def bridge_urls(args: argparse.Namespace) -> list[str]:
+    """Every bridge given, in rotation order: the positional URL's, then each `--bridge`'s
+    (comma-separated lists split, duplicates dropped); DEFAULT_URL when none."""
+    found: list[str] = []
+    for given in [args.url or "", *args.bridge]:
+        for url in given.split(","):
+            if url.strip() and url.strip() not in found:
+                found.append(url.strip())
+    return found or [DEFAULT_URL]
 
 
 def fetch_alerts(base: str, token: str | None, timeout: float
@@ -62,12 +80,23 @@ def fetch_alerts(base: str, token: str | None, timeout: float
     return data, ""
 
 
+def first_snapshot(urls: list[str], args: argparse.Namespace
+                   ) -> tuple[MetricsFetcher, dict[str, Any]]:
+    """A snapshot from the first bridge that gives one; FetchError naming every failure."""
+    failures: list[str] = []
+    for url in urls:
+        fetcher = MetricsFetcher(url, min_interval=0.0, timeout=args.timeout, token=args.token)
+        try:
+            return fetcher, fetcher.fetch_and_cache_metrics()
+        except FetchError as exc:
+            failures.append(str(exc))
+    raise FetchError("; ".join(failures))
+
+
 def once(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """One snapshot over REST; exit 1 with one line when there is none."""
-    fetcher = MetricsFetcher(args.url, min_interval=0.0, timeout=args.timeout,
-                             token=args.token)
     try:
-        snapshot = fetcher.fetch_and_cache_metrics()
+        fetcher, snapshot = first_snapshot(bridge_urls(args), args)
     except FetchError as exc:
         print(f"promwire-watch: {exc}", file=err)
         return 1
@@ -88,9 +117,9 @@ def once(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 class LiveView:
     """Keeps the latest state of both streams and redraws (or prints JSON lines) on change."""
 
-    def __init__(self, url: str, out: TextIO, *, as_json: bool = False, alerts: bool = True,
-                 token: str | None = None) -> None:
-        self.url, self.out, self.as_json = url, out, as_json
+    def __init__(self, url: str | list[str], out: TextIO, *, as_json: bool = False,
+                 alerts: bool = True, token: str | None = None) -> None:
+        self.out, self.as_json = out, as_json
         self.tty = out.isatty()
         self.metrics = MetricsWebSocketClient(url, token=token, typed=False)
         self.alerts: AlertsClient | None = AlertsClient(url, token=token) if alerts else None
@@ -99,6 +128,11 @@ class LiveView:
             self.states["alerts"] = "connecting"
         self._dirty = asyncio.Event()
         self.output_closed = False
+
+    @property
+    def url(self) -> str:
+        """The bridge the metric stream uses (or tries next), shown in the header."""
+        return self.metrics.http_base
 
     def _write(self, text: str) -> None:
         """Write and flush. When the reader has gone (`--json | head`) the view ends: the
@@ -182,7 +216,7 @@ class LiveView:
 
 
 async def live(args: argparse.Namespace, out: TextIO) -> int:
-    view = LiveView(args.url, out, as_json=args.json, alerts=not args.no_alerts,
+    view = LiveView(bridge_urls(args), out, as_json=args.json, alerts=not args.no_alerts,
                     token=args.token)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -199,7 +233,11 @@ async def live(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        endpoints(args.url, METRICS_WS_PATH)
+        urls = bridge_urls(args)
+        if len(urls) > MAX_BRIDGES:
+            raise ValueError(f"at most {MAX_BRIDGES} bridges, got {len(urls)}")
+        for url in urls:
+            endpoints(url, METRICS_WS_PATH)
     except ValueError as exc:
         print(f"promwire-watch: {exc}", file=sys.stderr)
         return 2

@@ -20,13 +20,11 @@ from urllib.parse import urlencode
 from bridge.client.common import (
     CONNECTED,
     CONNECTING,
-    DEFAULT_URL,
     IDLE,
     RECONNECTING,
     Callback,
     Frame,
     call,
-    endpoints,
 )
 from bridge.client.reconnect import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
 from bridge.protocol import ALERT, ALERTS_WS_PATH, ERROR, HEARTBEAT, RESYNC, SNAPSHOT
@@ -40,18 +38,21 @@ class AlertsClient(StreamClient):
     Delivered frames (callback and `async for`): `snapshot` frames (the first one, and after a
     resync, with `"resynced": true/false` and `"reason"`), `alert` event frames (each seq once,
     in order) and `error` frames. `filters` are Alertmanager matchers (`severity="critical"`);
-    `since`/`epoch` resume from a position saved earlier (`client.position`).
+    `since`/`epoch` resume from a position saved earlier (`client.position`). `url` is one
+    base URL or a list (or `urls=[...]`): each reconnect goes to the next bridge with the
+    resume point, and a bridge on another log (epoch) answers with a resync, delivered as such.
     """
 
     task_name = "promwire-alerts-client"
+    ws_path = ALERTS_WS_PATH
     lossless = True
 
-    def __init__(self, url: str = DEFAULT_URL, *, filters: Sequence[str] = (),
+    def __init__(self, url: str | Sequence[str] | None = None, *,
+                 urls: Sequence[str] | None = None, filters: Sequence[str] = (),
                  since: int | None = None, epoch: str | None = None,
                  queue_size: int = 1000, **options: Any) -> None:
         super().__init__(queue_size=queue_size, **options)
-        ws_url, self.http_base = endpoints(url, ALERTS_WS_PATH)
-        self.base_ws_url = ws_url.split("?", 1)[0]
+        self._use_bridges(url, urls)
         self.filters = [filters] if isinstance(filters, str) else list(filters)
         self.seq: int | None = since
         self.epoch: str | None = epoch if since is not None else None
@@ -79,6 +80,11 @@ class AlertsClient(StreamClient):
     def firing(self) -> list[dict[str, Any]]:
         """The alerts currently firing, as the stream has told so far."""
         return [copy.deepcopy(a) for a in self.alerts.values() if a.get("status") == "firing"]
+
+    @property
+    def base_ws_url(self) -> str:
+        """The alert stream's WebSocket URL on the bridge in use, without a query."""
+        return self.ws_url.split("?", 1)[0]
 
     def url(self) -> str:
         """The WebSocket URL for the next connection: filters, and the resume position."""

@@ -20,7 +20,7 @@ class Attempt:
     """One connection attempt as the client saw it (for logs, `promwire-watch` and tests).
 
     `at` is `time.monotonic()` when the attempt started; `delay` and `ceiling` describe the wait
-    that followed a failure (0 when it succeeded).
+    that preceded it (0 for the first); `bridge` is the base URL it went to.
     """
 
     at: float
@@ -29,6 +29,7 @@ class Attempt:
     error: str = ""
     delay: float = 0.0
     ceiling: float = 0.0
+    bridge: str = ""  # the base URL of the bridge tried
 
 
 class AttemptLog:
@@ -38,9 +39,9 @@ class AttemptLog:
         self._items: deque[Attempt] = deque(maxlen=maxlen)
 
     def add(self, transport: str, ok: bool, started: float | None = None, error: str = "",
-            delay: float = 0.0, ceiling: float = 0.0) -> Attempt:
+            delay: float = 0.0, ceiling: float = 0.0, bridge: str = "") -> Attempt:
         attempt = Attempt(time.monotonic() if started is None else started, transport, ok,
-                          error, delay, ceiling)
+                          error, delay, ceiling, bridge)
         self._items.append(attempt)
         return attempt
 

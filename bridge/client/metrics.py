@@ -24,14 +24,12 @@ from bridge.client.buffer import PointBuffer
 from bridge.client.common import (
     CONNECTED,
     CONNECTING,
-    DEFAULT_URL,
     DISCONNECTED,
     IDLE,
     LIVE_STATES,
     POLLING,
     RECONNECTING,
     Frame,
-    endpoints,
 )
 from bridge.client.polling import PollError, fetch_current
 from bridge.client.reconnect import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
@@ -55,9 +53,11 @@ log = logging.getLogger("bridge.client.metrics")
 class MetricsWebSocketClient(StreamClient):
     """Live `metrics` frames from a promwire bridge (README: "Python client").
 
-    Options beyond the URL: `token`, `origin`, `headers`, `use_msgpack`; reconnection
-    `backoff_base`/`backoff_cap` (seconds, full jitter); `heartbeat_timeout` (seconds of silence
-    that mean a dead link) and `ping_interval` (WebSocket pings); `fallback_after` (consecutive
+    `url` is one base URL or a list (or pass `urls=[...]`): the client rotates through them on
+    reconnect (see StreamClient). Options beyond the URLs: `token`, `origin`, `headers`,
+    `use_msgpack`; reconnection `backoff_base`/`backoff_cap` (seconds, full jitter);
+    `heartbeat_timeout` (seconds of silence that mean a dead link) and `ping_interval`
+    (WebSocket pings); `fallback_after` (consecutive
     WebSocket failures before polling), `probe_interval` (seconds between WebSocket probes while
     polling), `poll_interval`; `buffer_size` (points kept per series); `queue_size` (frames
     waiting for a slow `async for`).
@@ -70,15 +70,17 @@ class MetricsWebSocketClient(StreamClient):
     """
 
     task_name = "promwire-metrics-client"
+    ws_path = METRICS_WS_PATH
 
-    def __init__(self, url: str = DEFAULT_URL, *, fallback_after: int = 3,
+    def __init__(self, url: str | Sequence[str] | None = None, *,
+                 urls: Sequence[str] | None = None, fallback_after: int = 3,
                  probe_interval: float = 30.0, poll_interval: float = 5.0,
                  buffer_size: int = 100, typed: bool = True, control: bool | None = None,
                  **options: Any) -> None:
         super().__init__(**options)
         self.typed = typed
         self.control = not typed if control is None else control
-        self.ws_url, self.http_base = endpoints(url, METRICS_WS_PATH)
+        self._use_bridges(url, urls)
         self.fallback_after = max(1, fallback_after)
         self.probe_interval, self.poll_interval = probe_interval, poll_interval
         self.buffer = PointBuffer(buffer_size)
@@ -244,7 +246,7 @@ class MetricsWebSocketClient(StreamClient):
             await self._backoff_wait(DISCONNECTED, str(exc))
             return
         self._record("poll", started)
-        self.backoff.reset()
+        self._succeeded()
         self.transport = "poll"
         await self._set_state(POLLING, self.http_base)
         try:

@@ -3,6 +3,10 @@ records, connection state, liveness, callbacks and `async for` / `async with` su
 
 Subclasses implement `_round()` (one connection attempt and its aftermath) and use `_connect()`,
 `_pump()`, `_backoff_wait()` and `_emit()`.
+
+A client may be given several bridges (replicas behind no load balancer, or several load
+balancers): each reconnect moves on to the next one, and the backoff delay is slept once per full
+rotation that failed, so a dead replica costs a subscriber one short hop, not a backoff.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -19,6 +23,7 @@ import aiohttp
 from bridge.client.backoff import AttemptLog, Backoff
 from bridge.client.common import (
     CLOSED,
+    DEFAULT_URL,
     IDLE,
     Callback,
     Frame,
@@ -29,6 +34,7 @@ from bridge.client.common import (
     call,
     decode_binary,
     decode_text,
+    endpoints,
 )
 from bridge.client.polling import describe
 from bridge.protocol import MSGPACK_PROTOCOL
@@ -36,6 +42,23 @@ from bridge.protocol import MSGPACK_PROTOCOL
 log = logging.getLogger("bridge.client")
 
 NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
+MAX_BRIDGES = 64  # base URLs one client rotates through
+
+
+def bridge_urls(url: str | Sequence[str] | None, urls: Sequence[str] | None) -> list[str]:
+    """The base URLs a client was given, in rotation order: `url` (one URL or a list) or
+    `urls`, not both; neither means DEFAULT_URL."""
+    if url is not None and urls is not None:
+        raise ValueError("give url or urls, not both")
+    given = url if url is not None else urls
+    if given is None:
+        return [DEFAULT_URL]
+    found = [given] if isinstance(given, str) else list(given)
+    if not found or not all(isinstance(u, str) for u in found):
+        raise ValueError("expected one bridge URL or a non-empty list of them")
+    if len(found) > MAX_BRIDGES:
+        raise ValueError(f"at most {MAX_BRIDGES} bridge URLs, got {len(found)}")
+    return found
 
 
 class WebSocketRefused(Exception):
@@ -83,6 +106,33 @@ class StreamClient:
         self._running = False
         self._task: asyncio.Task[None] | None = None
         self._waited = (0.0, 0.0)
+        self._endpoints: list[tuple[str, str]] = [endpoints(DEFAULT_URL, self.ws_path)]
+        self._current = 0
+        self._hops = 0  # failed attempts in the current rotation
+
+    # -- bridges ---------------------------------------------------------------------------
+
+    ws_path = "/"  # the stream's WebSocket path (set by the subclass)
+
+    def _use_bridges(self, url: str | Sequence[str] | None, urls: Sequence[str] | None) -> None:
+        """Resolve every base URL given (raises ValueError for a bad one)."""
+        self._endpoints = [endpoints(u, self.ws_path) for u in bridge_urls(url, urls)]
+        self._current = 0
+
+    @property
+    def bridges(self) -> tuple[str, ...]:
+        """The bridges' HTTP base URLs, in rotation order."""
+        return tuple(http for _, http in self._endpoints)
+
+    @property
+    def http_base(self) -> str:
+        """The HTTP base URL of the bridge in use (or tried next)."""
+        return self._endpoints[self._current][1]
+
+    @property
+    def ws_url(self) -> str:
+        """The stream's WebSocket URL on the bridge in use, as given (with any query)."""
+        return self._endpoints[self._current][0]
 
     # -- public API ------------------------------------------------------------------------
 
@@ -197,7 +247,8 @@ class StreamClient:
         """Log one attempt (failed when `error` is given) with the backoff wait before it."""
         waited, ceiling = self._waited
         self._waited = (0.0, 0.0)
-        self.attempts.add(transport, error is None, started, error or "", waited, ceiling)
+        self.attempts.add(transport, error is None, started, error or "", waited, ceiling,
+                          self.http_base)
 
     async def _pump(self, ws: aiohttp.ClientWebSocketResponse,
                     handle: Callable[[Frame], Awaitable[None]]) -> tuple[str, int]:
@@ -223,7 +274,7 @@ class StreamClient:
                 if frame is None:
                     continue
                 if count == 0:
-                    self.backoff.reset()  # a socket that delivers is a success
+                    self._succeeded()  # a socket that delivers is a success
                 count += 1
                 self.frames_received += 1
                 await handle(frame)
@@ -242,12 +293,29 @@ class StreamClient:
             except (*NETWORK_ERRORS, RuntimeError):
                 pass  # the reader notices the drop; subclasses re-send what matters
 
+    def _succeeded(self) -> None:
+        """The bridge in use delivers: the backoff and the rotation start over."""
+        self.backoff.reset()
+        self._hops = 0
+
     async def _backoff_wait(self, state: str, reason: str) -> None:
-        """Enter `state` and sleep the next backoff delay (cut short by `close()`)."""
-        ceiling = self.backoff.ceiling()
-        delay = self.backoff.next_delay()
+        """Move on to the next bridge, enter `state` and wait (cut short by `close()`).
+
+        The backoff delay is slept once every bridge has failed in this rotation; a hop to a
+        bridge not yet tried waits only up to `backoff.base`, with full jitter, so the
+        subscribers of a dead replica do not all land on the next one at the same instant.
+        """
+        self._hops += 1
+        if self._hops >= len(self._endpoints):
+            self._hops = 0
+            ceiling = self.backoff.ceiling()
+            delay = self.backoff.next_delay()
+        else:
+            ceiling = self.backoff.base
+            delay = self.backoff.rng.uniform(0.0, ceiling)
+        self._current = (self._current + 1) % len(self._endpoints)
         self._waited = (delay, ceiling)
-        log.debug("%s: %s; next attempt in %.2fs", state, reason, delay)
+        log.debug("%s: %s; next attempt (%s) in %.2fs", state, reason, self.http_base, delay)
         await self._set_state(state, reason)
         await self._sleeper.sleep(delay)
 

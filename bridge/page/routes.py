@@ -13,19 +13,27 @@ included, well under its 150 KB budget. The page comes with a strict Content-Sec
 scripts, styles and images from the bridge only, connections to the bridge only (its http and
 ws origins), no inline script or style, no framing; the page's own code and uPlot (which sets
 styles through the CSSOM only) need nothing more.
+
+With `page.bridges` (other replicas), the page names them in a `<meta name="promwire-bridges">`
+(written into the page once at start-up, so its ETag still names one body) and the policy lets
+it connect to their origins too: when its bridge goes away it rotates to the next one.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from bridge.errors import NotFound
+from bridge.keys import CONFIG_KEY
 
 PAGE = "index.html"
 CONTENT_TYPES = {
@@ -82,6 +90,7 @@ def _asset(body: bytes, content_type: str) -> Asset:
 
 
 ASSETS_KEY = web.AppKey("page_assets", dict[str, Asset])
+SOURCES_KEY = web.AppKey("page_bridge_sources", str)
 routes = web.RouteTableDef()
 
 
@@ -105,13 +114,36 @@ def load_assets() -> dict[str, Asset]:
     return assets
 
 
-def content_security_policy(host: str) -> str:
+def with_bridges(page: Asset, bridges: Sequence[str]) -> Asset:
+    """The page naming the other replicas it may rotate to (config `page.bridges`)."""
+    if not bridges:
+        return page
+    meta = ('<meta name="promwire-bridges" content="'
+            + html.escape(" ".join(bridges), quote=True) + '">\n')
+    text = page.body.decode().replace("<title>", meta + "<title>", 1)
+    return _asset(text.encode(), page.content_type)
+
+
+def bridge_sources(bridges: Sequence[str]) -> str:
+    """The connect-src entries for the other replicas: each origin, over http(s) and ws(s)."""
+    sources: list[str] = []
+    for url in bridges:
+        parts = urlsplit(url)
+        socket = "wss" if parts.scheme == "https" else "ws"
+        for source in (f"{parts.scheme}://{parts.netloc}", f"{socket}://{parts.netloc}"):
+            if source not in sources:
+                sources.append(source)
+    return "".join(" " + source for source in sources)
+
+
+def content_security_policy(host: str, extra: str = "") -> str:
     """The page's policy. `'self'` covers same-origin ws:/wss: in CSP 3 browsers; the explicit
-    ws://HOST and wss://HOST cover older ones (only for a well-formed Host header)."""
+    ws://HOST and wss://HOST cover older ones (only for a well-formed Host header). `extra`
+    is `bridge_sources()` of the configured replicas."""
     connect = "'self'"
     if _HOST.fullmatch(host):
         connect += f" ws://{host} wss://{host}"
-    return _POLICY.format(connect=connect)
+    return _POLICY.format(connect=connect + extra)
 
 
 def _serve(request: web.Request, asset: Asset, headers: dict[str, str]) -> web.Response:
@@ -128,7 +160,8 @@ def _serve(request: web.Request, asset: Asset, headers: dict[str, str]) -> web.R
 @routes.get("/")
 async def page(request: web.Request) -> web.Response:
     return _serve(request, request.app[ASSETS_KEY][PAGE], {
-        "Content-Security-Policy": content_security_policy(request.host),
+        "Content-Security-Policy": content_security_policy(request.host,
+                                                           request.app[SOURCES_KEY]),
         "Referrer-Policy": "no-referrer",  # the URL may hold ?token=
         "X-Frame-Options": "DENY",
     })
@@ -144,5 +177,9 @@ async def static_file(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[ASSETS_KEY] = load_assets()
+    bridges = app[CONFIG_KEY].page.bridges
+    assets = load_assets()
+    assets[PAGE] = with_bridges(assets[PAGE], bridges)
+    app[ASSETS_KEY] = assets
+    app[SOURCES_KEY] = bridge_sources(bridges)
     app.add_routes(routes)

@@ -1,8 +1,31 @@
 // The bridge's REST reads, relative to the page (so a path prefix behind a proxy works), with
 // the page's `?token=` sent as `Authorization: Bearer` (auth.protect_reads).
+//
+// The bridges the page may use: the one that served it first, then the replicas its
+// `<meta name="promwire-bridges">` names (config `page.bridges`). `bridges` is shared by both
+// streams and the REST reads, which follow whichever bridge the streams moved to last.
+
+import { Rotation } from "./transport.js";
 
 export const token = new URLSearchParams(location.search).get("token");
 export const base = new URL(".", location.href);
+
+function configuredBridges() {
+  const meta = document.querySelector('meta[name="promwire-bridges"]');
+  const found = [base.href];
+  for (const word of (meta?.content ?? "").split(/\s+/)) {
+    if (!word) continue;
+    try {
+      const url = new URL(word.endsWith("/") ? word : `${word}/`);
+      if (!found.includes(url.href)) found.push(url.href);
+    } catch {
+      // not a URL: the bridge's config check keeps these out
+    }
+  }
+  return found;
+}
+
+export const bridges = new Rotation(configuredBridges());
 
 export class HttpError extends Error {
   constructor(status, body) {
@@ -12,7 +35,7 @@ export class HttpError extends Error {
 }
 
 export async function getJson(path, params = {}) {
-  const url = new URL(path, base);
+  const url = new URL(path, bridges.current);
   for (const [key, value] of Object.entries(params)) url.searchParams.set(key, String(value));
   const headers = token ? { Authorization: `Bearer ${token}` } : {};
   const response = await fetch(url, { headers, cache: "no-store" });

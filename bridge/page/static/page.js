@@ -4,10 +4,11 @@
 // and the state of both streams. The URL's hash holds the view (`#host=NAME&range=1h`), so a
 // link can be shared. Everything is same-origin and relative to the page's URL, so the page
 // also works behind a reverse proxy under a prefix; a `?token=` is passed on
-// (auth.protect_reads).
+// (auth.protect_reads). With `page.bridges` configured, the streams and reads rotate to the
+// other replicas when the bridge in use goes away (api.js, transport.js).
 
 import { Alerts } from "./alerts.js";
-import { base, getJson, history, token } from "./api.js";
+import { bridges, getJson, history, token } from "./api.js";
 import { Detail } from "./detail.js";
 import { h, setText, toggle } from "./dom.js";
 import { clock } from "./format.js";
@@ -326,7 +327,7 @@ applyView();
 pollInstances();
 
 new Link({
-  base, token, ws: "api/ws/ws", sse: "api/sse/metrics",
+  bridges, token, ws: "api/ws/ws", sse: "api/sse/metrics",
   sseEvents: ["subscribed", "metrics", "status", "error", "heartbeat"],
   poll: pollMetrics,
   pollInterval: () => metrics.interval * 1000,
@@ -338,7 +339,7 @@ new Link({
 }).start();
 
 new Link({
-  base, token, ws: "api/ws/ws/alerts", sse: "api/sse/alerts",
+  bridges, token, ws: "api/ws/ws/alerts", sse: "api/sse/alerts",
   sseEvents: ["snapshot", "alert", "heartbeat", "resync", "error"],
   params: () => alerts.resume(),
   poll: async () => [{ type: "snapshot", ...(await getJson("api/alerts")) }],

@@ -9,6 +9,10 @@
 // the link moves down a step (ws -> sse -> poll); while on a fallback it probes the WebSocket
 // every PROBE_INTERVAL and moves back up as soon as one opens. A bridge that is simply down
 // (restarting) is retried on the same transport.
+//
+// With several bridges (a `Rotation`), a lost connection moves on to the next one. A hop to a
+// bridge not yet tried since the last success waits only up to the backoff's base (jittered);
+// the backoff itself is waited, and grows, once per full rotation that failed.
 
 const FALLBACK_AFTER = 2;
 const HEARTBEAT_TIMEOUT = 45000; // 3 x the bridge's default heartbeat (15 s)
@@ -37,12 +41,37 @@ export class Backoff {
   }
 }
 
-// `options`: name, base (URL), token, ws and sse (paths), sseEvents (event names), params()
-// (extra query parameters, e.g. a resume point), poll() (a promise of frames),
-// pollInterval() (ms), onFrame(frame, transport), onState(state, transport, detail).
+// The bridges a page may use, shared by its links: `current` is where the next connection
+// goes; a link that lost `failed` moves everyone on, unless another link already has.
+export class Rotation {
+  constructor(bases) {
+    this.bases = bases.length ? bases : [new URL(".", location.href).href];
+    this.index = 0;
+  }
+
+  get current() {
+    return this.bases[this.index];
+  }
+
+  get size() {
+    return this.bases.length;
+  }
+
+  advance(failed) {
+    if (this.bases[this.index] === failed) this.index = (this.index + 1) % this.bases.length;
+    return this.current;
+  }
+}
+
+// `options`: name, bridges (a Rotation; or base, one URL), token, ws and sse (paths), sseEvents
+// (event names), params() (extra query parameters, e.g. a resume point), poll() (a promise of
+// frames), pollInterval() (ms), onFrame(frame, transport), onState(state, transport, detail).
 export class Link {
   constructor(options) {
     this.o = options;
+    this.bridges = options.bridges ?? new Rotation([new URL(options.base).href]);
+    this.base = this.bridges.current; // the bridge of the current connection attempt
+    this.hops = 0; // failures since the last success, for the rotation
     this.mode = "ws";
     this.backoff = new Backoff();
     this.refusals = 0;
@@ -70,7 +99,7 @@ export class Link {
   }
 
   url(path, websocket) {
-    const url = new URL(path, this.o.base);
+    const url = new URL(path, this.base);
     if (websocket) url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const extra = this.o.params ? this.o.params() : {};
     for (const [key, value] of Object.entries(extra)) url.searchParams.set(key, String(value));
@@ -100,7 +129,9 @@ export class Link {
     const generation = ++this.generation;
     this.delivered = false;
     this.isOpen = false;
-    this.setState(this.everLive ? "reconnecting" : "connecting", `opening ${this.mode}`);
+    this.base = this.bridges.current;
+    const where = this.bridges.size > 1 ? ` to ${this.base}` : "";
+    this.setState(this.everLive ? "reconnecting" : "connecting", `opening ${this.mode}${where}`);
     if (this.mode === "poll") {
       this.poll(generation);
       return;
@@ -142,10 +173,11 @@ export class Link {
 
   async poll(generation) {
     this.conn = null;
+    this.base = this.bridges.current; // where the REST reads go
     try {
       const frames = await this.o.poll();
       if (generation !== this.generation) return;
-      this.backoff.reset();
+      this.succeeded();
       this.everLive = true;
       this.setState("polling", "REST");
       for (const frame of frames) this.o.onFrame(frame, "poll");
@@ -153,7 +185,7 @@ export class Link {
       this.scheduleProbe(generation);
     } catch (err) {
       if (generation !== this.generation) return;
-      const delay = this.backoff.next();
+      const delay = this.retryDelay();
       this.setState("reconnecting", `${err.message}; retrying in ${(delay / 1000).toFixed(1)} s`);
       this.timer = setTimeout(() => this.poll(generation), delay);
     }
@@ -191,7 +223,7 @@ export class Link {
     }
     if (!this.delivered) {
       this.delivered = true; // only a socket that delivers resets the backoff
-      this.backoff.reset();
+      this.succeeded();
     }
     this.watch(generation);
     this.o.onFrame(frame, this.mode);
@@ -211,10 +243,26 @@ export class Link {
       this.refusals = 0;
       this.backoff.reset();
     }
-    const delay = this.backoff.next();
+    const delay = this.retryDelay();
+    const where = this.bridges.size > 1 ? ` to ${this.bridges.current}` : "";
     this.setState(this.everLive ? "reconnecting" : "connecting",
-      `${detail}; retrying (${this.mode}) in ${(delay / 1000).toFixed(1)} s`);
+      `${detail}; retrying (${this.mode})${where} in ${(delay / 1000).toFixed(1)} s`);
     this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  succeeded() {
+    this.backoff.reset();
+    this.hops = 0;
+  }
+
+  // After a failure: move past the bridge that failed, then wait a short jittered hop, or the
+  // backoff once every bridge has failed since the last success.
+  retryDelay() {
+    this.bridges.advance(this.base);
+    this.hops += 1;
+    if (this.hops < this.bridges.size) return this.backoff.random() * this.backoff.base;
+    this.hops = 0;
+    return this.backoff.next();
   }
 
   // Does the bridge answer plain HTTP? (Then it is up, and the stream was refused on the way.)
@@ -222,7 +270,7 @@ export class Link {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), REACHABLE_TIMEOUT);
     try {
-      await fetch(new URL("health", this.o.base), { cache: "no-store", signal: abort.signal });
+      await fetch(new URL("health", this.base), { cache: "no-store", signal: abort.signal });
       return true;
     } catch {
       return false;

@@ -22,7 +22,7 @@ import pytest
 
 from tests import servers
 from tests.bridge import plain_proxy
-from tests.browser import Browser, Page
+from tests.browser import Page
 from tests.conftest import NodeStack
 
 pytestmark = pytest.mark.integration
@@ -115,15 +115,6 @@ def start_bridge(workdir: Path, prom_url: str, port: int | None = None,
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = Browser()
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
 def bridge(node_stack: NodeStack, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[servers.Process]:
     proc = start_bridge(tmp_path_factory.mktemp("page_bridge"), node_stack.prometheus.url)
@@ -131,19 +122,6 @@ def bridge(node_stack: NodeStack, tmp_path_factory: pytest.TempPathFactory
         yield proc
     finally:
         proc.stop()
-
-
-@pytest.fixture
-def open_page(browser: Browser) -> Iterator[Any]:
-    pages: list[Page] = []
-
-    def opener(url: str) -> Page:
-        page = browser.new_page(url)
-        pages.append(page)
-        return page
-    yield opener
-    for page in pages:
-        page.close()
 
 
 def wait_live(page: Page, transport: str = "ws") -> dict[str, Any]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from bridge.app import create_app
-from bridge.config import AuthConfig, BridgeConfig
+from bridge.config import AuthConfig, BridgeConfig, PageConfig
 from bridge.page import routes as page
 
 STATIC = resources.files("bridge.page").joinpath("static")
@@ -46,6 +46,31 @@ async def test_page_is_html_with_a_strict_policy(client):
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["Referrer-Policy"] == "no-referrer"
     assert 'src="static/page.js"' in await resp.text()
+
+
+async def test_the_page_names_its_replicas_and_may_connect_to_them(aiohttp_client, tmp_path):
+    """`page.bridges`: listed in a meta element, and their origins (http and ws) added to
+    connect-src; nothing else in the policy changes."""
+    config = BridgeConfig(data_dir=str(tmp_path), page=PageConfig(
+        bridges=("http://10.0.0.2:8000", "https://b.example/prefix/")))
+    client = await aiohttp_client(create_app(config))
+    resp = await client.get("/")
+    body = await resp.text()
+    assert '<meta name="promwire-bridges" content="http://10.0.0.2:8000 ' \
+           'https://b.example/prefix/">' in body
+    policy = dict(part.strip().split(" ", 1)
+                  for part in resp.headers["Content-Security-Policy"].split(";"))
+    host = f"{client.server.host}:{client.server.port}"
+    assert policy["connect-src"] == (f"'self' ws://{host} wss://{host} http://10.0.0.2:8000 "
+                                     "ws://10.0.0.2:8000 https://b.example wss://b.example")
+    assert policy["script-src"] == "'self'" and policy["default-src"] == "'self'"
+    etag = resp.headers["ETag"]
+    again = await client.get("/", headers={"If-None-Match": etag})
+    assert again.status == 304  # one body per start-up, so its ETag holds
+
+
+async def test_without_replicas_the_page_names_none(client):
+    assert "promwire-bridges" not in await (await client.get("/")).text()
 
 
 def test_a_strange_host_header_stays_out_of_the_policy():
