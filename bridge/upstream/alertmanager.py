@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,31 +128,29 @@ class Cluster:
     async def get_json(self, path: str, params: dict[str, str]) -> Any:
         """GET `path` from the active peer, failing over to the next on a connection failure;
         the first peer that answers becomes active. Raises the last peer's error otherwise."""
-        errors: list[str] = []
-        for index in self._order():
-            try:
-                data = await self._exchange(index, "GET", path, params=params)
-            except UpstreamUnavailable as exc:
-                errors.append(exc.detail)
-                continue
-            self.active = index
-            return data
-        raise UpstreamUnavailable(f"cluster {self.name!r}: no peer answered: "
-                                  + "; ".join(errors)[:MAX_ERROR_TEXT])
+        return await self._first_peer("no peer answered", UpstreamUnavailable,
+                                      lambda i: self._exchange(i, "GET", path, params=params))
 
     async def send(self, method: str, path: str, body: Any = None) -> Any:
         """A write to one peer: the active one, or the next when a peer refused the
         connection (so nothing was delivered). Alertmanager's 4xx is a BadRequest."""
+        return await self._first_peer(
+            "no peer accepted the write", _NotDelivered,
+            lambda i: self._exchange(i, method, path, json=body, write=True))
+
+    async def _first_peer(self, failure: str, retry_on: type[UpstreamError],
+                          attempt: Callable[[int], Awaitable[Any]]) -> Any:
+        """`attempt` on each peer in failover order until one succeeds; it becomes active."""
         errors: list[str] = []
         for index in self._order():
             try:
-                data = await self._exchange(index, method, path, json=body, write=True)
-            except _NotDelivered as exc:
+                data = await attempt(index)
+            except retry_on as exc:
                 errors.append(exc.detail)
                 continue
             self.active = index
             return data
-        raise UpstreamUnavailable(f"cluster {self.name!r}: no peer accepted the write: "
+        raise UpstreamUnavailable(f"cluster {self.name!r}: {failure}: "
                                   + "; ".join(errors)[:MAX_ERROR_TEXT])
 
     async def _exchange(self, index: int, method: str, path: str, *, write: bool = False,
