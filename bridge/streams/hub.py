@@ -1,9 +1,8 @@
-"""Shared metric pollers and the fan-out behind the WebSocket and SSE metric streams.
+"""The fan-out behind the WebSocket and SSE metric streams, and the pollers it shares.
 
-One `Poller` per distinct `PollerKey` (query set, instances, interval) asks Prometheus once per
-tick whatever the number of subscribers, wraps the answer in one `Frame` (encoded at most once
-per wire format and subscription id, see bridge.streams.frames) and offers the same bytes to every
-subscriber. Pollers start with their first subscriber and stop with their last.
+One `Poller` (bridge.streams.poller) per distinct `PollerKey` asks Prometheus once per tick
+whatever the number of subscribers and offers the same encoded frame to every subscriber. Pollers
+start with their first subscriber and stop with their last.
 
 Delivery never awaits (see bridge.streams.connection): the fan-out loop writes to sockets that
 keep up and queues, latest value wins, for those that do not, so one stuck consumer never delays
@@ -23,20 +22,17 @@ from aiohttp import web
 
 from bridge.config import StreamsConfig
 from bridge.errors import (
-    BridgeError,
     TooManyRequests,
     Unavailable,
-    UpstreamBadData,
-    UpstreamTimeout,
-    UpstreamUnavailable,
 )
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.metrics.catalog import CATALOG_KEY
 from bridge.metrics.snapshot import evaluate
-from bridge.protocol import CLOSE_GOING_AWAY, ERROR, HEARTBEAT, METRICS, STATUS, UNSUBSCRIBED
+from bridge.protocol import CLOSE_GOING_AWAY, HEARTBEAT, METRICS, STATUS, UNSUBSCRIBED
 from bridge.selfmetrics import BridgeMetrics
 from bridge.streams.connection import CLOSE_STUCK, Connection
-from bridge.streams.frames import NO_ID, Frame, SampleIndex, control, delta_body, sample_index
+from bridge.streams.frames import NO_ID, Frame, control
+from bridge.streams.poller import Poller, Subscription
 from bridge.streams.subscriptions import PollerKey
 from bridge.upstream.prometheus import PROMETHEUS_KEY, QUERY_ENDPOINTS, UpstreamStatus
 
@@ -46,105 +42,6 @@ FLUSH_PERIOD = 0.05  # seconds between attempts to flush backlogged connections
 
 
 Fetch = Callable[[PollerKey], Awaitable[dict[str, Any]]]
-
-
-class Subscription:
-    """One subscription of one connection to one poller (a `connection.Subscriber`)."""
-
-    __slots__ = ("conn", "delta", "id", "needs_full", "poller")
-
-    def __init__(self, conn: Connection, sub_id: str, poller: Poller, delta: bool) -> None:
-        self.conn, self.id, self.poller, self.delta = conn, sub_id, poller, delta
-        self.needs_full = True  # the first frame, and the one after a drop, is a full snapshot
-
-
-class Poller:
-    """Evaluates one key every interval and fans the frame out to its subscribers."""
-
-    def __init__(self, hub: StreamHub, key: PollerKey) -> None:
-        self.hub, self.key = hub, key
-        self.subs: dict[Subscription, None] = {}
-        self.delta_subs = 0
-        # The connection this poller is charged to (its budgets): the one that started it, then,
-        # when that one leaves, its oldest remaining subscriber.
-        self.owner: Connection | None = None
-        self.last: Frame | None = None          # last good frame, for subscribers joining late
-        self.previous: SampleIndex | None = None  # last good samples, for delta frames
-        self.ticks = 0
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run(), name=f"poller {self.key}")
-
-    def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        interval = self.key.interval
-        next_tick = loop.time()
-        while True:
-            await self.tick()
-            next_tick += interval
-            now = loop.time()
-            if next_tick < now:  # a round took longer than the interval: skip missed ticks
-                next_tick = now + interval - (now - next_tick) % interval
-            await asyncio.sleep(next_tick - now)
-
-    async def tick(self) -> None:
-        """One round: fetch, then publish, or tell subscribers what went wrong."""
-        self.ticks += 1
-        try:
-            body = await self.hub.fetch(self.key)
-        except (UpstreamUnavailable, UpstreamTimeout) as exc:
-            self.last, self.previous = None, None
-            self.hub.prometheus_changed(False, exc.detail)
-            return
-        except BridgeError as exc:
-            self._error(exc)
-            return
-        except Exception:
-            log.exception("poller %s failed", self.key)
-            return
-        self.hub.prometheus_changed(True)
-        try:
-            self.publish(body)
-        except Exception:  # a bug here must not stop the poller for every subscriber
-            log.exception("poller %s could not publish", self.key)
-
-    def publish(self, body: dict[str, Any]) -> None:
-        """Encode once, offer the same frame to every subscriber; never awaits."""
-        full = Frame(METRICS, body)
-        delta = None
-        if self.delta_subs:
-            if self.previous is not None:
-                delta = Frame(METRICS, delta_body(self.previous, body))
-            self.previous = sample_index(body)
-        else:
-            self.previous = None
-        self.last = full
-        sent = 0
-        started = time.perf_counter()
-        for sub in list(self.subs):
-            sent += sub.conn.offer(sub, full, delta)
-        self.hub.count_sent(METRICS, sent)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("poller %s: %d of %d frames written in %.1f ms, %.1f ms after the tick",
-                      self.key.metrics or self.key.query, sent, len(self.subs),
-                      (time.perf_counter() - started) * 1000,
-                      (time.time() - body.get("timestamp", 0.0)) * 1000)
-
-    def _error(self, exc: BridgeError) -> None:
-        """A query error (bad PromQL, evaluation failure): an error frame per subscription.
-
-        A raw query Prometheus rejects as `bad_data` will never work: its subscriptions end.
-        """
-        frame = control(ERROR, **exc.body())
-        for sub in list(self.subs):
-            sub.conn.send_control(frame, sub.id)
-            if isinstance(exc, UpstreamBadData):
-                self.hub.unsubscribe(sub.conn, sub.id)
 
 
 class StreamHub:

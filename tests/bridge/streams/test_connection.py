@@ -14,7 +14,8 @@ from bridge.config import StreamsConfig
 from bridge.selfmetrics import BridgeMetrics
 from bridge.streams.connection import WRITE_LIMIT, Connection
 from bridge.streams.frames import WS_JSON, Frame, control
-from bridge.streams.hub import Poller, StreamHub, Subscription
+from bridge.streams.hub import StreamHub
+from bridge.streams.poller import Poller, Subscription
 from bridge.streams.subscriptions import PollerKey
 from tests.bridge.streams.helpers import FakeFetch
 from tests.bridge.streams.test_frames import unframe
