@@ -15,7 +15,8 @@ import zlib
 from exporter import __version__
 from exporter.collectors import COLLECTORS
 from exporter.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
-from exporter.http import HTTPServer, Request, Response
+from exporter.http import HTTPServer
+from exporter.messages import Request, Response
 from exporter.registry import Registry
 
 JSON = [("Content-Type", "application/json")]

@@ -7,7 +7,8 @@ import http.client
 import threading
 from collections.abc import Iterator
 
-from exporter.http import Handler, HTTPServer
+from exporter.http import HTTPServer
+from exporter.messages import Handler
 
 
 @contextlib.contextmanager

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from exporter.http import MAX_HEAD, Request, Response
+from exporter.http import MAX_HEAD
+from exporter.messages import Request, Response
 from tests.exporter.serving import get, running
 
 BIG = b"x" * 8_000_000

@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.http import BUSY, Request, Response
+from exporter.http import BUSY
+from exporter.messages import Request, Response
 from tests import servers
 from tests.exporter.serving import running
 
