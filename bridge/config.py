@@ -200,6 +200,10 @@ def _scopes(scopes: tuple[str, ...]) -> str | None:
     return None
 
 
+def _at_most_tokens(tokens: tuple[Any, ...]) -> str | None:
+    return f"at most {MAX_TOKENS} tokens, got {len(tokens)}" if len(tokens) > MAX_TOKENS else None
+
+
 @dataclass(frozen=True)
 class TokenConfig:
     """One named token and the scopes it grants (see bridge.tokens). The value is given inline
@@ -223,7 +227,7 @@ class AuthConfig:
     # `<data_dir>/auth_token` at start-up: writes are never open.
     token: str | None = field(default=None, repr=False)
     # Named tokens with scopes (read, silence, admin, webhook), at most MAX_TOKENS.
-    tokens: tuple[TokenConfig, ...] = ()
+    tokens: tuple[TokenConfig, ...] = checked((), check=_at_most_tokens)
     # When true, reads (REST, WebSocket, SSE) also require a token with the `read` scope.
     protect_reads: bool = False
     # When true, every user write is 403 whatever the token; webhooks are still accepted.
@@ -244,7 +248,7 @@ class HttpConfig:
 class MetricsConfig:
     # Seconds a current snapshot is reused (single-flight) before Prometheus is asked again.
     cache_ttl: float = non_negative(1.0)
-    # Raw PromQL pass-through (/api/query, /api/query_range, raw WS subscriptions); needs the token.
+    # Raw PromQL pass-through (/api/query, /api/query_range, raw WS subscriptions); needs `admin`.
     raw_queries: bool = False
     # Extra or overriding catalog entries, by name.
     catalog: tuple[CatalogEntry, ...] = ()
@@ -490,8 +494,6 @@ def _validate_store(alerts: AlertsConfig, source: str) -> None:
 
 def _validate_tokens(auth: AuthConfig, source: str) -> None:
     """Token names are unique (they name who acted), and `default` is auth.token's when set."""
-    if len(auth.tokens) > MAX_TOKENS:
-        raise ConfigError(source, "auth.tokens", f"at most {MAX_TOKENS} tokens")
     names = {DEFAULT_NAME} if auth.token else set()
     for i, spec in enumerate(auth.tokens):
         if spec.name in names:
