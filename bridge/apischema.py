@@ -18,8 +18,9 @@ from bridge.params import MAX_PROMQL
 
 ERROR_STATUSES = {
     "400": "Bad request: a parameter is invalid (the detail names it), or Prometheus `bad_data`.",
-    "401": "A valid token is required.",
-    "403": "Forbidden (origin not allowed).",
+    "401": "A valid token is required (none, or not a configured one).",
+    "403": "Forbidden: the token lacks the scope this needs (`token 'NAME' lacks the 'SCOPE' "
+           "scope`), a write in read-only mode (auth.read_only), or the Origin is not allowed.",
     "404": "Not found (unknown metric lists the valid names).",
     "422": "Prometheus could not evaluate the query (`execution`).",
     "429": "This client's share is used up (e.g. streams.max_pollers_per_address).",
@@ -36,6 +37,12 @@ def ref(name: str) -> dict[str, str]:
 def ok(schema: str, description: str) -> dict[str, Any]:
     return {"description": description,
             "content": {"application/json": {"schema": ref(schema)}}}
+
+
+def scoped(scope: str) -> dict[str, Any]:
+    """An operation's token needs `scope` (bearer auth has no scopes in OpenAPI: an extension
+    says which, and the security requirement that a token is needed at all)."""
+    return {"security": [{"bearer": []}], "x-promwire-scope": scope}
 
 
 def errors(*codes: str) -> dict[str, Any]:

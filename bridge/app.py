@@ -15,6 +15,7 @@ from bridge.page import routes as page
 from bridge.selfmetrics import BridgeMetrics
 from bridge.streams import hub as streams
 from bridge.streams import sse, ws
+from bridge.tokens import TOKENS_KEY, TokenTable
 from bridge.upstream import alertmanager, prometheus
 
 # Each feature module exposes `setup(app)`: it adds its routes and its cleanup_ctx resources.
@@ -31,6 +32,7 @@ def create_app(config: BridgeConfig) -> web.Application:
     app.on_response_prepare.append(cors_headers)
     app[CONFIG_KEY] = config
     app[METRICS_KEY] = BridgeMetrics()
+    app[TOKENS_KEY] = TokenTable.from_config(config.auth)
     for feature in FEATURES:
         feature.setup(app)
     return app

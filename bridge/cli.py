@@ -24,6 +24,7 @@ from bridge import __version__
 from bridge.app import create_app
 from bridge.config import BridgeConfig, ConfigError, load_config
 from bridge.server import BridgeRunner
+from bridge.tokens import TOKENS_KEY, TokenTable
 
 log = logging.getLogger("bridge")
 
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default ./data)")
     p.add_argument("--auth-token", metavar="TOKEN", help="token for write endpoints "
                    "(default: read or create DATA_DIR/auth_token)")
+    p.add_argument("--read-only", action="store_const", const=True, default=None,
+                   help="refuse every user write with 403 whatever the token; Alertmanager "
+                   "webhooks are still accepted (auth.read_only)")
     p.add_argument("--log-level", metavar="LEVEL", help="debug, info, warning, error")
     p.add_argument("--alerts-store", metavar="STORE", help="where the alert log lives: sqlite "
                    "(default, DATA_DIR/alerts.db) or postgres (--database-url)")
@@ -58,11 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_token(config: BridgeConfig) -> BridgeConfig:
-    """Give the config a token: the configured one, else DATA_DIR/auth_token (created 0600).
+    """Give the config a token: the configured one(s), else DATA_DIR/auth_token (created 0600).
 
-    Writes are never open: a bridge started without a token makes one and says where it is.
+    Writes are never open: a bridge started without any token makes one and says where it is.
+    With `auth.tokens` and no `auth.token`, none is made: the operator chose who holds what.
     """
-    if config.auth.token:
+    if config.auth.token or config.auth.tokens:
         return config
     path = Path(config.data_dir) / "auth_token"
     if path.exists():
@@ -75,6 +80,14 @@ def resolve_token(config: BridgeConfig) -> BridgeConfig:
             f.write(token + "\n")
         log.info("no auth token configured; created %s", path)
     return dataclasses.replace(config, auth=dataclasses.replace(config.auth, token=token))
+
+
+def describe_auth(tokens: TokenTable, config: BridgeConfig) -> str:
+    """One log line: token names and scopes (never their values), read-only and read access."""
+    names = ", ".join(f"{name} [{' '.join(scopes)}]"
+                      for name, scopes in tokens.describe()) or "none"
+    return (f"tokens {names}; read_only {'on' if config.auth.read_only else 'off'}; "
+            f"reads {'need the read scope' if config.auth.protect_reads else 'open'}")
 
 
 def listen_socket(host: str, port: int) -> socket.socket:
@@ -97,6 +110,7 @@ async def serve(config: BridgeConfig, sock: socket.socket) -> None:
         host = f"[{host}]" if ":" in host else host
         log.info("promwire-bridge %s listening on http://%s:%d (prometheus %s)",
                  __version__, host, port, config.prometheus.url)
+        log.info("auth: %s", describe_auth(app[TOKENS_KEY], config))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -114,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "alertmanager_url": args.alertmanager_url,
         "data_dir": args.data_dir,
         "auth_token": args.auth_token,
+        "read_only": args.read_only,
         "log_level": args.log_level,
         "alerts_store": args.alerts_store,
         "database_url": args.database_url,

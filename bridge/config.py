@@ -7,6 +7,7 @@ file (or source), the key and what is wrong, so the CLI can exit 2 with one clea
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ import yaml
 
 from bridge.coercion import ASCII_INT, ConfigError, build, checked
 from bridge.metrics.entry import CatalogEntry
+from bridge.tokens import DEFAULT_NAME, SCOPES
 
 __all__ = ["BridgeConfig", "CatalogEntry", "ConfigError", "load_config", "parse_listen"]
 
@@ -170,13 +172,66 @@ class AlertmanagerConfig:
         return (ClusterConfig(DEFAULT_CLUSTER, (self.url,)),) if self.url else ()
 
 
+TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}")
+MAX_TOKENS = 64
+# A token as a header carries it: printable ASCII, no spaces (Bearer values are stripped).
+_TOKEN_VALUE = re.compile(r"[!-~]+")
+
+
+def _token_name(name: str) -> str | None:
+    if not TOKEN_NAME.fullmatch(name):
+        return f"expected 1-63 of A-Z a-z 0-9 _ . @ - starting with a letter or digit, got {name!r}"
+    return None
+
+
+def _token_value(token: str | None) -> str | None:
+    """Never echoes the value."""
+    if token is not None and not _TOKEN_VALUE.fullmatch(token):
+        return "must be non-empty printable ASCII without spaces"
+    return None
+
+
+def _scopes(scopes: tuple[str, ...]) -> str | None:
+    if not scopes:
+        return f"list at least one scope of {', '.join(SCOPES)}"
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        return f"unknown scope {unknown[0]!r} (valid: {', '.join(SCOPES)})"
+    return None
+
+
+def _at_most_tokens(tokens: tuple[Any, ...]) -> str | None:
+    return f"at most {MAX_TOKENS} tokens, got {len(tokens)}" if len(tokens) > MAX_TOKENS else None
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    """One named token and the scopes it grants (see bridge.tokens). The value is given inline
+    (`token`) or in a file (`token_file`, read once by `load_config`, stripped)."""
+
+    name: str = checked(check=_token_name)
+    scopes: tuple[str, ...] = checked(check=_scopes)
+    token: str | None = field(default=None, repr=False, metadata={"check": _token_value})
+    token_file: str | None = None
+
+    def problem(self) -> str | None:
+        if (self.token is None) == (self.token_file is None):
+            return f"token {self.name!r}: give exactly one of token and token_file"
+        return None
+
+
 @dataclass(frozen=True)
 class AuthConfig:
-    # Token for write endpoints (webhook, broadcast, raw queries). When unset, the bridge reads or
-    # creates `<data_dir>/auth_token` at start-up: writes are never open.
-    token: str | None = None
-    # When true, reads (REST, WebSocket, SSE) also require the token.
+    # Token for write endpoints (webhook, broadcast, raw queries): the token named "default",
+    # holding every scope. When unset and `tokens` is empty, the bridge reads or creates
+    # `<data_dir>/auth_token` at start-up: writes are never open.
+    token: str | None = field(default=None, repr=False)
+    # Named tokens with scopes (read, silence, admin, webhook), at most MAX_TOKENS.
+    tokens: tuple[TokenConfig, ...] = checked((), check=_at_most_tokens)
+    # When true, reads (REST, WebSocket, SSE) also require a token with the `read` scope.
     protect_reads: bool = False
+    # When true, every user write is 403 whatever the token; webhooks are still accepted.
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,7 +248,7 @@ class HttpConfig:
 class MetricsConfig:
     # Seconds a current snapshot is reused (single-flight) before Prometheus is asked again.
     cache_ttl: float = non_negative(1.0)
-    # Raw PromQL pass-through (/api/query, /api/query_range, raw WS subscriptions); needs the token.
+    # Raw PromQL pass-through (/api/query, /api/query_range, raw WS subscriptions); needs `admin`.
     raw_queries: bool = False
     # Extra or overriding catalog entries, by name.
     catalog: tuple[CatalogEntry, ...] = ()
@@ -311,6 +366,7 @@ SHORTCUTS: dict[str, str] = {
     "alertmanager_url": "alertmanager.url",
     "data_dir": "data_dir",
     "auth_token": "auth.token",
+    "read_only": "auth.read_only",
     "log_level": "log_level",
     "alerts_store": "alerts.store",
     "database_url": "alerts.database_url",
@@ -358,7 +414,9 @@ def load_config(
     config = build(BridgeConfig, data, path or "configuration", "")
     _validate(config, path or "configuration")
     _validate_store(config.alerts, path or "configuration")
-    return config
+    _validate_tokens(config.auth, path or "configuration")
+    return dataclasses.replace(config, auth=_read_token_files(config.auth, path or
+                                                              "configuration"))
 
 
 def _read_yaml(path: str) -> dict[str, Any]:
@@ -432,3 +490,41 @@ def _validate_store(alerts: AlertsConfig, source: str) -> None:
     if alerts.store == "sqlite" and alerts.database_url:
         raise ConfigError(source, "alerts.store", "is sqlite but alerts.database_url is set: "
                           "set alerts.store to postgres (or drop the URL)")
+
+
+def _validate_tokens(auth: AuthConfig, source: str) -> None:
+    """Token names are unique (they name who acted), and `default` is auth.token's when set."""
+    names = {DEFAULT_NAME} if auth.token else set()
+    for i, spec in enumerate(auth.tokens):
+        if spec.name in names:
+            taken = " (auth.token / --auth-token is the token named 'default')" \
+                if spec.name == DEFAULT_NAME and auth.token else ""
+            raise ConfigError(source, f"auth.tokens[{i}].name",
+                              f"{spec.name!r} is used twice{taken}")
+        names.add(spec.name)
+
+
+def _read_token_files(auth: AuthConfig, source: str) -> AuthConfig:
+    """Each `token_file` read now, so a missing or empty file stops the start with one line;
+    then no two names may share a value (a request would not say who it is)."""
+    specs = []
+    for i, spec in enumerate(auth.tokens):
+        if spec.token_file is not None:
+            key = f"auth.tokens[{i}].token_file"
+            try:
+                text = Path(spec.token_file).read_text().strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise ConfigError(source, key, f"cannot read {spec.token_file}: {reason}") \
+                    from None
+            if (problem := _token_value(text)) is not None:
+                raise ConfigError(source, key, f"the token in {spec.token_file} {problem}")
+            spec = dataclasses.replace(spec, token=text)
+        specs.append(spec)
+    owners: dict[str, str] = {auth.token: DEFAULT_NAME} if auth.token else {}
+    for i, spec in enumerate(specs):
+        other = owners.setdefault(spec.token or "", spec.name)
+        if other != spec.name:
+            raise ConfigError(source, f"auth.tokens[{i}]",
+                              f"{spec.name!r} has the same token as {other!r}")
+    return dataclasses.replace(auth, tokens=tuple(specs))

@@ -1,5 +1,8 @@
 """HTTP plumbing shared by every route: JSON answers, the error mapping, CORS, auth, Origin.
 
+Auth: `identify` says who a request's token belongs to (a `bridge.tokens.Principal`, kept under
+`PRINCIPAL_KEY`), `require_scope` refuses it 401/403 unless it holds the scope an endpoint needs.
+
 `error_middleware` is the single place where exceptions become HTTP answers: a `BridgeError`
 becomes its status and `{"error", "detail"}` body, aiohttp's own HTTP exceptions (404, 405, 413)
 get the same JSON shape, and anything unexpected is logged and answered 500 without a traceback.
@@ -11,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,16 +21,21 @@ from typing import Any
 from aiohttp import web
 
 from bridge.config import BridgeConfig
-from bridge.errors import BadRequest, BridgeError, Forbidden, Unauthorized
+from bridge.errors import BadRequest, BridgeError, Forbidden
 from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY
 from bridge.protocol import CLOSE_INTERNAL, CLOSE_POLICY
 from bridge.streams.connection import close_websocket
+from bridge.tokens import READ, TOKENS_KEY, WEBHOOK, Principal, check_scope
 
 log = logging.getLogger("bridge.http")
 
 # The streamed answer (WebSocket, SSE) whose status line `start_stream` has sent.
 STREAM_KEY = web.RequestKey("stream", web.StreamResponse)
+# Who is acting on the request (its token's Principal), once `identify` found one.
+PRINCIPAL_KEY = web.RequestKey("principal", Principal)
+# Methods that change nothing: the only ones `auth.read_only` lets through (webhooks aside).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -210,30 +217,35 @@ def request_token(request: web.Request) -> str | None:
     return token
 
 
-def require_token(request: web.Request) -> None:
-    """Raise Unauthorized unless the request carries the configured token.
+def identify(request: web.Request) -> Principal | None:
+    """Who the request's token belongs to (None: no token, or not one of ours). Looked up once
+    per request and kept under PRINCIPAL_KEY, where handlers read who is acting."""
+    if PRINCIPAL_KEY in request:
+        return request[PRINCIPAL_KEY]
+    principal = request.app[TOKENS_KEY].lookup(request_token(request))
+    if principal is not None:
+        request[PRINCIPAL_KEY] = principal
+    return principal
 
-    With no token configured, nothing matches: write endpoints are never open by accident.
+
+def require_scope(request: web.Request, scope: str) -> Principal:
+    """The acting Principal if its token holds `scope`: else 401 (no or unknown token) or 403
+    naming the scope. With `auth.read_only`, every write (a method other than GET/HEAD) but a
+    webhook is 403 whatever the token: Alertmanager's deliveries keep the alerts current.
+
+    With no token configured nothing matches: writes are never open by accident.
     """
-    expected = request.app[CONFIG_KEY].auth.token
-    given = request_token(request)
-    if not expected or given is None or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Unauthorized("a valid token is required (Authorization: Bearer <token>)")
-
-
-def has_token(request: web.Request) -> bool:
-    """Whether the request carries the configured token (raw queries need it)."""
-    try:
-        require_token(request)
-    except Unauthorized:
-        return False
-    return True
+    if (request.app[CONFIG_KEY].auth.read_only and scope != WEBHOOK
+            and request.method not in SAFE_METHODS):
+        raise Forbidden(f"read-only mode: this bridge refuses {request.method} "
+                        f"{request.path} (auth.read_only)")
+    return check_scope(identify(request), scope)
 
 
 def require_read_access(request: web.Request) -> None:
-    """Reads are open unless `auth.protect_reads` is set; then they need the token too."""
+    """Reads are open unless `auth.protect_reads` is set; then they need the `read` scope."""
     if request.app[CONFIG_KEY].auth.protect_reads:
-        require_token(request)
+        require_scope(request, READ)
 
 
 def check_origin(request: web.Request) -> None:

@@ -77,8 +77,11 @@ def base_document(version: str) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "promwire bridge", "version": version,
                  "description": "Prometheus and Alertmanager re-served as REST, WebSocket and "
-                 "SSE. Every error is JSON {\"error\", \"detail\"}. Reads need the token only "
-                 "with auth.protect_reads; writes always do."},
+                 "SSE. Every error is JSON {\"error\", \"detail\"}. Tokens carry scopes "
+                 "(read, silence, admin, webhook; `x-promwire-scope` names the one an "
+                 "operation needs): reads need a token with `read` only with "
+                 "auth.protect_reads; writes always need their scope, and with auth.read_only "
+                 "every write but the webhook is 403."},
         "components": {
             "schemas": {**SCHEMAS, "Health": HEALTH_SCHEMA},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -134,7 +137,7 @@ def _stub(path: str, method: str) -> dict[str, Any]:
     params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
               for name in re.findall(r"{(\w+)", path)]
     return {"summary": f"{method.upper()} {path}", "parameters": params,
-            "responses": {"200": {"description": "Success."}, **errors("400", "401", "404")}}
+            "responses": {"200": {"description": "Success."}, **errors("400", "401", "403", "404")}}
 
 
 async def _document_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.apischema import ok, param, ref
+from bridge.apischema import ok, param, ref, scoped
 from bridge.config import AlertsConfig
 
 LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
@@ -122,8 +122,10 @@ def filter_param(max_matchers: int) -> dict[str, Any]:
 
 
 SINCE = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+READ_401 = "A valid token is required (auth.protect_reads)."
+READ_403 = "The token lacks the `read` scope (auth.protect_reads)."
 BAD_FILTER = _errors(e400="A bad matcher or parameter (the detail says which).",
-                     e401="A valid token is required (auth.protect_reads).")
+                     e401=READ_401, e403=READ_403)
 STREAM = ("Frames: snapshot, alert (Alert event), heartbeat, resync, status (the alert store "
           "unreachable / back), error; see the README's alerts section. Resume with since + "
           "epoch.")
@@ -154,7 +156,9 @@ def paths(config: AlertsConfig) -> dict[str, Any]:
                                          "(alerts.history_concurrency): retry.")}}},
         "/api/alerts/webhook": {"post": {
             "summary": "Alertmanager webhook receiver (payload version 4).", "tags": ["alerts"],
-            "security": [{"bearer": []}],
+            "description": "Needs a token with the `webhook` scope; accepted in read-only mode "
+                           "too (auth.read_only), so the alerts stay current.",
+            **scoped("webhook"),
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": ref("AlertmanagerWebhook")}}},
             "responses": {
@@ -162,12 +166,14 @@ def paths(config: AlertsConfig) -> dict[str, Any]:
                 **_errors(e400="Malformed JSON, wrong version, a missing field or a bad type.",
                           e401="A valid token is required (Bearer, or Basic with it as "
                                "password).",
+                          e403="The token lacks the `webhook` scope.",
                           e408="The body did not arrive within http.body_timeout.",
                           e413="Body over alerts.max_body_bytes.",
                           e503="The store cannot write (locked, disk full): retry.")}}},
         "/api/ws/broadcast/alert": {"post": {
             "summary": "Store and broadcast a manual alert.", "tags": ["alerts"],
-            "security": [{"bearer": []}],
+            "description": "Needs a token with the `admin` scope; refused in read-only mode.",
+            **scoped("admin"),
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": ref("ManualAlert")}}},
             "responses": {
@@ -175,6 +181,8 @@ def paths(config: AlertsConfig) -> dict[str, Any]:
                                        "null)."},
                 **_errors(e400="Invalid body (the detail names the field).",
                           e401="A valid token is required.",
+                          e403="The token lacks the `admin` scope, or read-only mode "
+                               "(auth.read_only).",
                           e408="The body did not arrive within http.body_timeout.",
                           e413="Body too large.", e503="The store cannot write: retry.")}}},
         "/api/ws/ws/alerts": {"get": {
@@ -183,8 +191,9 @@ def paths(config: AlertsConfig) -> dict[str, Any]:
             "responses": {"101": {"description": "Switching to WebSocket. Bad parameters are "
                                                  "then an error frame and close 1008."},
                           **_errors(e400="A malformed Authorization or handshake header.",
-                                    e401="A valid token is required (auth.protect_reads).",
-                                    e403="Origin not allowed.",
+                                    e401=READ_401,
+                                    e403="Origin not allowed, or the token lacks the `read` "
+                                         "scope (auth.protect_reads).",
                                     e503="Too many alert subscribers.")}}},
         "/api/sse/alerts": {"get": {
             "summary": "Alert stream as server-sent events.", "tags": ["alerts"],
@@ -194,6 +203,7 @@ def paths(config: AlertsConfig) -> dict[str, Any]:
                                  {"type": "string", "pattern": "^.+:[0-9]{1,18}$"},
                                  where="header")],
             "responses": {"200": {"description": "text/event-stream of alert frames."},
-                          **BAD_FILTER, **_errors(e403="Origin not allowed.",
+                          **BAD_FILTER, **_errors(e403="Origin not allowed, or the token "
+                                                       "lacks the `read` scope.",
                                                   e503="Too many alert subscribers.")}}},
     }

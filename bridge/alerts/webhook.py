@@ -1,9 +1,11 @@
 """POST /api/alerts/webhook (Alertmanager) and POST /api/ws/broadcast/alert (manual alerts).
 
-Both need the token. The answer is 200 only after the events are committed (SQLite WAL with the
-configured `synchronous`); anything that prevents storing is 503, which Alertmanager retries —
-never a 4xx, which it would drop for good. Bad input is 400 naming the field, 401 without the
-token, 413 over `alerts.max_body_bytes`, 408 for a body not complete within `http.body_timeout`.
+The webhook needs a token with the `webhook` scope (accepted in read-only mode too), a manual
+alert one with `admin` (refused in read-only mode). The answer is 200 only after the events
+are committed (SQLite WAL with the configured `synchronous`); anything that prevents storing is
+503, which Alertmanager retries — never a 4xx, which it would drop for good. Bad input is 400
+naming the field, 401 without a known token, 403 without the scope, 413 over
+`alerts.max_body_bytes`, 408 for a body not complete within `http.body_timeout`.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from bridge.errors import (
     StorageUnavailable,
     Unauthorized,
 )
-from bridge.http import json_response, one_line, require_token
+from bridge.http import json_response, one_line, require_scope
 from bridge.keys import CONFIG_KEY, METRICS_KEY
+from bridge.tokens import ADMIN, WEBHOOK
 
 routes = web.RouteTableDef()
 
@@ -74,7 +77,7 @@ async def webhook(request: web.Request) -> web.Response:
     """Alertmanager's webhook_config target (payload version "4")."""
     metrics = request.app[METRICS_KEY]
     try:
-        require_token(request)
+        require_scope(request, WEBHOOK)
         data = await read_json(request, request.app[CONFIG_KEY].alerts.max_body_bytes)
         payload = parse_webhook(data)
         events = await request.app[STORE_KEY].record(payload.notices)
@@ -101,7 +104,7 @@ def _reply_seq(request: web.Request, events: list[Event]) -> int:
 async def broadcast_alert(request: web.Request) -> web.Response:
     """A manual alert (labels with alertname, annotations, status): stored and streamed like any
     other event, with source "manual" and Alertmanager's fingerprint of its labels."""
-    require_token(request)
+    require_scope(request, ADMIN)
     data = await read_json(request, request.app[CONFIG_KEY].alerts.max_body_bytes)
     notice = parse_manual(data)
     events = await request.app[STORE_KEY].record([notice])

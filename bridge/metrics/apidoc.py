@@ -17,6 +17,7 @@ from bridge.apischema import (
     ok,
     param,
     ref,
+    scoped,
 )
 
 INSTANCE = param("instance", "Only these instances (repeat the parameter or separate with "
@@ -33,7 +34,8 @@ RANGE_PARAMS = [
           "and stitched; above metrics.max_history_points the step is refused.",
           DURATION_SCHEMA),
 ]
-RAW = "Needs `metrics.raw_queries: true` (else 404) and the token (`Authorization: Bearer`)."
+RAW = ("Needs `metrics.raw_queries: true` (else 404) and a token with the `admin` scope "
+       "(`Authorization: Bearer`; 403 without the scope).")
 NUMBER = {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "+Inf", "-Inf"]}]}
 LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
 
@@ -83,37 +85,38 @@ SCHEMAS: dict[str, Any] = {
 PATHS: dict[str, Any] = {
     "/api/metrics": {"get": {
         "summary": "The metric catalog.",
-        "responses": {"200": ok("Catalog", "Every catalog metric."), **errors("401")}}},
+        "responses": {"200": ok("Catalog", "Every catalog metric."),
+                      **errors("401", "403")}}},
     "/api/metrics/current": {"get": {
         "summary": "Every catalog metric's current value per instance (cached, single-flight). "
                    "While Prometheus is unreachable: the last good snapshot with stale=true "
                    "(up to metrics.max_stale seconds old), else 503.",
         "parameters": [INSTANCE],
         "responses": {"200": ok("Snapshot", "The current snapshot."),
-                      **errors("401", "503", "504")}}},
+                      **errors("401", "403", "503", "504")}}},
     "/api/metrics/{name}": {"get": {
         "summary": "History of one catalog metric per instance.",
         "parameters": [param("name", "Catalog metric name (GET /api/metrics).", where="path",
                              required=True), *RANGE_PARAMS, INSTANCE],
         "responses": {"200": ok("History", "Points at the step."),
-                      **errors("400", "401", "404", "422", "502", "503", "504")}}},
+                      **errors("400", "401", "403", "404", "422", "502", "503", "504")}}},
     "/api/instances": {"get": {
         "summary": "Hosts scraped with the exporter (from `up`), up or down.",
         "responses": {"200": ok("Instances", "Targets."),
-                      **errors("401", "502", "503", "504")}}},
+                      **errors("401", "403", "502", "503", "504")}}},
     "/api/query": {"get": {
-        "security": [{"bearer": []}],
+        **scoped("admin"),
         "summary": f"Raw PromQL instant query. {RAW}",
         "parameters": [param("query", "PromQL.", PROMQL, required=True),
                        param("time", f"Evaluation time. {TIME} Default: now.", TIME_SCHEMA)],
         "responses": {"200": ok("PrometheusAnswer", "Prometheus' answer."),
-                      **errors("400", "401", "404", "422", "502", "503", "504")}}},
+                      **errors("400", "401", "403", "404", "422", "502", "503", "504")}}},
     "/api/query_range": {"get": {
-        "security": [{"bearer": []}],
+        **scoped("admin"),
         "summary": f"Raw PromQL range query. {RAW}",
         "parameters": [param("query", "PromQL.", PROMQL, required=True), *RANGE_PARAMS],
         "responses": {"200": ok("PrometheusAnswer", "Prometheus' answer (stitched matrix)."),
-                      **errors("400", "401", "404", "422", "502", "503", "504")}}},
+                      **errors("400", "401", "403", "404", "422", "502", "503", "504")}}},
 }
 
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bridge.config import MetricsConfig
 from bridge.errors import NotFound
-from bridge.http import json_response, require_read_access, require_token
+from bridge.http import json_response, require_read_access, require_scope
 from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY
 from bridge.metrics.catalog import CATALOG_KEY
@@ -22,6 +22,7 @@ from bridge.metrics.instances import InstanceLister
 from bridge.metrics.snapshot import SNAPSHOT_KEY, per_series
 from bridge.params import TimeRange, check_promql, parse_instances, parse_range, parse_time
 from bridge.protocol import CURRENT_PATH
+from bridge.tokens import ADMIN
 from bridge.upstream.prometheus import PROMETHEUS_KEY, QueryResult
 
 routes = web.RouteTableDef()
@@ -83,10 +84,11 @@ async def list_instances(request: web.Request) -> web.Response:
 
 
 def _require_raw(request: web.Request) -> str:
-    """Raw PromQL is off unless `metrics.raw_queries`; then it needs the token. Returns it."""
+    """Raw PromQL is off unless `metrics.raw_queries`; then it needs the `admin` scope (any
+    query, of any series, at any cost). Returns the query."""
     if not _metrics_config(request).raw_queries:
         raise NotFound("raw PromQL queries are disabled (set metrics.raw_queries: true)")
-    require_token(request)
+    require_scope(request, ADMIN)
     return check_promql(request.query.get("query", ""))
 
 

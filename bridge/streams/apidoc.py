@@ -13,7 +13,8 @@ from bridge.apischema import PROMQL, errors, param
 NON_EMPTY = {"type": "string", "minLength": 1, "pattern": r"[^,\s]"}
 
 TOKEN = param("token", "The auth token, for clients that cannot set Authorization (needed "
-              "with auth.protect_reads, and for raw query subscriptions). ASCII only.",
+              "with auth.protect_reads: the `read` scope; raw query subscriptions need "
+              "`admin`). ASCII only.",
               {"type": "string", "pattern": "^[\\u0000-\\u007f]*$"})
 
 PATHS: dict[str, Any] = {
@@ -44,8 +45,8 @@ PATHS: dict[str, Any] = {
             param("interval", "Seconds between frames, an ASCII decimal (from "
                   "streams.min_interval to 86400).", {"type": "number", "maximum": 86400}),
             param("delta", "Only changed samples after the first frame.", {"type": "boolean"}),
-            param("query", "Raw PromQL instead of catalog metrics (metrics.raw_queries and the "
-                           "token).", PROMQL),
+            param("query", "Raw PromQL instead of catalog metrics (metrics.raw_queries and a "
+                           "token with the `admin` scope).", PROMQL),
             TOKEN],
         "responses": {"200": {"description": "An endless text/event-stream.",
                               "content": {"text/event-stream": {"schema": {"type": "string"}}}},

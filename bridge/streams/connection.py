@@ -39,6 +39,7 @@ from aiohttp_sse import EventSourceResponse
 from bridge.config import StreamsConfig
 from bridge.protocol import CLOSE_POLICY, METRICS
 from bridge.streams.frames import NO_ID, Frame, ws_close_frame
+from bridge.tokens import Principal
 
 WRITE_LIMIT = 64 * 1024  # unsent bytes a transport may hold before frames wait in the queue
 MAX_CONTROL = 1000       # unsent control frames before a connection counts as stuck
@@ -82,13 +83,14 @@ class Owner(Protocol):
 class Connection:
     """A WebSocket stream client: its subscriptions and its bounded send queue."""
 
-    __slots__ = ("authed", "closed", "control", "explicit", "fmt", "hub", "pending", "remote",
-                 "status", "stream", "stuck_since", "subs", "transport")
+    __slots__ = ("closed", "control", "explicit", "fmt", "hub", "pending", "principal",
+                 "remote", "status", "stream", "stuck_since", "subs", "transport")
 
     def __init__(self, hub: Owner, transport: Any, fmt: int, *, stream: str = "metrics",
-                 authed: bool = False, remote: str = "") -> None:
+                 principal: Principal | None = None, remote: str = "") -> None:
         self.hub, self.transport, self.fmt = hub, transport, fmt
-        self.stream, self.authed = stream, authed
+        # Whose token the connection carried at connect (raw subscriptions need `admin`).
+        self.stream, self.principal = stream, principal
         self.remote = remote  # the client's address: the unit of the per-address poller budget
         self.subs: dict[str, Any] = {}  # id -> the owner's subscription (a Subscriber)
         self.pending: dict[Subscriber, bytes] | None = None  # None while empty: small conns
@@ -209,8 +211,9 @@ class SseConnection(Connection):
     __slots__ = ("wake",)
 
     def __init__(self, hub: Owner, transport: Any, fmt: int, *, stream: str = "metrics_sse",
-                 authed: bool = False, remote: str = "") -> None:
-        super().__init__(hub, transport, fmt, stream=stream, authed=authed, remote=remote)
+                 principal: Principal | None = None, remote: str = "") -> None:
+        super().__init__(hub, transport, fmt, stream=stream, principal=principal,
+                         remote=remote)
         self.wake = asyncio.Event()
 
     def _write(self, data: bytes) -> bool:

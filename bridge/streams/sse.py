@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
 from bridge.errors import BadRequest, Unavailable
-from bridge.http import check_origin, has_token, require_read_access, start_stream
+from bridge.http import check_origin, identify, require_read_access, start_stream
 from bridge.keys import CONFIG_KEY
 from bridge.metrics.catalog import CATALOG_KEY
 from bridge.params import parse_list, parse_number
@@ -58,14 +58,14 @@ async def metrics_events(request: web.Request) -> web.StreamResponse:
     require_read_access(request)
     config = request.app[CONFIG_KEY]
     hub = request.app[STREAMS_KEY]
-    authed = has_token(request)
+    principal = identify(request)
     req = parse_subscribe(subscribe_fields(request.query), catalog=request.app[CATALOG_KEY],
-                          config=config, authed=authed)
+                          config=config, principal=principal)
     remote = request.remote or ""
     hub.check_capacity(req.key, remote)
     if request.transport is None:  # the client already left: nobody to answer
         return web.Response()
-    conn = SseConnection(hub, request.transport, SSE, authed=authed, remote=remote)
+    conn = SseConnection(hub, request.transport, SSE, principal=principal, remote=remote)
     if not hub.register(conn):
         raise Unavailable("too many stream connections (streams.max_connections); retry later")
     resp = EventSourceResponse(ping_interval=config.streams.heartbeat or 15.0, send_timeout=None)

@@ -17,6 +17,7 @@ from bridge.metrics.catalog import Catalog
 from bridge.params import MAX_PROMQL
 from bridge.protocol import SUBSCRIBED
 from bridge.streams.frames import Frame, control
+from bridge.tokens import ADMIN, Principal, check_scope
 
 MAX_ID_LENGTH = 64
 MAX_INSTANCES = 100
@@ -51,8 +52,8 @@ class SubscribeRequest:
 
 
 def parse_subscribe(msg: dict[str, Any], *, catalog: Catalog, config: BridgeConfig,
-                    authed: bool) -> SubscribeRequest:
-    """Validate a subscribe request; `authed` says whether the connection carried the token."""
+                    principal: Principal | None) -> SubscribeRequest:
+    """Validate a subscribe request; `principal` is whose token the connection carried."""
     unknown = sorted(set(msg) - FIELDS)
     if unknown:
         raise BadRequest(f"unknown field(s) {', '.join(unknown)}; a subscribe takes "
@@ -65,7 +66,7 @@ def parse_subscribe(msg: dict[str, Any], *, catalog: Catalog, config: BridgeConf
     instances = _instances(msg.get("instances"))
     query = msg.get("query")
     if query is not None:
-        _check_raw(query, msg, config, authed, delta, instances)
+        _check_raw(query, msg, config, principal, delta, instances)
         return SubscribeRequest(sub_id, PollerKey(query=query, interval=interval))
     metrics = _metrics(msg.get("metrics"), catalog)
     return SubscribeRequest(sub_id, PollerKey(metrics=metrics, instances=instances,
@@ -109,8 +110,9 @@ def _metrics(value: Any, catalog: Catalog) -> tuple[str, ...]:
     return tuple(name for name in catalog.names if name in wanted)  # catalog order: one key
 
 
-def _check_raw(query: Any, msg: dict[str, Any], config: BridgeConfig, authed: bool,
-               delta: bool, instances: tuple[str, ...] | None) -> None:
+def _check_raw(query: Any, msg: dict[str, Any], config: BridgeConfig,
+               principal: Principal | None, delta: bool,
+               instances: tuple[str, ...] | None) -> None:
     if not isinstance(query, str) or not query.strip():
         raise BadRequest(f"query must be a non-empty PromQL string, got {query!r:.80}")
     if len(query) > MAX_PROMQL:
@@ -122,6 +124,7 @@ def _check_raw(query: Any, msg: dict[str, Any], config: BridgeConfig, authed: bo
         raise BadRequest("raw query subscriptions take no delta or instances (filter in PromQL)")
     if not config.metrics.raw_queries:
         raise Forbidden("raw PromQL subscriptions are disabled (metrics.raw_queries: false)")
-    if not authed:
-        raise Unauthorized("raw PromQL subscriptions need the token on connect "
-                           "(Authorization: Bearer <token> or ?token=)")
+    if principal is None:
+        raise Unauthorized("raw PromQL subscriptions need a token with the 'admin' scope on "
+                           "connect (Authorization: Bearer <token> or ?token=)")
+    check_scope(principal, ADMIN)

@@ -18,7 +18,7 @@ import msgpack
 from aiohttp import WSMsgType, web
 
 from bridge.errors import BadRequest, BridgeError, NotFound
-from bridge.http import check_origin, has_token, require_read_access, start_stream
+from bridge.http import check_origin, identify, require_read_access, start_stream
 from bridge.keys import CONFIG_KEY
 from bridge.metrics.catalog import CATALOG_KEY
 from bridge.protocol import (
@@ -53,7 +53,7 @@ async def metrics_socket(request: web.Request) -> web.StreamResponse:
     check_origin(request)
     require_read_access(request)
     fmt = wire_format(request)
-    authed = has_token(request)  # before the upgrade: a malformed header is an HTTP 400
+    principal = identify(request)  # before the upgrade: a malformed header is an HTTP 400
     hub = request.app[STREAMS_KEY]
     streams = request.app[CONFIG_KEY].streams
     ws = web.WebSocketResponse(protocols=(MSGPACK_PROTOCOL,), compress=False,
@@ -64,7 +64,7 @@ async def metrics_socket(request: web.Request) -> web.StreamResponse:
         return ws
     if ws.ws_protocol == MSGPACK_PROTOCOL:
         fmt = WS_MSGPACK
-    conn = Connection(hub, request.transport, fmt, authed=authed, remote=request.remote or "")
+    conn = Connection(hub, request.transport, fmt, principal=principal, remote=request.remote or "")
     if not hub.register(conn):
         await close_websocket(request, ws, CLOSE_TRY_AGAIN, "too many stream connections")
         return ws
@@ -130,7 +130,7 @@ def _subscribe(app: web.Application, hub: StreamHub, conn: Connection,
                msg: dict[str, Any]) -> None:
     config = app[CONFIG_KEY]
     req = parse_subscribe(msg, catalog=app[CATALOG_KEY], config=config,
-                          authed=conn.authed)
+                          principal=conn.principal)
     ends_default = not conn.explicit and DEFAULT_ID in conn.subs
     if req.id in conn.subs and not (ends_default and req.id == DEFAULT_ID):
         raise BadRequest(f"subscription id {req.id!r} is already in use on this connection; "

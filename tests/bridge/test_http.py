@@ -18,7 +18,7 @@ from bridge.http import (
     error_middleware,
     one_line,
     require_read_access,
-    require_token,
+    require_scope,
     start_stream,
 )
 from tests.bridge.rawhttp import OP_CLOSE, Reply, http_request, parse, upgrade, ws_frame
@@ -28,7 +28,7 @@ probe = web.RouteTableDef()
 
 @probe.post("/_test/write")
 async def write(request: web.Request) -> web.Response:
-    require_token(request)
+    require_scope(request, "admin")
     await request.read()
     return web.json_response({"ok": True})
 

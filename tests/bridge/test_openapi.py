@@ -74,6 +74,25 @@ async def test_rest_endpoints_are_documented_in_detail(document):
                                          "warnings"}
 
 
+async def test_every_operation_that_takes_a_token_can_answer_403(document):
+    """A token is checked for a scope (bridge.http.require_scope): wherever a 401 can happen,
+    so can a 403 naming the scope; the operations that always need one name it."""
+    doc, app = document
+    for path, method in openapi.app_routes(app):
+        responses = doc["paths"][path][method]["responses"]
+        assert "401" not in responses or "403" in responses, (method, path)
+    scopes = {(path, method): operation.get("x-promwire-scope")
+              for path, operations in doc["paths"].items()
+              for method, operation in operations.items()}
+    assert scopes[("/api/alerts/webhook", "post")] == "webhook"
+    assert scopes[("/api/ws/broadcast/alert", "post")] == "admin"
+    assert scopes[("/api/query", "get")] == scopes[("/api/query_range", "get")] == "admin"
+    for (path, method), scope in scopes.items():
+        if scope is not None:
+            assert doc["paths"][path][method]["security"] == [{"bearer": []}], path
+            assert "403" in doc["paths"][path][method]["responses"], path
+
+
 async def test_features_can_document_their_routes(aiohttp_client, tmp_path):
     app = create_app(BridgeConfig(data_dir=str(tmp_path)))
 

@@ -11,7 +11,7 @@ import msgpack
 import pytest
 from aiohttp import WSMsgType
 
-from bridge.config import AuthConfig, MetricsConfig
+from bridge.config import AuthConfig, MetricsConfig, TokenConfig
 from bridge.metrics.catalog import BUILTIN
 from bridge.streams import ws as ws_module
 from bridge.streams.hub import STREAMS_KEY
@@ -174,6 +174,21 @@ async def test_raw_query_needs_the_switch_and_the_token(aiohttp_client, tmp_path
         frame = await next_of(ws, "metrics")
         assert frame["id"] == "r1" and frame["query"] == "up"
         assert frame["resultType"] == "vector" and frame["result"][0]["metric"]
+
+
+async def test_raw_query_needs_the_admin_scope(aiohttp_client, tmp_path) -> None:
+    """A token without `admin` may stream catalog metrics, not raw PromQL (403 naming it)."""
+    viewer = TokenConfig(name="viewer", token="v1ew", scopes=("read",))
+    app = make_app(FakeFetch(), tmp_path, metrics=MetricsConfig(raw_queries=True),
+                   auth=AuthConfig(token=TOKEN, tokens=(viewer,)))
+    client = await aiohttp_client(app)
+    async with client.ws_connect("/api/ws/ws", headers={"Authorization": "Bearer v1ew"}) as ws:
+        await ws.send_json({"type": "subscribe", "id": "r1", "query": "up"})
+        error = await next_of(ws, "error")
+        assert (error["id"], error["error"], error["detail"]) == (
+            "r1", "forbidden", "token 'viewer' lacks the 'admin' scope")
+        await ws.send_json({"type": "subscribe", "id": "c1", "metrics": ["cpu"]})
+        assert (await next_of(ws, "subscribed"))["id"] == "c1"
 
 
 async def test_raw_query_rejected_by_prometheus_ends_its_subscription(
