@@ -55,8 +55,8 @@ def test_page_shows_the_host_live(open_page, bridge, node_stack):
     assert page.evaluate(tile_js(node_stack.exporter_target))["badge"] == "up"
     # Live: new frames keep arriving (1 s interval) and feed the tile's chart.
     page.wait_for(f"{STATE_JS}.timestamp > {state['timestamp']}", WAIT, "a newer frame")
-    assert page.websocket_urls() == [bridge.url.replace("http", "ws") + "/api/ws/ws",
-                                     bridge.url.replace("http", "ws") + "/api/ws/ws/alerts"]
+    ws = bridge.url.replace("http", "ws")
+    assert page.websocket_urls() == [ws + "/api/ws/ws", ws + "/api/ws/ws/alerts?state=all"]
     assert page.problems(network=True) == []
 
 
@@ -153,7 +153,8 @@ def test_page_reconnects_after_a_bridge_restart_and_resumes_alerts(open_page, no
         assert page.evaluate("window.__samePage") == "no reload"
         # The alert stream resumed from where it was: ?since=<last seq>&epoch=<the log's>.
         epoch = before["event"]["epoch"]
-        resumed = [url for url in page.websocket_urls() if "/api/ws/ws/alerts?" in url]
+        resumed = [url for url in page.websocket_urls() if "/api/ws/ws/alerts?" in url
+                   and "since=" in url]
         assert resumed and all(f"epoch={epoch}" in url for url in resumed)
         assert f"since={before['seq']}" in resumed[-1]
         # The only failures were connections refused while the bridge was down.
