@@ -111,3 +111,31 @@ def wait_host_values(page: Page, instance: str) -> dict[str, Any]:
     return page.wait_for(f"""(() => {{ const t = {tile_js(instance)};
         return t && t.cpu !== null && t.memory !== null && t.disk !== null ? t : null; }})()""",
                          WAIT, f"numeric values for {instance}")
+
+
+# Elements sticking out of the viewport, and words of the alert list drawn on more than one line
+# (the client rects of a Range over one word: a word broken mid-word has two). A line may
+# still end after a hyphen ("db-" / "primary"), as in print.
+LAYOUT_JS = """(() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll("body *")].filter((el) => {
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && (box.right > width + 0.5 || box.left < -0.5);
+  }).map((el) => `${el.tagName}.${el.className}`);
+  const broken = [];
+  const walker = document.createTreeWalker(document.getElementById("alerts-section"),
+                                           NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const re = /[^\\s-]+-*/g;
+    for (let m = re.exec(node.data); m; m = re.exec(node.data)) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0)
+        .map((r) => Math.round(r.top)));
+      if (tops.size > 1) broken.push(m[0]);
+    }
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, width, wide, broken,
+          alerts: document.querySelectorAll("#alerts-body li.alert").length};
+})()"""

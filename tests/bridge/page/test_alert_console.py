@@ -7,8 +7,7 @@ The bridge on this branch sends alerts without cluster/state/ack (the page treat
 cluster "default", state "active") and has no silences or ack endpoints yet: the actions are
 tested up to the request the page sends and the error it shows, compared with what the same
 request gets from the bridge directly, so the tests hold once the endpoints exist. The contract's
-new frame shapes (suppressed events, silence events with acks, several clusters) are fed to the
-page's own modules, imported in the browser.
+new frame shapes are fed to the page's own modules in test_alert_modules.py.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from tests import servers
 from tests.bridge.page.helpers import (
     ALERTS_JS,
     GROUPS_JS,
+    LAYOUT_JS,
     TOKEN,
     WAIT,
     post_alert,
@@ -211,6 +212,35 @@ def test_token_is_kept_for_the_tab_only_and_actions_show_the_apis_answer(open_pa
         resolve(bridge, labels)
 
 
+ARTIFACTS = Path(__file__).resolve().parents[3] / ".artifacts"
+
+
+def test_phone_width_fits_the_actions_and_the_open_form(open_page, bridge):
+    labels = {"alertname": "ConsolePhoneFilesystemAlmostFull", "severity": "critical",
+              "instance": "db-primary-01.internal:9100", "mountpoint": "/var/lib/postgresql"}
+    page = open_page("about:blank")
+    page.viewport(360, 740, mobile=True)
+    page.goto(bridge.url + "/")
+    wait_live(page)
+    post_alert(bridge, labels, annotations={"summary": "Filesystem is 93.5% full."})
+    try:
+        page.evaluate(f"""sessionStorage.setItem("promwire-token", {json.dumps(TOKEN)})""")
+        page.goto(bridge.url + "/")
+        page.wait_for(f"{ROWS_JS}[0]?.actions.length === 2", WAIT, "the actions")
+        page.click("#alerts-body li.alert .actions [data-action='silence']")
+        page.click("#silences-toggle")
+        page.wait_for("document.querySelector('#alert-action textarea') && (document"
+                      ".getElementById('silences-error').textContent || document"
+                      ".getElementById('silence-list').children.length)", WAIT, "form and view")
+        layout = page.evaluate(LAYOUT_JS)
+        assert layout["scrollWidth"] <= 360 and layout["wide"] == [], layout
+        assert layout["broken"] == []
+        page.screenshot(ARTIFACTS / "page-console-phone.png")
+        assert page.problems() == []
+    finally:
+        resolve(bridge, labels)
+
+
 def test_silences_view_loads_when_opened_and_shows_the_answer(open_page, bridge):
     page = open_page(bridge.url + "/")
     wait_live(page)
@@ -226,103 +256,6 @@ def test_silences_view_loads_when_opened_and_shows_the_answer(open_page, bridge)
                              "the silences error")
         assert text == f"Could not list the silences: {error_text(status, answer)}"
     assert page.sent("/api/silences")[0]["url"].endswith("/api/silences?state=active")
-    assert page.problems() == []
-
-
-# The page's modules fed the contract's frames: several clusters, suppressed events, silence
-# events carrying acks, and what counts as a new alert for notifications.
-STORE_JS = """(async () => {
-  const { AlertStore, category } = await import("./static/alerts.js");
-  const news = [], silences = [];
-  const store = new AlertStore({ onNew: (a) => news.push(`${a.cluster}/${a.labels.alertname}`),
-                                 onSilence: (f) => silences.push(f.event) });
-  const alert = (name, extra = {}) => ({ fingerprint: `fp-${name}`, status: "firing",
-    labels: { alertname: name, severity: "critical" }, ...extra });
-  const ev = (seq, event, a, status = "firing") => ({ type: "alert", seq, epoch: "E", event,
-    status, alert: a });
-  const view = () => [...store.values()].map((a) => [a.cluster, a.fingerprint, category(a),
-    a.ack ? `${a.ack.by}:${a.ack.comment}:${a.ack.silenceID}` : null]).sort();
-  store.frame({ type: "snapshot", epoch: "E", seq: 1, alerts: [alert("Old"),
-    alert("Twin", { cluster: "eu" }), alert("Twin", { cluster: "us", state: "suppressed",
-      silencedBy: ["s0"] })] });
-  const atLoad = view();
-  store.frame(ev(2, "firing", alert("New", { cluster: "eu" })));
-  store.frame(ev(2, "firing", alert("New", { cluster: "eu" })));   // a repeat: ignored
-  store.frame(ev(3, "updated", alert("Old")));
-  store.frame(ev(4, "suppressed", alert("Old", { state: "suppressed", silencedBy: ["s1"] })));
-  store.frame(ev(5, "firing", alert("Quiet", { state: "suppressed" })));
-  const sil = (seq, event, state) => ({ type: "silence", seq, epoch: "E", event, silence: {
-    cluster: "eu", id: "ack1", createdBy: "alice", comment: "ACK! on it", state,
-    startsAt: "2026-12-03T10:00:00Z", endsAt: "2026-12-03T11:00:00Z",
-    ack: { fingerprint: "fp-New" } } });
-  store.frame(sil(6, "created", "active"));
-  const acked = view();
-  store.frame(ev(7, "refired", alert("Old", { state: "active" })));
-  store.frame(sil(8, "expired", "expired"));
-  store.frame(ev(9, "resolved", alert("Twin", { cluster: "eu" }), "resolved"));
-  const resumeAt = store.resume();
-  store.frame({ type: "heartbeat", seq: 12 });
-  store.frame({ type: "snapshot", epoch: "F", seq: 3, alerts: [alert("Old"), alert("Later")] });
-  return { atLoad, acked, end: view(), news, silences, resumeAt, resume: store.resume(),
-           fresh: new AlertStore({}).resume() };
-})()"""
-
-
-def test_alert_store_follows_the_contracts_frames(open_page, bridge):
-    page = open_page(bridge.url + "/")
-    result = page.evaluate(STORE_JS)
-    assert result["atLoad"] == [["default", "fp-Old", "active", None],
-                                ["eu", "fp-Twin", "active", None],
-                                ["us", "fp-Twin", "suppressed", None]]
-    assert ["eu", "fp-New", "acked", "alice:on it:ack1"] in result["acked"]
-    assert ["default", "fp-Old", "suppressed", None] in result["acked"]
-    assert result["end"] == [["default", "fp-Later", "active", None],
-                             ["default", "fp-Old", "active", None]]
-    # New: firing and refired events of active alerts, and a later snapshot's newcomers; never
-    # the first snapshot, an update, a repeat, or an alert already suppressed.
-    assert result["news"] == ["eu/New", "default/Old", "default/Later"]
-    assert result["silences"] == ["created", "expired"]
-    assert result["resumeAt"] == {"state": "all", "since": 9, "epoch": "E"}
-    assert result["resume"] == {"state": "all", "since": 3, "epoch": "F"}
-    assert result["fresh"] == {"state": "all"}
-    assert page.problems() == []
-
-
-SILENCES_JS = """(async () => {
-  const { Silences, matcherText } = await import("./static/silences.js");
-  const { labelMatchers } = await import("./static/actions.js");
-  const node = (tag) => document.createElement(tag);
-  const parts = { section: node("section"), toggle: node("button"), body: node("div"),
-    list: node("ul"), count: node("span"), error: node("p"), state: node("select"),
-    refresh: node("button") };
-  const view = new Silences(parts);
-  const m = (name, value, isRegex = false, isEqual = true) => ({ name, value, isRegex, isEqual });
-  view.render([
-    { cluster: "eu", id: "s1", state: "active", createdBy: "bob", comment: "deploy",
-      matchers: [m("alertname", "A"), m("instance", "web-.*", true)],
-      matches: [{ cluster: "eu", fingerprint: "f1" }], matchesNothing: false, ack: null },
-    { cluster: "us", id: "s2", state: "active", createdBy: "carol", comment: "old",
-      matchers: [m("job", "x", false, false), m("env", "dev|test", true, false)],
-      matches: [], matchesNothing: true, ack: null },
-  ]);
-  return {
-    count: parts.count.textContent,
-    rows: [...parts.list.children].map((li) => [li.dataset.id, li.dataset.matchesNothing,
-      li.querySelector(".matchers").textContent,
-      (li.querySelector(".flag") ?? li.querySelector(".matches")).textContent]),
-    labels: labelMatchers({ severity: "critical", alertname: 'say "hi"', a: "b\\\\c" }),
-  };
-})()"""
-
-
-def test_silences_view_flags_silences_that_match_nothing(open_page, bridge):
-    page = open_page(bridge.url + "/")
-    result = page.evaluate(SILENCES_JS)
-    assert result["count"] == "2 · 1 match nothing"
-    assert result["rows"] == [
-        ["s1", "false", '{alertname="A", instance=~"web-.*"}', "matches 1 alert"],
-        ["s2", "true", '{job!="x", env!~"dev|test"}', "matches nothing"]]
-    assert result["labels"] == ['alertname="say \\"hi\\""', 'a="b\\\\c"', 'severity="critical"']
     assert page.problems() == []
 
 
