@@ -48,7 +48,7 @@ export class Actions {
   buttons(alert) {
     const name = alert.labels?.alertname ?? "";
     const button = (kind, text, run) => {
-      const node = h("button", { type: "button", class: `action ${kind}`, "data-action": kind,
+      const node = h("button", { type: "button", class: `action action-${kind}`, "data-action": kind,
         title: `${text} ${name}`, text });
       node.addEventListener("click", run);
       return node;

@@ -82,7 +82,7 @@ export class Silences {
     const canExpire = writeToken() && silence.state !== "expired";
     let expire = null;
     if (canExpire) {
-      expire = h("button", { type: "button", class: "action expire", "data-action": "expire", text: "expire" });
+      expire = h("button", { type: "button", class: "action action-expire", "data-action": "expire", text: "expire" });
       expire.addEventListener("click", () => this.expire(silence, expire));
     }
     return h("li", { class: "silence", "data-id": silence.id, "data-cluster": silence.cluster,
