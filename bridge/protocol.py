@@ -42,6 +42,7 @@ ERROR = "error"
 ALERT = "alert"
 SNAPSHOT = "snapshot"
 RESYNC = "resync"
+SILENCE = "silence"  # a silence created, updated or expired (same seq log as alert events)
 
 # --- WebSocket close codes (RFC 6455 §7.4.1) -------------------------------------------------
 CLOSE_NORMAL = 1000

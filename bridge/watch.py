@@ -2,9 +2,12 @@
 firing alerts — that reconnects by itself and shows its connection state.
 
 `--once` prints one snapshot and exits 0, or exits 1 with one line when it cannot get one;
-`--json` prints frames as JSON lines for piping. Several bridges (replicas) may be given, as
-`URL,URL` or `--bridge URL` repeated: the streams rotate through them on reconnect, and `--once`
-asks each in turn until one answers. It is a consumer like any other: it uses only
+`--json` prints frames as JSON lines for piping. Alerts show their cluster and state (active,
+silenced, inhibited, acked by whom). `--ack FINGERPRINT --comment TEXT` acknowledges an alert
+instead (POST /api/alerts/{fingerprint}/ack) and prints the ack or the API's error (exit 1).
+Several bridges (replicas) may be given, as `URL,URL` or `--bridge URL` repeated: the streams
+rotate through them on reconnect, and `--once` (and `--ack`, while none answers) asks each in
+turn until one answers. It is a consumer like any other: it uses only
 `bridge.client`, never the bridge's server modules.
 """
 
@@ -22,11 +25,18 @@ import urllib.request
 from typing import Any, TextIO
 
 from bridge import __version__
-from bridge.client import AlertsClient, FetchError, MetricsFetcher, MetricsWebSocketClient
+from bridge.client import (
+    ActionError,
+    AlertsClient,
+    FetchError,
+    MetricsFetcher,
+    MetricsWebSocketClient,
+    ack,
+)
 from bridge.client.common import DEFAULT_URL, auth_headers, endpoints
 from bridge.client.reconnect import MAX_BRIDGES
 from bridge.protocol import ALERTS_PATH, DEFAULT_ID, METRICS, METRICS_WS_PATH, SNAPSHOT
-from bridge.watchview import render
+from bridge.watchview import fmt_time, render
 
 CLEAR = "\x1b[H\x1b[2J"
 
@@ -48,9 +58,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help="token, when the bridge protects reads")
     p.add_argument("--no-alerts", action="store_true", help="do not follow the alert stream")
     p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
-                   help="per-request timeout for --once (default 5)")
+                   help="per-request timeout for --once and --ack (default 5)")
+    acks = p.add_argument_group("acknowledge an alert (instead of watching)")
+    acks.add_argument("--ack", metavar="FINGERPRINT",
+                      help="acknowledge this alert (as in /api/alerts), then exit")
+    acks.add_argument("--comment", metavar="TEXT",
+                      help="why, or who is on it (required with --ack)")
+    acks.add_argument("--duration", metavar="DURATION",
+                      help="how long the ack holds, e.g. 30m or 2h (bridge default 1h, at most "
+                      "24h)")
+    acks.add_argument("--cluster", metavar="NAME",
+                      help="the alert's Alertmanager cluster, when its fingerprint fires in more "
+                      "than one")
     p.add_argument("--version", action="version", version=f"promwire-watch {__version__}")
     return p
+
+
+def check_ack_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--comment, --duration and --cluster belong to --ack, which needs a comment (exit 2)."""
+    if args.ack is None:
+        extra = [f"--{name}" for name in ("comment", "duration", "cluster")
+                 if getattr(args, name) is not None]
+        if extra:
+            parser.error(f"{', '.join(extra)} only go with --ack")
+    elif not (args.comment or "").strip():
+        parser.error("--ack needs --comment TEXT")
 
 
 def bridge_urls(args: argparse.Namespace) -> list[str]:
@@ -66,8 +98,10 @@ def bridge_urls(args: argparse.Namespace) -> list[str]:
 
 def fetch_alerts(base: str, token: str | None, timeout: float
                  ) -> tuple[dict[str, Any] | None, str]:
-    """GET /api/alerts ({"epoch", "seq", "alerts"}): (answer, "") or (None, why not)."""
-    request = urllib.request.Request(base + ALERTS_PATH, headers=auth_headers(token))
+    """GET /api/alerts?state=all ({"epoch", "seq", "alerts"}, silenced and inhibited ones
+    included): (answer, "") or (None, why not)."""
+    request = urllib.request.Request(base + ALERTS_PATH + "?state=all",
+                                     headers=auth_headers(token))
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             data = json.loads(response.read())
@@ -114,6 +148,26 @@ def once(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def acknowledge(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Post the ack; print it (or, with --json, the silence as JSON) and exit 0, or print the
+    API's error (or why no bridge answered) and exit 1."""
+    try:
+        silence = ack(bridge_urls(args), args.ack, args.comment, duration=args.duration,
+                      cluster=args.cluster, token=args.token, timeout=args.timeout)
+    except ActionError as exc:
+        print(f"promwire-watch: ack failed: {exc}", file=err)
+        return 1
+    if args.json:
+        out.write(json.dumps({"silence": silence}) + "\n")
+    else:
+        ends = silence.get("endsAt")
+        out.write(f"acked {args.ack} in cluster {silence.get('cluster') or 'default'}"
+                  + (f" until {fmt_time(ends)}" if ends else "")
+                  + f" (silence {silence.get('id', '?')})\n")
+    out.flush()
+    return 0
+
+
 class LiveView:
     """Keeps the latest state of both streams and redraws (or prints JSON lines) on change."""
 
@@ -122,7 +176,9 @@ class LiveView:
         self.out, self.as_json = out, as_json
         self.tty = out.isatty()
         self.metrics = MetricsWebSocketClient(url, token=token, typed=False)
-        self.alerts: AlertsClient | None = AlertsClient(url, token=token) if alerts else None
+        # state=all: silenced, inhibited and acked alerts too, each shown with its state.
+        self.alerts: AlertsClient | None = (AlertsClient(url, token=token, state="all")
+                                            if alerts else None)
         self.states = {"metrics": "connecting"}
         if self.alerts is not None:
             self.states["alerts"] = "connecting"
@@ -231,7 +287,9 @@ async def live(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_ack_args(parser, args)
     try:
         urls = bridge_urls(args)
         if len(urls) > MAX_BRIDGES:
@@ -242,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"promwire-watch: {exc}", file=sys.stderr)
         return 2
     try:
+        if args.ack is not None:
+            return acknowledge(args, sys.stdout, sys.stderr)
         if args.once:
             return once(args, sys.stdout, sys.stderr)
         return asyncio.run(live(args, sys.stdout))

@@ -2,7 +2,10 @@
 
 Pure functions from data to text, so the view is tested without a terminal or a bridge.
 One row per host (the `instance` label): CPU and memory in percent, the fullest disk with its
-mount point, network receive/transmit summed over interfaces, and the 1-minute load.
+mount point, network receive/transmit summed over interfaces, and the 1-minute load. One row per
+firing alert, with its cluster ("default" when the bridge sends none) and state: active,
+silenced, inhibited (Alertmanager's suppressed, by a silence or an inhibition) or acked, each
+ack then spelled out on a line of its own (by whom, since when, why).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from bridge.client.buffer import sample_value
@@ -122,8 +126,41 @@ def snapshot_lines(snapshot: Mapping[str, Any] | None, now: float | None = None)
     return lines
 
 
+def alert_state(alert: Mapping[str, Any]) -> str:
+    """acked, silenced, inhibited, suppressed (neither said) or active."""
+    if alert.get("ack"):
+        return "acked"
+    if alert.get("state") != "suppressed":
+        return "active"
+    if alert.get("silencedBy"):
+        return "silenced"
+    return "inhibited" if alert.get("inhibitedBy") else "suppressed"
+
+
+def fmt_time(text: Any) -> str:
+    """An RFC 3339 time as local `YYYY-MM-DD HH:MM:SS`; anything else as given."""
+    try:
+        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return str(text)
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def ack_line(alert: Mapping[str, Any]) -> str:
+    """`acked HostDown (a:9100, cluster eu) by alice since ... until ...: on it`."""
+    labels, ack = alert.get("labels") or {}, alert.get("ack") or {}
+    where = [labels["instance"]] if labels.get("instance") else []
+    where.append(f"cluster {alert.get('cluster') or 'default'}")
+    line = f"acked {labels.get('alertname', '-')} ({', '.join(where)}) by {ack.get('by') or '?'}"
+    if ack.get("since"):
+        line += f" since {fmt_time(ack['since'])}"
+    if ack.get("until"):
+        line += f" until {fmt_time(ack['until'])}"
+    return line + (f": {ack['comment']}" if ack.get("comment") else "")
+
+
 def alert_lines(alerts: Iterable[Mapping[str, Any]] | None, note: str = "") -> list[str]:
-    """The firing alerts, most severe first."""
+    """The firing alerts, most severe first, then what each ack says."""
     if alerts is None:
         return [f"alerts: {note or 'unavailable'}"]
     firing = [a for a in alerts if a.get("status", "firing") == "firing"]
@@ -136,11 +173,13 @@ def alert_lines(alerts: Iterable[Mapping[str, Any]] | None, note: str = "") -> l
         labels = alert.get("labels") or {}
         annotations = alert.get("annotations") or {}
         rows.append([labels.get("severity", "-"), labels.get("alertname", "-"),
-                     labels.get("instance", "-"), str(alert.get("startsAt") or "-"),
+                     str(alert.get("cluster") or "default"), labels.get("instance", "-"),
+                     alert_state(alert), str(alert.get("startsAt") or "-"),
                      annotations.get("summary") or annotations.get("description") or ""])
     if rows:
-        lines += ["  " + line for line in
-                  table(("SEVERITY", "ALERT", "INSTANCE", "SINCE", "SUMMARY"), rows)]
+        lines += ["  " + line for line in table(
+            ("SEVERITY", "ALERT", "CLUSTER", "INSTANCE", "STATE", "SINCE", "SUMMARY"), rows)]
+    lines += ["  " + ack_line(alert) for alert in firing if alert.get("ack")]
     return lines
 
 

@@ -181,10 +181,11 @@ class Page:
         self.wait_for(f'document.readyState === "complete" && location.href === {json.dumps(url)}',
                       timeout, f"{url} to load")
 
-    def evaluate(self, expression: str) -> Any:
-        """The value of a JavaScript expression (awaited when it is a promise)."""
+    def evaluate(self, expression: str, gesture: bool = False) -> Any:
+        """The value of a JavaScript expression (awaited when it is a promise); with `gesture`,
+        run as a user's gesture (what notifications and audio need to start)."""
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": True})
+                                                "awaitPromise": True, "userGesture": gesture})
         if "exceptionDetails" in result:
             raise CDPError(f"{expression!r}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -223,6 +224,21 @@ class Page:
             found.append(f"log ({entry['source']}): {entry['text']}")
         found += [f"CSP: {v}" for v in self.evaluate("window.__cspViolations || []")]
         return found
+
+    def click(self, selector: str) -> None:
+        """Click the element `selector` finds, as a user would (a gesture)."""
+        self.evaluate(f"document.querySelector({json.dumps(selector)}).click()", gesture=True)
+
+    def before_scripts(self, source: str) -> None:
+        """Run `source` in every document this page opens from now on, before its scripts."""
+        self.send("Page.addScriptToEvaluateOnNewDocument", {"source": source})
+
+    def sent(self, part: str) -> list[dict[str, Any]]:
+        """The requests (CDP `request` objects: url, method, headers, postData) whose URL holds
+        `part`, in order."""
+        return [e["params"]["request"]
+                for e in self.browser.events(self.session, "Network.requestWillBeSent")
+                if part in e["params"]["request"]["url"]]
 
     def websocket_urls(self) -> list[str]:
         """Every WebSocket the page opened (or tried to), in order."""

@@ -6,10 +6,12 @@
   reconnects and bridge restarts.
   With `typed=True` it hands out `MetricsUpdate`s (flat samples, `update.value("cpu", host)`).
 - `MetricsFetcher` — synchronous polling for scripts and notebooks (no threads, no asyncio).
+- `ack()` — acknowledge an alert (synchronous; `ActionError` carries the API's error).
 
 None of these import the bridge's server modules: installing promwire is enough to use them.
 """
 
+from bridge.client.actions import ActionError, ack
 from bridge.client.alerts import AlertsClient
 from bridge.client.backoff import Attempt, Backoff
 from bridge.client.buffer import Point, PointBuffer
@@ -34,6 +36,7 @@ __all__ = [
     "IDLE",
     "POLLING",
     "RECONNECTING",
+    "ActionError",
     "AlertsClient",
     "Attempt",
     "Backoff",
@@ -45,4 +48,5 @@ __all__ = [
     "Point",
     "PointBuffer",
     "Sample",
+    "ack",
 ]

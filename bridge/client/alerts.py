@@ -7,6 +7,13 @@ between replay and live, or a re-sent frame) are dropped. When the bridge cannot
 log was reset, or SEQ is older than its retention) it sends `resync` and a fresh snapshot: the
 client delivers that snapshot with `"resynced": true` and the bridge's reason, and calls the
 resync callback, because events may have been missed and the consumer should rebuild its view.
+
+Alerts are keyed by (cluster, fingerprint), since one fingerprint may fire in two Alertmanager
+clusters; a bridge that sends no `cluster` means "default". `silence` frames (same seq log)
+move the resume point, are delivered, and mark the alert an ack silence names as acked (its
+`ack`), or no longer. `state=` picks which alerts `client.alerts` keeps: the bridge's default
+(active only: a `suppressed` event takes the alert out, `unsuppressed` brings it back),
+"suppressed", or "all".
 """
 
 from __future__ import annotations
@@ -27,9 +34,30 @@ from bridge.client.common import (
     call,
 )
 from bridge.client.reconnect import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
-from bridge.protocol import ALERT, ALERTS_WS_PATH, ERROR, HEARTBEAT, RESYNC, SNAPSHOT
+from bridge.protocol import ALERT, ALERTS_WS_PATH, ERROR, HEARTBEAT, RESYNC, SILENCE, SNAPSHOT
 
 log = logging.getLogger("bridge.client.alerts")
+
+DEFAULT_CLUSTER = "default"
+STATES = ("active", "suppressed", "all")
+ACK_PREFIX = "ACK! "
+AlertKey = tuple[str, str]
+
+
+def alert_key(alert: dict[str, Any]) -> AlertKey:
+    """(cluster, fingerprint): how alerts are told apart across clusters."""
+    return str(alert.get("cluster") or DEFAULT_CLUSTER), str(alert.get("fingerprint"))
+
+
+def ack_of(silence: dict[str, Any]) -> dict[str, Any] | None:
+    """The `ack` an ack silence stands for ({by, comment, since, until, silenceID}), or None
+    for a silence that is no ack or has expired."""
+    if not isinstance(silence.get("ack"), dict) or silence.get("state") == "expired":
+        return None
+    comment = str(silence.get("comment") or "")
+    return {"by": silence.get("createdBy") or "",
+            "comment": comment.removeprefix(ACK_PREFIX), "since": silence.get("startsAt"),
+            "until": silence.get("endsAt"), "silenceID": silence.get("id")}
 
 
 class AlertsClient(StreamClient):
@@ -50,13 +78,16 @@ class AlertsClient(StreamClient):
     def __init__(self, url: str | Sequence[str] | None = None, *,
                  urls: Sequence[str] | None = None, filters: Sequence[str] = (),
                  since: int | None = None, epoch: str | None = None,
-                 queue_size: int = 1000, **options: Any) -> None:
+                 state: str | None = None, queue_size: int = 1000, **options: Any) -> None:
         super().__init__(queue_size=queue_size, **options)
+        if state is not None and state not in STATES:
+            raise ValueError(f"state: expected one of {', '.join(STATES)}, got {state!r}")
         self._use_bridges(url, urls)
         self.filters = [filters] if isinstance(filters, str) else list(filters)
+        self.state_filter = state
         self.seq: int | None = since
         self.epoch: str | None = epoch if since is not None else None
-        self.alerts: dict[str, dict[str, Any]] = {}  # current alerts by fingerprint
+        self.alerts: dict[AlertKey, dict[str, Any]] = {}  # current alerts by (cluster, fp)
         self.events_delivered = 0
         self.duplicates_dropped = 0
         self.resyncs = 0
@@ -89,6 +120,8 @@ class AlertsClient(StreamClient):
     def url(self) -> str:
         """The WebSocket URL for the next connection: filters, and the resume position."""
         query: list[tuple[str, str]] = [("filter", f) for f in self.filters]
+        if self.state_filter is not None:
+            query.append(("state", self.state_filter))
         if self.seq is not None and self.epoch is not None:
             query += [("since", str(self.seq)), ("epoch", str(self.epoch))]
         return self.base_ws_url + ("?" + urlencode(query) if query else "")
@@ -120,9 +153,9 @@ class AlertsClient(StreamClient):
 
     async def _handle(self, frame: Frame) -> None:
         kind = frame.get("type")
-        if kind in (ALERT, SNAPSHOT, RESYNC):
+        if kind in (ALERT, SNAPSHOT, RESYNC, SILENCE):
             self._opened = True
-        if kind == ALERT:
+        if kind in (ALERT, SILENCE):
             await self._event(frame)
         elif kind == SNAPSHOT:
             await self._snapshot(frame)
@@ -157,8 +190,7 @@ class AlertsClient(StreamClient):
         self.epoch = frame.get("epoch")
         seq = frame.get("seq")
         self.seq = int(seq) if isinstance(seq, int) else 0
-        self.alerts = {str(a.get("fingerprint")): a for a in frame.get("alerts") or ()
-                       if isinstance(a, dict)}
+        self.alerts = {alert_key(a): a for a in frame.get("alerts") or () if isinstance(a, dict)}
         delivered = {**frame, "resynced": resynced}
         if resynced:
             delivered["reason"] = self._resync_reason
@@ -187,12 +219,43 @@ class AlertsClient(StreamClient):
         self.seq = seq
         if self.epoch is None:
             self.epoch = frame.get("epoch")
-        alert = frame.get("alert")
-        if isinstance(alert, dict):
-            fingerprint = str(alert.get("fingerprint"))
-            if alert.get("status") == "firing":
-                self.alerts[fingerprint] = alert
-            else:
-                self.alerts.pop(fingerprint, None)
+        if frame.get("type") == SILENCE:
+            self._silence(frame.get("silence"), frame.get("event"))
+        else:
+            self._alert(frame.get("alert"), frame.get("event"))
         self.events_delivered += 1
         await self._emit(frame)
+
+    def _wanted(self, alert: dict[str, Any]) -> bool:
+        """Whether `state=` keeps this firing alert in `self.alerts`."""
+        if self.state_filter == "all":
+            return True
+        suppressed = alert.get("state") == "suppressed"
+        return suppressed if self.state_filter == "suppressed" else not suppressed
+
+    def _alert(self, alert: Any, event: Any) -> None:
+        if not isinstance(alert, dict):
+            return
+        key = alert_key(alert)
+        if alert.get("status") == "firing" and self._wanted(alert):
+            known = self.alerts.get(key)
+            if ("ack" not in alert and event != "refired" and known is not None
+                    and known.get("ack")):
+                alert = {**alert, "ack": known["ack"]}  # an event may come undecorated
+            self.alerts[key] = alert
+        else:
+            self.alerts.pop(key, None)
+
+    def _silence(self, silence: Any, event: Any) -> None:
+        """An ack silence created, updated or expired: its alert shows the ack, or not."""
+        if not isinstance(silence, dict) or not isinstance(silence.get("ack"), dict):
+            return
+        key = (str(silence.get("cluster") or DEFAULT_CLUSTER),
+               str(silence["ack"].get("fingerprint")))
+        alert = self.alerts.get(key)
+        if alert is None:
+            return
+        ack = None if event == "expired" else ack_of(silence)
+        current = alert.get("ack") or {}
+        if ack is not None or current.get("silenceID") == silence.get("id"):
+            self.alerts[key] = {**alert, "ack": ack}

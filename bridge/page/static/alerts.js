@@ -1,63 +1,95 @@
 // The firing alerts, kept from the alert stream's frames (README "Alerts"): a `snapshot`
-// replaces them all, each `alert` event (in `seq` order) adds, updates or removes one, and
-// `heartbeat`s move the resume point. `resume()` gives the `since`/`epoch` query parameters a
-// reconnect sends so that the bridge replays exactly what was missed.
+// replaces them all, each `alert` event (in `seq` order) adds, updates or removes one, `silence`
+// events (same seq log) mark or unmark acks, and `heartbeat`s move the resume point. `resume()`
+// gives the query parameters a reconnect sends (`state=all`, and `since`/`epoch` once known) so
+// that the bridge replays exactly what was missed.
 //
-// Shown grouped by alertname (the group with the most severe alert first), each alert with its
-// severity, instance, summary and age, filtered by the matcher box (matchers.js). Everything
-// from an alert goes in as text.
+// Alerts are keyed by (cluster, fingerprint): one fingerprint may fire in two Alertmanager
+// clusters. Fields a bridge may not send yet are given their defaults here, once: `cluster`
+// "default", `state` "active", `silencedBy`/`inhibitedBy` [], `ack` null.
+//
+// `onNew(alert)` is called for an alert that starts firing while the page watches (a `firing`
+// or `refired` event, not suppressed or acked), never for the alerts of the first snapshot:
+// what was already firing when the page loaded is not news. A later snapshot (polling, or a
+// resync) announces only the alerts the page did not have before.
 
-import { h, setText, toggle } from "./dom.js";
-import { since } from "./format.js";
-import { parseFilter } from "./matchers.js";
+export const DEFAULT_CLUSTER = "default";
+const NEW_EVENTS = new Set(["firing", "refired"]);
+const ACK_PREFIX = "ACK! ";
 
-const SEVERITY = { critical: 0, error: 1, warning: 2, info: 3 };
-const rank = (alert) => SEVERITY[alert.labels?.severity] ?? 9;
-
-function severityClass(severity) {
-  return severity in SEVERITY ? `sev-${severity}` : "sev-other";
+export function alertKey(cluster, fingerprint) {
+  return `${cluster ?? DEFAULT_CLUSTER}\u0000${fingerprint}`;
 }
 
-export class Alerts {
-  constructor({ body, count, empty, filter, filterError, onError, onChange }) {
-    this.body = body;
-    this.count = count;
-    this.empty = empty;
-    this.filterError = filterError;
-    this.onError = onError;
+// The alert with every field the page reads present.
+export function normalize(alert) {
+  return {
+    ...alert,
+    cluster: alert.cluster || DEFAULT_CLUSTER,
+    state: alert.state === "suppressed" ? "suppressed" : "active",
+    silencedBy: Array.isArray(alert.silencedBy) ? alert.silencedBy : [],
+    inhibitedBy: Array.isArray(alert.inhibitedBy) ? alert.inhibitedBy : [],
+    ack: alert.ack && typeof alert.ack === "object" ? alert.ack : null,
+  };
+}
+
+// What the state chips filter on: acked wins over suppressed (an ack is a silence).
+export function category(alert) {
+  if (alert.ack) return "acked";
+  return alert.state;
+}
+
+// The ack an ack silence stands for ({by, comment, since, until, silenceID}), or null.
+export function ackOf(silence) {
+  if (!silence?.ack || silence.state === "expired") return null;
+  const comment = String(silence.comment ?? "");
+  return {
+    by: silence.createdBy ?? "",
+    comment: comment.startsWith(ACK_PREFIX) ? comment.slice(ACK_PREFIX.length) : comment,
+    since: silence.startsAt ?? null,
+    until: silence.endsAt ?? null,
+    silenceID: silence.id,
+  };
+}
+
+export class AlertStore {
+  constructor({ onChange, onNew, onSilence, onError }) {
     this.onChange = onChange;
-    this.alerts = new Map(); // fingerprint -> Alert
+    this.onNew = onNew;
+    this.onSilence = onSilence;
+    this.onError = onError;
+    this.alerts = new Map(); // alertKey -> normalized alert
     this.epoch = null;
     this.seq = null;
-    this.sinceCells = [];
-    this.filter = parseFilter("");
-    filter.addEventListener("input", () => {
-      this.filter = parseFilter(filter.value);
-      filter.setAttribute("aria-invalid", this.filter.error ? "true" : "false");
-      setText(this.filterError, this.filter.error ?? "");
-      this.render();
-    });
+    this.loaded = false; // the first snapshot has come
+  }
+
+  get size() {
+    return this.alerts.size;
+  }
+
+  values() {
+    return this.alerts.values();
   }
 
   resume() {
-    return this.epoch !== null && this.seq !== null ? { since: this.seq, epoch: this.epoch } : {};
+    const params = { state: "all" };
+    if (this.epoch !== null && this.seq !== null) Object.assign(params, { since: this.seq, epoch: this.epoch });
+    return params;
   }
 
   frame(frame) {
     switch (frame.type) {
       case "snapshot":
-        this.alerts = new Map(frame.alerts.map((alert) => [alert.fingerprint, alert]));
-        this.epoch = frame.epoch;
-        this.seq = frame.seq;
-        this.render();
+        this.snapshot(frame);
+        this.onChange?.();
         break;
       case "alert":
-        if (frame.epoch === this.epoch && this.seq !== null && frame.seq <= this.seq) return;
-        this.epoch = frame.epoch;
-        this.seq = frame.seq;
-        if ((frame.status ?? frame.alert.status) === "firing") this.alerts.set(frame.alert.fingerprint, frame.alert);
-        else this.alerts.delete(frame.alert.fingerprint);
-        this.render();
+      case "silence":
+        if (!this.advance(frame)) return;
+        if (frame.type === "alert") this.event(frame);
+        else this.silence(frame);
+        this.onChange?.();
         break;
       case "heartbeat":
         if (typeof frame.seq === "number" && (this.seq === null || frame.seq > this.seq)) {
@@ -65,74 +97,74 @@ export class Alerts {
         }
         break;
       case "error":
-        this.onError(`${frame.error}: ${frame.detail}`);
+        this.onError?.(`${frame.error}: ${frame.detail}`);
         break;
       default: // "resync": the snapshot that follows replaces everything
         break;
     }
   }
 
-  // Firing alerts per instance label.
+  snapshot(frame) {
+    const before = this.alerts;
+    this.alerts = new Map(frame.alerts.map((raw) => {
+      const alert = normalize(raw);
+      return [alertKey(alert.cluster, alert.fingerprint), alert];
+    }));
+    this.epoch = frame.epoch;
+    this.seq = frame.seq;
+    if (this.loaded) {
+      for (const [key, alert] of this.alerts) {
+        if (!before.has(key) && alert.state === "active" && !alert.ack) this.onNew?.(alert);
+      }
+    }
+    this.loaded = true;
+  }
+
+  // Move the resume point to an event's seq; false for one already seen.
+  advance(frame) {
+    if (frame.epoch === this.epoch && this.seq !== null && frame.seq <= this.seq) return false;
+    this.epoch = frame.epoch;
+    this.seq = frame.seq;
+    return true;
+  }
+
+  event(frame) {
+    const alert = normalize(frame.alert);
+    const key = alertKey(alert.cluster, alert.fingerprint);
+    if ((frame.status ?? alert.status) !== "firing") {
+      this.alerts.delete(key);
+      return;
+    }
+    // An event may come without the ack decoration a snapshot carries: keep the one known.
+    const known = this.alerts.get(key);
+    if (!frame.alert.ack && known?.ack && frame.event !== "refired") alert.ack = known.ack;
+    this.alerts.set(key, alert);
+    if (NEW_EVENTS.has(frame.event) && alert.state === "active" && !alert.ack) this.onNew?.(alert);
+  }
+
+  // An ack silence created, updated or expired: the alert it acks shows it, or no longer does.
+  silence(frame) {
+    const silence = frame.silence ?? {};
+    const fingerprint = silence.ack?.fingerprint;
+    if (fingerprint) {
+      const alert = this.alerts.get(alertKey(silence.cluster, fingerprint));
+      if (alert) {
+        const ack = frame.event === "expired" ? null : ackOf(silence);
+        if (ack || alert.ack?.silenceID === silence.id) alert.ack = ack;
+      }
+    }
+    this.onSilence?.(frame);
+  }
+
+  // Firing alerts per instance label, as the host tiles count them: silenced, inhibited and
+  // acked ones left out (they are taken care of).
   perInstance() {
     const counts = new Map();
     for (const alert of this.alerts.values()) {
+      if (alert.state !== "active") continue;
       const instance = alert.labels?.instance;
       if (instance) counts.set(instance, (counts.get(instance) ?? 0) + 1);
     }
     return counts;
-  }
-
-  // [[alertname, [alert, ...]], ...]: the filter applied, most severe group first.
-  groups() {
-    const groups = new Map();
-    for (const alert of this.alerts.values()) {
-      if (!this.filter.test(alert)) continue;
-      const name = alert.labels?.alertname ?? "";
-      if (!groups.has(name)) groups.set(name, []);
-      groups.get(name).push(alert);
-    }
-    for (const list of groups.values()) {
-      list.sort((a, b) => rank(a) - rank(b) || String(a.startsAt).localeCompare(String(b.startsAt))
-        || String(a.labels?.instance).localeCompare(String(b.labels?.instance)));
-    }
-    return [...groups].sort(([an, a], [bn, bl]) => rank(a[0]) - rank(bl[0]) || an.localeCompare(bn));
-  }
-
-  row(alert) {
-    const labels = alert.labels || {};
-    const annotations = alert.annotations || {};
-    const severity = labels.severity ?? "";
-    const when = h("span", { class: "since", title: alert.startsAt ?? "" });
-    this.sinceCells.push([when, alert.startsAt]);
-    return h("li", { class: `alert ${severityClass(severity)}`, "data-fingerprint": alert.fingerprint },
-      h("span", { class: "severity", text: severity || "–" }),
-      h("span", { class: "instance", title: labels.instance ?? null, text: labels.instance ?? "" }),
-      h("span", { class: "summary", text: annotations.summary ?? annotations.description ?? "" }),
-      when);
-  }
-
-  render() {
-    this.sinceCells = [];
-    let shown = 0;
-    const groups = this.groups().map(([name, list]) => {
-      shown += list.length;
-      return h("section", { class: `alert-group ${severityClass(list[0].labels?.severity ?? "")}`,
-        "data-alertname": name },
-      h("h3", {}, h("span", { class: "alertname", text: name || "(no alertname)" }),
-        h("span", { class: "count", text: String(list.length) })),
-      h("ul", {}, ...list.map((alert) => this.row(alert))));
-    });
-    this.body.replaceChildren(...groups);
-    const total = this.alerts.size;
-    setText(this.count, shown === total ? String(total) : `${shown} / ${total}`);
-    toggle(this.empty, "hidden", shown > 0);
-    setText(this.empty, total ? "No firing alert matches the filter." : "No alert is firing.");
-    this.tick();
-    this.onChange?.(this);
-  }
-
-  // Refresh the relative ages.
-  tick(now = Date.now()) {
-    for (const [cell, startsAt] of this.sinceCells) setText(cell, since(startsAt, now));
   }
 }

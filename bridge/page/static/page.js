@@ -1,19 +1,25 @@
 // The live page: a hosts overview (tiles, worst first) and a host's detail view (charts), both
 // loaded from the history endpoint for the chosen range and then extended from the bridge's
-// metric stream (WS /api/ws/ws); the firing alerts from the alert stream (WS /api/ws/ws/alerts);
+// metric stream (WS /api/ws/ws); the firing alerts from the alert stream (WS /api/ws/ws/alerts),
+// with silences, acks and notifications (alerts-panel.js, actions.js, silences.js, notify.js);
 // and the state of both streams. The URL's hash holds the view (`#host=NAME&range=1h`), so a
 // link can be shared. Everything is same-origin and relative to the page's URL, so the page
 // also works behind a reverse proxy under a prefix; a `?token=` is passed on
 // (auth.protect_reads). With `page.bridges` configured, the streams and reads rotate to the
 // other replicas when the bridge in use goes away (api.js, transport.js).
 
-import { Alerts } from "./alerts.js";
+import { Actions } from "./actions.js";
+import { AlertStore } from "./alerts.js";
+import { AlertsPanel } from "./alerts-panel.js";
 import { bridges, getJson, history, token } from "./api.js";
 import { Detail } from "./detail.js";
 import { h, setText, toggle } from "./dom.js";
 import { clock } from "./format.js";
 import { Hosts } from "./hosts.js";
+import { Notifier } from "./notify.js";
 import { stepFor } from "./series.js";
+import { setupTokenForm } from "./session.js";
+import { Silences } from "./silences.js";
 import { setupTheme } from "./theme.js";
 import { Link } from "./transport.js";
 
@@ -220,12 +226,28 @@ async function pollInstances() {
 
 // --- the streams -----------------------------------------------------------------------------
 
-const alerts = new Alerts({
+const silences = new Silences({
+  section: $("silences"), toggle: $("silences-toggle"), body: $("silences-body"),
+  list: $("silence-list"), count: $("silence-count"), error: $("silences-error"),
+  state: $("silence-state"), refresh: $("silences-refresh"),
+});
+const notifier = new Notifier($("notify"));
+const alertStore = new AlertStore({
+  onChange: () => alerts.render(),
+  onNew: (alert) => notifier.alert(alert),
+  onSilence: () => silences.changed(),
+  onError: (text) => message("alerts-error", `Alert stream: ${text}`),
+});
+const alerts = new AlertsPanel({
+  store: alertStore,
+  actions: new Actions({ area: $("alert-action"), onDone: () => silences.changed() }),
   body: $("alerts-body"), count: $("alert-count"), empty: $("no-alerts"),
   filter: $("alert-filter"), filterError: $("filter-error"),
-  onError: (text) => message("alerts-error", `Alert stream: ${text}`),
-  onChange: (panel) => hosts.setAlerts(panel.perInstance()),
+  grouping: $("alert-grouping"), chips: $("alert-states"),
+  onRender: () => hosts.setAlerts(alertStore.perInstance()),
 });
+setupTokenForm({ form: $("token-form"), input: $("token-input"), status: $("token-status"),
+  forget: $("token-forget") });
 
 function onMetricsFrame(frame) {
   switch (frame.type) {
@@ -340,12 +362,12 @@ new Link({
 
 new Link({
   bridges, token, ws: "api/ws/ws/alerts", sse: "api/sse/alerts",
-  sseEvents: ["snapshot", "alert", "heartbeat", "resync", "error"],
-  params: () => alerts.resume(),
-  poll: async () => [{ type: "snapshot", ...(await getJson("api/alerts")) }],
+  sseEvents: ["snapshot", "alert", "silence", "heartbeat", "resync", "error"],
+  params: () => alertStore.resume(),
+  poll: async () => [{ type: "snapshot", ...(await getJson("api/alerts", { state: "all" })) }],
   pollInterval: () => ALERTS_POLL,
   onFrame: (frame) => {
-    alerts.frame(frame);
+    alertStore.frame(frame);
     render();
   },
   onState: (state, transport, detailText) => {

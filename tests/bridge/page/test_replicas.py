@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests import servers
-from tests.bridge.page.test_browser import (
+from tests.bridge.page.helpers import (
     ALERTS_JS,
     CONFIG,
     STATE_JS,

@@ -1,6 +1,6 @@
 """GET / and /static/{name}: the live page's files, their headers, and what the page may not do.
 
-What the page does in a browser is tested in real Chromium (tests/bridge/page/test_browser.py);
+What the page does in a browser is tested in real Chromium (the other tests/bridge/page modules);
 here: content types, caching, the Content-Security-Policy, and that nothing in the files needs
 more than that policy allows (no inline script or style, no event-handler attributes, no
 external URL, no innerHTML).
