@@ -30,6 +30,7 @@ from bridge.alerts.history import Page
 from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice, now_ms, parse_time
+from bridge.alerts.query import EventQuery, as_query
 from bridge.alerts.wire import Encoded, alert_frame
 from bridge.config import AlertsConfig
 from bridge.errors import StorageUnavailable
@@ -294,9 +295,9 @@ class AlertStore(StoreEvents):
         return await self.db.read(read)
 
     async def history(self, since: int, until: int, limit: int,
-                      matchers: tuple[Matcher, ...]) -> Page:
+                      matchers: EventQuery | tuple[Matcher, ...]) -> Page:
         """A page of GET /api/alerts/history (see `bridge.alerts.history`)."""
-        if not matchers:
+        if as_query(matchers).empty:
             return history.unfiltered(await self.events_after(since, limit, until=until), since)
         page: Page = await self.db.read(
             lambda conn: history.select_page(conn, since, until, limit, matchers), history.POOL)

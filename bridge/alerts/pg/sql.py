@@ -113,6 +113,18 @@ HISTORY_ROWS = "SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2{where
 LABEL_CLAUSE = ("CASE WHEN strpos(frame, '\\u0000') > 0 THEN true "
                 "ELSE coalesce(frame::jsonb #>> ${path}::text[], '') {op} ${value} END")
 
+# History filters (`bridge.alerts.query`): the windows counting rows stored at or after $3
+# (ms), an event kind among $n, the alert's cluster ($n, "default" when it has none).
+WINDOW_AT_FROM = ("SELECT seq FROM events WHERE seq > $1 AND seq <= $2 AND ts_ms >= $3 "
+                  "ORDER BY seq OFFSET $4 LIMIT 1")
+WINDOW_LAST_FROM = "SELECT max(seq) FROM events WHERE seq > $1 AND seq <= $2 AND ts_ms >= $3"
+STORED_FROM_CLAUSE = "ts_ms >= ${n}"
+# An event kind among $n (LIKE patterns `%"event":"KIND"%`): text, no JSON; it only narrows
+# (a label could hold the same text), the exact test runs in Python.
+KIND_CLAUSE = "frame LIKE ANY(${n}::text[])"
+CLUSTER_CLAUSE = ("CASE WHEN strpos(frame, '\\u0000') > 0 THEN true "
+                  "ELSE coalesce(frame::jsonb #>> '{{alert,cluster}}', 'default') = ${n} END")
+
 # --- leadership ----------------------------------------------------------------------------
 CLAIM_LEADERSHIP = """
 INSERT INTO leadership (replica) VALUES ($1)

@@ -35,6 +35,7 @@ from bridge.alerts.pg.history import page as history_page
 from bridge.alerts.pg.leader import Leader
 from bridge.alerts.pg.migrations import migrate
 from bridge.alerts.pg.writer import Job, Writer
+from bridge.alerts.query import EventQuery, as_query
 from bridge.alerts.store import PRUNE_CHUNK, Event, MayResolve, Opened, Reconciled
 from bridge.config import AlertsConfig
 from bridge.errors import StorageUnavailable
@@ -215,8 +216,8 @@ class PgAlertStore(StoreEvents):
         return first, last
 
     async def history(self, since: int, until: int, limit: int,
-                      matchers: tuple[Matcher, ...]) -> Page:
-        if not matchers:
+                      matchers: EventQuery | tuple[Matcher, ...]) -> Page:
+        if as_query(matchers).empty:
             return history.unfiltered(await self.events_after(since, limit, until=until), since)
         try:
             async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
