@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from bridge.alerts.history import Page
+from bridge.alerts.history import Page, Timeline
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice
 from bridge.alerts.query import EventQuery
@@ -56,6 +56,8 @@ class AlertLog(Protocol):
     async def bounds(self) -> tuple[int | None, int]: ...
     async def history(self, since: int, until: int, limit: int,
                       matchers: EventQuery | tuple[Matcher, ...]) -> Page: ...
+    async def timeline(self, fingerprint: str, cluster: str | None, since: int, limit: int
+                       ) -> Timeline: ...
 
 
 def replica_id(config: BridgeConfig) -> str:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -166,3 +166,42 @@ class Gate:
         return Unavailable(f"too many alert history queries at once (limit {self.slots}); "
                            "retry shortly")
 
+
+
+# --- one alert's timeline (GET /api/alerts/{fingerprint}/timeline) ---------------------------
+
+_CLUSTER_OF = f"coalesce(json_extract(frame, '$.alert.cluster'), '{DEFAULT_CLUSTER}')"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    clusters: list[str]  # every cluster with events of this fingerprint, sorted
+    frames: list[str]  # its events after `since` (in the cluster asked for), in seq order
+    next: int | None  # the `since` of the next page; None: no more
+
+
+def timeline_page(rows: list[tuple[int, str]], limit: int, clusters: list[str],
+                  keep: Callable[[str], bool] = lambda _frame: True) -> Timeline:
+    """A page from up to `limit + 1` candidate rows (one more than a page: more follow)."""
+    page = rows[:limit]
+    more = len(rows) > limit and bool(page)
+    return Timeline(sorted(clusters), [f for _, f in page if keep(f)],
+                    page[-1][0] if more else None)
+
+
+def select_timeline(conn: sqlite3.Connection, fingerprint: str, cluster: str | None,
+                    since: int, limit: int) -> Timeline:
+    """An alert's events by the (fingerprint, seq) index, in one read transaction."""
+    conn.execute("BEGIN")
+    try:
+        clusters = [c for (c,) in conn.execute(
+            f"SELECT DISTINCT {_CLUSTER_OF} FROM events WHERE fingerprint = ?", (fingerprint,))]
+        where, params = "fingerprint = ? AND seq > ?", [fingerprint, since]
+        if cluster is not None:
+            where += f" AND {_CLUSTER_OF} = ?"
+            params.append(cluster)
+        rows = conn.execute(f"SELECT seq, frame FROM events WHERE {where} ORDER BY seq LIMIT ?",
+                            (*params, limit + 1)).fetchall()
+        return timeline_page(rows, limit, clusters)
+    finally:
+        conn.execute("COMMIT")

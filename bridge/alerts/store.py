@@ -26,7 +26,8 @@ from typing import Any
 
 from bridge.alerts import history
 from bridge.alerts.db import Database, Outcome
-from bridge.alerts.history import Page
+from bridge.alerts.episodes import Episode
+from bridge.alerts.history import Page, Timeline
 from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice, now_ms, parse_time
@@ -58,6 +59,7 @@ CREATE TABLE IF NOT EXISTS events (
     frame TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts_ms);
+CREATE INDEX IF NOT EXISTS events_fingerprint ON events (fingerprint, seq);
 """
 
 
@@ -275,6 +277,17 @@ class AlertStore(StoreEvents):
                          (cutoff_ms,))
         return deleted, more
 
+    async def backfill(self, found: list[Episode], cluster: str) -> list[Event]:
+        """Store the episodes read from Prometheus that the log lacks, as history events
+        (`bridge.alerts.episodes` decides, `bridge.alerts.backfill_store` writes)."""
+        from bridge.alerts import backfill_store  # it builds this module's Events
+
+        def run(conn: sqlite3.Connection) -> list[Event]:
+            return backfill_store.write(conn, found, cluster, self.config, now_ms(),
+                                        _last_seq(conn), _epoch(conn))
+        events: list[Event] = await self.db.write(run, "events")
+        return events
+
     # --- reads (reader thread) -------------------------------------------------------------
 
     async def events_after(self, since: int, limit: int, until: int | None = None
@@ -302,6 +315,14 @@ class AlertStore(StoreEvents):
         page: Page = await self.db.read(
             lambda conn: history.select_page(conn, since, until, limit, matchers), history.POOL)
         return page
+
+    async def timeline(self, fingerprint: str, cluster: str | None, since: int, limit: int
+                       ) -> Timeline:
+        """One alert's events after `since` (see `bridge.alerts.history.select_timeline`)."""
+        found: Timeline = await self.db.read(
+            lambda conn: history.select_timeline(conn, fingerprint, cluster, since, limit),
+            history.POOL)
+        return found
 
 
 # Not an event: a webhook reported the alert again unchanged (its seen_ms moves).

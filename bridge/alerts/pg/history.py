@@ -16,10 +16,11 @@ from typing import Any
 
 import asyncpg
 
-from bridge.alerts.history import SCAN_FACTOR, Page
+from bridge.alerts.history import SCAN_FACTOR, Page, Timeline, timeline_page
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.pg import sql
 from bridge.alerts.query import EventQuery, as_query
+from bridge.config import DEFAULT_CLUSTER
 
 
 def clauses(matchers: tuple[Matcher, ...], first: int) -> tuple[str, list[Any]]:
@@ -83,3 +84,22 @@ def _select(rows: list[tuple[int, str]], limit: int, end: int, query: EventQuery
             if len(frames) == limit:
                 return Page(frames, seq, True)
     return Page(frames, end, True)
+
+
+def _cluster_of(frame: str) -> str:
+    return json.loads(frame)["alert"].get("cluster") or DEFAULT_CLUSTER
+
+
+async def timeline(conn: asyncpg.Connection, fingerprint: str, cluster: str | None,
+                   since: int, limit: int) -> Timeline:
+    """One alert's events by the (fingerprint, seq) index, read in one snapshot."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        found = await conn.fetch(sql.TIMELINE_CLUSTERS, fingerprint)
+        if cluster is None:
+            rows = await conn.fetch(sql.TIMELINE_ROWS, fingerprint, since, limit + 1)
+        else:
+            rows = await conn.fetch(sql.TIMELINE_CLUSTER_ROWS, fingerprint, since, limit + 1,
+                                    cluster)
+    clusters = {name if name is not None else _cluster_of(text) for name, text in found}
+    return timeline_page([(r[0], r[1]) for r in rows], limit, sorted(clusters),
+                         lambda f: cluster is None or _cluster_of(f) == cluster)

@@ -51,6 +51,9 @@ CREATE TABLE leadership (
     since timestamptz NOT NULL DEFAULT now()
 );
 """),
+    (2, "events by fingerprint", """
+CREATE INDEX events_fingerprint ON events (fingerprint, seq);
+"""),
 )
 
 APPLIED = "SELECT version FROM schema_migrations"
@@ -124,6 +127,19 @@ STORED_FROM_CLAUSE = "ts_ms >= ${n}"
 KIND_CLAUSE = "frame LIKE ANY(${n}::text[])"
 CLUSTER_CLAUSE = ("CASE WHEN strpos(frame, '\\u0000') > 0 THEN true "
                   "ELSE coalesce(frame::jsonb #>> '{{alert,cluster}}', 'default') = ${n} END")
+
+# One alert's timeline by the (fingerprint, seq) index ($1): its clusters (the frame itself
+# when it holds \u0000, which jsonb refuses: Python reads those), its events after $2, at most
+# $3, narrowed to one cluster ($4; CASE passes the \u0000 frames on to Python's check).
+_CLUSTER_OF = "coalesce(frame::jsonb #>> '{alert,cluster}', 'default')"
+_HAS_NUL = "strpos(frame, '\\u0000') > 0"
+TIMELINE_CLUSTERS = (f"SELECT DISTINCT CASE WHEN {_HAS_NUL} THEN NULL ELSE {_CLUSTER_OF} END, "
+                     f"CASE WHEN {_HAS_NUL} THEN frame END FROM events WHERE fingerprint = $1")
+TIMELINE_ROWS = ("SELECT seq, frame FROM events WHERE fingerprint = $1 AND seq > $2 "
+                 "ORDER BY seq LIMIT $3")
+TIMELINE_CLUSTER_ROWS = ("SELECT seq, frame FROM events WHERE fingerprint = $1 AND seq > $2 "
+                         f"AND CASE WHEN {_HAS_NUL} THEN true ELSE {_CLUSTER_OF} = $4 END "
+                         "ORDER BY seq LIMIT $3")
 
 # --- leadership ----------------------------------------------------------------------------
 CLAIM_LEADERSHIP = """

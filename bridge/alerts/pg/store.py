@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from bridge.alerts import history
-from bridge.alerts.history import Page
+from bridge.alerts.history import Page, Timeline
 from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice, now_ms
@@ -32,6 +32,7 @@ from bridge.alerts.pg import sql
 from bridge.alerts.pg.connect import FAILURES, create_pool, redact, unavailable
 from bridge.alerts.pg.fanout import Fanout
 from bridge.alerts.pg.history import page as history_page
+from bridge.alerts.pg.history import timeline as history_timeline
 from bridge.alerts.pg.leader import Leader
 from bridge.alerts.pg.migrations import migrate
 from bridge.alerts.pg.writer import Job, Writer
@@ -222,5 +223,13 @@ class PgAlertStore(StoreEvents):
         try:
             async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
                 return await history_page(conn, since, until, limit, matchers)
+        except FAILURES as exc:
+            raise unavailable(exc, "cannot be read") from None
+
+    async def timeline(self, fingerprint: str, cluster: str | None, since: int, limit: int
+                       ) -> Timeline:
+        try:
+            async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
+                return await history_timeline(conn, fingerprint, cluster, since, limit)
         except FAILURES as exc:
             raise unavailable(exc, "cannot be read") from None
