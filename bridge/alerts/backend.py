@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from bridge.alerts.episodes import Episode
 from bridge.alerts.history import Page, Timeline
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice
@@ -56,6 +57,7 @@ class AlertLog(Protocol):
     async def bounds(self) -> tuple[int | None, int]: ...
     async def history(self, since: int, until: int, limit: int,
                       matchers: EventQuery | tuple[Matcher, ...]) -> Page: ...
+    async def backfill(self, found: list[Episode], cluster: str) -> list[Event]: ...
     async def timeline(self, fingerprint: str, cluster: str | None, since: int, limit: int
                        ) -> Timeline: ...
 

@@ -3,14 +3,16 @@
 This is the decision half of the backfill (`bridge.alerts.backfill` fetches, each backend
 writes); it is pure, so both backends decide alike. The rules, each one against false state:
 
-- An episode is a run of raw `ALERTS{alertstate="firing"}` samples of one series with no
-  evaluation missing (a gap over 1.5 evaluation intervals splits it). Its `startsAt` is its
-  first sample: the evaluation that fired it, which is Prometheus' `FiredAt`, the very
-  `startsAt` it sends Alertmanager. Its end is its last sample plus one evaluation interval
-  (the evaluation that found it inactive), so within one interval.
-- Only finished episodes: the series must be seen absent for two intervals before the end of
-  the window read, and the window ends `alerts.backfill_holdoff` before now, so Alertmanager
-  has long given up telling the bridge about it. An episode still firing is never written.
+- An episode is a run of consecutive grid points (`alerts.backfill_step`) where one series of
+  `timestamp(ALERTS{alertstate="firing"})` is present (`Tracker`). Its `startsAt` is the
+  sample time at its first grid point: the evaluation that fired it, which is Prometheus'
+  `FiredAt`, the very `startsAt` it sends Alertmanager (exact while the step is no longer than
+  the rule's evaluation interval). It resolved after its last sample and by its first absent
+  grid point: its end is the last sample plus the evaluation interval, bounded by that point.
+- Only finished episodes: the series must be absent at a later grid point of the window read,
+  and the window ends `alerts.backfill_holdoff` before now, so Alertmanager has long given up
+  telling the bridge about it. An episode still firing is never written, and one already
+  firing at the window's first grid point (its start unknown) neither.
 - The labels are the series' minus `alertstate`, plus Prometheus' external labels it lacks
   (what Prometheus sends), so the fingerprint is Alertmanager's. Backfill refuses to run when
   Prometheus relabels alerts (`alert_relabel_configs`): fingerprints could not be trusted.
@@ -21,7 +23,6 @@ writes); it is pure, so both backends decide alike. The rules, each one against 
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -33,10 +34,15 @@ from bridge.alerts.model import fingerprint, format_time, parse_time
 SOURCE = "prometheus"
 # Labels of ALERTS that are not the alert's.
 _NOT_ALERT_LABELS = ("__name__", "alertstate")
-# A gap over this many evaluation intervals between two samples is a new episode.
-GAP_FACTOR = 1.5
-# Intervals a series must be absent for before the window end for its episode to be over.
-ENDED_AFTER = 2
+
+
+_MARK = f'"source":"{SOURCE}"'
+
+
+def backfilled(frame: str) -> bool:
+    """Whether a stored event frame is a backfilled one: a substring test first (almost every
+    frame fails it at no cost), then the alert's own `source` (a label could hold the text)."""
+    return _MARK in frame and json.loads(frame)["alert"].get("source") == SOURCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,33 +61,65 @@ def alert_labels(series: Mapping[str, str], external: Mapping[str, str]) -> dict
     return dict(sorted(labels.items()))
 
 
-def spacing(times: list[int], default_ms: int) -> int:
-    """The series' evaluation interval: its smallest gap between samples."""
-    gaps = [b - a for a, b in itertools.pairwise(times) if b > a]
-    return min(gaps) if gaps else default_ms
+@dataclass(slots=True)
+class _Run:
+    """One series' current run of grid points where it is firing."""
+
+    labels: dict[str, str]
+    first: int  # the sample time at its first grid point: when it fired
+    last: int  # the latest sample time seen
+    grid: int  # its latest grid point
+    opened: int  # its first grid point
+    truncated: bool  # present at the window's first grid point: its start is not known
+    gap: int | None = None  # smallest step between two of its samples: the eval interval
 
 
-def split(labels: dict[str, str], times: list[int], interval_ms: int, window_end_ms: int
-          ) -> tuple[list[Episode], int | None]:
-    """(the finished episodes of one series' sorted sample times, the start of the one still
-    open at the window end, if any)."""
-    fp = fingerprint(labels)
-    step = spacing(times, interval_ms)
-    episodes: list[Episode] = []
-    first = prev = None
-    for at in times:
-        if first is None:
-            first = prev = at
-        elif at - prev > GAP_FACTOR * step:
-            episodes.append(Episode(fp, labels, first, prev + step))
-            first = at
-        prev = at
-    if first is None or prev is None:
-        return episodes, None
-    if window_end_ms - prev >= ENDED_AFTER * step:
-        episodes.append(Episode(fp, labels, first, prev + step))
-        return episodes, None
-    return episodes, first
+class Tracker:
+    """Episodes from `timestamp(ALERTS{alertstate="firing"})` read on a step grid, chunk after
+    chunk (bounded memory: one run per series). A value is the time of the raw sample the
+    grid point saw, so with a step no longer than the rule's interval the first one is exactly
+    when the alert fired; a missing grid point is a staleness marker (it resolved)."""
+
+    def __init__(self, step_ms: int, start_ms: int, external: Mapping[str, str]) -> None:
+        self.step, self.start, self.external = step_ms, start_ms, external
+        self.runs: dict[tuple[tuple[str, str], ...], _Run] = {}
+        self.done: list[Episode] = []
+
+    def feed(self, series: Mapping[str, str], points: Iterable[tuple[int, int]]) -> None:
+        """One series' (grid ms, sample ms) points of a chunk, in time order."""
+        key = tuple(sorted(series.items()))
+        for grid, sample in points:
+            run = self.runs.get(key)
+            if run is not None and grid - run.grid > self.step:
+                self._close(key)
+                run = None
+            if run is None:
+                self.runs[key] = _Run(alert_labels(series, self.external), sample, sample,
+                                      grid, grid, grid <= self.start)
+                continue
+            if sample > run.last:
+                diff = sample - run.last
+                run.gap = diff if run.gap is None else min(run.gap, diff)
+                run.last = sample
+            run.grid = grid
+
+    def chunk_done(self, last_grid: int) -> None:
+        """A chunk up to `last_grid` was fed: a run that did not reach it is over."""
+        for key in [k for k, run in self.runs.items() if run.grid < last_grid]:
+            self._close(key)
+
+    def open_since(self) -> int | None:
+        """The first grid point of the earliest run still open (None: none is)."""
+        starts = [run.opened for run in self.runs.values()]
+        return min(starts) if starts else None
+
+    def _close(self, key: tuple[tuple[str, str], ...]) -> None:
+        run = self.runs.pop(key)
+        if run.truncated:
+            return
+        absent = run.grid + self.step  # it had resolved by then
+        end = min(run.last + run.gap, absent) if run.gap else absent
+        self.done.append(Episode(fingerprint(run.labels), run.labels, run.first, end))
 
 
 # --- what the log knows ----------------------------------------------------------------------

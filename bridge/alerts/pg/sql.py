@@ -141,6 +141,11 @@ TIMELINE_CLUSTER_ROWS = ("SELECT seq, frame FROM events WHERE fingerprint = $1 A
                          f"AND CASE WHEN {_HAS_NUL} THEN true ELSE {_CLUSTER_OF} = $4 END "
                          "ORDER BY seq LIMIT $3")
 
+# Backfill (`bridge.alerts.pg.backfill`): every frame of these fingerprints ($1), the oldest
+# kept event (seq, ts_ms).
+FRAMES_OF = "SELECT frame FROM events WHERE fingerprint = ANY($1::text[])"
+FIRST_EVENT = "SELECT seq, ts_ms FROM events ORDER BY seq LIMIT 1"
+
 # --- leadership ----------------------------------------------------------------------------
 CLAIM_LEADERSHIP = """
 INSERT INTO leadership (replica) VALUES ($1)

@@ -24,11 +24,13 @@ from typing import Any
 import asyncpg
 
 from bridge.alerts import history
+from bridge.alerts.episodes import Episode
 from bridge.alerts.history import Page, Timeline
 from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice, now_ms
 from bridge.alerts.pg import sql
+from bridge.alerts.pg.backfill import write as backfill_write
 from bridge.alerts.pg.connect import FAILURES, create_pool, redact, unavailable
 from bridge.alerts.pg.fanout import Fanout
 from bridge.alerts.pg.history import page as history_page
@@ -195,6 +197,19 @@ class PgAlertStore(StoreEvents):
         except FAILURES as exc:
             raise unavailable(exc) from None
         return total
+
+    async def backfill(self, found: list[Episode], cluster: str) -> list[Event]:
+        """Store the episodes read from Prometheus that the log lacks, as history events
+        (`bridge.alerts.pg.backfill`); published like any other commit."""
+        try:
+            async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
+                events = await backfill_write(conn, found, cluster, self.config, now_ms())
+        except FAILURES as exc:
+            raise unavailable(exc) from None
+        if events:
+            self.fanout.committed(events)
+            await self._published(events[-1].seq)
+        return events
 
     # --- reads -----------------------------------------------------------------------------
 
