@@ -23,14 +23,17 @@ from typing import Any
 
 from aiohttp import web
 
+from bridge.alerts import historydoc
 from bridge.alerts.matchers import Matcher, matches_all, parse_filters
 from bridge.alerts.model import format_time, parse_time
 from bridge.errors import BadRequest, BridgeError, UpstreamInvalid, UpstreamUnavailable
 from bridge.http import json_response, require_read_access
 from bridge.keys import CONFIG_KEY
+from bridge.openapi import document
 from bridge.upstream.alertmanager import CLUSTERS_KEY, GROUPS_ENDPOINT, Cluster
 
 routes = web.RouteTableDef()
+PATHS = ("/api/alerts/groups",)
 
 STATES = ("active", "suppressed", "all")
 
@@ -138,3 +141,5 @@ async def alert_groups(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.add_routes(routes)
+    document(app, {path: ops for path, ops in historydoc.paths(app[CONFIG_KEY].alerts).items()
+                   if path in PATHS}, historydoc.SCHEMAS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bridge.alerts import historydoc
 from bridge.alerts.backend import STORE_KEY
 from bridge.alerts.hub import HUB_KEY
 from bridge.alerts.query import parse_cluster
@@ -22,9 +23,11 @@ from bridge.errors import BadRequest, NotFound
 from bridge.http import require_read_access
 from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY
+from bridge.openapi import document
 from bridge.params import parse_uint
 
 routes = web.RouteTableDef()
+PATHS = ("/api/alerts/{fingerprint}/timeline",)
 
 MAX_FINGERPRINT = 128
 
@@ -72,3 +75,5 @@ async def alert_timeline(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.add_routes(routes)
+    document(app, {path: ops for path, ops in historydoc.paths(app[CONFIG_KEY].alerts).items()
+                   if path in PATHS}, historydoc.SCHEMAS)
