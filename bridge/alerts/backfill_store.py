@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from bridge.alerts import episodes as ep
-from bridge.alerts.store import Event
 from bridge.alerts.wire import alert_frame
 from bridge.config import AlertsConfig
 from bridge.jsonenc import dumps
@@ -28,20 +28,30 @@ def floor_ms(first: tuple[int, int] | None, now: int, config: AlertsConfig) -> i
     return floor
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """One backfilled event as stored (the store makes its `Event` of it)."""
+
+    seq: int
+    kind: str
+    alert: dict[str, Any]
+    text: str
+
+
 def build_events(chosen: list[ep.Episode], seq: int, epoch: str, cluster: str, now: int
-                 ) -> list[Event]:
+                 ) -> list[Written]:
     """The events of the chosen episodes, numbered after `seq`."""
     events = []
     for episode in chosen:
         for kind, at, alert in ep.episode_alerts(episode, cluster, now):
             seq += 1
             text = alert_frame(seq, epoch, kind, alert["status"], at, dumps(alert))
-            events.append(Event(seq, epoch, kind, ep.SOURCE, episode.labels, alert, text))
+            events.append(Written(seq, kind, alert, text))
     return events
 
 
 def write(conn: sqlite3.Connection, found: list[ep.Episode], cluster: str,
-          config: AlertsConfig, now: int, last_seq: int, epoch: str) -> list[Event]:
+          config: AlertsConfig, now: int, last_seq: int, epoch: str) -> list[Written]:
     """Choose and store; the events written (the caller's transaction commits them)."""
     fps = sorted({e.fingerprint for e in found})
     marks = ",".join("?" * len(fps))

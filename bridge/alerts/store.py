@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bridge.alerts import history
+from bridge.alerts import backfill_store, history
 from bridge.alerts.db import Database, Outcome
-from bridge.alerts.episodes import Episode
+from bridge.alerts.episodes import SOURCE, Episode
 from bridge.alerts.history import Page, Timeline
 from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
@@ -280,11 +280,11 @@ class AlertStore(StoreEvents):
     async def backfill(self, found: list[Episode], cluster: str) -> list[Event]:
         """Store the episodes read from Prometheus that the log lacks, as history events
         (`bridge.alerts.episodes` decides, `bridge.alerts.backfill_store` writes)."""
-        from bridge.alerts import backfill_store  # it builds this module's Events
-
         def run(conn: sqlite3.Connection) -> list[Event]:
-            return backfill_store.write(conn, found, cluster, self.config, now_ms(),
-                                        _last_seq(conn), _epoch(conn))
+            epoch = _epoch(conn)
+            return [Event(w.seq, epoch, w.kind, SOURCE, w.alert["labels"], w.alert, w.text)
+                    for w in backfill_store.write(conn, found, cluster, self.config, now_ms(),
+                                                  _last_seq(conn), epoch)]
         events: list[Event] = await self.db.write(run, "events")
         return events
 

@@ -25,7 +25,8 @@ async def write(conn: asyncpg.Connection, found: list[ep.Episode], cluster: str,
         first = await conn.fetchrow(sql.FIRST_EVENT)
         chosen = ep.choose(found, known_lives(frames, [r[2] for r in rows.values()]),
                            floor_ms(tuple(first) if first else None, now, config))
-        events = build_events(chosen, seq, epoch, cluster, now)
+        events = [Event(w.seq, epoch, w.kind, ep.SOURCE, w.alert["labels"], w.alert, w.text)
+                  for w in build_events(chosen, seq, epoch, cluster, now)]
         if not events:
             return []
         changed: dict[str, tuple[str, int, int, str, int]] = {}
