@@ -327,6 +327,18 @@ class AlertsConfig:
     leader_retry: float = positive(5.0)
     # This replica's name in /health ("" = HOSTNAME:PORT).
     replica_id: str = ""
+    # Fill the history from Prometheus' ALERTS series (episodes the log lacks, over the
+    # retention window; `bridge.alerts.backfill`), on the leader, at start and every
+    # `backfill_interval` seconds. Only episodes that ended `backfill_holdoff` seconds ago or
+    # more (Alertmanager has stopped telling anyone about them by then); read on a grid of
+    # `backfill_step` seconds (no longer than the rules' evaluation interval: exact startsAt).
+    # The first run waits `backfill_delay` seconds once this replica may run it, so start-up
+    # (first polls, reconciliation) goes first.
+    backfill: bool = True
+    backfill_delay: float = non_negative(60.0)
+    backfill_holdoff: float = positive(3600.0)
+    backfill_interval: float = positive(600.0)
+    backfill_step: float = positive(15.0)
 
 
 @dataclass(frozen=True)

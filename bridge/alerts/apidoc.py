@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.apischema import ok, param, ref, scoped
+from bridge.apischema import TIME as TIME_DOC
+from bridge.apischema import TIME_SCHEMA, ok, param, ref, scoped
 from bridge.config import AlertsConfig
 
 LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
@@ -45,7 +46,9 @@ SCHEMAS: dict[str, Any] = {
         "endsAt": {"type": ["string", "null"], "format": "date-time",
                    "description": "null while firing."},
         "generatorURL": {"type": "string"},
-        "source": {"type": "string", "enum": ["alertmanager", "manual", "reconcile"]},
+        "source": {"type": "string", "enum": ["alertmanager", "manual", "reconcile",
+                                              "prometheus"],
+                   "description": "prometheus: backfilled from ALERTS (history only)."},
         "updatedAt": TIME}},
     "AlertEvent": {"type": "object", "required": [
         "type", "seq", "epoch", "event", "status", "timestamp", "alert"], "properties": {
@@ -149,7 +152,17 @@ def paths(config: AlertsConfig) -> dict[str, Any]:
                 param("limit", f"Page size (default {min(100, config.history_limit)}, at most "
                       f"{config.history_limit}: alerts.history_limit).",
                       {"type": "integer", "minimum": 1, "maximum": config.history_limit}),
-                matchers],
+                matchers,
+                param("kinds", "Only these event kinds, comma-separated (firing,resolved,"
+                      "refired,updated).", {"type": "string", "pattern":
+                      "^((firing|resolved|refired|updated)(,(firing|resolved|refired|updated))*)?$"}),
+                param("start", "Events whose `timestamp` is at or after this time. " + TIME_DOC,
+                      TIME_SCHEMA),
+                param("end", "Events whose `timestamp` is at or before this time (not before "
+                      "start). " + TIME_DOC, TIME_SCHEMA),
+                param("cluster", "Only alerts of this cluster (an alert without one is in "
+                      "`default`).", {"type": "string",
+                                      "pattern": "^([a-z0-9][a-z0-9_.-]{0,62})?$"})],
             "responses": {"200": ok("AlertHistory", "A page of events."), **BAD_FILTER,
                           **_errors(e503="The alert store cannot be read, or too many history "
                                          "queries run at once "

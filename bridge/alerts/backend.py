@@ -16,9 +16,11 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from bridge.alerts.history import Page
+from bridge.alerts.episodes import Episode
+from bridge.alerts.history import Page, Timeline
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice
+from bridge.alerts.query import EventQuery
 from bridge.alerts.store import AlertStore, Event, MayResolve, Opened, Reconciled
 from bridge.config import BridgeConfig
 
@@ -54,7 +56,10 @@ class AlertLog(Protocol):
                            ) -> list[tuple[int, str]]: ...
     async def bounds(self) -> tuple[int | None, int]: ...
     async def history(self, since: int, until: int, limit: int,
-                      matchers: tuple[Matcher, ...]) -> Page: ...
+                      matchers: EventQuery | tuple[Matcher, ...]) -> Page: ...
+    async def backfill(self, found: list[Episode], cluster: str) -> list[Event]: ...
+    async def timeline(self, fingerprint: str, cluster: str | None, since: int, limit: int
+                       ) -> Timeline: ...
 
 
 def replica_id(config: BridgeConfig) -> str:

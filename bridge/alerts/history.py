@@ -24,11 +24,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from bridge.alerts.matchers import Matcher, matches_all
+from bridge.alerts.matchers import Matcher
+from bridge.alerts.query import EventQuery, as_query
+from bridge.config import DEFAULT_CLUSTER
 from bridge.errors import Unavailable
 
 # With a filter, a history page scans at most this many log rows per returned row.
@@ -62,24 +65,45 @@ def sql_clause(matcher: Matcher) -> tuple[str, list[str]] | None:
             [path, matcher.value, _NUL_ESCAPE])
 
 
+def query_clauses(query: EventQuery) -> tuple[list[str], list[Any]]:
+    """SQL narrowing `query` (see `bridge.alerts.query`): the matchers that SQL can express,
+    the kinds, the cluster, and `ts_ms >= start`."""
+    where: list[str] = []
+    params: list[Any] = []
+    for clause in filter(None, map(sql_clause, query.matchers)):
+        where.append(clause[0])
+        params.extend(clause[1])
+    if query.kinds is not None:
+        where.append(f"json_extract(frame, '$.event') IN ({','.join('?' * len(query.kinds))})")
+        params.extend(sorted(query.kinds))
+    if query.cluster is not None:
+        where.append("coalesce(json_extract(frame, '$.alert.cluster'), ?) = ?")
+        params.extend([DEFAULT_CLUSTER, query.cluster])
+    return where, params
+
+
 def select_page(conn: sqlite3.Connection, since: int, until: int, limit: int,
-                matchers: tuple[Matcher, ...]) -> Page:
-    """One filtered page (runs on a reader thread, in one read transaction)."""
+                query: EventQuery | tuple[Matcher, ...]) -> Page:
+    """One filtered page (runs on a reader thread, in one read transaction). With `start`,
+    the scan window counts only rows stored at or after it (`ts_ms`, see EventQuery)."""
+    query = as_query(query)
     conn.execute("BEGIN")
     try:
-        end = _window_end(conn, since, until, limit * SCAN_FACTOR)
+        end = _window_end(conn, since, until, limit * SCAN_FACTOR, query.start_ms)
         if end is None:
             return Page([], since, False)
-        where, params = ["seq > ?", "seq <= ?"], [since, end]
-        for clause in filter(None, map(sql_clause, matchers)):
-            where.append(clause[0])
-            params.extend(clause[1])
+        clauses, values = query_clauses(query)
+        where, params = ["seq > ?", "seq <= ?", *clauses], [since, end, *values]
+        if query.start_ms is not None:
+            where.append("ts_ms >= ?")
+            params.append(query.start_ms)
         rows = conn.execute(
-            "SELECT seq, json_extract(frame, '$.alert.labels'), frame FROM events WHERE "
-            + " AND ".join(where) + " ORDER BY seq", params)
+            "SELECT seq, json_extract(frame, '$.event'), json_extract(frame, '$.timestamp'), "
+            "json_extract(frame, '$.alert.cluster'), json_extract(frame, '$.alert.labels'), "
+            "frame FROM events WHERE " + " AND ".join(where) + " ORDER BY seq", params)
         frames: list[str] = []
-        for seq, labels, frame in rows:
-            if matches_all(matchers, json.loads(labels)):
+        for seq, kind, timestamp, cluster, labels, frame in rows:
+            if query.accepts(kind, timestamp, cluster, json.loads(labels)):
                 frames.append(frame)
                 if len(frames) == limit:
                     return Page(frames, seq, True)
@@ -88,15 +112,18 @@ def select_page(conn: sqlite3.Connection, since: int, until: int, limit: int,
         conn.execute("COMMIT")
 
 
-def _window_end(conn: sqlite3.Connection, since: int, until: int, scan: int) -> int | None:
-    """The seq of the `scan`-th row after `since` (at most `until`), or of the last one when
-    there are fewer; None when there is none."""
-    row = conn.execute("SELECT seq FROM events WHERE seq > ? AND seq <= ? ORDER BY seq "
-                       "LIMIT 1 OFFSET ?", (since, until, scan - 1)).fetchone()
+def _window_end(conn: sqlite3.Connection, since: int, until: int, scan: int,
+                start_ms: int | None = None) -> int | None:
+    """The seq of the `scan`-th row after `since` (at most `until`, stored at or after
+    `start_ms`), or of the last one when there are fewer; None when there is none."""
+    stored = "" if start_ms is None else " AND ts_ms >= ?"
+    bound: tuple[int, ...] = (since, until) if start_ms is None else (since, until, start_ms)
+    row = conn.execute("SELECT seq FROM events WHERE seq > ? AND seq <= ?" + stored
+                       + " ORDER BY seq LIMIT 1 OFFSET ?", (*bound, scan - 1)).fetchone()
     if row is not None:
         return int(row[0])
-    (end,) = conn.execute("SELECT max(seq) FROM events WHERE seq > ? AND seq <= ?",
-                          (since, until)).fetchone()
+    (end,) = conn.execute("SELECT max(seq) FROM events WHERE seq > ? AND seq <= ?" + stored,
+                          bound).fetchone()
     return None if end is None else int(end)
 
 
@@ -139,3 +166,42 @@ class Gate:
         return Unavailable(f"too many alert history queries at once (limit {self.slots}); "
                            "retry shortly")
 
+
+
+# --- one alert's timeline (GET /api/alerts/{fingerprint}/timeline) ---------------------------
+
+_CLUSTER_OF = f"coalesce(json_extract(frame, '$.alert.cluster'), '{DEFAULT_CLUSTER}')"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    clusters: list[str]  # every cluster with events of this fingerprint, sorted
+    frames: list[str]  # its events after `since` (in the cluster asked for), in seq order
+    next: int | None  # the `since` of the next page; None: no more
+
+
+def timeline_page(rows: list[tuple[int, str]], limit: int, clusters: list[str],
+                  keep: Callable[[str], bool] = lambda _frame: True) -> Timeline:
+    """A page from up to `limit + 1` candidate rows (one more than a page: more follow)."""
+    page = rows[:limit]
+    more = len(rows) > limit and bool(page)
+    return Timeline(sorted(clusters), [f for _, f in page if keep(f)],
+                    page[-1][0] if more else None)
+
+
+def select_timeline(conn: sqlite3.Connection, fingerprint: str, cluster: str | None,
+                    since: int, limit: int) -> Timeline:
+    """An alert's events by the (fingerprint, seq) index, in one read transaction."""
+    conn.execute("BEGIN")
+    try:
+        clusters = [c for (c,) in conn.execute(
+            f"SELECT DISTINCT {_CLUSTER_OF} FROM events WHERE fingerprint = ?", (fingerprint,))]
+        where, params = "fingerprint = ? AND seq > ?", [fingerprint, since]
+        if cluster is not None:
+            where += f" AND {_CLUSTER_OF} = ?"
+            params.append(cluster)
+        rows = conn.execute(f"SELECT seq, frame FROM events WHERE {where} ORDER BY seq LIMIT ?",
+                            (*params, limit + 1)).fetchall()
+        return timeline_page(rows, limit, clusters)
+    finally:
+        conn.execute("COMMIT")

@@ -4,7 +4,9 @@
 once (in the writer thread); the hub only evaluates each distinct filter once per event and
 appends the same object to the matching subscribers' bounded queues, so a slow subscriber costs
 the webhook nothing. A subscriber whose queue is full is closed, never skipped: it reconnects
-with `since`/`epoch` and the log replays what it missed.
+with `since`/`epoch` and the log replays what it missed. Backfilled events (source
+"prometheus") are history only: they advance `last_seq` but change neither the view nor any
+stream (`bridge.alerts.episodes`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bridge.alerts.episodes import SOURCE as BACKFILLED
 from bridge.alerts.matchers import Matcher, filter_key, matches_all
 from bridge.alerts.model import format_time, now_ms
 from bridge.alerts.store import Event, Opened
@@ -167,13 +170,15 @@ class AlertHub:
             event = self._backlog.popleft()
             self.last_seq = event.seq
             self.epoch = event.epoch
+            self.metrics.alert_events.labels(event.source).inc()
+            budget -= 1
+            if event.source == BACKFILLED:  # history, not a change: not in the view or streams
+                continue
             fp = event.alert["fingerprint"]
             if event.alert["status"] == "firing":
                 self.firing[fp] = event.alert
             else:
                 self.firing.pop(fp, None)
-            self.metrics.alert_events.labels(event.source).inc()
-            budget -= 1
             for group in list(self._groups.values()):
                 if matches_all(group.matchers, event.labels):
                     budget -= len(group.subs)

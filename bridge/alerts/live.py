@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
 from bridge.alerts.backend import STORE_KEY, AlertLog
+from bridge.alerts.episodes import backfilled
 from bridge.alerts.hub import HUB_KEY, AlertHub, Item, SubscriptionClosed
 from bridge.alerts.matchers import Matcher, matches_all, parse_filters
 from bridge.alerts.store import Event
@@ -136,6 +137,10 @@ class Feed:
             cursor = rows[-1][0]
 
     def _wanted(self, text: str) -> bool:
+        """Whether a replayed event is this stream's: its filter's, and never a backfilled one
+        (history only, as the hub's live fan-out leaves them out)."""
+        if backfilled(text):
+            return False
         if not self.params.matchers:
             return True
         return matches_all(self.params.matchers, json.loads(text)["alert"]["labels"])

@@ -18,7 +18,7 @@ from typing import Any
 from bridge.errors import BadRequest
 
 STATUSES = ("firing", "resolved")
-SOURCES = ("alertmanager", "manual", "reconcile")
+SOURCES = ("alertmanager", "manual", "reconcile", "prometheus")  # prometheus: backfilled
 EVENT_KINDS = ("firing", "resolved", "refired", "updated")
 
 _RFC3339 = re.compile(  # ASCII digits only; fullmatch, so no trailing newline either

@@ -18,6 +18,7 @@ from bridge.alerts import history, live, webhook
 from bridge.alerts.backend import STORE_KEY, AlertLog, make_store
 from bridge.alerts.hub import HUB_KEY, AlertHub
 from bridge.alerts.matchers import parse_filters
+from bridge.alerts.query import parse_query
 from bridge.alerts.reconcile import RECONCILER_KEY, Reconciler
 from bridge.errors import StorageUnavailable
 from bridge.health import add_health_check, add_ready_check
@@ -61,10 +62,12 @@ async def current_alerts(request: web.Request) -> web.Response:
 
 @routes.get("/api/alerts/history")
 async def alert_history(request: web.Request) -> web.Response:
-    """Alert events after `since` (default: the oldest kept), at most `limit`, oldest first.
-    `next` is the `since` of the following page, null at the end of the log."""
+    """Alert events after `since` (default: the oldest kept), at most `limit`, oldest first,
+    filtered (`bridge.alerts.query`). `next` is the `since` of the following page, null at the
+    end of the log."""
     require_read_access(request)
-    matchers = _filters(request)
+    matchers = parse_query(request.query, request.query.getall("filter", []),
+                           request.app[CONFIG_KEY].alerts.max_matchers)
     store, hub = request.app[STORE_KEY], request.app[HUB_KEY]
     max_limit = request.app[CONFIG_KEY].alerts.history_limit
     since = _int_param(request, "since", 0, 0, 2**63 - 1)

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bridge.alerts import history
+from bridge.alerts import backfill_store, history
 from bridge.alerts.db import Database, Outcome
-from bridge.alerts.history import Page
+from bridge.alerts.episodes import SOURCE, Episode
+from bridge.alerts.history import Page, Timeline
 from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice, now_ms, parse_time
+from bridge.alerts.query import EventQuery, as_query
 from bridge.alerts.wire import Encoded, alert_frame
 from bridge.config import AlertsConfig
 from bridge.errors import StorageUnavailable
@@ -57,6 +59,7 @@ CREATE TABLE IF NOT EXISTS events (
     frame TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts_ms);
+CREATE INDEX IF NOT EXISTS events_fingerprint ON events (fingerprint, seq);
 """
 
 
@@ -274,6 +277,17 @@ class AlertStore(StoreEvents):
                          (cutoff_ms,))
         return deleted, more
 
+    async def backfill(self, found: list[Episode], cluster: str) -> list[Event]:
+        """Store the episodes read from Prometheus that the log lacks, as history events
+        (`bridge.alerts.episodes` decides, `bridge.alerts.backfill_store` writes)."""
+        def run(conn: sqlite3.Connection) -> list[Event]:
+            epoch = _epoch(conn)
+            return [Event(w.seq, epoch, w.kind, SOURCE, w.alert["labels"], w.alert, w.text)
+                    for w in backfill_store.write(conn, found, cluster, self.config, now_ms(),
+                                                  _last_seq(conn), epoch)]
+        events: list[Event] = await self.db.write(run, "events")
+        return events
+
     # --- reads (reader thread) -------------------------------------------------------------
 
     async def events_after(self, since: int, limit: int, until: int | None = None
@@ -294,13 +308,21 @@ class AlertStore(StoreEvents):
         return await self.db.read(read)
 
     async def history(self, since: int, until: int, limit: int,
-                      matchers: tuple[Matcher, ...]) -> Page:
+                      matchers: EventQuery | tuple[Matcher, ...]) -> Page:
         """A page of GET /api/alerts/history (see `bridge.alerts.history`)."""
-        if not matchers:
+        if as_query(matchers).empty:
             return history.unfiltered(await self.events_after(since, limit, until=until), since)
         page: Page = await self.db.read(
             lambda conn: history.select_page(conn, since, until, limit, matchers), history.POOL)
         return page
+
+    async def timeline(self, fingerprint: str, cluster: str | None, since: int, limit: int
+                       ) -> Timeline:
+        """One alert's events after `since` (see `bridge.alerts.history.select_timeline`)."""
+        found: Timeline = await self.db.read(
+            lambda conn: history.select_timeline(conn, fingerprint, cluster, since, limit),
+            history.POOL)
+        return found
 
 
 # Not an event: a webhook reported the alert again unchanged (its seen_ms moves).

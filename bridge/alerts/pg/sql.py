@@ -51,6 +51,9 @@ CREATE TABLE leadership (
     since timestamptz NOT NULL DEFAULT now()
 );
 """),
+    (2, "events by fingerprint", """
+CREATE INDEX events_fingerprint ON events (fingerprint, seq);
+"""),
 )
 
 APPLIED = "SELECT version FROM schema_migrations"
@@ -112,6 +115,36 @@ HISTORY_ROWS = "SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2{where
 # OR: only CASE fixes the order of evaluation).
 LABEL_CLAUSE = ("CASE WHEN strpos(frame, '\\u0000') > 0 THEN true "
                 "ELSE coalesce(frame::jsonb #>> ${path}::text[], '') {op} ${value} END")
+
+# History filters (`bridge.alerts.query`): the windows counting rows stored at or after $3
+# (ms), an event kind among $n, the alert's cluster ($n, "default" when it has none).
+WINDOW_AT_FROM = ("SELECT seq FROM events WHERE seq > $1 AND seq <= $2 AND ts_ms >= $3 "
+                  "ORDER BY seq OFFSET $4 LIMIT 1")
+WINDOW_LAST_FROM = "SELECT max(seq) FROM events WHERE seq > $1 AND seq <= $2 AND ts_ms >= $3"
+STORED_FROM_CLAUSE = "ts_ms >= ${n}"
+# An event kind among $n (LIKE patterns `%"event":"KIND"%`): text, no JSON; it only narrows
+# (a label could hold the same text), the exact test runs in Python.
+KIND_CLAUSE = "frame LIKE ANY(${n}::text[])"
+CLUSTER_CLAUSE = ("CASE WHEN strpos(frame, '\\u0000') > 0 THEN true "
+                  "ELSE coalesce(frame::jsonb #>> '{{alert,cluster}}', 'default') = ${n} END")
+
+# One alert's timeline by the (fingerprint, seq) index ($1): its clusters (the frame itself
+# when it holds \u0000, which jsonb refuses: Python reads those), its events after $2, at most
+# $3, narrowed to one cluster ($4; CASE passes the \u0000 frames on to Python's check).
+_CLUSTER_OF = "coalesce(frame::jsonb #>> '{alert,cluster}', 'default')"
+_HAS_NUL = "strpos(frame, '\\u0000') > 0"
+TIMELINE_CLUSTERS = (f"SELECT DISTINCT CASE WHEN {_HAS_NUL} THEN NULL ELSE {_CLUSTER_OF} END, "
+                     f"CASE WHEN {_HAS_NUL} THEN frame END FROM events WHERE fingerprint = $1")
+TIMELINE_ROWS = ("SELECT seq, frame FROM events WHERE fingerprint = $1 AND seq > $2 "
+                 "ORDER BY seq LIMIT $3")
+TIMELINE_CLUSTER_ROWS = ("SELECT seq, frame FROM events WHERE fingerprint = $1 AND seq > $2 "
+                         f"AND CASE WHEN {_HAS_NUL} THEN true ELSE {_CLUSTER_OF} = $4 END "
+                         "ORDER BY seq LIMIT $3")
+
+# Backfill (`bridge.alerts.pg.backfill`): every frame of these fingerprints ($1), the oldest
+# kept event (seq, ts_ms).
+FRAMES_OF = "SELECT frame FROM events WHERE fingerprint = ANY($1::text[])"
+FIRST_EVENT = "SELECT seq, ts_ms FROM events ORDER BY seq LIMIT 1"
 
 # --- leadership ----------------------------------------------------------------------------
 CLAIM_LEADERSHIP = """

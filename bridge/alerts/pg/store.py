@@ -24,17 +24,21 @@ from typing import Any
 import asyncpg
 
 from bridge.alerts import history
-from bridge.alerts.history import Page
+from bridge.alerts.episodes import Episode
+from bridge.alerts.history import Page, Timeline
 from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice, now_ms
 from bridge.alerts.pg import sql
+from bridge.alerts.pg.backfill import write as backfill_write
 from bridge.alerts.pg.connect import FAILURES, create_pool, redact, unavailable
 from bridge.alerts.pg.fanout import Fanout
 from bridge.alerts.pg.history import page as history_page
+from bridge.alerts.pg.history import timeline as history_timeline
 from bridge.alerts.pg.leader import Leader
 from bridge.alerts.pg.migrations import migrate
 from bridge.alerts.pg.writer import Job, Writer
+from bridge.alerts.query import EventQuery, as_query
 from bridge.alerts.store import PRUNE_CHUNK, Event, MayResolve, Opened, Reconciled
 from bridge.config import AlertsConfig
 from bridge.errors import StorageUnavailable
@@ -194,6 +198,19 @@ class PgAlertStore(StoreEvents):
             raise unavailable(exc) from None
         return total
 
+    async def backfill(self, found: list[Episode], cluster: str) -> list[Event]:
+        """Store the episodes read from Prometheus that the log lacks, as history events
+        (`bridge.alerts.pg.backfill`); published like any other commit."""
+        try:
+            async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
+                events = await backfill_write(conn, found, cluster, self.config, now_ms())
+        except FAILURES as exc:
+            raise unavailable(exc) from None
+        if events:
+            self.fanout.committed(events)
+            await self._published(events[-1].seq)
+        return events
+
     # --- reads -----------------------------------------------------------------------------
 
     async def events_after(self, since: int, limit: int, until: int | None = None
@@ -215,11 +232,19 @@ class PgAlertStore(StoreEvents):
         return first, last
 
     async def history(self, since: int, until: int, limit: int,
-                      matchers: tuple[Matcher, ...]) -> Page:
-        if not matchers:
+                      matchers: EventQuery | tuple[Matcher, ...]) -> Page:
+        if as_query(matchers).empty:
             return history.unfiltered(await self.events_after(since, limit, until=until), since)
         try:
             async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
                 return await history_page(conn, since, until, limit, matchers)
+        except FAILURES as exc:
+            raise unavailable(exc, "cannot be read") from None
+
+    async def timeline(self, fingerprint: str, cluster: str | None, since: int, limit: int
+                       ) -> Timeline:
+        try:
+            async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
+                return await history_timeline(conn, fingerprint, cluster, since, limit)
         except FAILURES as exc:
             raise unavailable(exc, "cannot be read") from None
