@@ -133,7 +133,8 @@ class AlertHub:
         self.max_subscribers = max_subscribers
         self.epoch = ""
         self.last_seq = 0
-        self.firing: dict[str, dict[str, Any]] = {}
+        # Firing alerts by (cluster, fingerprint).
+        self.firing: dict[tuple[str, str], dict[str, Any]] = {}
         self._groups: dict[str, _Group] = {}
         self._count = 0
         self._snapshots: dict[str, str] = {}
@@ -144,7 +145,7 @@ class AlertHub:
 
     def load(self, opened: Opened) -> None:
         self.epoch, self.last_seq = opened.epoch, opened.last_seq
-        self.firing = {a["fingerprint"]: a for a in opened.firing}
+        self.firing = {(a["cluster"], a["fingerprint"]): a for a in opened.firing}
         self._snapshots.clear()
 
     # --- events ----------------------------------------------------------------------------
@@ -167,11 +168,10 @@ class AlertHub:
             event = self._backlog.popleft()
             self.last_seq = event.seq
             self.epoch = event.epoch
-            fp = event.alert["fingerprint"]
             if event.alert["status"] == "firing":
-                self.firing[fp] = event.alert
+                self.firing[event.key] = event.alert
             else:
-                self.firing.pop(fp, None)
+                self.firing.pop(event.key, None)
             self.metrics.alert_events.labels(event.source).inc()
             budget -= 1
             for group in list(self._groups.values()):
@@ -250,7 +250,7 @@ class AlertHub:
 
     def current(self, matchers: tuple[Matcher, ...]) -> list[dict[str, Any]]:
         alerts = [a for a in self.firing.values() if matches_all(matchers, a["labels"])]
-        alerts.sort(key=lambda a: (a["startsAt"], a["fingerprint"]))
+        alerts.sort(key=lambda a: (a["startsAt"], a["cluster"], a["fingerprint"]))
         return alerts
 
     def snapshot(self, matchers: tuple[Matcher, ...]) -> Frame:

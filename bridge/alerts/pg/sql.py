@@ -2,11 +2,15 @@
 queries. A schema change is a new migration here plus the queries it touches, nowhere else.
 
 Tables: `log_head` (one row: the last seq assigned and the epoch; its row lock is the one
-ordering point of all writers), `alerts` (current state by fingerprint), `events` (the log:
-seq -> the frame streams send, byte for byte), `leadership` (which replica reconciles).
+ordering point of all writers), `alerts` (current state by (cluster, fingerprint)), `events`
+(the log: seq -> the frame streams send, byte for byte, and its alert's cluster and
+fingerprint), `leadership` (which replica reconciles).
 """
 
 from __future__ import annotations
+
+from bridge.alerts.schema import ADDED_KEYS
+from bridge.config import DEFAULT_CLUSTER
 
 # NOTIFY channel: the payload is the last seq of the committing transaction.
 CHANNEL = "promwire_events"
@@ -51,6 +55,18 @@ CREATE TABLE leadership (
     since timestamptz NOT NULL DEFAULT now()
 );
 """),
+    # Clusters (issue 13): alerts keyed by (cluster, fingerprint); rows from before are in
+    # "default", their stored alerts and frames get the keys `Notice.alert` now writes last.
+    (2, "clusters", f"""
+ALTER TABLE alerts ADD COLUMN cluster text NOT NULL DEFAULT '{DEFAULT_CLUSTER}';
+ALTER TABLE alerts DROP CONSTRAINT alerts_pkey;
+ALTER TABLE alerts ADD PRIMARY KEY (cluster, fingerprint);
+UPDATE alerts SET body = left(body, -1) || '{ADDED_KEYS}}}';
+DROP INDEX alerts_firing;
+CREATE INDEX alerts_firing ON alerts (cluster, starts_ms, fingerprint) WHERE status = 'firing';
+ALTER TABLE events ADD COLUMN cluster text NOT NULL DEFAULT '{DEFAULT_CLUSTER}';
+UPDATE events SET frame = left(frame, -2) || '{ADDED_KEYS}}}}}';
+"""),
 )
 
 APPLIED = "SELECT version FROM schema_migrations"
@@ -68,27 +84,30 @@ NEW_EPOCH = "UPDATE log_head SET epoch = $1 WHERE id"
 NOTIFY = "SELECT pg_notify('" + CHANNEL + "', $1)"
 
 # --- writes --------------------------------------------------------------------------------
-ALERT_ROWS = ("SELECT fingerprint, status, starts_ms, seen_ms, body, updated_ms FROM alerts "
-              "WHERE fingerprint = ANY($1::text[])")
-FIRING_ROWS = ("SELECT fingerprint, status, starts_ms, seen_ms, body, updated_ms FROM alerts "
-               "WHERE status = 'firing'")
-# A transaction's writes in one statement: its events ($1-$4), its changed alerts ($5-$10),
-# the head ($11, the last seq) and the notification (only when it added events).
+# The rows of the (cluster, fingerprint) pairs $1[i], $2[i].
+ALERT_ROWS = ("SELECT cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms "
+              "FROM alerts WHERE (cluster, fingerprint) IN "
+              "(SELECT * FROM unnest($1::text[], $2::text[]))")
+# The firing alerts of the clusters in $1 (those being reconciled).
+FIRING_ROWS = ("SELECT cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms "
+               "FROM alerts WHERE status = 'firing' AND cluster = ANY($1::text[])")
+# A transaction's writes in one statement: its events ($1-$5), its changed alerts ($6-$12),
+# the head ($13, the last seq) and the notification (only when it added events).
 WRITE = """
 WITH new_events AS (
-    INSERT INTO events (seq, ts_ms, fingerprint, frame)
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
+    INSERT INTO events (seq, ts_ms, cluster, fingerprint, frame)
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
 ), changed AS (
-    INSERT INTO alerts (fingerprint, status, starts_ms, seen_ms, body, updated_ms)
-    SELECT * FROM unnest($5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[],
-                         $10::bigint[])
-    ON CONFLICT (fingerprint) DO UPDATE SET status = EXCLUDED.status,
+    INSERT INTO alerts (cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms)
+    SELECT * FROM unnest($6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[],
+                         $11::text[], $12::bigint[])
+    ON CONFLICT (cluster, fingerprint) DO UPDATE SET status = EXCLUDED.status,
         starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
         updated_ms = EXCLUDED.updated_ms
 ), head AS (
-    UPDATE log_head SET seq = $11 WHERE id AND seq < $11
+    UPDATE log_head SET seq = $13 WHERE id AND seq < $13
 )
-SELECT pg_notify('""" + CHANNEL + """', $11::text) WHERE cardinality($1::bigint[]) > 0"""
+SELECT pg_notify('""" + CHANNEL + """', $13::text) WHERE cardinality($1::bigint[]) > 0"""
 CLEAR_EVENTS = "DELETE FROM events"
 CLEAR_ALERTS = "DELETE FROM alerts"
 
@@ -99,7 +118,8 @@ DELETE_EVENTS_UPTO = "DELETE FROM events WHERE seq <= $1"
 DELETE_OLD_RESOLVED = "DELETE FROM alerts WHERE status = 'resolved' AND updated_ms < $1"
 
 # --- reads ---------------------------------------------------------------------------------
-OPEN_FIRING = "SELECT body FROM alerts WHERE status = 'firing' ORDER BY starts_ms, fingerprint"
+OPEN_FIRING = ("SELECT body FROM alerts WHERE status = 'firing' "
+               "ORDER BY starts_ms, cluster, fingerprint")
 EVENTS_AFTER = ("SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq "
                 "LIMIT $3")
 BOUNDS = "SELECT (SELECT min(seq) FROM events), (SELECT seq FROM log_head WHERE id)"

@@ -36,7 +36,7 @@ from bridge.alerts.pg.leader import Leader
 from bridge.alerts.pg.migrations import migrate
 from bridge.alerts.pg.writer import Job, Writer
 from bridge.alerts.store import PRUNE_CHUNK, Event, MayResolve, Opened, Reconciled
-from bridge.config import AlertsConfig
+from bridge.config import DEFAULT_CLUSTER, AlertsConfig
 from bridge.errors import StorageUnavailable
 
 log = logging.getLogger("bridge.alerts.pg.store")
@@ -120,8 +120,10 @@ class PgAlertStore(StoreEvents):
         return events
 
     async def reconcile(self, notices: list[Notice], fetched_ms: int,
-                        may_resolve: MayResolve = _always) -> Reconciled:
-        job = Job(notices, self._future(), fetched_ms=fetched_ms, may_resolve=may_resolve)
+                        may_resolve: MayResolve = _always,
+                        cluster: str = DEFAULT_CLUSTER) -> Reconciled:
+        job = Job(notices, self._future(), fetched_ms=fetched_ms, may_resolve=may_resolve,
+                  cluster=cluster)
         reconciled: Reconciled = await self._submit(job)
         return reconciled
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.alerts.model import Notice, fingerprint, parse_time
+from bridge.alerts.model import Notice, Suppression, fingerprint, parse_time
 
 
 def am_alert(name: str = "HostDown", status: str = "firing", instance: str = "h1:9100",
@@ -37,11 +37,17 @@ def payload(*alerts: dict[str, Any], status: str | None = None) -> dict[str, Any
 
 def notice(name: str = "HostDown", status: str = "firing", starts: str = "2026-01-01T00:00:00Z",
            annotations: dict[str, str] | None = None, source: str = "alertmanager",
+           cluster: str = "default", suppression: Suppression | None = None,
            **labels: str) -> Notice:
     all_labels = {"alertname": name, "instance": "h1:9100", **labels}
     return Notice(fingerprint=fingerprint(all_labels), status=status, labels=all_labels,
                   annotations=annotations or {"summary": "s"}, starts_ms=parse_time(starts),
-                  ends_ms=None, generator_url="", source=source)
+                  ends_ms=None, generator_url="", source=source, cluster=cluster,
+                  suppression=suppression)
+
+
+def silenced(*ids: str) -> Suppression:
+    return Suppression("suppressed", tuple(sorted(ids)), ())
 
 
 TOKEN = "alerts-test-token"
