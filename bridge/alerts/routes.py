@@ -18,7 +18,7 @@ from bridge.alerts import history, live, webhook
 from bridge.alerts.backend import STORE_KEY, AlertLog, make_store
 from bridge.alerts.hub import HUB_KEY, AlertHub
 from bridge.alerts.matchers import parse_filters
-from bridge.alerts.reconcile import RECONCILER_KEY, Reconciler
+from bridge.alerts.reconcile import RECONCILER_KEY, Reconcilers
 from bridge.errors import StorageUnavailable
 from bridge.health import add_health_check, add_ready_check
 from bridge.http import json_response, require_read_access
@@ -115,7 +115,7 @@ async def _alerts_ctx(app: web.Application) -> AsyncIterator[None]:
         await store.close()
 
 
-async def _open(store: AlertLog, hub: AlertHub, reconciler: Reconciler
+async def _open(store: AlertLog, hub: AlertHub, reconciler: Reconcilers
                 ) -> asyncio.Task[None] | None:
     """Open the store and load the live view. A shared database that cannot be reached yet
     is retried in the background (the task returned); a local file that cannot be opened is
@@ -135,7 +135,7 @@ async def _open(store: AlertLog, hub: AlertHub, reconciler: Reconciler
     return None
 
 
-async def _reopen(store: AlertLog, hub: AlertHub, reconciler: Reconciler) -> None:
+async def _reopen(store: AlertLog, hub: AlertHub, reconciler: Reconcilers) -> None:
     """Retry opening every few seconds until it works; then subscribers that came meanwhile
     (on an empty view) resync, and the store is used as if it had opened at start."""
     while True:
@@ -196,9 +196,8 @@ def setup(app: web.Application) -> None:
     app[HUB_KEY] = AlertHub(app[METRICS_KEY], heartbeat=config.alerts.heartbeat,
                             queue_limit=config.alerts.send_queue,
                             max_subscribers=config.alerts.max_subscribers)
-    first = next(iter(app[CLUSTERS_KEY]), None)  # TODO(issue 13): one per cluster
-    app[RECONCILER_KEY] = Reconciler(first, store, config.alertmanager,
-                                     resend_interval=config.alerts.resend_interval)
+    app[RECONCILER_KEY] = Reconcilers(app[CLUSTERS_KEY], store, config.alertmanager,
+                                      resend_interval=config.alerts.resend_interval)
     app.add_routes(routes)
     app.add_routes(webhook.routes)
     app.add_routes(live.routes)

@@ -55,15 +55,25 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def make_app(data_dir: Any, alertmanager_url: str = "", protect_reads: bool = False,
-             reconcile_interval: float = 0.5, **alerts: Any) -> Any:
-    """The whole bridge app with a temp data dir, a token, and alert settings overridden."""
+             reconcile_interval: float = 0.5, clusters: dict[str, list[str]] | None = None,
+             **alerts: Any) -> Any:
+    """The whole bridge app with a temp data dir, a token, and alert settings overridden;
+    `clusters` (name -> peer URLs) instead of the one `alertmanager_url`."""
     from bridge.app import create_app
-    from bridge.config import AlertmanagerConfig, AlertsConfig, AuthConfig, BridgeConfig
+    from bridge.config import (
+        AlertmanagerConfig,
+        AlertsConfig,
+        AuthConfig,
+        BridgeConfig,
+        ClusterConfig,
+    )
 
     config = BridgeConfig(
         data_dir=str(data_dir),
         auth=AuthConfig(token=TOKEN, protect_reads=protect_reads),
         alertmanager=AlertmanagerConfig(url=alertmanager_url,
+                                        clusters=tuple(ClusterConfig(name, tuple(peers))
+                                                       for name, peers in (clusters or {}).items()),
                                         reconcile_interval=reconcile_interval,
                                         reconcile_backoff_max=1.0, timeout=2.0),
         alerts=AlertsConfig(**{"busy_timeout": 0.2, **alerts}),

@@ -105,7 +105,9 @@ async def rig(aiohttp_server, tmp_path):
 
 def listed(name: str) -> dict[str, Any]:
     """The alert `firing` recorded, as Alertmanager's list shows it (same annotations)."""
-    return am_alert(name, annotations={"summary": "s"})
+    listed = am_alert(name, annotations={"summary": "s"})
+    listed["status"] = {"state": "active", "silencedBy": [], "inhibitedBy": []}  # the API's
+    return listed
 
 
 async def firing(store: AlertStore, *names: str) -> None:
