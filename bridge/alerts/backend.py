@@ -19,6 +19,7 @@ from aiohttp import web
 from bridge.alerts.history import Page
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice
+from bridge.alerts.selection import Selection
 from bridge.alerts.store import AlertStore, Event, MayResolve, Opened, Reconciled
 from bridge.config import BridgeConfig
 
@@ -54,7 +55,7 @@ class AlertLog(Protocol):
                            ) -> list[tuple[int, str]]: ...
     async def bounds(self) -> tuple[int | None, int]: ...
     async def history(self, since: int, until: int, limit: int,
-                      matchers: tuple[Matcher, ...]) -> Page: ...
+                      selection: Selection | tuple[Matcher, ...]) -> Page: ...
 
 
 def replica_id(config: BridgeConfig) -> str:

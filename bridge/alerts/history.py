@@ -9,9 +9,10 @@ matchers) now runs in a pool of reader threads, and in SQLite where it can:
 - `=` and `!=` matchers become SQL on the stored frame (`json_extract` of the label, missing =
   ""), so rows they exclude are never handed to Python. SQLite's JSON strings stop at NUL, so
   rows holding an escaped NUL always pass to the Python check instead;
-- every surviving row is then checked in Python against all matchers, on its labels alone
-  (`json_extract(frame, '$.alert.labels')`, a small object), so SQL only narrows and the result
-  is exactly what the matchers' own semantics say;
+- `cluster=` is the events' `cluster` column;
+- every surviving row is then checked in Python against the whole selection (matchers,
+  `state=`, cluster), on its labels, event kind, state and cluster alone (`json_extract`s, small
+  values), so SQL only narrows and the result is exactly what `Selection.wants` says;
 - regex matchers (RE2) run only in that Python check.
 
 At most `alerts.history_concurrency` history queries run at once (as many reader threads); a few
@@ -28,7 +29,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from bridge.alerts.matchers import Matcher, matches_all
+from bridge.alerts.matchers import Matcher
+from bridge.alerts.selection import Selection, selection_of
 from bridge.errors import Unavailable
 
 # With a filter, a history page scans at most this many log rows per returned row.
@@ -63,23 +65,29 @@ def sql_clause(matcher: Matcher) -> tuple[str, list[str]] | None:
 
 
 def select_page(conn: sqlite3.Connection, since: int, until: int, limit: int,
-                matchers: tuple[Matcher, ...]) -> Page:
+                selection: Selection | tuple[Matcher, ...]) -> Page:
     """One filtered page (runs on a reader thread, in one read transaction)."""
+    selection = selection_of(selection)
     conn.execute("BEGIN")
     try:
         end = _window_end(conn, since, until, limit * SCAN_FACTOR)
         if end is None:
             return Page([], since, False)
         where, params = ["seq > ?", "seq <= ?"], [since, end]
-        for clause in filter(None, map(sql_clause, matchers)):
+        for clause in filter(None, map(sql_clause, selection.matchers)):
             where.append(clause[0])
             params.extend(clause[1])
+        if selection.cluster is not None:
+            where.append("cluster = ?")
+            params.append(selection.cluster)
         rows = conn.execute(
-            "SELECT seq, json_extract(frame, '$.alert.labels'), frame FROM events WHERE "
+            "SELECT seq, json_extract(frame, '$.alert.labels'), json_extract(frame, '$.event'), "
+            "json_extract(frame, '$.alert.state'), frame FROM events WHERE "
             + " AND ".join(where) + " ORDER BY seq", params)
         frames: list[str] = []
-        for seq, labels, frame in rows:
-            if matches_all(matchers, json.loads(labels)):
+        for seq, labels, kind, state, frame in rows:
+            if selection.wants(kind, {"labels": json.loads(labels), "state": state,
+                                      "cluster": selection.cluster}):
                 frames.append(frame)
                 if len(frames) == limit:
                     return Page(frames, seq, True)

@@ -17,8 +17,8 @@ from aiohttp import web
 from bridge.alerts import history, live, webhook
 from bridge.alerts.backend import STORE_KEY, AlertLog, make_store
 from bridge.alerts.hub import HUB_KEY, AlertHub
-from bridge.alerts.matchers import parse_filters
 from bridge.alerts.reconcile import RECONCILER_KEY, Reconcilers
+from bridge.alerts.selection import Selection, parse_selection
 from bridge.errors import StorageUnavailable
 from bridge.health import add_health_check, add_ready_check
 from bridge.http import json_response, require_read_access
@@ -37,9 +37,10 @@ HISTORY_GATE_KEY = web.AppKey("alert_history_gate", history.Gate)
 REOPEN_INTERVAL = 2.0
 
 
-def _filters(request: web.Request) -> Any:
-    limit = request.app[CONFIG_KEY].alerts.max_matchers
-    return parse_filters(request.query.getall("filter", []), limit)
+def _selection(request: web.Request) -> Selection:
+    """`filter=`, `state=` and `cluster=` of this request."""
+    return parse_selection(request.query, request.app[CONFIG_KEY].alerts.max_matchers,
+                           request.app[CLUSTERS_KEY].names)
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -51,12 +52,13 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
 
 @routes.get(ALERTS_PATH)
 async def current_alerts(request: web.Request) -> web.Response:
-    """Firing alerts (Alert shape), filtered by `filter=` matchers, with the log position."""
+    """Firing alerts (Alert shape), filtered by `filter=` matchers, `state=` (default active)
+    and `cluster=`, with the log position."""
     require_read_access(request)
-    matchers = _filters(request)
+    selection = _selection(request)
     hub = request.app[HUB_KEY]
     return json_response({"epoch": hub.epoch, "seq": hub.last_seq,
-                          "alerts": hub.current(matchers)})
+                          "alerts": hub.current(selection)})
 
 
 @routes.get("/api/alerts/history")
@@ -64,14 +66,14 @@ async def alert_history(request: web.Request) -> web.Response:
     """Alert events after `since` (default: the oldest kept), at most `limit`, oldest first.
     `next` is the `since` of the following page, null at the end of the log."""
     require_read_access(request)
-    matchers = _filters(request)
+    selection = _selection(request)
     store, hub = request.app[STORE_KEY], request.app[HUB_KEY]
     max_limit = request.app[CONFIG_KEY].alerts.history_limit
     since = _int_param(request, "since", 0, 0, 2**63 - 1)
     limit = _int_param(request, "limit", min(HISTORY_DEFAULT, max_limit), 1, max_limit)
     epoch, last = hub.epoch, hub.last_seq
     async with request.app[HISTORY_GATE_KEY].enter():
-        found = await store.history(since, last, limit, matchers)
+        found = await store.history(since, last, limit, selection)
         first, _ = await store.bounds()
     more = found.cut < last and found.scanned
     head = dumps({"epoch": epoch, "first_seq": first, "last_seq": last,

@@ -65,6 +65,11 @@ class Selection:
         return matches_all(self.matchers, alert["labels"])
 
 
+def selection_of(what: Selection | tuple[Matcher, ...]) -> Selection:
+    """A Selection, or bare matchers as the default selection (`state=active`) with them."""
+    return what if isinstance(what, Selection) else Selection(what)
+
+
 def parse_state(value: str | None) -> str:
     if value is None:
         return "active"

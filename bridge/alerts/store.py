@@ -28,6 +28,7 @@ from bridge.alerts.history import Page
 from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice, now_ms
+from bridge.alerts.selection import Selection, selection_of
 from bridge.alerts.wire import Encoded, alert_frame
 from bridge.config import DEFAULT_CLUSTER, AlertsConfig
 from bridge.errors import StorageUnavailable
@@ -282,12 +283,14 @@ class AlertStore(StoreEvents):
         return await self.db.read(read)
 
     async def history(self, since: int, until: int, limit: int,
-                      matchers: tuple[Matcher, ...]) -> Page:
-        """A page of GET /api/alerts/history (see `bridge.alerts.history`)."""
-        if not matchers:
+                      selection: Selection | tuple[Matcher, ...]) -> Page:
+        """A page of GET /api/alerts/history (see `bridge.alerts.history`); bare matchers
+        are the default selection with them."""
+        chosen = selection_of(selection)
+        if chosen.everything:
             return history.unfiltered(await self.events_after(since, limit, until=until), since)
         page: Page = await self.db.read(
-            lambda conn: history.select_page(conn, since, until, limit, matchers), history.POOL)
+            lambda conn: history.select_page(conn, since, until, limit, chosen), history.POOL)
         return page
 
 

@@ -133,6 +133,8 @@ HISTORY_ROWS = "SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2{where
 LABEL_CLAUSE = ("CASE WHEN strpos(frame, '\\u0000') > 0 THEN true "
                 "ELSE coalesce(frame::jsonb #>> ${path}::text[], '') {op} ${value} END")
 
+CLUSTER_CLAUSE = "cluster = ${value}"
+
 # --- leadership ----------------------------------------------------------------------------
 CLAIM_LEADERSHIP = """
 INSERT INTO leadership (replica) VALUES ($1)

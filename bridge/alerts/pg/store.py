@@ -35,6 +35,7 @@ from bridge.alerts.pg.history import page as history_page
 from bridge.alerts.pg.leader import Leader
 from bridge.alerts.pg.migrations import migrate
 from bridge.alerts.pg.writer import Job, Writer
+from bridge.alerts.selection import Selection, selection_of
 from bridge.alerts.store import PRUNE_CHUNK, Event, MayResolve, Opened, Reconciled
 from bridge.config import DEFAULT_CLUSTER, AlertsConfig
 from bridge.errors import StorageUnavailable
@@ -217,11 +218,12 @@ class PgAlertStore(StoreEvents):
         return first, last
 
     async def history(self, since: int, until: int, limit: int,
-                      matchers: tuple[Matcher, ...]) -> Page:
-        if not matchers:
+                      selection: Selection | tuple[Matcher, ...]) -> Page:
+        chosen = selection_of(selection)
+        if chosen.everything:
             return history.unfiltered(await self.events_after(since, limit, until=until), since)
         try:
             async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
-                return await history_page(conn, since, until, limit, matchers)
+                return await history_page(conn, since, until, limit, chosen)
         except FAILURES as exc:
             raise unavailable(exc, "cannot be read") from None
