@@ -38,6 +38,9 @@ class AlertsClient(StreamClient):
     Delivered frames (callback and `async for`): `snapshot` frames (the first one, and after a
     resync, with `"resynced": true/false` and `"reason"`), `alert` event frames (each seq once,
     in order) and `error` frames. `filters` are Alertmanager matchers (`severity="critical"`);
+    `state` (active, suppressed, all) and `cluster` are the stream's `state=`/`cluster=`
+    filters: `firing` holds the alerts in that state, dropping one that a `suppressed` or
+    `unsuppressed` event moves out of it.
     `since`/`epoch` resume from a position saved earlier (`client.position`). `url` is one
     base URL or a list (or `urls=[...]`): each reconnect goes to the next bridge with the
     resume point, and a bridge on another log (epoch) answers with a resync, delivered as such.
@@ -50,13 +53,16 @@ class AlertsClient(StreamClient):
     def __init__(self, url: str | Sequence[str] | None = None, *,
                  urls: Sequence[str] | None = None, filters: Sequence[str] = (),
                  since: int | None = None, epoch: str | None = None,
+                 state: str | None = None, cluster: str | None = None,
                  queue_size: int = 1000, **options: Any) -> None:
         super().__init__(queue_size=queue_size, **options)
         self._use_bridges(url, urls)
         self.filters = [filters] if isinstance(filters, str) else list(filters)
         self.seq: int | None = since
         self.epoch: str | None = epoch if since is not None else None
-        self.alerts: dict[str, dict[str, Any]] = {}  # current alerts by fingerprint
+        self.state_filter, self.cluster = state, cluster
+        # Current alerts by (cluster, fingerprint): the same labels in two clusters are two.
+        self.alerts: dict[tuple[str, str], dict[str, Any]] = {}
         self.events_delivered = 0
         self.duplicates_dropped = 0
         self.resyncs = 0
@@ -81,6 +87,11 @@ class AlertsClient(StreamClient):
         """The alerts currently firing, as the stream has told so far."""
         return [copy.deepcopy(a) for a in self.alerts.values() if a.get("status") == "firing"]
 
+    def _listed(self, alert: dict[str, Any]) -> bool:
+        """Whether a firing alert is in the state this client asked for (default active)."""
+        wanted = self.state_filter or "active"
+        return wanted == "all" or (alert.get("state") or "active") == wanted
+
     @property
     def base_ws_url(self) -> str:
         """The alert stream's WebSocket URL on the bridge in use, without a query."""
@@ -89,6 +100,8 @@ class AlertsClient(StreamClient):
     def url(self) -> str:
         """The WebSocket URL for the next connection: filters, and the resume position."""
         query: list[tuple[str, str]] = [("filter", f) for f in self.filters]
+        query += [(k, v) for k, v in (("state", self.state_filter), ("cluster", self.cluster))
+                  if v is not None]
         if self.seq is not None and self.epoch is not None:
             query += [("since", str(self.seq)), ("epoch", str(self.epoch))]
         return self.base_ws_url + ("?" + urlencode(query) if query else "")
@@ -157,8 +170,7 @@ class AlertsClient(StreamClient):
         self.epoch = frame.get("epoch")
         seq = frame.get("seq")
         self.seq = int(seq) if isinstance(seq, int) else 0
-        self.alerts = {str(a.get("fingerprint")): a for a in frame.get("alerts") or ()
-                       if isinstance(a, dict)}
+        self.alerts = {_key(a): a for a in frame.get("alerts") or () if isinstance(a, dict)}
         delivered = {**frame, "resynced": resynced}
         if resynced:
             delivered["reason"] = self._resync_reason
@@ -189,10 +201,14 @@ class AlertsClient(StreamClient):
             self.epoch = frame.get("epoch")
         alert = frame.get("alert")
         if isinstance(alert, dict):
-            fingerprint = str(alert.get("fingerprint"))
-            if alert.get("status") == "firing":
-                self.alerts[fingerprint] = alert
+            if alert.get("status") == "firing" and self._listed(alert):
+                self.alerts[_key(alert)] = alert
             else:
-                self.alerts.pop(fingerprint, None)
+                self.alerts.pop(_key(alert), None)
         self.events_delivered += 1
         await self._emit(frame)
+
+
+def _key(alert: dict[str, Any]) -> tuple[str, str]:
+    """(cluster, fingerprint); frames from before clusters are `default`'s."""
+    return str(alert.get("cluster") or "default"), str(alert.get("fingerprint"))
