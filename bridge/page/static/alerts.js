@@ -18,6 +18,9 @@ function severityClass(severity) {
   return severity in SEVERITY ? `sev-${severity}` : "sev-other";
 }
 
+// The same labels in two Alertmanager clusters are two alerts.
+const alertKey = (alert) => `${alert.cluster ?? "default"}/${alert.fingerprint}`;
+
 export class Alerts {
   constructor({ body, count, empty, filter, filterError, onError, onChange }) {
     this.body = body;
@@ -26,7 +29,7 @@ export class Alerts {
     this.filterError = filterError;
     this.onError = onError;
     this.onChange = onChange;
-    this.alerts = new Map(); // fingerprint -> Alert
+    this.alerts = new Map(); // alertKey (cluster/fingerprint) -> Alert
     this.epoch = null;
     this.seq = null;
     this.sinceCells = [];
@@ -46,7 +49,7 @@ export class Alerts {
   frame(frame) {
     switch (frame.type) {
       case "snapshot":
-        this.alerts = new Map(frame.alerts.map((alert) => [alert.fingerprint, alert]));
+        this.alerts = new Map(frame.alerts.map((alert) => [alertKey(alert), alert]));
         this.epoch = frame.epoch;
         this.seq = frame.seq;
         this.render();
@@ -55,8 +58,11 @@ export class Alerts {
         if (frame.epoch === this.epoch && this.seq !== null && frame.seq <= this.seq) return;
         this.epoch = frame.epoch;
         this.seq = frame.seq;
-        if ((frame.status ?? frame.alert.status) === "firing") this.alerts.set(frame.alert.fingerprint, frame.alert);
-        else this.alerts.delete(frame.alert.fingerprint);
+        // The stream's default (state=active) lists unmuted alerts: a `suppressed` event drops
+        // one, `unsuppressed` brings it back.
+        if ((frame.status ?? frame.alert.status) === "firing" && (frame.alert.state ?? "active") === "active") {
+          this.alerts.set(alertKey(frame.alert), frame.alert);
+        } else this.alerts.delete(alertKey(frame.alert));
         this.render();
         break;
       case "heartbeat":
