@@ -70,6 +70,7 @@ class Reconciler:
         self.last_error: str | None = None
         self.last_events = 0
         self.runs = 0
+        self.triggers = 0  # runs asked for out of turn (truncated or unmuting webhooks)
 
     @property
     def failures(self) -> int:
@@ -95,6 +96,7 @@ class Reconciler:
 
     def trigger(self) -> None:
         """Reconcile now rather than at the next interval (e.g. a truncated webhook)."""
+        self.triggers += 1
         self._wake.set()
 
     def status(self) -> dict[str, Any]:

@@ -92,8 +92,9 @@ async def webhook(request: web.Request) -> web.Response:
         metrics.webhooks_rejected.labels(reason).inc()
         raise
     metrics.webhooks.inc()
-    if payload.truncated and RECONCILER_KEY in request.app:
-        # Alertmanager left alerts out (max_alerts): ask it for the full list now.
+    if (payload.truncated or _unmuted(request, payload)) and RECONCILER_KEY in request.app:
+        # Alertmanager left alerts out (max_alerts), or notified an alert the bridge holds as
+        # muted (its silence ended: a webhook does not say so): ask it for the full list now.
         request.app[RECONCILER_KEY].trigger(payload.notices[0].cluster if payload.notices
                                             else None)
     return json_response({"status": "ok", "alerts": len(payload.notices),
@@ -107,6 +108,13 @@ def _sender(request: web.Request, payload: WebhookPayload) -> WebhookPayload:
     if not len(clusters) and param is None:
         return payload.in_cluster(DEFAULT_CLUSTER)
     return payload.in_cluster(clusters.of_webhook(param, payload.external_url).name)
+
+
+def _unmuted(request: web.Request, payload: WebhookPayload) -> bool:
+    """Whether it notifies a firing alert the live view has as suppressed."""
+    firing = request.app[HUB_KEY].firing
+    return any(n.status == "firing" and firing.get(n.key, {}).get("state") == "suppressed"
+               for n in payload.notices)
 
 
 def _reply_seq(request: web.Request, events: list[Event]) -> int:

@@ -281,3 +281,27 @@ async def test_a_manual_alert_is_defaults_or_the_cluster_it_names(aiohttp_client
     assert body["event"]["event"] == "firing"  # another alert than default's
     status, body = await post(c, {"labels": {"alertname": "M"}, "cluster": "nope"}, path=path)
     assert status == 400 and "unknown cluster 'nope'" in body["detail"]
+
+
+async def test_a_webhook_notifying_a_muted_alert_triggers_a_reconciliation(aiohttp_client,
+                                                                           tmp_path):
+    """Alertmanager notifies only unmuted alerts: a firing notice for an alert held as
+    suppressed means its silence may have ended, which only Alertmanager's list says."""
+    from bridge.alerts.backend import STORE_KEY
+    from bridge.alerts.model import now_ms
+    from bridge.alerts.reconcile import RECONCILER_KEY
+    from tests.bridge.alerts.helpers import notice, silenced
+
+    c = await aiohttp_client(make_app(tmp_path, clusters={"prod": ["http://127.0.0.1:1"]},
+                                      reconcile_interval=0))
+    reconciler = c.app[RECONCILER_KEY].by_name["prod"]
+    await c.app[STORE_KEY].reconcile([notice(source="reconcile", cluster="prod",
+                                             suppression=silenced("s1"))],
+                                     now_ms() + 1, cluster="prod")
+    hook = {**payload(am_alert(instance="h1:9100", annotations={"summary": "s"})),
+            "externalURL": "http://127.0.0.1:1"}
+    status, body = await post(c, hook)
+    assert status == 200 and body["events"] == 0  # the state is Alertmanager's list's to change
+    assert reconciler.triggers == 1
+    status, _ = await post(c, {**hook, "alerts": [am_alert("Other")]})
+    assert status == 200 and reconciler.triggers == 1  # an unmuted alert: nothing to ask
