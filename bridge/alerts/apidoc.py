@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.alerts.model import EVENT_KINDS
 from bridge.apischema import TIME as TIME_DOC
 from bridge.apischema import TIME_SCHEMA, ok, param, ref, scoped
 from bridge.config import AlertsConfig
 
 LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+KINDS = "(" + "|".join(EVENT_KINDS) + ")"
 LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
 LABEL_SET = {"type": "object", "propertyNames": {"pattern": LABEL_NAME},
              "additionalProperties": {"type": "string"}}
@@ -36,10 +38,15 @@ _REGEX = r'"([A-Za-z0-9_ :-]|\.\*?|\|){0,64}"'
 MATCHER = {"type": "string", "minLength": 1,
            "pattern": rf"^{_NAME}(!?={_VALUE}|(=~|!~){_REGEX})$"}
 
+CLUSTER = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_.-]{0,62}$",
+           "description": "An Alertmanager cluster's name (alertmanager.clusters; `default` for "
+                          "alertmanager.url and manual alerts)."}
+EVENT_KINDS = ["firing", "resolved", "refired", "updated", "suppressed", "unsuppressed"]
+
 SCHEMAS: dict[str, Any] = {
     "Alert": {"type": "object", "required": [
         "fingerprint", "status", "labels", "annotations", "startsAt", "endsAt", "generatorURL",
-        "source", "updatedAt"], "properties": {
+        "source", "updatedAt", "cluster", "state", "silencedBy", "inhibitedBy"], "properties": {
         "fingerprint": {"type": "string", "description": "Alertmanager's fingerprint."},
         "status": {"type": "string", "enum": ["firing", "resolved"]},
         "labels": LABELS, "annotations": LABELS, "startsAt": TIME,
@@ -49,13 +56,22 @@ SCHEMAS: dict[str, Any] = {
         "source": {"type": "string", "enum": ["alertmanager", "manual", "reconcile",
                                               "prometheus"],
                    "description": "prometheus: backfilled from ALERTS (history only)."},
-        "updatedAt": TIME}},
+        "updatedAt": TIME,
+        "cluster": {**CLUSTER, "description": "The cluster it is in: alerts are keyed by "
+                    "(cluster, fingerprint)."},
+        "state": {"type": "string", "enum": ["active", "suppressed"],
+                  "description": "Alertmanager's status.state as reconciliation last read it "
+                                 "(resolved alerts: active)."},
+        "silencedBy": {"type": "array", "items": {"type": "string"},
+                       "description": "Ids of the silences muting it."},
+        "inhibitedBy": {"type": "array", "items": {"type": "string"},
+                        "description": "Fingerprints of the alerts inhibiting it."}}},
     "AlertEvent": {"type": "object", "required": [
         "type", "seq", "epoch", "event", "status", "timestamp", "alert"], "properties": {
         "type": {"type": "string", "enum": ["alert"]},
         "seq": {"type": "integer", "description": "Position in the event log."},
         "epoch": {"type": "string", "description": "The log's id; changes only on reset."},
-        "event": {"type": "string", "enum": ["firing", "resolved", "refired", "updated"]},
+        "event": {"type": "string", "enum": EVENT_KINDS},
         "status": {"type": "string", "enum": ["firing", "resolved"]},
         "timestamp": TIME, "alert": ref("Alert")}},
     "CurrentAlerts": {"type": "object", "required": ["epoch", "seq", "alerts"], "properties": {
@@ -80,7 +96,9 @@ SCHEMAS: dict[str, Any] = {
         "annotations": {**LABELS, "type": ["object", "null"]},
         "status": {**STATUS, "default": "firing"},
         "startsAt": OPTIONAL_TIME, "endsAt": OPTIONAL_TIME,
-        "generatorURL": {"type": ["string", "null"]}}},
+        "generatorURL": {"type": ["string", "null"]},
+        "cluster": {**CLUSTER, "default": "default", "description": "`default` or a "
+                    "configured cluster (400 otherwise)."}}},
     "AlertmanagerWebhook": {
         "type": "object", "required": ["version", "status", "receiver", "alerts"],
         "description": "Alertmanager's webhook_config payload, version 4. Other fields are "
@@ -95,7 +113,9 @@ SCHEMAS: dict[str, Any] = {
             "groupLabels": {**LABEL_SET, "type": ["object", "null"]},
             "commonLabels": {**LABEL_SET, "type": ["object", "null"]},
             "commonAnnotations": {**LABELS, "type": ["object", "null"]},
-            "externalURL": {"type": ["string", "null"]},
+            "externalURL": {"type": ["string", "null"],
+                            "description": "The sender: matched to a cluster's peers or "
+                                           "external_urls unless ?cluster= names it."},
             "alerts": {"type": "array", "items": ref("AlertmanagerAlert")}}},
     "AlertmanagerAlert": {
         "type": "object", "required": ["status", "labels", "startsAt"], "properties": {
@@ -127,6 +147,11 @@ def filter_param(max_matchers: int) -> dict[str, Any]:
 SINCE = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 READ_401 = "A valid token is required (auth.protect_reads)."
 READ_403 = "The token lacks the `read` scope (auth.protect_reads)."
+STATE = param("state", "active (default: alerts Alertmanager does not mute), suppressed or all. "
+              "Lists and snapshots hold the alerts in that state; streams and history also "
+              "carry every suppressed, unsuppressed and resolved event.",
+              {"type": "string", "enum": ["active", "suppressed", "all"], "default": "active"})
+CLUSTER_PARAM = param("cluster", "Only this cluster's alerts (400 for an unknown one).", CLUSTER)
 BAD_FILTER = _errors(e400="A bad matcher or parameter (the detail says which).",
                      e401=READ_401, e403=READ_403)
 STREAM = ("Frames: snapshot, alert (Alert event), heartbeat, resync, status (the alert store "
@@ -142,7 +167,7 @@ def paths(config: AlertsConfig) -> dict[str, Any]:
     return {
         "/api/alerts": {"get": {
             "summary": "Firing alerts, optionally filtered.", "tags": ["alerts"],
-            "parameters": [matchers],
+            "parameters": [matchers, STATE, CLUSTER_PARAM],
             "responses": {"200": ok("CurrentAlerts", "The firing alerts and the log position."),
                           **BAD_FILTER}}},
         "/api/alerts/history": {"get": {
@@ -152,17 +177,13 @@ def paths(config: AlertsConfig) -> dict[str, Any]:
                 param("limit", f"Page size (default {min(100, config.history_limit)}, at most "
                       f"{config.history_limit}: alerts.history_limit).",
                       {"type": "integer", "minimum": 1, "maximum": config.history_limit}),
-                matchers,
-                param("kinds", "Only these event kinds, comma-separated (firing,resolved,"
-                      "refired,updated).", {"type": "string", "pattern":
-                      "^((firing|resolved|refired|updated)(,(firing|resolved|refired|updated))*)?$"}),
+                matchers, STATE, CLUSTER_PARAM,
+                param("kinds", "Only these event kinds, comma-separated (" + ",".join(EVENT_KINDS)
+                      + ").", {"type": "string", "pattern": f"^({KINDS}(,{KINDS})*)?$"}),
                 param("start", "Events whose `timestamp` is at or after this time. " + TIME_DOC,
                       TIME_SCHEMA),
                 param("end", "Events whose `timestamp` is at or before this time (not before "
-                      "start). " + TIME_DOC, TIME_SCHEMA),
-                param("cluster", "Only alerts of this cluster (an alert without one is in "
-                      "`default`).", {"type": "string",
-                                      "pattern": "^([a-z0-9][a-z0-9_.-]{0,62})?$"})],
+                      "start). " + TIME_DOC, TIME_SCHEMA)],
             "responses": {"200": ok("AlertHistory", "A page of events."), **BAD_FILTER,
                           **_errors(e503="The alert store cannot be read, or too many history "
                                          "queries run at once "
@@ -172,11 +193,14 @@ def paths(config: AlertsConfig) -> dict[str, Any]:
             "description": "Needs a token with the `webhook` scope; accepted in read-only mode "
                            "too (auth.read_only), so the alerts stay current.",
             **scoped("webhook"),
+            "parameters": [param("cluster", "The sending cluster, when its externalURL is not "
+                                 "one of its peers' (400 for an unknown one).", CLUSTER)],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": ref("AlertmanagerWebhook")}}},
             "responses": {
                 "200": ok("WebhookAccepted", "Stored durably (committed) before this answer."),
-                **_errors(e400="Malformed JSON, wrong version, a missing field or a bad type.",
+                **_errors(e400="Malformed JSON, wrong version, a missing field or a bad type; "
+                               "a sender that is no configured cluster's.",
                           e401="A valid token is required (Bearer, or Basic with it as "
                                "password).",
                           e403="The token lacks the `webhook` scope.",
@@ -200,7 +224,7 @@ def paths(config: AlertsConfig) -> dict[str, Any]:
                           e413="Body too large.", e503="The store cannot write: retry.")}}},
         "/api/ws/ws/alerts": {"get": {
             "summary": "Alert stream over WebSocket.", "description": STREAM,
-            "tags": ["alerts"], "parameters": [matchers, *resume],
+            "tags": ["alerts"], "parameters": [matchers, STATE, CLUSTER_PARAM, *resume],
             "responses": {"101": {"description": "Switching to WebSocket. Bad parameters are "
                                                  "then an error frame and close 1008."},
                           **_errors(e400="A malformed Authorization or handshake header.",
@@ -211,7 +235,7 @@ def paths(config: AlertsConfig) -> dict[str, Any]:
         "/api/sse/alerts": {"get": {
             "summary": "Alert stream as server-sent events.", "tags": ["alerts"],
             "description": STREAM + " SSE ids are EPOCH:SEQ; Last-Event-ID resumes.",
-            "parameters": [matchers, *resume,
+            "parameters": [matchers, STATE, CLUSTER_PARAM, *resume,
                            param("Last-Event-ID", "EPOCH:SEQ to resume after.",
                                  {"type": "string", "pattern": "^.+:[0-9]{1,18}$"},
                                  where="header")],

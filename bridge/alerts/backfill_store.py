@@ -56,22 +56,25 @@ def write(conn: sqlite3.Connection, found: list[ep.Episode], cluster: str,
     fps = sorted({e.fingerprint for e in found})
     marks = ",".join("?" * len(fps))
     frames = [f for (f,) in conn.execute(
-        f"SELECT frame FROM events WHERE fingerprint IN ({marks})", fps)]
+        f"SELECT frame FROM events WHERE cluster = ? AND fingerprint IN ({marks})",
+        [cluster, *fps])]
     rows = {fp: (status, starts, body) for fp, status, starts, body in conn.execute(
-        f"SELECT fingerprint, status, starts_ms, body FROM alerts WHERE fingerprint IN ({marks})",
-        fps)}
+        "SELECT fingerprint, status, starts_ms, body FROM alerts "
+        f"WHERE cluster = ? AND fingerprint IN ({marks})", [cluster, *fps])}
     first = conn.execute("SELECT seq, ts_ms FROM events ORDER BY seq LIMIT 1").fetchone()
     chosen = ep.choose(found, known_lives(frames, [r[2] for r in rows.values()]),
                        floor_ms(first, now, config))
     events = build_events(chosen, last_seq, epoch, cluster, now)
-    conn.executemany("INSERT INTO events (seq, ts_ms, fingerprint, frame) VALUES (?, ?, ?, ?)",
-                     [(e.seq, now, e.alert["fingerprint"], e.text) for e in events])
+    conn.executemany(
+        "INSERT INTO events (seq, ts_ms, fingerprint, frame, cluster) VALUES (?, ?, ?, ?, ?)",
+        [(e.seq, now, e.alert["fingerprint"], e.text, cluster) for e in events])
     for episode, event in zip(chosen, events[1::2], strict=True):
         row = rows.get(episode.fingerprint)
         if ep.replaces_row(row[0] if row else None, row[1] if row else None, episode):
-            conn.execute("INSERT OR REPLACE INTO alerts VALUES (?, 'resolved', ?, ?, ?, ?)",
-                         (episode.fingerprint, episode.starts_ms, now, now,
-                          dumps(event.alert)))
+            conn.execute(
+                "INSERT OR REPLACE INTO alerts (cluster, fingerprint, status, starts_ms, "
+                "seen_ms, updated_ms, body) VALUES (?, ?, 'resolved', ?, ?, ?, ?)",
+                (cluster, episode.fingerprint, episode.starts_ms, now, now, dumps(event.alert)))
             rows[episode.fingerprint] = ("resolved", episode.starts_ms, "")
     return events
 

@@ -184,11 +184,12 @@ def episode_alerts(episode: Episode, cluster: str, now: int
     base = {"fingerprint": episode.fingerprint, "labels": episode.labels, "annotations": {},
             "startsAt": format_time(episode.starts_ms)}
     tail = {"generatorURL": "", "source": SOURCE, "updatedAt": format_time(now),
-            "cluster": cluster}
+            "cluster": cluster, "state": "active", "silencedBy": [], "inhibitedBy": []}
     firing = {**base, "status": "firing", "endsAt": None, **tail}
     resolved = {**base, "status": "resolved", "endsAt": format_time(episode.ends_ms), **tail}
     order = ("fingerprint", "status", "labels", "annotations", "startsAt", "endsAt",
-             "generatorURL", "source", "updatedAt", "cluster")
+             "generatorURL", "source", "updatedAt", "cluster", "state", "silencedBy",
+             "inhibitedBy")
     return [("firing", episode.starts_ms, {k: firing[k] for k in order}),
             ("resolved", episode.ends_ms, {k: resolved[k] for k in order})]
 

@@ -9,9 +9,10 @@ matchers) now runs in a pool of reader threads, and in SQLite where it can:
 - `=` and `!=` matchers become SQL on the stored frame (`json_extract` of the label, missing =
   ""), so rows they exclude are never handed to Python. SQLite's JSON strings stop at NUL, so
   rows holding an escaped NUL always pass to the Python check instead;
-- every surviving row is then checked in Python against all matchers, on its labels alone
-  (`json_extract(frame, '$.alert.labels')`, a small object), so SQL only narrows and the result
-  is exactly what the matchers' own semantics say;
+- `cluster=` is the events' `cluster` column;
+- every surviving row is then checked in Python against the whole selection (matchers,
+  `state=`, cluster), on its labels, event kind, state and cluster alone (`json_extract`s, small
+  values), so SQL only narrows and the result is exactly what `Selection.wants` says;
 - regex matchers (RE2) run only in that Python check.
 
 At most `alerts.history_concurrency` history queries run at once (as many reader threads); a few
@@ -31,7 +32,7 @@ from typing import Any
 
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.query import EventQuery, as_query
-from bridge.config import DEFAULT_CLUSTER
+from bridge.alerts.selection import Selection
 from bridge.errors import Unavailable
 
 # With a filter, a history page scans at most this many log rows per returned row.
@@ -77,13 +78,13 @@ def query_clauses(query: EventQuery) -> tuple[list[str], list[Any]]:
         where.append(f"json_extract(frame, '$.event') IN ({','.join('?' * len(query.kinds))})")
         params.extend(sorted(query.kinds))
     if query.cluster is not None:
-        where.append("coalesce(json_extract(frame, '$.alert.cluster'), ?) = ?")
-        params.extend([DEFAULT_CLUSTER, query.cluster])
+        where.append("cluster = ?")
+        params.append(query.cluster)
     return where, params
 
 
 def select_page(conn: sqlite3.Connection, since: int, until: int, limit: int,
-                query: EventQuery | tuple[Matcher, ...]) -> Page:
+                query: EventQuery | Selection | tuple[Matcher, ...]) -> Page:
     """One filtered page (runs on a reader thread, in one read transaction). With `start`,
     the scan window counts only rows stored at or after it (`ts_ms`, see EventQuery)."""
     query = as_query(query)
@@ -99,11 +100,12 @@ def select_page(conn: sqlite3.Connection, since: int, until: int, limit: int,
             params.append(query.start_ms)
         rows = conn.execute(
             "SELECT seq, json_extract(frame, '$.event'), json_extract(frame, '$.timestamp'), "
-            "json_extract(frame, '$.alert.cluster'), json_extract(frame, '$.alert.labels'), "
+            "cluster, json_extract(frame, '$.alert.labels'), json_extract(frame, '$.alert.state'), "
             "frame FROM events WHERE " + " AND ".join(where) + " ORDER BY seq", params)
         frames: list[str] = []
-        for seq, kind, timestamp, cluster, labels, frame in rows:
-            if query.accepts(kind, timestamp, cluster, json.loads(labels)):
+        for seq, kind, timestamp, cluster, labels, state, frame in rows:
+            if query.accepts(kind, timestamp, {"labels": json.loads(labels), "state": state,
+                                               "cluster": cluster}):
                 frames.append(frame)
                 if len(frames) == limit:
                     return Page(frames, seq, True)
@@ -170,7 +172,7 @@ class Gate:
 
 # --- one alert's timeline (GET /api/alerts/{fingerprint}/timeline) ---------------------------
 
-_CLUSTER_OF = f"coalesce(json_extract(frame, '$.alert.cluster'), '{DEFAULT_CLUSTER}')"
+_CLUSTER_OF = "cluster"  # the events table's column (migrated rows hold `default`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,9 @@ from typing import Any
 from aiohttp import web
 
 from bridge.alerts.episodes import SOURCE as BACKFILLED
-from bridge.alerts.matchers import Matcher, filter_key, matches_all
+from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import format_time, now_ms
+from bridge.alerts.selection import Selection, selection_of
 from bridge.alerts.store import Event, Opened
 from bridge.alerts.wire import Frame
 from bridge.errors import Unavailable
@@ -54,9 +55,9 @@ class Subscription:
     False when the socket is backed up, and the item is queued instead, keeping the order.
     """
 
-    def __init__(self, matchers: tuple[Matcher, ...], limit: int) -> None:
-        self.matchers = matchers
-        self.key = filter_key(matchers)
+    def __init__(self, selection: Selection, limit: int) -> None:
+        self.selection = selection
+        self.key = selection.key
         self.limit = limit
         self.closed: str | None = None
         self.live = False  # heartbeats and the fast path only once the opening frames are out
@@ -119,9 +120,9 @@ class Subscription:
 
 @dataclass
 class _Group:
-    """Subscribers sharing one filter: the filter is evaluated once per event for all of them."""
+    """Subscribers sharing one selection: it is evaluated once per event for all of them."""
 
-    matchers: tuple[Matcher, ...]
+    selection: Selection
     subs: set[Subscription] = field(default_factory=set)
 
 
@@ -136,7 +137,8 @@ class AlertHub:
         self.max_subscribers = max_subscribers
         self.epoch = ""
         self.last_seq = 0
-        self.firing: dict[str, dict[str, Any]] = {}
+        # Firing alerts by (cluster, fingerprint).
+        self.firing: dict[tuple[str, str], dict[str, Any]] = {}
         self._groups: dict[str, _Group] = {}
         self._count = 0
         self._snapshots: dict[str, str] = {}
@@ -147,7 +149,7 @@ class AlertHub:
 
     def load(self, opened: Opened) -> None:
         self.epoch, self.last_seq = opened.epoch, opened.last_seq
-        self.firing = {a["fingerprint"]: a for a in opened.firing}
+        self.firing = {(a["cluster"], a["fingerprint"]): a for a in opened.firing}
         self._snapshots.clear()
 
     # --- events ----------------------------------------------------------------------------
@@ -174,13 +176,12 @@ class AlertHub:
             budget -= 1
             if event.source == BACKFILLED:  # history, not a change: not in the view or streams
                 continue
-            fp = event.alert["fingerprint"]
             if event.alert["status"] == "firing":
-                self.firing[fp] = event.alert
+                self.firing[event.key] = event.alert
             else:
-                self.firing.pop(fp, None)
+                self.firing.pop(event.key, None)
             for group in list(self._groups.values()):
-                if matches_all(group.matchers, event.labels):
+                if group.selection.wants(event.kind, event.alert):
                     budget -= len(group.subs)
                     for sub in list(group.subs):
                         sub.push(event)
@@ -225,12 +226,12 @@ class AlertHub:
         if self._count >= self.max_subscribers:
             raise Unavailable(f"too many alert subscribers (limit {self.max_subscribers})")
 
-    def subscribe(self, matchers: tuple[Matcher, ...]) -> Subscription:
+    def subscribe(self, selection: Selection | tuple[Matcher, ...]) -> Subscription:
         self.check_capacity()
-        sub = Subscription(matchers, self.queue_limit)
+        sub = Subscription(selection_of(selection), self.queue_limit)
         group = self._groups.get(sub.key)
         if group is None:
-            group = self._groups[sub.key] = _Group(matchers)
+            group = self._groups[sub.key] = _Group(sub.selection)
         group.subs.add(sub)
         self._count += 1
         self.metrics.alert_subscribers.set(self._count)
@@ -253,18 +254,21 @@ class AlertHub:
 
     # --- frames ----------------------------------------------------------------------------
 
-    def current(self, matchers: tuple[Matcher, ...]) -> list[dict[str, Any]]:
-        alerts = [a for a in self.firing.values() if matches_all(matchers, a["labels"])]
-        alerts.sort(key=lambda a: (a["startsAt"], a["fingerprint"]))
+    def current(self, selection: Selection | tuple[Matcher, ...]) -> list[dict[str, Any]]:
+        """The firing alerts `selection` lists, oldest first."""
+        chosen = selection_of(selection)
+        alerts = [a for a in self.firing.values() if chosen.lists(a)]
+        alerts.sort(key=lambda a: (a["startsAt"], a["cluster"], a["fingerprint"]))
         return alerts
 
-    def snapshot(self, matchers: tuple[Matcher, ...]) -> Frame:
-        """The snapshot frame at this instant; cached per filter until the next event."""
-        key = filter_key(matchers)
+    def snapshot(self, selection: Selection | tuple[Matcher, ...]) -> Frame:
+        """The snapshot frame at this instant; cached per selection until the next event."""
+        chosen = selection_of(selection)
+        key = chosen.key
         text = self._snapshots.get(key)
         if text is None:
             text = dumps({"type": SNAPSHOT, "epoch": self.epoch, "seq": self.last_seq,
-                          "alerts": self.current(matchers)})
+                          "alerts": self.current(chosen)})
             self._snapshots[key] = text
         return Frame(SNAPSHOT, text, self.last_seq, f"{self.epoch}:{self.last_seq}")
 

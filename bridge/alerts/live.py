@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -21,7 +21,7 @@ from aiohttp_sse import EventSourceResponse
 from bridge.alerts.backend import STORE_KEY, AlertLog
 from bridge.alerts.episodes import backfilled
 from bridge.alerts.hub import HUB_KEY, AlertHub, Item, SubscriptionClosed
-from bridge.alerts.matchers import Matcher, matches_all, parse_filters
+from bridge.alerts.selection import Selection, parse_selection
 from bridge.alerts.store import Event
 from bridge.alerts.wire import Frame, error_frame
 from bridge.errors import BadRequest, BridgeError
@@ -42,6 +42,7 @@ from bridge.protocol import (
     RESYNC,
 )
 from bridge.streams.connection import SseWriter, WebSocketWriter
+from bridge.upstream.alertmanager import CLUSTERS_KEY
 
 log = logging.getLogger("bridge.alerts.stream")
 routes = web.RouteTableDef()
@@ -57,29 +58,28 @@ CLOSE_CODES = {
 
 @dataclass(frozen=True)
 class StreamParams:
-    matchers: tuple[Matcher, ...]
+    selection: Selection
     since: int | None = None
     epoch: str | None = None
 
 
 def parse_params(query: Mapping[str, str], last_event_id: str | None = None,
-                 max_matchers: int = 20) -> StreamParams:
-    """`filter=` (repeatable), `since` + `epoch`, or an SSE `Last-Event-ID` of `EPOCH:SEQ`."""
-    getall = getattr(query, "getall", None)
-    filters = getall("filter", []) if getall else [query["filter"]] if "filter" in query else []
-    matchers = parse_filters(filters, max_matchers)
+                 max_matchers: int = 20, clusters: Collection[str] = ()) -> StreamParams:
+    """`filter=` (repeatable), `state=`, `cluster=`, `since` + `epoch`, or an SSE
+    `Last-Event-ID` of `EPOCH:SEQ`."""
+    selection = parse_selection(query, max_matchers, clusters)
     if last_event_id:
         epoch, _, since_text = last_event_id.strip().rpartition(":")
         if not epoch:
             raise BadRequest(f"Last-Event-ID: expected EPOCH:SEQ, got {last_event_id!r:.80}")
-        return StreamParams(matchers, parse_uint(since_text, "Last-Event-ID"), epoch)
+        return StreamParams(selection, parse_uint(since_text, "Last-Event-ID"), epoch)
     since_text, epoch = query.get("since"), query.get("epoch")
     if since_text is None and epoch is None:
-        return StreamParams(matchers)
+        return StreamParams(selection)
     if since_text is None or not epoch:
         raise BadRequest("since and epoch go together: resume with ?since=SEQ&epoch=EPOCH "
                          "as received in the last frame")
-    return StreamParams(matchers, parse_uint(since_text, "since"), epoch)
+    return StreamParams(selection, parse_uint(since_text, "since"), epoch)
 
 
 class Feed:
@@ -88,8 +88,8 @@ class Feed:
     def __init__(self, hub: AlertHub, store: AlertLog, params: StreamParams) -> None:
         self.hub, self.store, self.params = hub, store, params
         # Same synchronous step: the subscription sees exactly the events after `upto`.
-        self.sub = hub.subscribe(params.matchers)
-        self.snapshot = hub.snapshot(params.matchers)
+        self.sub = hub.subscribe(params.selection)
+        self.snapshot = hub.snapshot(params.selection)
         self.epoch, self.upto = hub.epoch, hub.last_seq
         self.last_sent = self.upto
 
@@ -137,13 +137,15 @@ class Feed:
             cursor = rows[-1][0]
 
     def _wanted(self, text: str) -> bool:
-        """Whether a replayed event is this stream's: its filter's, and never a backfilled one
-        (history only, as the hub's live fan-out leaves them out)."""
+        """Whether a replayed event is this stream's: its selection's, and never a backfilled
+        one (history only, as the hub's live fan-out leaves them out)."""
         if backfilled(text):
             return False
-        if not self.params.matchers:
+        selection = self.params.selection
+        if selection.everything:
             return True
-        return matches_all(self.params.matchers, json.loads(text)["alert"]["labels"])
+        frame = json.loads(text)
+        return selection.wants(frame["event"], frame["alert"])
 
 
 def from_resync(feed: Feed, reason: str) -> Frame:
@@ -196,7 +198,8 @@ async def alerts_ws(request: web.Request) -> web.StreamResponse:
     writer = WebSocketWriter(request, ws)
     config = request.app[CONFIG_KEY]
     try:
-        params = parse_params(request.query, max_matchers=config.alerts.max_matchers)
+        params = parse_params(request.query, max_matchers=config.alerts.max_matchers,
+                              clusters=request.app[CLUSTERS_KEY].names)
         feed = _open_feed(request, params)
     except BridgeError as exc:  # bad parameters, or the subscriber limit reached meanwhile
         await writer.send_text(error_frame(exc.body()).data)
@@ -237,7 +240,7 @@ async def alerts_sse(request: web.Request) -> web.StreamResponse:
     check_origin(request)
     config = request.app[CONFIG_KEY]
     params = parse_params(request.query, request.headers.get("Last-Event-ID"),
-                          config.alerts.max_matchers)
+                          config.alerts.max_matchers, request.app[CLUSTERS_KEY].names)
     request.app[HUB_KEY].check_capacity()
     feed = _open_feed(request, params)
     resp = EventSourceResponse(ping_interval=config.alerts.heartbeat * 4,

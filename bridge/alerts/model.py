@@ -11,15 +11,19 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from bridge.config import DEFAULT_CLUSTER
 from bridge.errors import BadRequest
 
 STATUSES = ("firing", "resolved")
 SOURCES = ("alertmanager", "manual", "reconcile", "prometheus")  # prometheus: backfilled
-EVENT_KINDS = ("firing", "resolved", "refired", "updated")
+EVENT_KINDS = ("firing", "resolved", "refired", "updated", "suppressed", "unsuppressed")
+# Alertmanager's status.state of an alert as the bridge keeps it ("unprocessed" is not kept:
+# it says nothing yet, so the stored state stays).
+STATES = ("active", "suppressed")
 
 _RFC3339 = re.compile(  # ASCII digits only; fullmatch, so no trailing newline either
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})",
@@ -81,8 +85,27 @@ def fingerprint(labels: Mapping[str, str]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Suppression:
+    """Whether Alertmanager mutes an alert, and by what: silence ids, inhibiting fingerprints."""
+
+    state: str = "active"
+    silenced_by: tuple[str, ...] = ()
+    inhibited_by: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, alert: Mapping[str, Any]) -> Suppression:
+        """The suppression a stored alert carries (rows from before clusters: active)."""
+        return cls(alert.get("state") or "active", tuple(alert.get("silencedBy") or ()),
+                   tuple(alert.get("inhibitedBy") or ()))
+
+
+ACTIVE = Suppression()
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
-    """One alert's state as reported by a source; `starts_ms` None = "keep the stored one"."""
+    """One alert's state as reported by a source; `starts_ms` None = "keep the stored one",
+    `suppression` None = "not reported" (webhooks and manual alerts: keep the stored one)."""
 
     fingerprint: str
     status: str
@@ -92,12 +115,23 @@ class Notice:
     ends_ms: int | None
     generator_url: str
     source: str
+    cluster: str = DEFAULT_CLUSTER
+    suppression: Suppression | None = None
 
-    def alert(self, starts_ms: int, updated_ms: int) -> dict[str, Any]:
-        """The README's Alert shape for this notice as stored at `updated_ms`."""
+    @property
+    def key(self) -> tuple[str, str]:
+        """What identifies the alert: (cluster, fingerprint)."""
+        return self.cluster, self.fingerprint
+
+    def alert(self, starts_ms: int, updated_ms: int,
+              suppression: Suppression = ACTIVE) -> dict[str, Any]:
+        """The README's Alert shape for this notice as stored at `updated_ms`. A resolved
+        alert is never suppressed. The keys added with clusters come last, where the schema
+        migration appends them to older rows, so every stored alert has one key order."""
         ends: str | None = None
         if self.status == "resolved":
             ends = format_time(self.ends_ms if self.ends_ms is not None else updated_ms)
+            suppression = ACTIVE
         return {
             "fingerprint": self.fingerprint,
             "status": self.status,
@@ -108,6 +142,10 @@ class Notice:
             "generatorURL": self.generator_url,
             "source": self.source,
             "updatedAt": format_time(updated_ms),
+            "cluster": self.cluster,
+            "state": suppression.state,
+            "silencedBy": list(suppression.silenced_by),
+            "inhibitedBy": list(suppression.inhibited_by),
         }
 
 
@@ -118,6 +156,11 @@ class WebhookPayload:
     group_key: str
     truncated: int
     notices: list[Notice]
+    external_url: str = ""
+
+    def in_cluster(self, cluster: str) -> WebhookPayload:
+        """The same payload with every notice in `cluster` (known from its sender)."""
+        return replace(self, notices=[replace(n, cluster=cluster) for n in self.notices])
 
 
 # --- validation helpers: each names the offending field -----------------------------------
@@ -249,6 +292,7 @@ def parse_webhook(data: Any) -> WebhookPayload:
         group_key=_optional_string(data.get("groupKey"), "groupKey"),
         truncated=truncated,
         notices=[_notice(item, f"alerts[{i}]", "alertmanager") for i, item in enumerate(alerts)],
+        external_url=data.get("externalURL") or "",
     )
 
 
@@ -257,7 +301,7 @@ def parse_manual(data: Any) -> Notice:
     status (default firing), startsAt/endsAt, generatorURL."""
     if not isinstance(data, dict):
         raise BadRequest(f"expected a JSON object, got {_kind(data)}")
-    known = {"labels", "annotations", "status", "startsAt", "endsAt", "generatorURL"}
+    known = {"labels", "annotations", "status", "startsAt", "endsAt", "generatorURL", "cluster"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise BadRequest(f"{unknown[0]}: unknown field (valid: {', '.join(sorted(known))})")
@@ -273,11 +317,14 @@ def parse_manual(data: Any) -> Notice:
         ends_ms=_time(data.get("endsAt"), "endsAt"),
         generator_url=_optional_string(data.get("generatorURL"), "generatorURL"),
         source="manual",
+        cluster=_string(data.get("cluster", DEFAULT_CLUSTER), "cluster", empty=False),
     )
 
 
-def parse_am_alerts(data: Any) -> list[Notice]:
-    """Alertmanager's GET /api/v2/alerts answer (active alerts) as firing notices.
+def parse_am_alerts(data: Any, cluster: str = DEFAULT_CLUSTER) -> list[Notice]:
+    """Alertmanager's GET /api/v2/alerts answer (every alert it holds, silenced and inhibited
+    included) as firing notices of `cluster`, each with its `status` (state, silencedBy,
+    inhibitedBy). An "unprocessed" alert reports no suppression (the stored one stays).
 
     Raises ValueError when the answer is not that API's shape.
     """
@@ -291,7 +338,33 @@ def parse_am_alerts(data: Any) -> list[Notice]:
                 body["status"] = "firing"
                 body.setdefault("startsAt", None)
             notice = _notice(body, f"[{i}]", "reconcile")
+            suppression = _am_status(item.get("status"), f"[{i}].status")
         except BadRequest as exc:
             raise ValueError(str(exc.detail)) from None
-        notices.append(notice)
+        notices.append(replace(notice, cluster=cluster, suppression=suppression))
     return notices
+
+
+def _am_status(value: Any, field: str) -> Suppression | None:
+    """`{"state", "silencedBy", "inhibitedBy"}` of the API's alert; absent = not reported."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRequest(f"{field}: expected an object, got {_kind(value)}")
+    state = value.get("state")
+    if state == "unprocessed":
+        return None
+    if state not in STATES:
+        raise BadRequest(f"{field}.state: expected active, suppressed or unprocessed, "
+                         f"got {state!r:.40}")
+    ids = [_id_list(value.get(key), f"{field}.{key}") for key in ("silencedBy", "inhibitedBy")]
+    return Suppression(state, *ids)
+
+
+def _id_list(value: Any, field: str) -> tuple[str, ...]:
+    """A list of ids, sorted: peers may list the same silences in another order."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise BadRequest(f"{field}: expected a list, got {_kind(value)}")
+    return tuple(sorted(_string(item, f"{field}[]") for item in value))

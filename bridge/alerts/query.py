@@ -1,8 +1,9 @@
 """Which events a history page or a timeline wants: `EventQuery`, read from the query string.
 
-Filters, ANDed: `filter=` matchers on the alert's labels; `kinds=` event kinds
+Filters, ANDed: the `Selection` every alert reader takes (`filter=` matchers on the alert's
+labels, `state=`, `cluster=`: see bridge.alerts.selection); `kinds=` event kinds
 (`firing,resolved`); `start`/`end` times (unix seconds or RFC 3339, inclusive) on the event's
-`timestamp`; `cluster=` the alert's cluster (an alert without one is in `default`).
+`timestamp`.
 
 `start`/`end` and not `since`/`until`: `since` already is the seq a page starts after (and
 `next` hands it back), so times get the names `/api/metrics/{name}` gives them.
@@ -15,37 +16,43 @@ test runs in Python on the frame's own fields, as the matchers do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.alerts.matchers import Matcher, matches_all, parse_filters
+from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import EVENT_KINDS, MAX_TIME_MS, parse_time
-from bridge.config import CLUSTER_NAME, DEFAULT_CLUSTER
+from bridge.alerts.selection import Selection, parse_selection, selection_of
 from bridge.errors import BadRequest
 from bridge.params import parse_time as parse_param_time
+
+EVERYTHING = Selection(state="all")
 
 
 @dataclass(frozen=True, slots=True)
 class EventQuery:
-    matchers: tuple[Matcher, ...] = ()
+    selection: Selection = EVERYTHING
     kinds: frozenset[str] | None = None
     start_ms: int | None = None
     end_ms: int | None = None
-    cluster: str | None = None
+
+    @property
+    def matchers(self) -> tuple[Matcher, ...]:
+        return self.selection.matchers
+
+    @property
+    def cluster(self) -> str | None:
+        return self.selection.cluster
 
     @property
     def empty(self) -> bool:
         """No filter at all: the log as it is (the cheap path)."""
-        return (not self.matchers and self.kinds is None and self.start_ms is None
-                and self.end_ms is None and self.cluster is None)
+        return (self.selection.everything and self.kinds is None and self.start_ms is None
+                and self.end_ms is None)
 
-    def accepts(self, kind: str, timestamp: str, cluster: str | None,
-                labels: Mapping[str, str]) -> bool:
+    def accepts(self, kind: str, timestamp: str, alert: Mapping[str, Any]) -> bool:
         """The exact test, on an event's own fields (SQL only narrowed the rows)."""
         if self.kinds is not None and kind not in self.kinds:
-            return False
-        if self.cluster is not None and (cluster or DEFAULT_CLUSTER) != self.cluster:
             return False
         if self.start_ms is not None or self.end_ms is not None:
             at = parse_time(timestamp)
@@ -53,17 +60,18 @@ class EventQuery:
                 return False
             if self.end_ms is not None and at > self.end_ms:
                 return False
-        return matches_all(self.matchers, labels)
+        return self.selection.wants(kind, alert)
 
     def accepts_frame(self, frame: Mapping[str, Any]) -> bool:
-        alert = frame["alert"]
-        return self.accepts(frame["event"], frame["timestamp"], alert.get("cluster"),
-                            alert["labels"])
+        return self.accepts(frame["event"], frame["timestamp"], frame["alert"])
 
 
-def as_query(value: EventQuery | tuple[Matcher, ...]) -> EventQuery:
-    """Callers from before `EventQuery` pass the matchers alone."""
-    return value if isinstance(value, EventQuery) else EventQuery(matchers=tuple(value))
+def as_query(value: EventQuery | Selection | tuple[Matcher, ...]) -> EventQuery:
+    """Callers from before `EventQuery` pass a Selection or the matchers alone (bare matchers:
+    the default selection, `state=active`, as `selection_of` reads them)."""
+    if isinstance(value, EventQuery):
+        return value
+    return EventQuery(selection_of(value))
 
 
 def parse_kinds(text: str | None) -> frozenset[str] | None:
@@ -78,16 +86,6 @@ def parse_kinds(text: str | None) -> frozenset[str] | None:
     return frozenset(kinds)
 
 
-def parse_cluster(text: str | None) -> str | None:
-    """A cluster name as `alertmanager.clusters[].name` spells it; not necessarily one
-    configured now (history keeps what clusters that were removed recorded)."""
-    if text is None or text == "":
-        return None
-    if not CLUSTER_NAME.fullmatch(text):
-        raise BadRequest(f"cluster: {text!r:.80} is not a cluster name", parameter="cluster")
-    return text
-
-
 def _time_ms(text: str | None, name: str) -> int | None:
     if text is None or not text.strip():
         return None
@@ -97,11 +95,12 @@ def _time_ms(text: str | None, name: str) -> int | None:
     return ms
 
 
-def parse_query(query: Mapping[str, str], filters: list[str], max_matchers: int
+def parse_query(query: Mapping[str, str], max_matchers: int, known: Collection[str]
                 ) -> EventQuery:
-    """The history filters of a request's query string (`filters`: every `filter=` value)."""
+    """The history filters of a request's query string: the Selection's (`filter=`, `state=`,
+    `cluster=`), `kinds=`, `start=`, `end=`."""
     start, end = _time_ms(query.get("start"), "start"), _time_ms(query.get("end"), "end")
     if start is not None and end is not None and end < start:
         raise BadRequest("end: must not be before start", parameter="end")
-    return EventQuery(parse_filters(filters, max_matchers), parse_kinds(query.get("kinds")),
-                      start, end, parse_cluster(query.get("cluster")))
+    return EventQuery(parse_selection(query, max_matchers, known),
+                      parse_kinds(query.get("kinds")), start, end)

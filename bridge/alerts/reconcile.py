@@ -1,11 +1,15 @@
-"""Reconciliation: make the store agree with Alertmanager's active alerts.
+"""Reconciliation: make the store agree with each Alertmanager cluster's alerts.
 
-At start-up and every `alertmanager.reconcile_interval` seconds the bridge reads
-`GET {alertmanager}/api/v2/alerts` (active, not silenced, not inhibited: what the webhook would
-be told about) and the store turns differences into events with source "reconcile": firing in
-Alertmanager but not here -> firing/refired; firing here but gone there -> resolved. This is what
-recovers changes that happened while the bridge was down. Manual alerts are not Alertmanager's
-and are left alone.
+One `Reconciler` per configured cluster (all in `Reconcilers`). At start-up and every
+`alertmanager.reconcile_interval` seconds each reads `GET /api/v2/alerts` from one healthy peer
+of its cluster (failover in peer order) — every alert it holds, silenced and inhibited included,
+with `status.state`, `silencedBy` and `inhibitedBy` — and the store turns differences into
+events with source "reconcile": firing in Alertmanager but not here -> firing/refired; firing
+here but gone there -> resolved; muted or unmuted -> suppressed/unsuppressed. This is what
+recovers changes that happened while the bridge was down, and the only way the bridge learns of
+suppression (a webhook never mentions a silenced alert). A silenced alert is in the answer, so
+it is never taken for gone. Manual alerts are not Alertmanager's and are left alone; one
+cluster's reconciliation never touches another cluster's alerts.
 
 Alertmanager keeps alerts in memory only: right after it restarts its list is empty until
 Prometheus re-sends each firing alert (every resend delay, rounded up to the rule evaluation
@@ -13,7 +17,9 @@ interval). So "missing from Alertmanager" means "resolved" only once the alert h
 for `alerts.resend_interval` of Alertmanager's uptime (read from `/api/v2/status`): measured from
 the latest of when reconciliation first saw it missing, when a webhook last reported it, and when
 Alertmanager started. Until then it is `held` and reconciliation runs again when it falls due.
-Webhook `resolved` notices are never delayed.
+Webhook `resolved` notices are never delayed. The list and the uptime are read from the same
+peer (read again when a failover happened in between): an empty list from a restarted peer must
+never be judged by another peer's longer uptime. Each cluster keeps its own held alerts.
 
 When Alertmanager cannot be reached the attempt is logged and retried with exponential backoff
 (1 s doubling up to `reconcile_backoff_max`, with jitter); `status()` feeds /health.
@@ -24,15 +30,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
 
 from bridge.alerts.backend import AlertLog
+from bridge.alerts.decide import MayResolve
 from bridge.alerts.model import now_ms, parse_am_alerts, parse_time
-from bridge.alerts.store import MayResolve
-from bridge.config import AlertmanagerConfig
+from bridge.config import DEFAULT_CLUSTER, AlertmanagerConfig
 from bridge.errors import BridgeError, UpstreamInvalid, UpstreamUnavailable
 from bridge.protocol import Backoff
 from bridge.upstream.alertmanager import ALERTS_ENDPOINT, STATUS_ENDPOINT, Cluster
@@ -41,14 +47,17 @@ log = logging.getLogger("bridge.alerts.reconcile")
 
 # Seconds past a held alert's due time before the extra reconciliation that may resolve it.
 DUE_SLACK = 0.1
+# Reads of list + uptime before giving up when the active peer keeps changing in between.
+PEER_ATTEMPTS = 3
 
 
 class Reconciler:
-    """Periodic, retried comparison of the store with Alertmanager."""
+    """Periodic, retried comparison of the store with one cluster's Alertmanager."""
 
     def __init__(self, client: Cluster | None, store: AlertLog, config: AlertmanagerConfig,
                  resend_interval: float = 60.0, clock: Callable[[], int] = now_ms) -> None:
         self.client, self.config, self.store = client, config, store
+        self.cluster = client.name if client is not None else DEFAULT_CLUSTER
         self.resend_ms = int(resend_interval * 1000)
         self.clock = clock  # milliseconds since the epoch (injected by tests)
         # Firing alerts missing from Alertmanager, not resolved yet: fingerprint -> since (ms).
@@ -61,6 +70,7 @@ class Reconciler:
         self.last_error: str | None = None
         self.last_events = 0
         self.runs = 0
+        self.triggers = 0  # runs asked for out of turn (truncated or unmuting webhooks)
 
     @property
     def failures(self) -> int:
@@ -76,7 +86,7 @@ class Reconciler:
         client's session is its owner's to open and close."""
         if not self.enabled or (self._task is not None and not self._task.done()):
             return
-        self._task = asyncio.create_task(self._run(), name="alerts-reconcile")
+        self._task = asyncio.create_task(self._run(), name=f"alerts-reconcile-{self.cluster}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -86,6 +96,7 @@ class Reconciler:
 
     def trigger(self) -> None:
         """Reconcile now rather than at the next interval (e.g. a truncated webhook)."""
+        self.triggers += 1
         self._wake.set()
 
     def status(self) -> dict[str, Any]:
@@ -100,19 +111,32 @@ class Reconciler:
 
     async def reconcile_once(self) -> int:
         """One comparison; the number of events it caused. Raises BridgeError on failure."""
-        fetched = self.clock()
         if self.client is None:
             raise UpstreamUnavailable("no Alertmanager configured")
-        notices = parse_am_alerts(await self.client.get_json(ALERTS_ENDPOINT, self._alert_params()))
-        # Asked after the list: if Alertmanager restarted in between, this uptime is the new
-        # one (short), so an empty list from a fresh Alertmanager can never pass for old.
-        started = am_started_ms(await self.client.get_json(STATUS_ENDPOINT, {}))
-        result = await self.store.reconcile(notices, fetched, self._policy(fetched, started))
+        fetched, answer, started = await self._read(self.client)
+        notices = parse_am_alerts(answer, self.cluster)
+        result = await self.store.reconcile(notices, fetched, self._policy(fetched, started),
+                                            cluster=self.cluster)
         self.missing = {fp: max(self.missing.get(fp, fetched), seen)
                         for fp, seen in result.held.items()}
         self.am_started_ms = started
         self.runs += 1
         return len(result.events)
+
+    async def _read(self, client: Cluster) -> tuple[int, Any, int]:
+        """(when the list was asked for, the list, when the peer that gave it started)."""
+        for _ in range(PEER_ATTEMPTS):
+            fetched = self.clock()
+            answer = await client.get_json(ALERTS_ENDPOINT, self._alert_params())
+            peer = client.active_url
+            # Asked after the list: if Alertmanager restarted in between, this uptime is the
+            # new one (short), so an empty list from a fresh Alertmanager can never pass for old.
+            started = am_started_ms(await client.get_json(STATUS_ENDPOINT, {}))
+            if client.active_url == peer:
+                return fetched, answer, started
+            log.info("cluster %r failed over to %s while reconciling; reading it again",
+                     self.cluster, client.active_url)
+        raise UpstreamUnavailable(f"cluster {self.cluster!r}: the answering peer kept changing")
 
     def _policy(self, fetched: int, started: int) -> MayResolve:
         """Which missing alerts this run may resolve (reads a copy: runs on the writer thread)."""
@@ -125,7 +149,7 @@ class Reconciler:
         return may_resolve
 
     def _alert_params(self) -> dict[str, str]:
-        params = {"active": "true", "silenced": "false", "inhibited": "false",
+        params = {"active": "true", "silenced": "true", "inhibited": "true",
                   "unprocessed": "true"}
         if self.config.receiver:
             params["receiver"] = self.config.receiver
@@ -155,10 +179,11 @@ class Reconciler:
                 delay = self._failed(exc)
                 continue
             if self.failures:
-                log.info("reconciled with Alertmanager again after %d failed attempts",
-                         self.failures)
+                log.info("reconciled with cluster %r again after %d failed attempts",
+                         self.cluster, self.failures)
             if self.last_events:
-                log.info("reconciliation with Alertmanager added %d events", self.last_events)
+                log.info("reconciliation with cluster %r added %d events", self.cluster,
+                         self.last_events)
             self.backoff.reset()
             self.last_error = None
             self.last_success = time.time()
@@ -168,8 +193,8 @@ class Reconciler:
         self.last_error = getattr(exc, "detail", None) or str(exc)
         delay = self.backoff.next_delay()
         level = logging.WARNING if self.failures == 1 or self.failures % 10 == 0 else logging.DEBUG
-        log.log(level, "reconciliation failed (attempt %d), retrying in %.1fs: %s",
-                self.failures, delay, self.last_error)
+        log.log(level, "reconciliation of cluster %r failed (attempt %d), retrying in %.1fs: %s",
+                self.cluster, self.failures, delay, self.last_error)
         return delay
 
     async def _sleep(self, delay: float | None) -> None:
@@ -199,4 +224,55 @@ def am_started_ms(status: Any) -> int:
         raise UpstreamInvalid(f"Alertmanager's /api/v2/status uptime: {exc}") from None
 
 
-RECONCILER_KEY = web.AppKey("alert_reconciler", Reconciler)
+class Reconcilers:
+    """One Reconciler per cluster, started, stopped and shown together."""
+
+    def __init__(self, clusters: Iterable[Cluster], store: AlertLog, config: AlertmanagerConfig,
+                 resend_interval: float = 60.0) -> None:
+        self.store = store
+        self.by_name = {c.name: Reconciler(c, store, config, resend_interval) for c in clusters}
+
+    @property
+    def failures(self) -> int:
+        """The most consecutive failures of any cluster."""
+        return max((r.failures for r in self.by_name.values()), default=0)
+
+    async def start(self) -> None:
+        for reconciler in self.by_name.values():
+            await reconciler.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(r.stop() for r in self.by_name.values()))
+
+    def trigger(self, cluster: str | None = None) -> None:
+        """Reconcile `cluster` (every cluster: None) now."""
+        for name, reconciler in self.by_name.items():
+            if cluster is None or name == cluster:
+                reconciler.trigger()
+
+    def status(self) -> dict[str, Any]:
+        """The clusters' states folded into the one-cluster shape /health always had (ok only
+        when every cluster is, the first error, sums of runs, events and held alerts), plus
+        each cluster's own under `clusters`."""
+        each = {name: r.status() for name, r in self.by_name.items()}
+        if not each:
+            return {"ok": None, "error": "no Alertmanager configured"}
+        oks = [s["ok"] for s in each.values()]
+        errors = [f"{name}: {s['error']}" if len(each) > 1 else s["error"]
+                  for name, s in each.items() if s.get("error")]
+        folded: dict[str, Any] = {
+            "ok": None if all(ok is None for ok in oks) else all(ok is not False for ok in oks),
+            "error": errors[0] if errors else None}
+        for key in ("runs", "last_events", "held"):
+            if any(key in s for s in each.values()):
+                folded[key] = sum(s.get(key, 0) for s in each.values())
+        for key, pick in (("consecutive_failures", max), ("last_success", min)):
+            values = [s[key] for s in each.values() if s.get(key) is not None]
+            if any(key in s for s in each.values()):
+                folded[key] = pick(values) if values else None
+        if not self.store.leader:
+            folded["running"] = False
+        return {**folded, "clusters": each}
+
+
+RECONCILER_KEY = web.AppKey("alert_reconciler", Reconcilers)

@@ -17,9 +17,9 @@ from aiohttp import web
 from bridge.alerts import history, live, webhook
 from bridge.alerts.backend import STORE_KEY, AlertLog, make_store
 from bridge.alerts.hub import HUB_KEY, AlertHub
-from bridge.alerts.matchers import parse_filters
 from bridge.alerts.query import parse_query
-from bridge.alerts.reconcile import RECONCILER_KEY, Reconciler
+from bridge.alerts.reconcile import RECONCILER_KEY, Reconcilers
+from bridge.alerts.selection import Selection, parse_selection
 from bridge.errors import StorageUnavailable
 from bridge.health import add_health_check, add_ready_check
 from bridge.http import json_response, require_read_access
@@ -38,9 +38,10 @@ HISTORY_GATE_KEY = web.AppKey("alert_history_gate", history.Gate)
 REOPEN_INTERVAL = 2.0
 
 
-def _filters(request: web.Request) -> Any:
-    limit = request.app[CONFIG_KEY].alerts.max_matchers
-    return parse_filters(request.query.getall("filter", []), limit)
+def _selection(request: web.Request) -> Selection:
+    """`filter=`, `state=` and `cluster=` of this request."""
+    return parse_selection(request.query, request.app[CONFIG_KEY].alerts.max_matchers,
+                           request.app[CLUSTERS_KEY].names)
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -52,12 +53,13 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
 
 @routes.get(ALERTS_PATH)
 async def current_alerts(request: web.Request) -> web.Response:
-    """Firing alerts (Alert shape), filtered by `filter=` matchers, with the log position."""
+    """Firing alerts (Alert shape), filtered by `filter=` matchers, `state=` (default active)
+    and `cluster=`, with the log position."""
     require_read_access(request)
-    matchers = _filters(request)
+    selection = _selection(request)
     hub = request.app[HUB_KEY]
     return json_response({"epoch": hub.epoch, "seq": hub.last_seq,
-                          "alerts": hub.current(matchers)})
+                          "alerts": hub.current(selection)})
 
 
 @routes.get("/api/alerts/history")
@@ -66,15 +68,15 @@ async def alert_history(request: web.Request) -> web.Response:
     filtered (`bridge.alerts.query`). `next` is the `since` of the following page, null at the
     end of the log."""
     require_read_access(request)
-    matchers = parse_query(request.query, request.query.getall("filter", []),
-                           request.app[CONFIG_KEY].alerts.max_matchers)
+    query = parse_query(request.query, request.app[CONFIG_KEY].alerts.max_matchers,
+                        request.app[CLUSTERS_KEY].names)
     store, hub = request.app[STORE_KEY], request.app[HUB_KEY]
     max_limit = request.app[CONFIG_KEY].alerts.history_limit
     since = _int_param(request, "since", 0, 0, 2**63 - 1)
     limit = _int_param(request, "limit", min(HISTORY_DEFAULT, max_limit), 1, max_limit)
     epoch, last = hub.epoch, hub.last_seq
     async with request.app[HISTORY_GATE_KEY].enter():
-        found = await store.history(since, last, limit, matchers)
+        found = await store.history(since, last, limit, query)
         first, _ = await store.bounds()
     more = found.cut < last and found.scanned
     head = dumps({"epoch": epoch, "first_seq": first, "last_seq": last,
@@ -118,7 +120,7 @@ async def _alerts_ctx(app: web.Application) -> AsyncIterator[None]:
         await store.close()
 
 
-async def _open(store: AlertLog, hub: AlertHub, reconciler: Reconciler
+async def _open(store: AlertLog, hub: AlertHub, reconciler: Reconcilers
                 ) -> asyncio.Task[None] | None:
     """Open the store and load the live view. A shared database that cannot be reached yet
     is retried in the background (the task returned); a local file that cannot be opened is
@@ -138,7 +140,7 @@ async def _open(store: AlertLog, hub: AlertHub, reconciler: Reconciler
     return None
 
 
-async def _reopen(store: AlertLog, hub: AlertHub, reconciler: Reconciler) -> None:
+async def _reopen(store: AlertLog, hub: AlertHub, reconciler: Reconcilers) -> None:
     """Retry opening every few seconds until it works; then subscribers that came meanwhile
     (on an empty view) resync, and the store is used as if it had opened at start."""
     while True:
@@ -199,9 +201,8 @@ def setup(app: web.Application) -> None:
     app[HUB_KEY] = AlertHub(app[METRICS_KEY], heartbeat=config.alerts.heartbeat,
                             queue_limit=config.alerts.send_queue,
                             max_subscribers=config.alerts.max_subscribers)
-    first = next(iter(app[CLUSTERS_KEY]), None)  # TODO(issue 13): one per cluster
-    app[RECONCILER_KEY] = Reconciler(first, store, config.alertmanager,
-                                     resend_interval=config.alerts.resend_interval)
+    app[RECONCILER_KEY] = Reconcilers(app[CLUSTERS_KEY], store, config.alertmanager,
+                                      resend_interval=config.alerts.resend_interval)
     app.add_routes(routes)
     app.add_routes(webhook.routes)
     app.add_routes(live.routes)

@@ -1,15 +1,12 @@
-"""The alert store: current alerts by fingerprint and an append-only event log, in SQLite.
+"""The alert store: current alerts by (cluster, fingerprint) and an append-only event log, in
+SQLite.
 
-Decisions (made inside the write transaction, so they see exactly what is committed):
-- a fingerprint never seen: its status is the event (`firing` or `resolved`);
-- the same fingerprint, status and startsAt again (group_interval re-sends, HA pairs): no event;
-- firing after resolved, or firing with a newer startsAt: `refired`;
-- firing, same startsAt, other annotations: `updated`;
-- firing -> resolved: `resolved`; a notice older than the stored startsAt: ignored (stale).
-
-Each event gets the next `seq` (never reused, AUTOINCREMENT) and is stored as the exact frame JSON
-that streams send, so replay is byte-identical to live. The `epoch` is a random id made with the
-database; it changes only when the log is reset (`reset()`, or a corrupt file set aside).
+Events are decided inside the write transaction, so the rules (`bridge.alerts.decide`, shared
+with the PostgreSQL store) see exactly what is committed. Each event gets the next `seq` (never
+reused, AUTOINCREMENT) and is stored as the exact frame JSON that streams send, so replay is
+byte-identical to live. The `epoch` is a random id made with the database; it changes only when
+the log is reset (`reset()`, or a corrupt file set aside). The schema is versioned and upgraded
+on open (`bridge.alerts.schema`).
 """
 
 from __future__ import annotations
@@ -19,21 +16,23 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bridge.alerts import backfill_store, history
+from bridge.alerts import backfill_store, history, schema
 from bridge.alerts.db import Database, Outcome
+from bridge.alerts.decide import SEEN, MayResolve, Row, decide, gone_from, judge
 from bridge.alerts.episodes import SOURCE, Episode
 from bridge.alerts.history import Page, Timeline
 from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
-from bridge.alerts.model import Notice, now_ms, parse_time
+from bridge.alerts.model import Notice, now_ms
 from bridge.alerts.query import EventQuery, as_query
+from bridge.alerts.selection import Selection
 from bridge.alerts.wire import Encoded, alert_frame
-from bridge.config import AlertsConfig
+from bridge.config import DEFAULT_CLUSTER, AlertsConfig
 from bridge.errors import StorageUnavailable
 from bridge.jsonenc import dumps
 
@@ -41,27 +40,6 @@ log = logging.getLogger("bridge.alerts.store")
 
 DB_NAME = "alerts.db"
 PRUNE_CHUNK = 5000
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS alerts (
-    fingerprint TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    starts_ms INTEGER NOT NULL,
-    seen_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts_ms INTEGER NOT NULL,
-    fingerprint TEXT NOT NULL,
-    frame TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_ts ON events (ts_ms);
-CREATE INDEX IF NOT EXISTS events_fingerprint ON events (fingerprint, seq);
-"""
-
 
 @dataclass(eq=False)
 class Event(Encoded):
@@ -81,6 +59,11 @@ class Event(Encoded):
         """The SSE id: this event is a resume point."""
         return f"{self.epoch}:{self.seq}"
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """The alert's (cluster, fingerprint)."""
+        return self.alert["cluster"], self.alert["fingerprint"]
+
 
 @dataclass(frozen=True, slots=True)
 class Reconciled:
@@ -91,8 +74,8 @@ class Reconciled:
     held: dict[str, int]  # fingerprint -> seen_ms
 
 
-# (fingerprint, seen_ms: when a webhook last reported it) -> may reconciliation resolve it now?
-MayResolve = Callable[[str, int], bool]
+# Re-exported: what the other modules and backends took from here before `decide` existed.
+__all__ = ["SEEN", "MayResolve", "Row", "decide", "gone_from", "judge"]
 
 
 def _always(_fingerprint: str, _seen_ms: int) -> bool:
@@ -178,7 +161,8 @@ class AlertStore(StoreEvents):
             conn = _create(connect)
         epoch = _epoch(conn) or _new_epoch(conn)
         firing = [json.loads(body) for (body,) in conn.execute(
-            "SELECT body FROM alerts WHERE status = 'firing' ORDER BY starts_ms, fingerprint")]
+            "SELECT body FROM alerts WHERE status = 'firing' "
+            "ORDER BY starts_ms, cluster, fingerprint")]
         return conn, Opened(epoch, _last_seq(conn), firing)
 
     # --- writes ----------------------------------------------------------------------------
@@ -188,8 +172,9 @@ class AlertStore(StoreEvents):
         return await self.db.write(lambda conn: self._record(conn, notices, None), "events")
 
     async def reconcile(self, notices: list[Notice], fetched_ms: int,
-                        may_resolve: MayResolve = _always) -> Reconciled:
-        """Make the store agree with Alertmanager's active alerts as fetched at `fetched_ms`.
+                        may_resolve: MayResolve = _always,
+                        cluster: str = DEFAULT_CLUSTER) -> Reconciled:
+        """Make `cluster`'s alerts agree with its Alertmanager's, as fetched at `fetched_ms`.
 
         Alerts a webhook touched after the fetch started are left alone: the webhook is newer.
         A firing alert missing from the answer is resolved only when `may_resolve` says so (it
@@ -197,7 +182,7 @@ class AlertStore(StoreEvents):
         are returned as `held`, with when a webhook last reported them.
         """
         def run(conn: sqlite3.Connection) -> Reconciled:
-            return self._reconcile(conn, notices, fetched_ms, may_resolve)
+            return self._reconcile(conn, cluster, notices, fetched_ms, may_resolve)
         reconciled: Reconciled = await self.db.write(run, "reconciled")
         return reconciled
 
@@ -233,31 +218,34 @@ class AlertStore(StoreEvents):
                 seq += 1
         return events
 
-    def _reconcile(self, conn: sqlite3.Connection, notices: list[Notice], fetched_ms: int,
-                   may_resolve: MayResolve) -> Reconciled:
+    def _reconcile(self, conn: sqlite3.Connection, cluster: str, notices: list[Notice],
+                   fetched_ms: int, may_resolve: MayResolve) -> Reconciled:
         gone, held = gone_from(conn.execute(
             "SELECT fingerprint, seen_ms, body FROM alerts WHERE status = 'firing' "
-            "ORDER BY starts_ms, fingerprint"), notices, fetched_ms, may_resolve)
+            "AND cluster = ? ORDER BY starts_ms, fingerprint", (cluster,)), notices, fetched_ms,
+            may_resolve)
         return Reconciled(self._record(conn, [*notices, *gone], fetched_ms), held)
 
     def _apply(self, conn: sqlite3.Connection, notice: Notice, now: int, at: tuple[str, int],
                fetched_ms: int | None) -> Event | None:
-        row = conn.execute("SELECT status, starts_ms, seen_ms, body FROM alerts "
-                           "WHERE fingerprint = ?", (notice.fingerprint,)).fetchone()
-        kind, starts = judge(notice, row, now, fetched_ms)
+        row: Row | None = conn.execute(
+            "SELECT status, starts_ms, seen_ms, body FROM alerts WHERE cluster = ? AND "
+            "fingerprint = ?", notice.key).fetchone()
+        kind, starts, suppression = judge(notice, row, now, fetched_ms)
         if kind == SEEN:
-            conn.execute("UPDATE alerts SET seen_ms = ? WHERE fingerprint = ?",
-                         (now, notice.fingerprint))
+            conn.execute("UPDATE alerts SET seen_ms = ? WHERE cluster = ? AND fingerprint = ?",
+                         (now, *notice.key))
         if kind is None or kind == SEEN:
             return None
         epoch, seq = at
-        alert = notice.alert(starts, now)
+        alert = notice.alert(starts, now, suppression)
         body = dumps(alert)
         text = alert_frame(seq, epoch, kind, notice.status, now, body)
-        conn.execute("INSERT OR REPLACE INTO alerts VALUES (?, ?, ?, ?, ?, ?)",
-                     (notice.fingerprint, notice.status, starts, now, now, body))
-        conn.execute("INSERT INTO events (seq, ts_ms, fingerprint, frame) VALUES (?, ?, ?, ?)",
-                     (seq, now, notice.fingerprint, text))
+        conn.execute("INSERT OR REPLACE INTO alerts (cluster, fingerprint, status, starts_ms, "
+                     "seen_ms, updated_ms, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (*notice.key, notice.status, starts, now, now, body))
+        conn.execute("INSERT INTO events (seq, ts_ms, cluster, fingerprint, frame) "
+                     "VALUES (?, ?, ?, ?, ?)", (seq, now, *notice.key, text))
         return Event(seq, epoch, kind, notice.source, notice.labels, alert, text)
 
     def _prune(self, conn: sqlite3.Connection, now: int) -> tuple[int, bool]:
@@ -308,12 +296,14 @@ class AlertStore(StoreEvents):
         return await self.db.read(read)
 
     async def history(self, since: int, until: int, limit: int,
-                      matchers: EventQuery | tuple[Matcher, ...]) -> Page:
-        """A page of GET /api/alerts/history (see `bridge.alerts.history`)."""
-        if as_query(matchers).empty:
+                      query: EventQuery | Selection | tuple[Matcher, ...]) -> Page:
+        """A page of GET /api/alerts/history (see `bridge.alerts.history`); bare matchers
+        are the default selection with them."""
+        chosen = as_query(query)
+        if chosen.empty:
             return history.unfiltered(await self.events_after(since, limit, until=until), since)
         page: Page = await self.db.read(
-            lambda conn: history.select_page(conn, since, until, limit, matchers), history.POOL)
+            lambda conn: history.select_page(conn, since, until, limit, chosen), history.POOL)
         return page
 
     async def timeline(self, fingerprint: str, cluster: str | None, since: int, limit: int
@@ -325,79 +315,15 @@ class AlertStore(StoreEvents):
         return found
 
 
-# Not an event: a webhook reported the alert again unchanged (its seen_ms moves).
-SEEN = "seen"
-
-
-def judge(notice: Notice, row: tuple[str, int, int, str] | None, now: int,
-          fetched_ms: int | None) -> tuple[str | None, int]:
-    """`decide` in context, for every backend: a reconciliation (`fetched_ms` set) leaves an
-    alert a webhook touched after its fetch alone (None), and an unchanged webhook notice is
-    SEEN."""
-    if fetched_ms is not None and row is not None and row[2] > fetched_ms:
-        return None, 0
-    kind, starts = decide(notice, row, now)
-    if kind is None and row is not None and fetched_ms is None:
-        return SEEN, starts
-    return kind, starts
-
-
-def gone_from(firing: Iterable[tuple[str, int, str]], notices: list[Notice], fetched_ms: int,
-              may_resolve: MayResolve) -> tuple[list[Notice], dict[str, int]]:
-    """Of the stored firing alerts (fingerprint, seen_ms, body), those missing from
-    Alertmanager's answer: (resolved notices to record, held fingerprint -> seen_ms)."""
-    present = {n.fingerprint for n in notices}
-    gone, held = [], {}
-    for fp, seen_ms, body in firing:
-        if fp in present or seen_ms > fetched_ms:
-            continue
-        alert = json.loads(body)
-        if alert.get("source") == "manual":  # not Alertmanager's to resolve
-            continue
-        if may_resolve(fp, seen_ms):
-            gone.append(_resolved_by_reconcile(alert))
-        else:
-            held[fp] = seen_ms
-    return gone, held
-
-
-def decide(notice: Notice, row: tuple[str, int, int, str] | None, now: int
-           ) -> tuple[str | None, int]:
-    """(event kind or None for "nothing changed", the startsAt to store)."""
-    if row is None:
-        return notice.status, notice.starts_ms if notice.starts_ms is not None else now
-    status, stored_starts, _seen, body = row
-    starts = notice.starts_ms
-    if starts is None:  # a manual notice without startsAt continues or re-opens the alert
-        reopen = notice.status == "firing" and status == "resolved"
-        starts = now if reopen else stored_starts
-    if starts < stored_starts:
-        return None, starts
-    if notice.status == "firing":
-        if status == "resolved" or starts != stored_starts:
-            return "refired", starts
-        if json.loads(body).get("annotations") != notice.annotations:
-            return "updated", starts
-        return None, starts
-    if status == "firing" or starts != stored_starts:
-        return "resolved", starts
-    return None, starts
-
-
-def _resolved_by_reconcile(alert: dict[str, Any]) -> Notice:
-    return Notice(fingerprint=alert["fingerprint"], status="resolved", labels=alert["labels"],
-                  annotations=alert["annotations"], starts_ms=parse_time(alert["startsAt"]),
-                  ends_ms=None, generator_url=alert.get("generatorURL") or "",
-                  source="reconcile")
-
-
 def _create(connect: Callable[[], sqlite3.Connection]) -> sqlite3.Connection:
     conn = connect()
     try:
-        conn.executescript(SCHEMA)
+        upgraded = schema.migrate(conn)
     except sqlite3.Error:
         conn.close()
         raise
+    if upgraded is not None:
+        log.info("alert store upgraded from schema version %d to %d", upgraded, schema.VERSION)
     return conn
 
 

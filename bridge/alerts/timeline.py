@@ -16,15 +16,15 @@ from aiohttp import web
 from bridge.alerts import historydoc
 from bridge.alerts.backend import STORE_KEY
 from bridge.alerts.hub import HUB_KEY
-from bridge.alerts.query import parse_cluster
 from bridge.alerts.routes import HISTORY_GATE_KEY
-from bridge.config import DEFAULT_CLUSTER
+from bridge.alerts.selection import parse_cluster
 from bridge.errors import BadRequest, NotFound
 from bridge.http import require_read_access
 from bridge.jsonenc import dumps
 from bridge.keys import CONFIG_KEY
 from bridge.openapi import document
 from bridge.params import parse_uint
+from bridge.upstream.alertmanager import CLUSTERS_KEY
 
 routes = web.RouteTableDef()
 PATHS = ("/api/alerts/{fingerprint}/timeline",)
@@ -49,16 +49,14 @@ async def alert_timeline(request: web.Request) -> web.Response:
     """`{"cluster", "fingerprint", "events", "next"}`, events as the log stores them."""
     require_read_access(request)
     fingerprint = _fingerprint(request)
-    cluster = parse_cluster(request.query.get("cluster"))
+    cluster = parse_cluster(request.query.get("cluster"), request.app[CLUSTERS_KEY].names)
     max_limit = request.app[CONFIG_KEY].alerts.history_limit
     since = _uint(request, "since", 0, 0, 2**63 - 1)
     limit = _uint(request, "limit", max_limit, 1, max_limit)
     async with request.app[HISTORY_GATE_KEY].enter():
         found = await request.app[STORE_KEY].timeline(fingerprint, cluster, since, limit)
-    firing = request.app[HUB_KEY].firing.get(fingerprint)
     known = set(found.clusters)
-    if firing is not None:
-        known.add(firing.get("cluster") or DEFAULT_CLUSTER)
+    known.update(c for c, fp in request.app[HUB_KEY].firing if fp == fingerprint)
     if cluster is None:
         if len(known) > 1:
             raise BadRequest(f"fingerprint {fingerprint!r:.40} is an alert in several clusters "

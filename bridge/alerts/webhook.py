@@ -1,11 +1,17 @@
 """POST /api/alerts/webhook (Alertmanager) and POST /api/ws/broadcast/alert (manual alerts).
 
 The webhook needs a token with the `webhook` scope (accepted in read-only mode too), a manual
-alert one with `admin` (refused in read-only mode). The answer is 200 only after the events
-are committed (SQLite WAL with the configured `synchronous`); anything that prevents storing is
-503, which Alertmanager retries — never a 4xx, which it would drop for good. Bad input is 400
-naming the field, 401 without a known token, 403 without the scope, 413 over
-`alerts.max_body_bytes`, 408 for a body not complete within `http.body_timeout`.
+alert one with `admin` (refused in read-only mode). A webhook's alerts belong to the cluster that
+sent it: the receiver URL's `?cluster=NAME`, else the cluster one of whose peers (or
+`external_urls`) is the payload's `externalURL`; an unknown origin is a 400 naming it (with the
+`alertmanager.url` shorthand, or no Alertmanager configured, every webhook is `default`'s). A
+manual alert is `default`'s unless its body names a `cluster`.
+
+The answer is 200 only after the events are committed (SQLite WAL with the configured
+`synchronous`); anything that prevents storing is 503, which Alertmanager retries — never a
+4xx, which it would drop for good. Bad input is 400 naming the field, 401 without a known token,
+403 without the scope, 413 over `alerts.max_body_bytes`, 408 for a body not complete within
+`http.body_timeout`.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from aiohttp import web
 
 from bridge.alerts.backend import STORE_KEY
 from bridge.alerts.hub import HUB_KEY
-from bridge.alerts.model import parse_manual, parse_webhook
+from bridge.alerts.model import WebhookPayload, parse_manual, parse_webhook
 from bridge.alerts.reconcile import RECONCILER_KEY
+from bridge.alerts.selection import parse_cluster
 from bridge.alerts.store import Event
+from bridge.config import DEFAULT_CLUSTER
 from bridge.errors import (
     BadRequest,
     BridgeError,
@@ -33,6 +41,7 @@ from bridge.errors import (
 from bridge.http import json_response, one_line, require_scope
 from bridge.keys import CONFIG_KEY, METRICS_KEY
 from bridge.tokens import ADMIN, WEBHOOK
+from bridge.upstream.alertmanager import CLUSTERS_KEY
 
 routes = web.RouteTableDef()
 
@@ -79,18 +88,36 @@ async def webhook(request: web.Request) -> web.Response:
     try:
         require_scope(request, WEBHOOK)
         data = await read_json(request, request.app[CONFIG_KEY].alerts.max_body_bytes)
-        payload = parse_webhook(data)
+        payload = _sender(request, parse_webhook(data))
         events = await request.app[STORE_KEY].record(payload.notices)
     except BridgeError as exc:
         reason = next((r for cls, r in _REASONS.items() if isinstance(exc, cls)), exc.error)
         metrics.webhooks_rejected.labels(reason).inc()
         raise
     metrics.webhooks.inc()
-    if payload.truncated and RECONCILER_KEY in request.app:
-        # Alertmanager left alerts out (max_alerts): ask it for the full list now.
-        request.app[RECONCILER_KEY].trigger()
+    if (payload.truncated or _unmuted(request, payload)) and RECONCILER_KEY in request.app:
+        # Alertmanager left alerts out (max_alerts), or notified an alert the bridge holds as
+        # muted (its silence ended: a webhook does not say so): ask it for the full list now.
+        request.app[RECONCILER_KEY].trigger(payload.notices[0].cluster if payload.notices
+                                            else None)
     return json_response({"status": "ok", "alerts": len(payload.notices),
                           "events": len(events), "seq": _reply_seq(request, events)})
+
+
+def _sender(request: web.Request, payload: WebhookPayload) -> WebhookPayload:
+    """The payload with its notices in the cluster that sent it (see the module docstring)."""
+    clusters = request.app[CLUSTERS_KEY]
+    param = request.query.get("cluster")
+    if not len(clusters) and param is None:
+        return payload.in_cluster(DEFAULT_CLUSTER)
+    return payload.in_cluster(clusters.of_webhook(param, payload.external_url).name)
+
+
+def _unmuted(request: web.Request, payload: WebhookPayload) -> bool:
+    """Whether it notifies a firing alert the live view has as suppressed."""
+    firing = request.app[HUB_KEY].firing
+    return any(n.status == "firing" and firing.get(n.key, {}).get("state") == "suppressed"
+               for n in payload.notices)
 
 
 def _reply_seq(request: web.Request, events: list[Event]) -> int:
@@ -107,7 +134,9 @@ async def broadcast_alert(request: web.Request) -> web.Response:
     require_scope(request, ADMIN)
     data = await read_json(request, request.app[CONFIG_KEY].alerts.max_body_bytes)
     notice = parse_manual(data)
+    parse_cluster(notice.cluster, request.app[CLUSTERS_KEY].names)
     events = await request.app[STORE_KEY].record([notice])
     return json_response({"status": "ok", "fingerprint": notice.fingerprint,
+                          "cluster": notice.cluster,
                           "event": json.loads(events[0].text) if events else None,
                           "seq": _reply_seq(request, events)})

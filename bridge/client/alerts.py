@@ -66,6 +66,9 @@ class AlertsClient(StreamClient):
     Delivered frames (callback and `async for`): `snapshot` frames (the first one, and after a
     resync, with `"resynced": true/false` and `"reason"`), `alert` event frames (each seq once,
     in order) and `error` frames. `filters` are Alertmanager matchers (`severity="critical"`);
+    `state` (active, suppressed, all) and `cluster` are the stream's `state=`/`cluster=`
+    filters: `firing` holds the alerts in that state, dropping one that a `suppressed` or
+    `unsuppressed` event moves out of it.
     `since`/`epoch` resume from a position saved earlier (`client.position`). `url` is one
     base URL or a list (or `urls=[...]`): each reconnect goes to the next bridge with the
     resume point, and a bridge on another log (epoch) answers with a resync, delivered as such.
@@ -78,16 +81,18 @@ class AlertsClient(StreamClient):
     def __init__(self, url: str | Sequence[str] | None = None, *,
                  urls: Sequence[str] | None = None, filters: Sequence[str] = (),
                  since: int | None = None, epoch: str | None = None,
-                 state: str | None = None, queue_size: int = 1000, **options: Any) -> None:
+                 state: str | None = None, cluster: str | None = None,
+                 queue_size: int = 1000, **options: Any) -> None:
         super().__init__(queue_size=queue_size, **options)
         if state is not None and state not in STATES:
             raise ValueError(f"state: expected one of {', '.join(STATES)}, got {state!r}")
         self._use_bridges(url, urls)
         self.filters = [filters] if isinstance(filters, str) else list(filters)
-        self.state_filter = state
         self.seq: int | None = since
         self.epoch: str | None = epoch if since is not None else None
-        self.alerts: dict[AlertKey, dict[str, Any]] = {}  # current alerts by (cluster, fp)
+        self.state_filter, self.cluster = state, cluster
+        # Current alerts by (cluster, fingerprint): the same labels in two clusters are two.
+        self.alerts: dict[AlertKey, dict[str, Any]] = {}
         self.events_delivered = 0
         self.duplicates_dropped = 0
         self.resyncs = 0
@@ -120,8 +125,8 @@ class AlertsClient(StreamClient):
     def url(self) -> str:
         """The WebSocket URL for the next connection: filters, and the resume position."""
         query: list[tuple[str, str]] = [("filter", f) for f in self.filters]
-        if self.state_filter is not None:
-            query.append(("state", self.state_filter))
+        query += [(k, v) for k, v in (("state", self.state_filter), ("cluster", self.cluster))
+                  if v is not None]
         if self.seq is not None and self.epoch is not None:
             query += [("since", str(self.seq)), ("epoch", str(self.epoch))]
         return self.base_ws_url + ("?" + urlencode(query) if query else "")

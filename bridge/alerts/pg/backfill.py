@@ -20,8 +20,9 @@ async def write(conn: asyncpg.Connection, found: list[ep.Episode], cluster: str,
     async with conn.transaction():
         seq, epoch = await conn.fetchrow(sql.LOCK_HEAD)
         fps = sorted({e.fingerprint for e in found})
-        frames = [r[0] for r in await conn.fetch(sql.FRAMES_OF, fps)]
-        rows = {r[0]: (r[1], r[2], r[4]) for r in await conn.fetch(sql.ALERT_ROWS, fps)}
+        frames = [r[0] for r in await conn.fetch(sql.FRAMES_OF, fps, cluster)]
+        rows = {r[1]: (r[2], r[3], r[5]) for r in
+                await conn.fetch(sql.ALERT_ROWS, [cluster] * len(fps), fps)}
         first = await conn.fetchrow(sql.FIRST_EVENT)
         chosen = ep.choose(found, known_lives(frames, [r[2] for r in rows.values()]),
                            floor_ms(tuple(first) if first else None, now, config))
@@ -40,6 +41,7 @@ async def write(conn: asyncpg.Connection, found: list[ep.Episode], cluster: str,
         columns = [list(c) for c in zip(*(changed[k] for k in keys), strict=True)] or \
             [[], [], [], [], []]
         await conn.execute(sql.WRITE, [e.seq for e in events], [now] * len(events),
-                           [e.alert["fingerprint"] for e in events], [e.text for e in events],
-                           keys, *columns, events[-1].seq)
+                           [cluster] * len(events), [e.alert["fingerprint"] for e in events],
+                           [e.text for e in events], [cluster] * len(keys), keys, *columns,
+                           events[-1].seq)
     return events

@@ -4,8 +4,8 @@ Filters are an `EventQuery` (matchers, kinds, cluster, start/end: `bridge.alerts
 
 The same scan window (`limit x SCAN_FACTOR` rows after `since`), the same `next`, the same
 rule that SQL only narrows: `=` and `!=` matchers become SQL on the stored frame (a missing
-label is ""), then every surviving row is checked in Python against all matchers, off the
-event loop. See `bridge.alerts.history` for why.
+label is ""), `cluster=` the `cluster` column, then every surviving row is checked in Python
+against the whole selection, off the event loop. See `bridge.alerts.history` for why.
 """
 
 from __future__ import annotations
@@ -20,24 +20,28 @@ from bridge.alerts.history import SCAN_FACTOR, Page, Timeline, timeline_page
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.pg import sql
 from bridge.alerts.query import EventQuery, as_query
-from bridge.config import DEFAULT_CLUSTER
+from bridge.alerts.selection import Selection
 
 
-def clauses(matchers: tuple[Matcher, ...], first: int) -> tuple[str, list[Any]]:
-    """SQL for the `=`/`!=` matchers, numbering parameters from `first`."""
-    where, params = [], []
-    for matcher in matchers:
+def clauses(selection: Selection, first: int) -> tuple[str, list[Any]]:
+    """SQL for the `=`/`!=` matchers and the cluster, numbering parameters from `first`."""
+    where: list[str] = []
+    params: list[Any] = []
+    for matcher in selection.matchers:
         if matcher.op not in ("=", "!="):
             continue
         n = first + len(params)
         where.append(sql.LABEL_CLAUSE.format(path=n, value=n + 1, op=matcher.op))
         params += [["alert", "labels", matcher.name], matcher.value]
+    if selection.cluster is not None:
+        where.append(sql.CLUSTER_CLAUSE.format(value=first + len(params)))
+        params.append(selection.cluster)
     return "".join(f" AND {w}" for w in where), params
 
 
 def query_clauses(query: EventQuery, first: int) -> tuple[str, list[Any]]:
-    """SQL narrowing the whole query (matchers, kinds, cluster, stored at or after start)."""
-    where, params = clauses(query.matchers, first)
+    """SQL narrowing the whole query (matchers, cluster, kinds, stored at or after start)."""
+    where, params = clauses(query.selection, first)
     extra: list[str] = []
 
     def add(template: str, value: Any) -> None:
@@ -45,8 +49,6 @@ def query_clauses(query: EventQuery, first: int) -> tuple[str, list[Any]]:
         params.append(value)
     if query.kinds is not None:
         add(sql.KIND_CLAUSE, [f'%"event":"{kind}"%' for kind in sorted(query.kinds)])
-    if query.cluster is not None:
-        add(sql.CLUSTER_CLAUSE, query.cluster)
     if query.start_ms is not None:
         add(sql.STORED_FROM_CLAUSE, query.start_ms)
     return where + "".join(f" AND {w}" for w in extra), params
@@ -64,7 +66,7 @@ async def _window(conn: asyncpg.Connection, since: int, until: int, scan: int,
 
 
 async def page(conn: asyncpg.Connection, since: int, until: int, limit: int,
-               query: EventQuery | tuple[Matcher, ...]) -> Page:
+               query: EventQuery | Selection | tuple[Matcher, ...]) -> Page:
     """One filtered page, read in one snapshot."""
     query = as_query(query)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -86,10 +88,6 @@ def _select(rows: list[tuple[int, str]], limit: int, end: int, query: EventQuery
     return Page(frames, end, True)
 
 
-def _cluster_of(frame: str) -> str:
-    return json.loads(frame)["alert"].get("cluster") or DEFAULT_CLUSTER
-
-
 async def timeline(conn: asyncpg.Connection, fingerprint: str, cluster: str | None,
                    since: int, limit: int) -> Timeline:
     """One alert's events by the (fingerprint, seq) index, read in one snapshot."""
@@ -100,6 +98,4 @@ async def timeline(conn: asyncpg.Connection, fingerprint: str, cluster: str | No
         else:
             rows = await conn.fetch(sql.TIMELINE_CLUSTER_ROWS, fingerprint, since, limit + 1,
                                     cluster)
-    clusters = {name if name is not None else _cluster_of(text) for name, text in found}
-    return timeline_page([(r[0], r[1]) for r in rows], limit, sorted(clusters),
-                         lambda f: cluster is None or _cluster_of(f) == cluster)
+    return timeline_page([(r[0], r[1]) for r in rows], limit, sorted(r[0] for r in found))

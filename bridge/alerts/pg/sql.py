@@ -2,11 +2,15 @@
 queries. A schema change is a new migration here plus the queries it touches, nowhere else.
 
 Tables: `log_head` (one row: the last seq assigned and the epoch; its row lock is the one
-ordering point of all writers), `alerts` (current state by fingerprint), `events` (the log:
-seq -> the frame streams send, byte for byte), `leadership` (which replica reconciles).
+ordering point of all writers), `alerts` (current state by (cluster, fingerprint)), `events`
+(the log: seq -> the frame streams send, byte for byte, and its alert's cluster and
+fingerprint), `leadership` (which replica reconciles).
 """
 
 from __future__ import annotations
+
+from bridge.alerts.schema import ADDED_KEYS
+from bridge.config import DEFAULT_CLUSTER
 
 # NOTIFY channel: the payload is the last seq of the committing transaction.
 CHANNEL = "promwire_events"
@@ -51,7 +55,19 @@ CREATE TABLE leadership (
     since timestamptz NOT NULL DEFAULT now()
 );
 """),
-    (2, "events by fingerprint", """
+    # Clusters (issue 13): alerts keyed by (cluster, fingerprint); rows from before are in
+    # "default", their stored alerts and frames get the keys `Notice.alert` now writes last.
+    (2, "clusters", f"""
+ALTER TABLE alerts ADD COLUMN cluster text NOT NULL DEFAULT '{DEFAULT_CLUSTER}';
+ALTER TABLE alerts DROP CONSTRAINT alerts_pkey;
+ALTER TABLE alerts ADD PRIMARY KEY (cluster, fingerprint);
+UPDATE alerts SET body = left(body, -1) || '{ADDED_KEYS}}}';
+DROP INDEX alerts_firing;
+CREATE INDEX alerts_firing ON alerts (cluster, starts_ms, fingerprint) WHERE status = 'firing';
+ALTER TABLE events ADD COLUMN cluster text NOT NULL DEFAULT '{DEFAULT_CLUSTER}';
+UPDATE events SET frame = left(frame, -2) || '{ADDED_KEYS}}}}}';
+"""),
+    (3, "events by fingerprint", """
 CREATE INDEX events_fingerprint ON events (fingerprint, seq);
 """),
 )
@@ -71,27 +87,30 @@ NEW_EPOCH = "UPDATE log_head SET epoch = $1 WHERE id"
 NOTIFY = "SELECT pg_notify('" + CHANNEL + "', $1)"
 
 # --- writes --------------------------------------------------------------------------------
-ALERT_ROWS = ("SELECT fingerprint, status, starts_ms, seen_ms, body, updated_ms FROM alerts "
-              "WHERE fingerprint = ANY($1::text[])")
-FIRING_ROWS = ("SELECT fingerprint, status, starts_ms, seen_ms, body, updated_ms FROM alerts "
-               "WHERE status = 'firing'")
-# A transaction's writes in one statement: its events ($1-$4), its changed alerts ($5-$10),
-# the head ($11, the last seq) and the notification (only when it added events).
+# The rows of the (cluster, fingerprint) pairs $1[i], $2[i].
+ALERT_ROWS = ("SELECT cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms "
+              "FROM alerts WHERE (cluster, fingerprint) IN "
+              "(SELECT * FROM unnest($1::text[], $2::text[]))")
+# The firing alerts of the clusters in $1 (those being reconciled).
+FIRING_ROWS = ("SELECT cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms "
+               "FROM alerts WHERE status = 'firing' AND cluster = ANY($1::text[])")
+# A transaction's writes in one statement: its events ($1-$5), its changed alerts ($6-$12),
+# the head ($13, the last seq) and the notification (only when it added events).
 WRITE = """
 WITH new_events AS (
-    INSERT INTO events (seq, ts_ms, fingerprint, frame)
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
+    INSERT INTO events (seq, ts_ms, cluster, fingerprint, frame)
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
 ), changed AS (
-    INSERT INTO alerts (fingerprint, status, starts_ms, seen_ms, body, updated_ms)
-    SELECT * FROM unnest($5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[],
-                         $10::bigint[])
-    ON CONFLICT (fingerprint) DO UPDATE SET status = EXCLUDED.status,
+    INSERT INTO alerts (cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms)
+    SELECT * FROM unnest($6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[],
+                         $11::text[], $12::bigint[])
+    ON CONFLICT (cluster, fingerprint) DO UPDATE SET status = EXCLUDED.status,
         starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
         updated_ms = EXCLUDED.updated_ms
 ), head AS (
-    UPDATE log_head SET seq = $11 WHERE id AND seq < $11
+    UPDATE log_head SET seq = $13 WHERE id AND seq < $13
 )
-SELECT pg_notify('""" + CHANNEL + """', $11::text) WHERE cardinality($1::bigint[]) > 0"""
+SELECT pg_notify('""" + CHANNEL + """', $13::text) WHERE cardinality($1::bigint[]) > 0"""
 CLEAR_EVENTS = "DELETE FROM events"
 CLEAR_ALERTS = "DELETE FROM alerts"
 
@@ -102,7 +121,8 @@ DELETE_EVENTS_UPTO = "DELETE FROM events WHERE seq <= $1"
 DELETE_OLD_RESOLVED = "DELETE FROM alerts WHERE status = 'resolved' AND updated_ms < $1"
 
 # --- reads ---------------------------------------------------------------------------------
-OPEN_FIRING = "SELECT body FROM alerts WHERE status = 'firing' ORDER BY starts_ms, fingerprint"
+OPEN_FIRING = ("SELECT body FROM alerts WHERE status = 'firing' "
+               "ORDER BY starts_ms, cluster, fingerprint")
 EVENTS_AFTER = ("SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq "
                 "LIMIT $3")
 BOUNDS = "SELECT (SELECT min(seq) FROM events), (SELECT seq FROM log_head WHERE id)"
@@ -117,7 +137,7 @@ LABEL_CLAUSE = ("CASE WHEN strpos(frame, '\\u0000') > 0 THEN true "
                 "ELSE coalesce(frame::jsonb #>> ${path}::text[], '') {op} ${value} END")
 
 # History filters (`bridge.alerts.query`): the windows counting rows stored at or after $3
-# (ms), an event kind among $n, the alert's cluster ($n, "default" when it has none).
+# (ms), an event kind among $n, the alert's cluster (the events' column).
 WINDOW_AT_FROM = ("SELECT seq FROM events WHERE seq > $1 AND seq <= $2 AND ts_ms >= $3 "
                   "ORDER BY seq OFFSET $4 LIMIT 1")
 WINDOW_LAST_FROM = "SELECT max(seq) FROM events WHERE seq > $1 AND seq <= $2 AND ts_ms >= $3"
@@ -125,25 +145,19 @@ STORED_FROM_CLAUSE = "ts_ms >= ${n}"
 # An event kind among $n (LIKE patterns `%"event":"KIND"%`): text, no JSON; it only narrows
 # (a label could hold the same text), the exact test runs in Python.
 KIND_CLAUSE = "frame LIKE ANY(${n}::text[])"
-CLUSTER_CLAUSE = ("CASE WHEN strpos(frame, '\\u0000') > 0 THEN true "
-                  "ELSE coalesce(frame::jsonb #>> '{{alert,cluster}}', 'default') = ${n} END")
+CLUSTER_CLAUSE = "cluster = ${value}"
 
-# One alert's timeline by the (fingerprint, seq) index ($1): its clusters (the frame itself
-# when it holds \u0000, which jsonb refuses: Python reads those), its events after $2, at most
-# $3, narrowed to one cluster ($4; CASE passes the \u0000 frames on to Python's check).
-_CLUSTER_OF = "coalesce(frame::jsonb #>> '{alert,cluster}', 'default')"
-_HAS_NUL = "strpos(frame, '\\u0000') > 0"
-TIMELINE_CLUSTERS = (f"SELECT DISTINCT CASE WHEN {_HAS_NUL} THEN NULL ELSE {_CLUSTER_OF} END, "
-                     f"CASE WHEN {_HAS_NUL} THEN frame END FROM events WHERE fingerprint = $1")
+# One alert's timeline by the (fingerprint, seq) index ($1): its clusters, its events after $2,
+# at most $3, in one cluster ($4).
+TIMELINE_CLUSTERS = "SELECT DISTINCT cluster FROM events WHERE fingerprint = $1"
 TIMELINE_ROWS = ("SELECT seq, frame FROM events WHERE fingerprint = $1 AND seq > $2 "
                  "ORDER BY seq LIMIT $3")
 TIMELINE_CLUSTER_ROWS = ("SELECT seq, frame FROM events WHERE fingerprint = $1 AND seq > $2 "
-                         f"AND CASE WHEN {_HAS_NUL} THEN true ELSE {_CLUSTER_OF} = $4 END "
-                         "ORDER BY seq LIMIT $3")
+                         "AND cluster = $4 ORDER BY seq LIMIT $3")
 
-# Backfill (`bridge.alerts.pg.backfill`): every frame of these fingerprints ($1), the oldest
-# kept event (seq, ts_ms).
-FRAMES_OF = "SELECT frame FROM events WHERE fingerprint = ANY($1::text[])"
+# Backfill (`bridge.alerts.pg.backfill`): every frame of these fingerprints ($1) in cluster $2,
+# the oldest kept event (seq, ts_ms).
+FRAMES_OF = "SELECT frame FROM events WHERE fingerprint = ANY($1::text[]) AND cluster = $2"
 FIRST_EVENT = "SELECT seq, ts_ms FROM events ORDER BY seq LIMIT 1"
 
 # --- leadership ----------------------------------------------------------------------------

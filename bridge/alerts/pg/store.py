@@ -39,8 +39,9 @@ from bridge.alerts.pg.leader import Leader
 from bridge.alerts.pg.migrations import migrate
 from bridge.alerts.pg.writer import Job, Writer
 from bridge.alerts.query import EventQuery, as_query
+from bridge.alerts.selection import Selection
 from bridge.alerts.store import PRUNE_CHUNK, Event, MayResolve, Opened, Reconciled
-from bridge.config import AlertsConfig
+from bridge.config import DEFAULT_CLUSTER, AlertsConfig
 from bridge.errors import StorageUnavailable
 
 log = logging.getLogger("bridge.alerts.pg.store")
@@ -124,8 +125,10 @@ class PgAlertStore(StoreEvents):
         return events
 
     async def reconcile(self, notices: list[Notice], fetched_ms: int,
-                        may_resolve: MayResolve = _always) -> Reconciled:
-        job = Job(notices, self._future(), fetched_ms=fetched_ms, may_resolve=may_resolve)
+                        may_resolve: MayResolve = _always,
+                        cluster: str = DEFAULT_CLUSTER) -> Reconciled:
+        job = Job(notices, self._future(), fetched_ms=fetched_ms, may_resolve=may_resolve,
+                  cluster=cluster)
         reconciled: Reconciled = await self._submit(job)
         return reconciled
 
@@ -232,12 +235,13 @@ class PgAlertStore(StoreEvents):
         return first, last
 
     async def history(self, since: int, until: int, limit: int,
-                      matchers: EventQuery | tuple[Matcher, ...]) -> Page:
-        if as_query(matchers).empty:
+                      query: EventQuery | Selection | tuple[Matcher, ...]) -> Page:
+        chosen = as_query(query)
+        if chosen.empty:
             return history.unfiltered(await self.events_after(since, limit, until=until), since)
         try:
             async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
-                return await history_page(conn, since, until, limit, matchers)
+                return await history_page(conn, since, until, limit, chosen)
         except FAILURES as exc:
             raise unavailable(exc, "cannot be read") from None
 

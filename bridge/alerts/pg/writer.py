@@ -27,11 +27,13 @@ from typing import Any
 
 import asyncpg
 
+from bridge.alerts.decide import SEEN, MayResolve, gone_from, judge
 from bridge.alerts.model import Notice, now_ms
 from bridge.alerts.pg import sql
 from bridge.alerts.pg.connect import FAILURES, unavailable
-from bridge.alerts.store import SEEN, Event, MayResolve, Reconciled, gone_from, judge
+from bridge.alerts.store import Event, Reconciled
 from bridge.alerts.wire import alert_frame
+from bridge.config import DEFAULT_CLUSTER
 from bridge.errors import StorageUnavailable
 from bridge.jsonenc import dumps
 
@@ -42,7 +44,8 @@ MAX_BATCH = 256
 # the database is slow).
 MAX_PENDING = 10_000
 
-# fingerprint -> (status, starts_ms, seen_ms, body, updated_ms)
+# (cluster, fingerprint) -> (status, starts_ms, seen_ms, body, updated_ms)
+Key = tuple[str, str]
 Row = tuple[str, int, int, str, int]
 
 
@@ -52,18 +55,19 @@ class Job:
     future: asyncio.Future[Any]
     fetched_ms: int | None = None  # set: a reconciliation
     may_resolve: MayResolve | None = None
+    cluster: str = DEFAULT_CLUSTER  # the cluster a reconciliation is of
 
 
 @dataclass
 class Plan:
     """One transaction's decisions, made in Python on the rows it read under the head lock."""
 
-    rows: dict[str, Row]
+    rows: dict[Key, Row]
     seq: int
     epoch: str
     now: int
     events: list[Event] = field(default_factory=list)
-    dirty: set[str] = field(default_factory=set)
+    dirty: set[Key] = field(default_factory=set)
 
     def run(self, job: Job) -> list[Event] | Reconciled:
         """Apply one job; a job that raises leaves the plan as it found it."""
@@ -72,7 +76,7 @@ class Plan:
             if job.fetched_ms is None:
                 return self.record(job.notices, None)
             assert job.may_resolve is not None
-            return self.reconcile(job.notices, job.fetched_ms, job.may_resolve)
+            return self.reconcile(job.cluster, job.notices, job.fetched_ms, job.may_resolve)
         except Exception:
             self.rows, self.seq, self.dirty = undo[0], undo[1], undo[3]
             del self.events[undo[2]:]
@@ -81,29 +85,30 @@ class Plan:
     def record(self, notices: list[Notice], fetched_ms: int | None) -> list[Event]:
         events = []
         for notice in notices:
-            fp = notice.fingerprint
-            row = self.rows.get(fp)
-            kind, starts = judge(notice, row[:4] if row else None, self.now, fetched_ms)
+            key = notice.key
+            row = self.rows.get(key)
+            kind, starts, suppression = judge(notice, row[:4] if row else None, self.now,
+                                              fetched_ms)
             if kind == SEEN and row is not None:
-                self.rows[fp] = (row[0], row[1], self.now, row[3], row[4])
-                self.dirty.add(fp)
+                self.rows[key] = (row[0], row[1], self.now, row[3], row[4])
+                self.dirty.add(key)
             if kind is None or kind == SEEN:
                 continue
             self.seq += 1
-            alert = notice.alert(starts, self.now)
+            alert = notice.alert(starts, self.now, suppression)
             body = dumps(alert)
             text = alert_frame(self.seq, self.epoch, kind, notice.status, self.now, body)
-            self.rows[fp] = (notice.status, starts, self.now, body, self.now)
-            self.dirty.add(fp)
+            self.rows[key] = (notice.status, starts, self.now, body, self.now)
+            self.dirty.add(key)
             event = Event(self.seq, self.epoch, kind, notice.source, notice.labels, alert, text)
             events.append(event)
             self.events.append(event)
         return events
 
-    def reconcile(self, notices: list[Notice], fetched_ms: int,
+    def reconcile(self, cluster: str, notices: list[Notice], fetched_ms: int,
                   may_resolve: MayResolve) -> Reconciled:
-        firing = sorted((row[1], fp, row[2], row[3]) for fp, row in self.rows.items()
-                        if row[0] == "firing")
+        firing = sorted((row[1], fp, row[2], row[3]) for (name, fp), row in self.rows.items()
+                        if row[0] == "firing" and name == cluster)
         gone, held = gone_from(((fp, seen, body) for _, fp, seen, body in firing), notices,
                                fetched_ms, may_resolve)
         return Reconciled(self.record([*notices, *gone], fetched_ms), held)
@@ -204,12 +209,13 @@ class Writer:
     async def _transaction(self, batch: list[Job]) -> tuple[Plan, list[Any]]:
         async with self._pool().acquire(timeout=self.timeout) as conn, conn.transaction():
             head = await conn.fetchrow(sql.LOCK_HEAD)
-            fingerprints = list({n.fingerprint for job in batch for n in job.notices})
-            rows = await conn.fetch(sql.ALERT_ROWS, fingerprints)
-            if any(job.fetched_ms is not None for job in batch):
-                rows = [*rows, *await conn.fetch(sql.FIRING_ROWS)]
-            plan = Plan({r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}, head[0], head[1],
-                        now_ms())
+            keys = list({n.key for job in batch for n in job.notices})
+            rows = await conn.fetch(sql.ALERT_ROWS, [k[0] for k in keys], [k[1] for k in keys])
+            reconciled = list({job.cluster for job in batch if job.fetched_ms is not None})
+            if reconciled:
+                rows = [*rows, *await conn.fetch(sql.FIRING_ROWS, reconciled)]
+            plan = Plan({(r[0], r[1]): (r[2], r[3], r[4], r[5], r[6]) for r in rows}, head[0],
+                        head[1], now_ms())
             results: list[Any] = []
             for job in batch:
                 try:
@@ -226,12 +232,13 @@ async def _write(conn: asyncpg.Connection, plan: Plan) -> None:
     changed alerts, the head, and the notification."""
     if not plan.dirty:
         return
-    fps = sorted(plan.dirty)
-    columns = [list(col) for col in zip(*(plan.rows[fp] for fp in fps), strict=True)]
+    keys = sorted(plan.dirty)
+    columns = [list(col) for col in zip(*(plan.rows[key] for key in keys), strict=True)]
     events = plan.events
     await conn.execute(sql.WRITE, [e.seq for e in events], [plan.now] * len(events),
+                       [e.alert["cluster"] for e in events],
                        [e.alert["fingerprint"] for e in events], [e.text for e in events],
-                       fps, *columns, plan.seq)
+                       [k[0] for k in keys], [k[1] for k in keys], *columns, plan.seq)
 
 
 def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.alerts.model import Notice, fingerprint, parse_time
+from bridge.alerts.model import Notice, Suppression, fingerprint, parse_time
 
 
 def am_alert(name: str = "HostDown", status: str = "firing", instance: str = "h1:9100",
@@ -37,11 +37,17 @@ def payload(*alerts: dict[str, Any], status: str | None = None) -> dict[str, Any
 
 def notice(name: str = "HostDown", status: str = "firing", starts: str = "2026-01-01T00:00:00Z",
            annotations: dict[str, str] | None = None, source: str = "alertmanager",
+           cluster: str = "default", suppression: Suppression | None = None,
            **labels: str) -> Notice:
     all_labels = {"alertname": name, "instance": "h1:9100", **labels}
     return Notice(fingerprint=fingerprint(all_labels), status=status, labels=all_labels,
                   annotations=annotations or {"summary": "s"}, starts_ms=parse_time(starts),
-                  ends_ms=None, generator_url="", source=source)
+                  ends_ms=None, generator_url="", source=source, cluster=cluster,
+                  suppression=suppression)
+
+
+def silenced(*ids: str) -> Suppression:
+    return Suppression("suppressed", tuple(sorted(ids)), ())
 
 
 TOKEN = "alerts-test-token"
@@ -49,15 +55,25 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def make_app(data_dir: Any, alertmanager_url: str = "", protect_reads: bool = False,
-             reconcile_interval: float = 0.5, **alerts: Any) -> Any:
-    """The whole bridge app with a temp data dir, a token, and alert settings overridden."""
+             reconcile_interval: float = 0.5, clusters: dict[str, list[str]] | None = None,
+             **alerts: Any) -> Any:
+    """The whole bridge app with a temp data dir, a token, and alert settings overridden;
+    `clusters` (name -> peer URLs) instead of the one `alertmanager_url`."""
     from bridge.app import create_app
-    from bridge.config import AlertmanagerConfig, AlertsConfig, AuthConfig, BridgeConfig
+    from bridge.config import (
+        AlertmanagerConfig,
+        AlertsConfig,
+        AuthConfig,
+        BridgeConfig,
+        ClusterConfig,
+    )
 
     config = BridgeConfig(
         data_dir=str(data_dir),
         auth=AuthConfig(token=TOKEN, protect_reads=protect_reads),
         alertmanager=AlertmanagerConfig(url=alertmanager_url,
+                                        clusters=tuple(ClusterConfig(name, tuple(peers))
+                                                       for name, peers in (clusters or {}).items()),
                                         reconcile_interval=reconcile_interval,
                                         reconcile_backoff_max=1.0, timeout=2.0),
         alerts=AlertsConfig(**{"busy_timeout": 0.2, **alerts}),

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bridge.alerts import history
-from bridge.alerts import query as event_query
 from bridge.alerts.matchers import Matcher, matches_all, parse_matcher
 from bridge.alerts.model import Notice, fingerprint
 from bridge.alerts.routes import HISTORY_GATE_KEY
+from bridge.alerts.selection import Selection
 from bridge.alerts.store import AlertStore
 from bridge.config import AlertsConfig
 from bridge.errors import BadRequest, Unavailable
@@ -147,8 +147,9 @@ def test_equality_matchers_are_evaluated_in_sql(corpus, monkeypatch):
     which SQLite's JSON strings cut short, are always left to Python)."""
     conn, last = corpus
     checked = []
-    monkeypatch.setattr(event_query, "matches_all",
-                        lambda ms, labels: checked.append(labels) or matches_all(ms, labels))
+    wants = Selection.wants
+    monkeypatch.setattr(Selection, "wants", lambda self, kind, alert: checked.append(
+        alert["labels"]) or wants(self, kind, alert))
 
     def has_nul(labels):  # as the stored JSON text shows it (a literal "\u0000" looks alike)
         return "\\u0000" in json.dumps(labels)

@@ -10,6 +10,7 @@ from bridge.alerts.episodes import Episode
 from bridge.alerts.hub import AlertHub
 from bridge.alerts.model import Notice, fingerprint, format_time, now_ms, parse_time
 from bridge.alerts.query import EventQuery
+from bridge.alerts.selection import Selection
 from bridge.alerts.store import AlertStore
 from bridge.config import AlertsConfig
 from bridge.selfmetrics import BridgeMetrics
@@ -61,8 +62,8 @@ async def test_kinds_and_times_filter_history(store):
 async def test_cluster_filter_defaults_alerts_without_one_to_default(store):
     events = await fill(store)
     last = events[-1].seq
-    assert len(frames(await store.history(0, last, 100, EventQuery(cluster="default")))) == 7
-    assert frames(await store.history(0, last, 100, EventQuery(cluster="other"))) == []
+    assert len(frames(await store.history(0, last, 100, EventQuery(Selection(state="all", cluster="default"))))) == 7
+    assert frames(await store.history(0, last, 100, EventQuery(Selection(state="all", cluster="other")))) == []
 
 
 async def test_pagination_by_seq_still_holds_with_filters(store):

@@ -16,7 +16,7 @@ from bridge.selfmetrics import BridgeMetrics
 def event(seq: int, name: str = "A", status: str = "firing", **labels: str) -> Event:
     all_labels = {"alertname": name, **labels}
     alert = {"fingerprint": name, "status": status, "labels": all_labels, "annotations": {},
-             "startsAt": "2026-01-01T00:00:00Z"}
+             "startsAt": "2026-01-01T00:00:00Z", "cluster": "default", "state": "active"}
     return Event(seq, "E", status, "alertmanager", all_labels, alert, f'{{"seq":{seq}}}')
 
 
@@ -35,7 +35,7 @@ async def test_events_reach_matching_subscribers_in_order_and_update_the_live_vi
     hub.publish([event(3, "A", status="resolved", severity="critical")])
     assert [e.seq for e in await everyone.get()] == [1, 2, 3]
     assert [e.seq for e in await critical.get()] == [1, 3]
-    assert hub.last_seq == 3 and set(hub.firing) == {"B"}
+    assert hub.last_seq == 3 and set(hub.firing) == {("default", "B")}
     snap = hub.snapshot(())
     assert snap.seq == 3 and snap.id == "E:3" and '"B"' in snap.text
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bridge.alerts.model import (
+    ACTIVE,
+    Suppression,
     fingerprint,
     format_time,
     parse_am_alerts,
@@ -116,3 +118,23 @@ def test_alertmanager_api_alerts_become_firing_notices():
         parse_am_alerts({"not": "a list"})
     with pytest.raises(ValueError):
         parse_am_alerts([{"labels": "x"}])
+
+
+def test_alertmanager_api_status_is_the_alerts_suppression():
+    def listed(status):
+        return {"labels": {"alertname": "A"}, "startsAt": "2026-01-01T00:00:00Z",
+                "fingerprint": "f1", "status": status}
+    (n,) = parse_am_alerts([listed({"state": "suppressed", "silencedBy": ["s2", "s1"],
+                                    "inhibitedBy": []})], "prod")
+    assert n.cluster == "prod" and n.key == ("prod", "f1")
+    assert n.suppression == Suppression("suppressed", ("s1", "s2"), ())
+    (n,) = parse_am_alerts([listed({"state": "active", "silencedBy": [], "inhibitedBy": []})])
+    assert n.suppression == ACTIVE and n.cluster == "default"
+    # Not processed yet (or an older Alertmanager saying nothing): the stored state stays.
+    assert parse_am_alerts([listed({"state": "unprocessed"})])[0].suppression is None
+    assert parse_am_alerts([listed(None)])[0].suppression is None
+    for bad, message in [("firing", "expected an object"), ({"state": "muted"}, "state"),
+                         ({"state": "suppressed", "silencedBy": "s1"}, "silencedBy"),
+                         ({"state": "suppressed", "inhibitedBy": [1]}, "inhibitedBy")]:
+        with pytest.raises(ValueError, match=message):
+            parse_am_alerts([listed(bad)])

@@ -126,7 +126,7 @@ async def test_a_truncated_webhook_triggers_a_reconciliation(aiohttp_client, tmp
     am_port = servers.free_port()
     client = await aiohttp_client(make_app(tmp_path, alertmanager_url=f"http://127.0.0.1:{am_port}",
                                            reconcile_interval=0))
-    reconciler = client.app[RECONCILER_KEY]
+    reconciler = client.app[RECONCILER_KEY].by_name["default"]
     config = {
         "route": {"receiver": "bridge", "group_by": ["run"], "group_wait": "200ms",
                   "group_interval": "1h", "repeat_interval": "1h"},

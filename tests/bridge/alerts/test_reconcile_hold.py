@@ -18,7 +18,7 @@ from aiohttp import web
 from bridge.alerts.model import format_time, now_ms
 from bridge.alerts.reconcile import Reconciler
 from bridge.alerts.store import AlertStore
-from bridge.config import AlertmanagerConfig, AlertsConfig
+from bridge.config import AlertmanagerConfig, AlertsConfig, ClusterConfig
 from bridge.errors import UpstreamInvalid
 from bridge.selfmetrics import BridgeMetrics
 from bridge.upstream.alertmanager import Clusters
@@ -105,7 +105,9 @@ async def rig(aiohttp_server, tmp_path):
 
 def listed(name: str) -> dict[str, Any]:
     """The alert `firing` recorded, as Alertmanager's list shows it (same annotations)."""
-    return am_alert(name, annotations={"summary": "s"})
+    listed = am_alert(name, annotations={"summary": "s"})
+    listed["status"] = {"state": "active", "silencedBy": [], "inhibitedBy": []}  # the API's
+    return listed
 
 
 async def firing(store: AlertStore, *names: str) -> None:
@@ -251,3 +253,41 @@ async def test_a_held_alert_gets_its_own_run_when_due(rig):
     await asyncio.wait_for(committed.wait(), timeout=10)
     assert rig.streamed == [("HostDown", "resolved", "reconcile")]
     assert reconciler.runs >= 2  # the start-up run held it, a later one resolved it
+
+
+class FailingStatus(FakeAlertmanager):
+    """A peer that answers the list, then dies before its /api/v2/status (500 from then on)."""
+
+    async def _status(self, request: web.Request) -> web.Response:
+        return web.Response(status=500, text="going down")
+
+
+async def test_list_and_uptime_always_come_from_the_same_peer(aiohttp_server, tmp_path):
+    """Peer 1 restarted a moment ago (empty list) and fails before its uptime is read; peer 2,
+    up for an hour, answers the uptime. Its uptime must not vouch for peer 1's empty list:
+    the list is read again from peer 2, which has the alert."""
+    first, second = FailingStatus(), FakeAlertmanager()
+    clock = Clock()
+    second.started_ms = clock() - 3_600_000
+    second.alerts = [listed("HostDown")]
+    urls = [str((await aiohttp_server(f.app)).make_url("")).rstrip("/") for f in (first, second)]
+    store = AlertStore(tmp_path, AlertsConfig())
+    await store.open()
+    config = AlertmanagerConfig(clusters=(ClusterConfig("ha", tuple(urls)),), timeout=2.0)
+    clusters = Clusters(config, BridgeMetrics())
+    await clusters.open()
+    try:
+        (event,) = await store.record([notice("HostDown", cluster="ha")])
+        reconciler = Reconciler(clusters.get("ha"), store, config, RESEND, clock=clock)
+        clock.advance(120)
+        reconciler.missing = {event.key[1]: clock() - 120_000}  # missing for 2 min already
+        assert await reconciler.reconcile_once() == 0
+        assert reconciler.status()["held"] == 0  # present in peer 2's list
+        assert clusters.get("ha").active_url == urls[1]
+        # Both answers from one peer: peer 2's empty list, its long uptime: resolved.
+        second.alerts = []
+        reconciler.missing = {event.key[1]: clock() - 120_000}
+        assert await reconciler.reconcile_once() == 1
+    finally:
+        await clusters.close()
+        await store.close()

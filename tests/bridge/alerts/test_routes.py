@@ -74,7 +74,8 @@ async def test_alert_endpoints_are_documented_in_openapi(client):
     alert = doc["components"]["schemas"]["Alert"]
     assert set(alert["required"]) == {"fingerprint", "status", "labels", "annotations",
                                       "startsAt", "endsAt", "generatorURL", "source",
-                                      "updatedAt"}
+                                      "updatedAt", "cluster", "state", "silencedBy",
+                                      "inhibitedBy"}
     for path in ("/api/alerts", "/api/alerts/history", "/api/ws/ws/alerts", "/api/sse/alerts"):
         assert not doc["paths"][path]["get"]["summary"].startswith("GET ")
 

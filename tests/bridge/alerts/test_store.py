@@ -12,12 +12,12 @@ import sqlite3
 
 import pytest
 
-from bridge.alerts.model import now_ms
+from bridge.alerts.model import Suppression, now_ms
 from bridge.alerts.pg.store import PgAlertStore
 from bridge.alerts.store import AlertStore
 from bridge.config import AlertsConfig
 from bridge.errors import StorageUnavailable
-from tests.bridge.alerts.helpers import notice
+from tests.bridge.alerts.helpers import notice, silenced
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -93,7 +93,10 @@ async def test_event_frames_have_the_documented_shape(store):
     assert frame["type"] == "alert" and frame["epoch"] == store.epoch and frame["seq"] == 1
     alert = frame["alert"]
     assert set(alert) == {"fingerprint", "status", "labels", "annotations", "startsAt", "endsAt",
-                          "generatorURL", "source", "updatedAt"}
+                          "generatorURL", "source", "updatedAt", "cluster", "state", "silencedBy",
+                          "inhibitedBy"}
+    assert (alert["cluster"], alert["state"], alert["silencedBy"], alert["inhibitedBy"]) == (
+        "default", "active", [], [])
     assert alert["startsAt"] == "2026-01-01T00:00:00Z" and alert["endsAt"] is None
     assert alert["source"] == "alertmanager" and alert["labels"]["severity"] == "critical"
     (resolved,) = await store.record([notice(severity="critical", status="resolved")])
@@ -250,3 +253,40 @@ async def test_writes_commit_in_wal_with_the_configured_synchronous(tmp_path, sy
     finally:
         await s.close()
     assert (mode, synchronous) == ("wal", level)
+
+
+async def test_the_same_labels_in_two_clusters_are_two_alerts(store):
+    (a,) = await store.record([notice(cluster="a")])
+    (b,) = await store.record([notice(cluster="b")])
+    assert (a.key, b.key) == (("a", a.alert["fingerprint"]), ("b", a.alert["fingerprint"]))
+    assert json.loads(b.text)["alert"]["cluster"] == "b"
+    # Reconciling cluster a (which no longer has it) resolves a's, never b's.
+    result = await store.reconcile([], now_ms() + 1, cluster="a")
+    assert [(e.kind, e.key[0]) for e in result.events] == [("resolved", "a")]
+    assert (await store.reconcile([], now_ms() + 1, cluster="a")).events == []
+    (again,) = await store.record([notice(cluster="b", status="resolved")])
+    assert again.key[0] == "b"
+
+
+async def test_suppression_from_reconciliation_is_an_event_webhooks_keep_it(store):
+    await store.record([notice()])
+    hushed = notice(source="reconcile", suppression=silenced("s1"))
+    (event,) = (await store.reconcile([hushed], now_ms() + 1)).events
+    alert = json.loads(event.text)["alert"]
+    assert (event.kind, alert["state"], alert["silencedBy"]) == ("suppressed", "suppressed",
+                                                                 ["s1"])
+    # A silenced alert is in Alertmanager's list: reconciliation never resolves it.
+    assert (await store.reconcile([hushed], now_ms() + 1)).events == []
+    assert await store.record([notice()]) == []  # the webhook's re-send: nothing changed
+    back = notice(source="reconcile", suppression=Suppression())
+    (event,) = (await store.reconcile([back], now_ms() + 1)).events
+    assert event.kind == "unsuppressed" and event.alert["silencedBy"] == []
+    reopened = await store.record([notice(status="resolved")])
+    assert kinds(reopened) == [("resolved", "resolved")]
+
+
+async def test_an_ha_pair_notifying_one_life_is_one_firing_and_one_resolved(store):
+    """Both peers notify firing and resolved, the second peer's firing arriving late."""
+    first = [notice(), notice(), notice(status="resolved"), notice(), notice(status="resolved")]
+    events = [e for n in first for e in await store.record([n])]
+    assert kinds(events) == [("firing", "firing"), ("resolved", "resolved")]

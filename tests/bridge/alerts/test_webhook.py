@@ -237,3 +237,71 @@ async def test_the_reply_seq_is_the_last_event_this_request_stored(aiohttp_clien
     history = await (await client.get(f"/api/alerts/history?since={body['seq'] - 1}")).json()
     assert [e["seq"] for e in history["events"]] == [body["seq"]]
     assert history["events"][0]["alert"]["labels"]["instance"] == f"h{count - 1}:9100"
+
+
+async def test_a_webhook_is_in_the_cluster_of_its_sender(aiohttp_client, tmp_path):
+    """The cluster is the one of whose peers the payload's externalURL is, or `?cluster=`;
+    from anywhere else a webhook is refused (400 naming the origin), as is an unknown name."""
+    peers = {"prod": ["http://127.0.0.1:1", "http://LOCALHOST:2/"],
+             "lab": ["http://127.0.0.1:3"]}
+    c = await aiohttp_client(make_app(tmp_path, clusters=peers, reconcile_interval=0))
+
+    def sent_by(url, *alerts):
+        return {**payload(*alerts), "externalURL": url}
+    status, body = await post(c, sent_by("http://localhost:2", am_alert()))
+    assert status == 200 and body["events"] == 1
+    status, body = await post(c, sent_by("http://elsewhere:9093", am_alert()),
+                              path=WEBHOOK + "?cluster=lab")
+    assert status == 200 and body["events"] == 1
+    # The same alert from the other peer of prod: a duplicate, not a third alert.
+    status, body = await post(c, sent_by("http://127.0.0.1:1/", am_alert()))
+    assert status == 200 and body["events"] == 0
+    current = (await (await c.get("/api/alerts")).json())["alerts"]
+    assert sorted(a["cluster"] for a in current) == ["lab", "prod"]
+    assert len({a["fingerprint"] for a in current}) == 1
+    status, body = await post(c, sent_by("http://stranger:9093", am_alert("X")))
+    assert status == 400 and body["error"] == "bad_request"
+    assert "http://stranger:9093" in body["detail"] and "?cluster=" in body["detail"]
+    status, body = await post(c, sent_by("http://127.0.0.1:1", am_alert("X")),
+                              path=WEBHOOK + "?cluster=nope")
+    assert status == 400 and "'nope'" in body["detail"] and "prod, lab" in body["detail"]
+    rejected = await metric(c, "promwire_bridge_webhooks_rejected_total")
+    assert rejected == {'promwire_bridge_webhooks_rejected_total{reason="bad_request"}': 2}
+
+
+async def test_a_manual_alert_is_defaults_or_the_cluster_it_names(aiohttp_client, tmp_path):
+    c = await aiohttp_client(make_app(tmp_path, clusters={"prod": ["http://127.0.0.1:1"]},
+                                      reconcile_interval=0))
+    path = "/api/ws/broadcast/alert"
+    status, body = await post(c, {"labels": {"alertname": "M"}}, path=path)
+    assert status == 200 and body["cluster"] == "default"
+    assert body["event"]["alert"]["cluster"] == "default"
+    status, body = await post(c, {"labels": {"alertname": "M"}, "cluster": "prod"}, path=path)
+    assert status == 200 and body["event"]["alert"]["cluster"] == "prod"
+    assert body["event"]["event"] == "firing"  # another alert than default's
+    status, body = await post(c, {"labels": {"alertname": "M"}, "cluster": "nope"}, path=path)
+    assert status == 400 and "unknown cluster 'nope'" in body["detail"]
+
+
+async def test_a_webhook_notifying_a_muted_alert_triggers_a_reconciliation(aiohttp_client,
+                                                                           tmp_path):
+    """Alertmanager notifies only unmuted alerts: a firing notice for an alert held as
+    suppressed means its silence may have ended, which only Alertmanager's list says."""
+    from bridge.alerts.backend import STORE_KEY
+    from bridge.alerts.model import now_ms
+    from bridge.alerts.reconcile import RECONCILER_KEY
+    from tests.bridge.alerts.helpers import notice, silenced
+
+    c = await aiohttp_client(make_app(tmp_path, clusters={"prod": ["http://127.0.0.1:1"]},
+                                      reconcile_interval=0))
+    reconciler = c.app[RECONCILER_KEY].by_name["prod"]
+    await c.app[STORE_KEY].reconcile([notice(source="reconcile", cluster="prod",
+                                             suppression=silenced("s1"))],
+                                     now_ms() + 1, cluster="prod")
+    hook = {**payload(am_alert(instance="h1:9100", annotations={"summary": "s"})),
+            "externalURL": "http://127.0.0.1:1"}
+    status, body = await post(c, hook)
+    assert status == 200 and body["events"] == 0  # the state is Alertmanager's list's to change
+    assert reconciler.triggers == 1
+    status, _ = await post(c, {**hook, "alerts": [am_alert("Other")]})
+    assert status == 200 and reconciler.triggers == 1  # an unmuted alert: nothing to ask

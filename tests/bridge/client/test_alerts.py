@@ -273,3 +273,38 @@ async def test_nothing_lost_or_duplicated_across_a_bridge_kill(node_stack: Any,
     assert sum(1 for a in client.attempts if a.ok) >= 2  # it did reconnect
     firing = {a["labels"]["alertname"] for a in client.firing}
     assert firing == set()  # every test alert was resolved again
+
+
+def muted(seq: int, kind: str, name: str, cluster: str = "default",
+          state: str = "suppressed") -> dict[str, Any]:
+    frame = event(seq, name=name)
+    frame["event"] = kind
+    frame["alert"].update(cluster=cluster, state=state,
+                          silencedBy=["s1"] if state == "suppressed" else [])
+    return frame
+
+
+async def test_suppression_events_move_alerts_out_of_and_back_into_firing(
+        aiohttp_server: Any) -> None:
+    """The same labels in two clusters are two alerts; a `suppressed` event drops one from a
+    default (state=active) client's view, `unsuppressed` restores it."""
+    twin = {**alert("X"), "cluster": "b"}
+    bridge, url = await scripted(aiohttp_server, [
+        [{"type": "snapshot", "epoch": "E1", "seq": 2, "alerts": [alert("X"), twin]},
+         muted(3, "suppressed", "X")],
+        [muted(4, "unsuppressed", "X", state="active"), "hold"],  # resumed after 3
+    ])
+    client = fast(url)
+    views: dict[int, list[str]] = {}  # seq -> the clusters of `firing` right after it
+    client.set_callback(lambda frame: views.setdefault(
+        client.seq or 0, sorted(a.get("cluster", "default") for a in client.firing)))
+    async with client:
+        await until(lambda: client.seq == 4)
+    assert views[3] == ["b"] and views[4] == ["b", "default"]
+    bridge.scripts.append([{"type": "snapshot", "epoch": "E1", "seq": 4, "alerts": []},
+                           muted(5, "suppressed", "X"), "hold"])
+    everything = fast(url, state="all", cluster="default")
+    async with everything:
+        await until(lambda: everything.seq == 5)
+        assert [a["state"] for a in everything.firing] == ["suppressed"]
+    assert bridge.queries[-1] == {"state": ["all"], "cluster": ["default"]}

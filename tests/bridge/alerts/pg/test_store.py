@@ -57,7 +57,7 @@ async def test_migrations_run_once_when_replicas_open_at_once(fleet, pg_url):
     try:
         assert [tuple(r) for r in await conn.fetch(
             "SELECT version, name FROM schema_migrations ORDER BY version")] == [
-            (1, "event log"), (2, "events by fingerprint")]
+            (1, "event log"), (2, "clusters"), (3, "events by fingerprint")]
     finally:
         await conn.close()
     (d,) = await fleet(1)  # a later start applies nothing and finds the same log
@@ -181,3 +181,41 @@ async def test_history_filters_as_the_sqlite_store_does(fleet, tmp_path):
                 assert (ours.cut, ours.scanned) == (theirs.cut, theirs.scanned)
     finally:
         await lite.close()
+
+
+async def test_a_version_1_database_is_migrated_to_clusters_with_its_log(pg_url):
+    """A database a bridge from before clusters wrote: alerts and frames without `cluster`."""
+    from bridge.alerts.pg import sql
+
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute(sql.SCHEMA_MIGRATIONS)
+        version, name, statements = sql.MIGRATIONS[0]
+        await conn.execute(statements)
+        await conn.execute(sql.MARK_APPLIED, version, name)
+        n = notice("Old")
+        alert = n.alert(n.starts_ms, 1000)
+        for key in ("cluster", "state", "silencedBy", "inhibitedBy"):
+            del alert[key]
+        body = json.dumps(alert, separators=(",", ":"))
+        await conn.execute("INSERT INTO log_head (seq, epoch) VALUES (1, 'OLD')")
+        await conn.execute("INSERT INTO alerts VALUES ($1, 'firing', $2, 1000, 1000, $3)",
+                           n.fingerprint, n.starts_ms, body)
+        await conn.execute("INSERT INTO events VALUES (1, 1000, $1, $2)", n.fingerprint,
+                           '{"type":"alert","seq":1,"alert":' + body + "}")
+    finally:
+        await conn.close()
+    store = PgAlertStore(AlertsConfig(store="postgres", database_url=pg_url), "m")
+    opened = await store.open()
+    try:
+        assert (opened.epoch, opened.last_seq) == ("OLD", 1)
+        (alert,) = opened.firing
+        assert (alert["cluster"], alert["state"], alert["silencedBy"]) == ("default", "active", [])
+        ((_, frame),) = await store.events_after(0, 10)
+        assert json.loads(frame)["alert"]["cluster"] == "default"
+        (event,) = await store.record([notice("Old", status="resolved")])
+        assert (event.seq, event.kind, event.key[0]) == (2, "resolved", "default")
+        (other,) = await store.record([notice("Old", cluster="b")])
+        assert (other.kind, other.key[0]) == ("firing", "b")
+    finally:
+        await store.close()
