@@ -62,8 +62,10 @@ async def test_kinds_and_times_filter_history(store):
 async def test_cluster_filter_defaults_alerts_without_one_to_default(store):
     events = await fill(store)
     last = events[-1].seq
-    assert len(frames(await store.history(0, last, 100, EventQuery(Selection(state="all", cluster="default"))))) == 7
-    assert frames(await store.history(0, last, 100, EventQuery(Selection(state="all", cluster="other")))) == []
+    def of(cluster):
+        return EventQuery(Selection(state="all", cluster=cluster))
+    assert len(frames(await store.history(0, last, 100, of("default")))) == 7
+    assert frames(await store.history(0, last, 100, of("other"))) == []
 
 
 async def test_pagination_by_seq_still_holds_with_filters(store):
