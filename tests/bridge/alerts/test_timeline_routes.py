@@ -20,7 +20,8 @@ async def test_timeline_and_history_parameters(aiohttp_client, tmp_path):
     page = await (await client.get(f"/api/alerts/{fp}/timeline?limit=1")).json()
     assert len(page["events"]) == 1 and page["next"] == page["events"][0]["seq"]
     assert (await client.get("/api/alerts/0000000000000000/timeline")).status == 404
-    assert (await client.get(f"/api/alerts/{fp}/timeline?cluster=other")).status == 404
+    # A cluster that is not configured is a bad parameter, as on every alert endpoint.
+    assert (await client.get(f"/api/alerts/{fp}/timeline?cluster=other")).status == 400
     assert (await client.get(f"/api/alerts/{fp}/timeline?cluster=Bad!")).status == 400
     resolved = await (await client.get("/api/alerts/history?kinds=resolved")).json()
     assert [e["event"] for e in resolved["events"]] == ["resolved"]
