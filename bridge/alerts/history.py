@@ -37,6 +37,8 @@ SCAN_FACTOR = 10
 HISTORY_WAIT = 2.0
 WAITERS_PER_SLOT = 4
 POOL = "history"
+# How a stored silence event begins (`bridge.alerts.silences.silence_frame`).
+SILENCE_PREFIX = '{"type":"silence"'
 # How an escaped NUL looks in a stored frame (JSON with \u escapes).
 _NUL_ESCAPE = "\\u0000"
 
@@ -70,16 +72,18 @@ def select_page(conn: sqlite3.Connection, since: int, until: int, limit: int,
         end = _window_end(conn, since, until, limit * SCAN_FACTOR)
         if end is None:
             return Page([], since, False)
-        where, params = ["seq > ?", "seq <= ?"], [since, end]
+        where, params = [], []
         for clause in filter(None, map(sql_clause, matchers)):
             where.append(clause[0])
             params.extend(clause[1])
+        # Silence events carry no labels: they are in every filtered page, as in the streams.
         rows = conn.execute(
             "SELECT seq, json_extract(frame, '$.alert.labels'), frame FROM events WHERE "
-            + " AND ".join(where) + " ORDER BY seq", params)
+            f"seq > ? AND seq <= ? AND (frame LIKE '{SILENCE_PREFIX}%' OR ("
+            + (" AND ".join(where) or "1") + ")) ORDER BY seq", [since, end, *params])
         frames: list[str] = []
         for seq, labels, frame in rows:
-            if matches_all(matchers, json.loads(labels)):
+            if labels is None or matches_all(matchers, json.loads(labels)):
                 frames.append(frame)
                 if len(frames) == limit:
                     return Page(frames, seq, True)

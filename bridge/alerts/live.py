@@ -21,6 +21,7 @@ from aiohttp_sse import EventSourceResponse
 from bridge.alerts.backend import STORE_KEY, AlertLog
 from bridge.alerts.hub import HUB_KEY, AlertHub, Item, SubscriptionClosed
 from bridge.alerts.matchers import Matcher, matches_all, parse_filters
+from bridge.alerts.silences import SilenceEvent
 from bridge.alerts.store import Event
 from bridge.alerts.wire import Frame, error_frame
 from bridge.errors import BadRequest, BridgeError
@@ -39,6 +40,7 @@ from bridge.protocol import (
     CLOSE_RESTART,
     CLOSE_TRY_AGAIN,
     RESYNC,
+    SILENCE,
 )
 from bridge.streams.connection import SseWriter, WebSocketWriter
 
@@ -104,7 +106,7 @@ class Feed:
             yield self.hub.store_down
         while True:
             for item in await self.sub.get():
-                if isinstance(item, Event):
+                if isinstance(item, Event | SilenceEvent):
                     if item.seq <= self.last_sent:
                         continue
                     self.last_sent = item.seq
@@ -131,7 +133,9 @@ class Feed:
                 yield self.snapshot
                 return
             for seq, text in rows:
-                if self._wanted(text):
+                if is_silence(text):
+                    yield Frame(SILENCE, text, seq, f"{self.epoch}:{seq}")
+                elif self._wanted(text):
                     yield Frame(ALERT, text, seq, f"{self.epoch}:{seq}")
             cursor = rows[-1][0]
 
@@ -139,6 +143,11 @@ class Feed:
         if not self.params.matchers:
             return True
         return matches_all(self.params.matchers, json.loads(text)["alert"]["labels"])
+
+
+def is_silence(text: str) -> bool:
+    """Whether a stored frame is a silence event (they reach every subscriber)."""
+    return text.startswith('{"type":"silence"')
 
 
 def from_resync(feed: Feed, reason: str) -> Frame:

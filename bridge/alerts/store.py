@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bridge.alerts import history
+from bridge.alerts import history, silencelog
 from bridge.alerts.db import Database, Outcome
 from bridge.alerts.history import Page
 from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice, now_ms, parse_time
+from bridge.alerts.silences import SilenceEvent
 from bridge.alerts.wire import Encoded, alert_frame
 from bridge.config import AlertsConfig
 from bridge.errors import StorageUnavailable
@@ -213,9 +214,25 @@ class AlertStore(StoreEvents):
         def reset(conn: sqlite3.Connection) -> str:
             conn.execute("DELETE FROM events")
             conn.execute("DELETE FROM alerts")
+            conn.execute("DELETE FROM silences")
             return _new_epoch(conn)
         epoch: str = await self.db.write(reset, "reset")
         return epoch
+
+    async def record_silences(self, cluster: str, silences: list[dict[str, Any]],
+                              by: str | None, fetched_ms: int | None = None
+                              ) -> list[SilenceEvent]:
+        """Record silences of `cluster` as Alertmanager shows them; the `silence` events they
+        caused, once committed (`bridge.alerts.silences.plan`: `by` = who made the change
+        through the bridge, None for the watcher; `fetched_ms` = a complete list)."""
+        def run(conn: sqlite3.Connection) -> list[SilenceEvent]:
+            return silencelog.record(conn, (_epoch(conn), _last_seq(conn)), now_ms(),
+                                     cluster, silences, by, fetched_ms)
+        return await self.db.write(run, "events")
+
+    async def known_silences(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every silence the log knows, with the seq of its last event."""
+        return await self.db.read(silencelog.known)
 
     def _record(self, conn: sqlite3.Connection, notices: list[Notice],
                 fetched_ms: int | None) -> list[Event]:
@@ -372,7 +389,7 @@ def _resolved_by_reconcile(alert: dict[str, Any]) -> Notice:
 def _create(connect: Callable[[], sqlite3.Connection]) -> sqlite3.Connection:
     conn = connect()
     try:
-        conn.executescript(SCHEMA)
+        conn.executescript(SCHEMA + silencelog.SCHEMA)
     except sqlite3.Error:
         conn.close()
         raise

@@ -49,7 +49,8 @@ def _select(rows: list[tuple[int, str]], limit: int, end: int,
             matchers: tuple[Matcher, ...]) -> Page:
     frames: list[str] = []
     for seq, frame in rows:
-        if matches_all(matchers, json.loads(frame)["alert"]["labels"]):
+        alert = json.loads(frame).get("alert")  # silence events (no alert) are on every page
+        if alert is None or matches_all(matchers, alert["labels"]):
             frames.append(frame)
             if len(frames) == limit:
                 return Page(frames, seq, True)

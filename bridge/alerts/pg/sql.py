@@ -106,7 +106,8 @@ BOUNDS = "SELECT (SELECT min(seq) FROM events), (SELECT seq FROM log_head WHERE 
 WINDOW_AT = ("SELECT seq FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq "
              "OFFSET $3 LIMIT 1")
 WINDOW_LAST = "SELECT max(seq) FROM events WHERE seq > $1 AND seq <= $2"
-HISTORY_ROWS = "SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2{where} ORDER BY seq"
+HISTORY_ROWS = ("SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2 AND (frame LIKE "
+                "'{{\"type\":\"silence\"%' OR (true{where})) ORDER BY seq")
 # An `=`/`!=` matcher on the stored frame ($n: the label's JSON path, $n+1: the value). jsonb
 # refuses \u0000, so a frame holding that escape passes to the Python check uncast (CASE, not
 # OR: only CASE fixes the order of evaluation).
