@@ -46,7 +46,9 @@ SCHEMAS: dict[str, Any] = {
                    "description": "null while firing."},
         "generatorURL": {"type": "string"},
         "source": {"type": "string", "enum": ["alertmanager", "manual", "reconcile"]},
-        "updatedAt": TIME}},
+        "updatedAt": TIME,
+        "ack": {**ref("AlertAck"), "description": "REST answers and snapshots: the active ack "
+                "(null when none); not in events."}}},
     "AlertEvent": {"type": "object", "required": [
         "type", "seq", "epoch", "event", "status", "timestamp", "alert"], "properties": {
         "type": {"type": "string", "enum": ["alert"]},
@@ -65,7 +67,8 @@ SCHEMAS: dict[str, Any] = {
         "last_seq": {"type": "integer"},
         "next": {"type": ["integer", "null"], "description": "`since` of the next "
                  "page; null at the end of the log."},
-        "events": {"type": "array", "items": ref("AlertEvent")}}},
+        "events": {"type": "array", "items": {"anyOf": [ref("AlertEvent"),
+                                                         ref("SilenceEvent")]}}}},
     "WebhookAccepted": {"type": "object", "properties": {
         "status": {"type": "string"}, "alerts": {"type": "integer"},
         "events": {"type": "integer"}, "seq": {"type": "integer"}}},
@@ -124,9 +127,9 @@ def filter_param(max_matchers: int) -> dict[str, Any]:
 SINCE = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 BAD_FILTER = _errors(e400="A bad matcher or parameter (the detail says which).",
                      e401="A valid token is required (auth.protect_reads).")
-STREAM = ("Frames: snapshot, alert (Alert event), heartbeat, resync, status (the alert store "
-          "unreachable / back), error; see the README's alerts section. Resume with since + "
-          "epoch.")
+STREAM = ("Frames: snapshot, alert (Alert event), silence (SilenceEvent: to every subscriber, "
+          "whatever the filter), heartbeat, resync, status (the alert store unreachable / "
+          "back), error; see the README's alerts section. Resume with since + epoch.")
 
 
 def paths(config: AlertsConfig) -> dict[str, Any]:
