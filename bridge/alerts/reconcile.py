@@ -1,11 +1,11 @@
 """Reconciliation: make the store agree with Alertmanager's active alerts.
 
 At start-up and every `alertmanager.reconcile_interval` seconds the bridge reads
-`GET {alertmanager}/api/v2/alerts` (active, not silenced, not inhibited: what the webhook would
-be told about) and the store turns differences into events with source "reconcile": firing in
-Alertmanager but not here -> firing/refired; firing here but gone there -> resolved. This is what
-recovers changes that happened while the bridge was down. Manual alerts are not Alertmanager's
-and are left alone.
+`GET {alertmanager}/api/v2/alerts` (active and silenced, not inhibited: a silenced alert, e.g.
+an acked one, still fires, and resolving it here would expire its ack) and the store turns
+differences into events with source "reconcile": firing in Alertmanager but not here ->
+firing/refired; firing here but gone there -> resolved. This is what recovers changes that
+happened while the bridge was down. Manual alerts are not Alertmanager's and are left alone.
 
 Alertmanager keeps alerts in memory only: right after it restarts its list is empty until
 Prometheus re-sends each firing alert (every resend delay, rounded up to the rule evaluation
@@ -125,7 +125,7 @@ class Reconciler:
         return may_resolve
 
     def _alert_params(self) -> dict[str, str]:
-        params = {"active": "true", "silenced": "false", "inhibited": "false",
+        params = {"active": "true", "silenced": "true", "inhibited": "false",
                   "unprocessed": "true"}
         if self.config.receiver:
             params["receiver"] = self.config.receiver

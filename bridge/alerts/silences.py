@@ -397,10 +397,10 @@ def postable(req: SilenceRequest, base: Mapping[str, Any] | None, by: str, now_m
         ends = max(starts, now_ms) + req.duration_ms
     elif ends is None:
         ends = parse_time(base["endsAt"]) if base is not None else now_ms
-    if ends <= starts:
-        raise BadRequest("endsAt: must be after startsAt")
     if ends <= now_ms:
         raise BadRequest("endsAt: must be in the future")
+    if ends <= starts:
+        raise BadRequest("endsAt: must be after startsAt")
     if ends - now_ms > MAX_SILENCE_SECONDS * 1000:
         raise BadRequest(f"endsAt: at most {MAX_SILENCE_SECONDS / 86400:g} days from now")
     body: dict[str, Any] = {"matchers": matchers, "startsAt": format_time(starts),

@@ -34,7 +34,11 @@ def check_id(sid: str) -> str:
 
 async def fetch(cluster: Cluster, sid: str) -> dict[str, Any]:
     """One silence as its cluster's active peer has it (Alertmanager's 4xx: a 400)."""
-    data = await cluster.send("GET", f"{SILENCE_ENDPOINT}/{check_id(sid)}")
+    try:
+        data = await cluster.send("GET", f"{SILENCE_ENDPOINT}/{check_id(sid)}")
+    except BadRequest as exc:  # 404: unknown here (Alertmanager's text is empty)
+        raise BadRequest(f"id: cluster {cluster.name!r} has no silence {sid!r} "
+                         f"({exc.detail})") from None
     try:
         return from_am(cluster.name, data)
     except ValueError as exc:
