@@ -27,7 +27,7 @@ from bridge.client.common import (
     call,
 )
 from bridge.client.reconnect import NETWORK_ERRORS, StreamClient, WebSocketRefused, describe
-from bridge.protocol import ALERT, ALERTS_WS_PATH, ERROR, HEARTBEAT, RESYNC, SNAPSHOT
+from bridge.protocol import ALERT, ALERTS_WS_PATH, ERROR, HEARTBEAT, RESYNC, SILENCE, SNAPSHOT
 
 log = logging.getLogger("bridge.client.alerts")
 
@@ -36,11 +36,12 @@ class AlertsClient(StreamClient):
     """Follows `/api/ws/ws/alerts` (README: "Python client").
 
     Delivered frames (callback and `async for`): `snapshot` frames (the first one, and after a
-    resync, with `"resynced": true/false` and `"reason"`), `alert` event frames (each seq once,
-    in order) and `error` frames. `filters` are Alertmanager matchers (`severity="critical"`);
-    `since`/`epoch` resume from a position saved earlier (`client.position`). `url` is one
-    base URL or a list (or `urls=[...]`): each reconnect goes to the next bridge with the
-    resume point, and a bridge on another log (epoch) answers with a resync, delivered as such.
+    resync, with `"resynced": true/false` and `"reason"`), `alert` and `silence` event frames
+    (one log: each seq once, in order) and `error` frames. `filters` are Alertmanager matchers
+    (`severity="critical"`; silence events reach every filter); `since`/`epoch` resume from a
+    position saved earlier (`client.position`). `url` is one base URL or a list (or
+    `urls=[...]`): each reconnect goes to the next bridge with the resume point, and a bridge
+    on another log (epoch) answers with a resync, delivered as such.
     """
 
     task_name = "promwire-alerts-client"
@@ -120,9 +121,9 @@ class AlertsClient(StreamClient):
 
     async def _handle(self, frame: Frame) -> None:
         kind = frame.get("type")
-        if kind in (ALERT, SNAPSHOT, RESYNC):
+        if kind in (ALERT, SILENCE, SNAPSHOT, RESYNC):
             self._opened = True
-        if kind == ALERT:
+        if kind in (ALERT, SILENCE):
             await self._event(frame)
         elif kind == SNAPSHOT:
             await self._snapshot(frame)
@@ -171,7 +172,7 @@ class AlertsClient(StreamClient):
     async def _event(self, frame: Frame) -> None:
         seq = frame.get("seq")
         if not isinstance(seq, int):
-            log.warning("ignoring an alert frame without an integer seq")
+            log.warning("ignoring an event frame without an integer seq")
             return
         if self.epoch is not None and frame.get("epoch") not in (None, self.epoch):
             log.warning("alert seq %s from epoch %s, expected %s: resubscribing", seq,

@@ -59,6 +59,7 @@ export class Alerts {
         else this.alerts.delete(frame.alert.fingerprint);
         this.render();
         break;
+      case "silence": // an event of the same log: a resume point, nothing to show here
       case "heartbeat":
         if (typeof frame.seq === "number" && (this.seq === null || frame.seq > this.seq)) {
           this.seq = frame.seq;
