@@ -126,3 +126,16 @@ async def _now_ms(store) -> int:
     from bridge.alerts.model import now_ms
     await asyncio.sleep(0.002)
     return now_ms()
+
+
+async def test_filtered_history_pages_keep_silence_events(store):
+    from bridge.alerts.matchers import parse_filters
+
+    await store.record([notice("A"), notice("B")])
+    [made] = await store.record_silences("default", [silence()], by="default")
+    _first, last = await store.bounds()
+    for text in ('alertname="A"', 'alertname!="A"', 'alertname=~"Z.*"'):
+        page = await store.history(0, last, 100, parse_filters([text]))
+        kinds = [json.loads(f)["type"] for f in page.frames]
+        assert kinds[-1] == "silence" and page.frames[-1] == made.text, text
+        assert kinds.count("alert") == {"alertname=\"A\"": 1, "alertname!=\"A\"": 1}.get(text, 0)
