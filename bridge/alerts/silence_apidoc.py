@@ -15,6 +15,15 @@ from bridge.apischema import ok, param, ref
 
 _DURATION = {"type": "string", "pattern": r"^[1-9][0-9]{0,2}(m|h)$",
              "description": "Like 30m or 2h (the server also takes 1h30m, seconds, 1d)."}
+# At most 24h: 1-24h or 1-1440m.
+_ACK_DURATION = {"type": "string", "pattern": r"^(([1-9]|1[0-9]|2[0-4])h|([1-9][0-9]{0,2}|"
+                 r"1[0-3][0-9]{2}|14[0-3][0-9]|1440)m)$",
+                 "description": "Default 1h, at most 24h (the server also takes 1h30m, "
+                                "seconds)."}
+# One `{...}` list of the matchers MATCHER allows.
+_ONE = MATCHER["pattern"][1:-1]
+_MATCHER_LIST = {"type": "string", "pattern": rf"^\{{{_ONE}(,{_ONE}){{0,31}}\}}$",
+                 "description": "One list: {alertname=\"X\",severity=~\"crit.*\"}."}
 _NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9_.-]+$"}
 _ID = {"type": "string", "pattern": r"^[A-Za-z0-9-]{1,64}$"}
 _COMMENT = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"}
@@ -75,14 +84,12 @@ SCHEMAS: dict[str, Any] = {
             "cluster": _NAME, "id": _ID,
             "matchers": {"anyOf": [
                 {"type": "array", "items": MATCHER, "minItems": 1, "maxItems": 32},
-                {"type": "string", "minLength": 1,
-                 "description": "One list: {alertname=\"X\",severity=~\"crit.*\"}."}]},
+                _MATCHER_LIST]},
             "startsAt": GIVEN_TIME, "endsAt": GIVEN_TIME, "duration": _DURATION,
             "comment": _COMMENT}},
     "AckRequest": {
         "type": "object", "additionalProperties": False, "required": ["comment"],
-        "properties": {"comment": _COMMENT,
-                       "duration": {**_DURATION, "description": "Default 1h, at most 24h."}}},
+        "properties": {"comment": _COMMENT, "duration": _ACK_DURATION}},
 }
 
 
