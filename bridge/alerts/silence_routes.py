@@ -147,11 +147,16 @@ async def _silences_ctx(app: web.Application) -> AsyncIterator[None]:
     store.on_reset(view.reset)
     app[HUB_KEY].decorate = view.decorate
 
+    stopping: set[asyncio.Task[None]] = set()
+
     def lead(leader: bool) -> None:
+        """Watch on the leader replica only (the ack keeper checks `store.leader` itself)."""
         if leader:
             watcher.start()
-        else:
-            asyncio.get_running_loop().create_task(watcher.stop())
+            return
+        task = asyncio.get_running_loop().create_task(watcher.stop())
+        stopping.add(task)
+        task.add_done_callback(stopping.discard)
 
     store.on_leader(lead)
     loading = asyncio.create_task(_load(app), name="silences-load")
@@ -163,6 +168,7 @@ async def _silences_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         loading.cancel()
         await asyncio.gather(loading, return_exceptions=True)
+        await asyncio.gather(*stopping, return_exceptions=True)
         await watcher.stop()
         await keeper.stop()
 
