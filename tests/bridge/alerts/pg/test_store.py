@@ -56,7 +56,8 @@ async def test_migrations_run_once_when_replicas_open_at_once(fleet, pg_url):
     conn = await asyncpg.connect(pg_url)
     try:
         assert [tuple(r) for r in await conn.fetch(
-            "SELECT version, name FROM schema_migrations")] == [(1, "event log")]
+            "SELECT version, name FROM schema_migrations ORDER BY version")] == [
+            (1, "event log"), (2, "silences")]
     finally:
         await conn.close()
     (d,) = await fleet(1)  # a later start applies nothing and finds the same log
