@@ -294,3 +294,43 @@ async def test_alertmanager_down_is_503(aiohttp_client, tmp_path):
     assert resp.status == 503 and answer["error"] == "unavailable", answer
     resp = await client.delete("/api/silences/ha/0123-abcd", headers=AUTH)
     assert resp.status == 503
+
+
+@pytest.mark.skipif(AMTOOL is None, reason="amtool is not installed (make test installs it)")
+async def test_a_restarted_bridge_process_logs_no_silence_twice(tmp_path):
+    """The bridge as a process on a real Alertmanager: an amtool silence is one event, and
+    after a SIGKILL and restart the bridge still knows it (listed, no second `created`)."""
+    import aiohttp
+
+    am = servers.alertmanager(tmp_path / "am", AM_CONFIG).start()
+    config = {"alertmanager": {"reconcile_interval": 0.3, "reconcile_backoff_max": 0.5}}
+    bridge = servers.bridge(tmp_path / "bridge", "http://127.0.0.1:1", alertmanager_url=am.url,
+                            token=TOKEN, config=config)
+    ws_url = bridge.url.replace("http://", "ws://") + "/api/ws/ws/alerts"
+    try:
+        await asyncio.to_thread(bridge.start)
+        async with aiohttp.ClientSession() as session, session.ws_connect(ws_url) as ws:
+            stream = Stream(ws)
+            await stream.next(lambda f: f["type"] == "snapshot")
+            done = await asyncio.to_thread(subprocess.run, [
+                AMTOOL, "silence", "add", "--author=carol", "--duration=1h",
+                "--comment=restart test", "alertname=Restart", f"--alertmanager.url={am.url}"],
+                capture_output=True, text=True, timeout=30, check=True)
+            sid = done.stdout.strip()
+            created = await stream.next(silence_event("created", sid))
+        await asyncio.to_thread(bridge.kill)
+        await asyncio.to_thread(bridge.start)
+
+        def runs() -> int:  # the restarted watcher has read the list a few times
+            _, body = http_json(bridge.url + "/health")
+            return int(body["checks"]["silences"]["clusters"]["default"]["runs"])
+        await asyncio.to_thread(wait_for, lambda: runs() >= 3, 20, 0.1, "watcher runs")
+        _, listed = await asyncio.to_thread(http_json, bridge.url + "/api/silences")
+        assert [s["id"] for s in listed["silences"]] == [sid]
+        _, log = await asyncio.to_thread(http_json, bridge.url + "/api/alerts/history")
+        assert [(e["type"], e["event"], e["seq"]) for e in log["events"]] == [
+            ("silence", "created", created["seq"])]
+    finally:
+        await asyncio.to_thread(bridge.stop)
+        await asyncio.to_thread(am.stop)
+
