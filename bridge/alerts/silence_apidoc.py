@@ -26,7 +26,8 @@ _MATCHER_LIST = {"type": "string", "pattern": rf"^\{{{_ONE}(,{_ONE}){{0,31}}\}}$
                  "description": "One list: {alertname=\"X\",severity=~\"crit.*\"}."}
 _NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9_.-]+$"}
 _ID = {"type": "string", "pattern": r"^[A-Za-z0-9-]{1,64}$"}
-_COMMENT = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"}
+_COMMENT = {"type": "string", "minLength": 1, "maxLength": 2000,
+            "pattern": r"[^ \t\n\r\f\v]", "description": "Not blank."}
 _STATE = {"type": "string", "enum": ["active", "pending", "expired"]}
 
 SCHEMAS: dict[str, Any] = {
@@ -148,3 +149,19 @@ PATHS: dict[str, Any] = {
                       **WRITE_ERRORS,
                       **_errors(e404="No firing alert with that fingerprint.")}}},
 }
+
+
+def for_clusters(names: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(PATHS, SCHEMAS) with this bridge's cluster names as the `cluster` enum (the server
+    answers 400 for any other)."""
+    cluster = {"type": "string", "enum": names} if names else _NAME
+
+    def swap(node: Any) -> Any:
+        if node is _NAME:
+            return cluster
+        if isinstance(node, dict):
+            return {k: swap(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [swap(v) for v in node]
+        return node
+    return swap(PATHS), swap(SCHEMAS)

@@ -195,4 +195,4 @@ def setup(app: web.Application) -> None:
     app.add_routes(routes)
     app.cleanup_ctx.append(_silences_ctx)
     add_health_check(app, "silences", _health(app))
-    openapi.document(app, silence_apidoc.PATHS, silence_apidoc.SCHEMAS)
+    openapi.document(app, *silence_apidoc.for_clusters(clusters.names))

@@ -339,8 +339,12 @@ def parse_matchers(value: Any) -> tuple[Matcher, ...]:
     return matchers
 
 
+# What a blank comment is made of (ASCII white space: the schema's pattern says the same).
+_BLANK = " \t\n\r\f\v"
+
+
 def parse_comment(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip(_BLANK):
         raise BadRequest("comment: required (why the silence is there)")
     if len(value) > MAX_COMMENT:
         raise BadRequest(f"comment: longer than {MAX_COMMENT} characters")
@@ -348,7 +352,7 @@ def parse_comment(value: Any) -> str:
         value.encode()
     except UnicodeEncodeError:
         raise BadRequest("comment: holds a lone surrogate (not valid Unicode)") from None
-    return value.strip()
+    return value.strip(_BLANK)
 
 
 def duration_ms(value: Any, name: str, most: float) -> int | None:
