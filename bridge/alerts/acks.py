@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from bridge.alerts.backend import AlertLog
-from bridge.alerts.silences import (
+from bridge.alerts.silencerequest import (
     ACK_DEFAULT_SECONDS,
     ACK_MAX_SECONDS,
     duration_ms,

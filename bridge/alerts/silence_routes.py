@@ -22,7 +22,8 @@ from bridge.alerts import silence_apidoc, silencewrite
 from bridge.alerts.acks import ACK_KEEPER_KEY, AckKeeper, find_alert, parse_ack
 from bridge.alerts.backend import STORE_KEY
 from bridge.alerts.hub import HUB_KEY
-from bridge.alerts.silences import BRIDGE_ACTOR, STATES, ack_request, parse_request
+from bridge.alerts.silencerequest import ack_request, parse_request
+from bridge.alerts.silences import BRIDGE_ACTOR, STATES
 from bridge.alerts.silenceview import SILENCE_VIEW_KEY, SilenceView
 from bridge.alerts.silencewatch import SILENCE_WATCHER_KEY, SilenceWatcher
 from bridge.alerts.webhook import read_json

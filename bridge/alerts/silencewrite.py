@@ -16,7 +16,8 @@ from typing import Any
 
 from bridge.alerts.backend import AlertLog
 from bridge.alerts.model import now_ms
-from bridge.alerts.silences import SilenceRequest, from_am, postable
+from bridge.alerts.silencerequest import SilenceRequest, postable
+from bridge.alerts.silences import from_am
 from bridge.errors import BadRequest, StorageUnavailable, UpstreamInvalid
 from bridge.upstream.alertmanager import SILENCE_ENDPOINT, SILENCES_ENDPOINT, Cluster
 

@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 
 from bridge.alerts.acks import parse_ack
-from bridge.alerts.silences import parse_request
+from bridge.alerts.silencerequest import parse_request
 from bridge.app import create_app
 from bridge.config import BridgeConfig
 from bridge.errors import BadRequest

@@ -7,10 +7,10 @@ import pytest
 
 from bridge.alerts.acks import find_alert, parse_ack
 from bridge.alerts.model import fingerprint, parse_time
+from bridge.alerts.silencerequest import ack_request, parse_matchers, parse_request, postable
 from bridge.alerts.silences import (
     Stored,
     ack_of,
-    ack_request,
     am_matcher,
     compiled,
     content,
@@ -18,10 +18,7 @@ from bridge.alerts.silences import (
     from_am,
     matcher_text,
     matching,
-    parse_matchers,
-    parse_request,
     plan,
-    postable,
     state_at,
 )
 from bridge.alerts.silenceview import SilenceView
