@@ -7,6 +7,7 @@ from aiohttp import web
 from bridge import health, observe, openapi
 from bridge.alerts import backfill, groups, timeline
 from bridge.alerts import routes as alerts
+from bridge.alerts import silence_routes as silences
 from bridge.config import BridgeConfig
 from bridge.http import cors_headers, cors_middleware, error_middleware
 from bridge.keys import CONFIG_KEY, METRICS_KEY
@@ -21,7 +22,7 @@ from bridge.upstream import alertmanager, prometheus
 
 # Each feature module exposes `setup(app)`: it adds its routes and its cleanup_ctx resources.
 FEATURES = (observe, prometheus, alertmanager, catalog, snapshot, health, api, openapi, streams,
-            ws, sse, alerts, groups, timeline, backfill, page)
+            ws, sse, alerts, groups, timeline, backfill, silences, page)
 
 
 def create_app(config: BridgeConfig) -> web.Application:

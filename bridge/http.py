@@ -180,7 +180,7 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if not _listed(request.app[CONFIG_KEY], origin):
         return error_response(Forbidden(f"origin {origin} is not allowed"))
     response = web.Response(status=204)
-    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
     response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
     response.headers["Access-Control-Max-Age"] = "600"
     return response

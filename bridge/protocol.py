@@ -21,6 +21,7 @@ ALERTS_WS_PATH = "/api/ws/ws/alerts"
 ALERTS_SSE_PATH = "/api/sse/alerts"
 CURRENT_PATH = "/api/metrics/current"
 ALERTS_PATH = "/api/alerts"
+SILENCES_PATH = "/api/silences"
 
 # The WebSocket subprotocol that selects msgpack binary frames (also `?format=msgpack`).
 MSGPACK_PROTOCOL = "promwire.msgpack"
@@ -42,7 +43,8 @@ ERROR = "error"
 ALERT = "alert"
 SNAPSHOT = "snapshot"
 RESYNC = "resync"
-SILENCE = "silence"  # a silence created, updated or expired (same seq log as alert events)
+# A silence created, updated or expired: in the alert log and stream, a resume point like `alert`.
+SILENCE = "silence"
 
 # --- WebSocket close codes (RFC 6455 §7.4.1) -------------------------------------------------
 CLOSE_NORMAL = 1000

@@ -18,7 +18,7 @@ from bridge.apischema import TIME_SCHEMA, ok, param, ref, scoped
 from bridge.config import AlertsConfig
 
 LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
-KINDS = "(" + "|".join(EVENT_KINDS) + ")"
+KINDS = "(" + "|".join((*EVENT_KINDS, "silence")) + ")"
 LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
 LABEL_SET = {"type": "object", "propertyNames": {"pattern": LABEL_NAME},
              "additionalProperties": {"type": "string"}}
@@ -65,7 +65,9 @@ SCHEMAS: dict[str, Any] = {
         "silencedBy": {"type": "array", "items": {"type": "string"},
                        "description": "Ids of the silences muting it."},
         "inhibitedBy": {"type": "array", "items": {"type": "string"},
-                        "description": "Fingerprints of the alerts inhibiting it."}}},
+                        "description": "Fingerprints of the alerts inhibiting it."},
+        "ack": {**ref("AlertAck"), "description": "REST answers and snapshots: the active ack "
+                "(null when none); not in events."}}},
     "AlertEvent": {"type": "object", "required": [
         "type", "seq", "epoch", "event", "status", "timestamp", "alert"], "properties": {
         "type": {"type": "string", "enum": ["alert"]},
@@ -84,7 +86,8 @@ SCHEMAS: dict[str, Any] = {
         "last_seq": {"type": "integer"},
         "next": {"type": ["integer", "null"], "description": "`since` of the next "
                  "page; null at the end of the log."},
-        "events": {"type": "array", "items": ref("AlertEvent")}}},
+        "events": {"type": "array", "items": {"anyOf": [ref("AlertEvent"),
+                                                         ref("SilenceEvent")]}}}},
     "WebhookAccepted": {"type": "object", "properties": {
         "status": {"type": "string"}, "alerts": {"type": "integer"},
         "events": {"type": "integer"}, "seq": {"type": "integer"}}},
@@ -154,9 +157,9 @@ STATE = param("state", "active (default: alerts Alertmanager does not mute), sup
 CLUSTER_PARAM = param("cluster", "Only this cluster's alerts (400 for an unknown one).", CLUSTER)
 BAD_FILTER = _errors(e400="A bad matcher or parameter (the detail says which).",
                      e401=READ_401, e403=READ_403)
-STREAM = ("Frames: snapshot, alert (Alert event), heartbeat, resync, status (the alert store "
-          "unreachable / back), error; see the README's alerts section. Resume with since + "
-          "epoch.")
+STREAM = ("Frames: snapshot, alert (Alert event), silence (SilenceEvent: to every subscriber, "
+          "whatever the filter), heartbeat, resync, status (the alert store unreachable / "
+          "back), error; see the README's alerts section. Resume with since + epoch.")
 
 
 def paths(config: AlertsConfig) -> dict[str, Any]:
@@ -179,7 +182,8 @@ def paths(config: AlertsConfig) -> dict[str, Any]:
                       {"type": "integer", "minimum": 1, "maximum": config.history_limit}),
                 matchers, STATE, CLUSTER_PARAM,
                 param("kinds", "Only these event kinds, comma-separated (" + ",".join(EVENT_KINDS)
-                      + ").", {"type": "string", "pattern": f"^({KINDS}(,{KINDS})*)?$"}),
+                      + "; silence: the silence events).",
+                      {"type": "string", "pattern": f"^({KINDS}(,{KINDS})*)?$"}),
                 param("start", "Events whose `timestamp` is at or after this time. " + TIME_DOC,
                       TIME_SCHEMA),
                 param("end", "Events whose `timestamp` is at or before this time (not before "

@@ -41,6 +41,8 @@ SCAN_FACTOR = 10
 HISTORY_WAIT = 2.0
 WAITERS_PER_SLOT = 4
 POOL = "history"
+# How a stored silence event begins (`bridge.alerts.silences.silence_frame`).
+SILENCE_PREFIX = '{"type":"silence"'
 # How an escaped NUL looks in a stored frame (JSON with \u escapes).
 _NUL_ESCAPE = "\\u0000"
 
@@ -67,8 +69,8 @@ def sql_clause(matcher: Matcher) -> tuple[str, list[str]] | None:
 
 
 def query_clauses(query: EventQuery) -> tuple[list[str], list[Any]]:
-    """SQL narrowing `query` (see `bridge.alerts.query`): the matchers that SQL can express,
-    the kinds, the cluster, and `ts_ms >= start`."""
+    """SQL narrowing `query`'s alert events (see `bridge.alerts.query`): the matchers that SQL
+    can express, the kinds, the cluster."""
     where: list[str] = []
     params: list[Any] = []
     for clause in filter(None, map(sql_clause, query.matchers)):
@@ -94,18 +96,26 @@ def select_page(conn: sqlite3.Connection, since: int, until: int, limit: int,
         if end is None:
             return Page([], since, False)
         clauses, values = query_clauses(query)
-        where, params = ["seq > ?", "seq <= ?", *clauses], [since, end, *values]
+        where, params = ["seq > ?", "seq <= ?"], [since, end]
         if query.start_ms is not None:
             where.append("ts_ms >= ?")
             params.append(query.start_ms)
+        # Silence events carry no labels: every page may hold them, as the streams do (the
+        # exact test, cluster, kinds and time, is accepts_frame's).
+        where.append("(frame LIKE ? OR (" + (" AND ".join(clauses) or "1") + "))")
+        params += [SILENCE_PREFIX + "%", *values]
         rows = conn.execute(
             "SELECT seq, json_extract(frame, '$.event'), json_extract(frame, '$.timestamp'), "
             "cluster, json_extract(frame, '$.alert.labels'), json_extract(frame, '$.alert.state'), "
             "frame FROM events WHERE " + " AND ".join(where) + " ORDER BY seq", params)
         frames: list[str] = []
         for seq, kind, timestamp, cluster, labels, state, frame in rows:
-            if query.accepts(kind, timestamp, {"labels": json.loads(labels), "state": state,
-                                               "cluster": cluster}):
+            if labels is None:
+                wanted = query.accepts_frame(json.loads(frame))
+            else:
+                wanted = query.accepts(kind, timestamp, {"labels": json.loads(labels),
+                                                         "state": state, "cluster": cluster})
+            if wanted:
                 frames.append(frame)
                 if len(frames) == limit:
                     return Page(frames, seq, True)

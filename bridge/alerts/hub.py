@@ -24,6 +24,7 @@ from bridge.alerts.episodes import SOURCE as BACKFILLED
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import format_time, now_ms
 from bridge.alerts.selection import Selection, selection_of
+from bridge.alerts.silences import SilenceEvent
 from bridge.alerts.store import Event, Opened
 from bridge.alerts.wire import Frame
 from bridge.errors import Unavailable
@@ -36,7 +37,10 @@ log = logging.getLogger("bridge.alerts.hub")
 # Deliveries (event x subscriber) per loop iteration when fanning out a big batch.
 FANOUT_SLICE = 5000
 
-Item = Event | Frame
+Item = Event | SilenceEvent | Frame
+# Alerts as answered (REST, snapshots) from alerts as stored: adds what is known at answer
+# time (the `ack` of each, from the silences the bridge knows).
+Decorate = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
 
 class SubscriptionClosed(Exception):
@@ -142,7 +146,8 @@ class AlertHub:
         self._groups: dict[str, _Group] = {}
         self._count = 0
         self._snapshots: dict[str, str] = {}
-        self._backlog: deque[Event] = deque()
+        self._backlog: deque[Event | SilenceEvent] = deque()
+        self.decorate: Decorate | None = None
         self._draining = False
         # The `status` frame saying the store is unreachable, while it is (None: reachable).
         self.store_down: Frame | None = None
@@ -154,7 +159,7 @@ class AlertHub:
 
     # --- events ----------------------------------------------------------------------------
 
-    def publish(self, events: list[Event]) -> None:
+    def publish(self, events: list[Event | SilenceEvent]) -> None:
         """Apply committed events to the live view and queue them for subscribers, in order.
 
         A big batch (a reconciliation after downtime, many subscribers) is fanned out in
@@ -172,6 +177,9 @@ class AlertHub:
             event = self._backlog.popleft()
             self.last_seq = event.seq
             self.epoch = event.epoch
+            if isinstance(event, SilenceEvent):  # no labels: for every subscriber
+                budget -= 1 + self._push_all(event)
+                continue
             self.metrics.alert_events.labels(event.source).inc()
             budget -= 1
             if event.source == BACKFILLED:  # history, not a change: not in the view or streams
@@ -189,6 +197,14 @@ class AlertHub:
         self._draining = bool(self._backlog)
         if self._draining:
             asyncio.get_running_loop().call_soon(self._drain)
+
+    def _push_all(self, event: SilenceEvent) -> int:
+        count = 0
+        for group in list(self._groups.values()):
+            count += len(group.subs)
+            for sub in list(group.subs):
+                sub.push(event)
+        return count
 
     def reset(self, epoch: str) -> None:
         """The log was reset: every subscriber must resync, so close them all."""
@@ -255,11 +271,12 @@ class AlertHub:
     # --- frames ----------------------------------------------------------------------------
 
     def current(self, selection: Selection | tuple[Matcher, ...]) -> list[dict[str, Any]]:
-        """The firing alerts `selection` lists, oldest first."""
+        """The firing alerts `selection` lists, oldest first (with their acks, when the silences
+        feature decorates them)."""
         chosen = selection_of(selection)
         alerts = [a for a in self.firing.values() if chosen.lists(a)]
         alerts.sort(key=lambda a: (a["startsAt"], a["cluster"], a["fingerprint"]))
-        return alerts
+        return self.decorate(alerts) if self.decorate is not None else alerts
 
     def snapshot(self, selection: Selection | tuple[Matcher, ...]) -> Frame:
         """The snapshot frame at this instant; cached per selection until the next event."""

@@ -22,6 +22,7 @@ from bridge.alerts.backend import STORE_KEY, AlertLog
 from bridge.alerts.episodes import backfilled
 from bridge.alerts.hub import HUB_KEY, AlertHub, Item, SubscriptionClosed
 from bridge.alerts.selection import Selection, parse_selection
+from bridge.alerts.silences import SilenceEvent
 from bridge.alerts.store import Event
 from bridge.alerts.wire import Frame, error_frame
 from bridge.errors import BadRequest, BridgeError
@@ -40,6 +41,7 @@ from bridge.protocol import (
     CLOSE_RESTART,
     CLOSE_TRY_AGAIN,
     RESYNC,
+    SILENCE,
 )
 from bridge.streams.connection import SseWriter, WebSocketWriter
 from bridge.upstream.alertmanager import CLUSTERS_KEY
@@ -105,7 +107,7 @@ class Feed:
             yield self.hub.store_down
         while True:
             for item in await self.sub.get():
-                if isinstance(item, Event):
+                if isinstance(item, Event | SilenceEvent):
                     if item.seq <= self.last_sent:
                         continue
                     self.last_sent = item.seq
@@ -132,7 +134,9 @@ class Feed:
                 yield self.snapshot
                 return
             for seq, text in rows:
-                if self._wanted(text):
+                if is_silence(text):
+                    yield Frame(SILENCE, text, seq, f"{self.epoch}:{seq}")
+                elif self._wanted(text):
                     yield Frame(ALERT, text, seq, f"{self.epoch}:{seq}")
             cursor = rows[-1][0]
 
@@ -146,6 +150,11 @@ class Feed:
             return True
         frame = json.loads(text)
         return selection.wants(frame["event"], frame["alert"])
+
+
+def is_silence(text: str) -> bool:
+    """Whether a stored frame is a silence event (they reach every subscriber)."""
+    return text.startswith('{"type":"silence"')
 
 
 def from_resync(feed: Feed, reason: str) -> Frame:

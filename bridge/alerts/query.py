@@ -23,10 +23,13 @@ from typing import Any
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import EVENT_KINDS, MAX_TIME_MS, parse_time
 from bridge.alerts.selection import Selection, parse_selection, selection_of
+from bridge.config import DEFAULT_CLUSTER
 from bridge.errors import BadRequest
 from bridge.params import parse_time as parse_param_time
 
 EVERYTHING = Selection(state="all")
+SILENCE_KIND = "silence"  # the frame type of silence events, and their `kinds=` name
+KIND_FILTERS = (*EVENT_KINDS, SILENCE_KIND)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +57,28 @@ class EventQuery:
         """The exact test, on an event's own fields (SQL only narrowed the rows)."""
         if self.kinds is not None and kind not in self.kinds:
             return False
-        if self.start_ms is not None or self.end_ms is not None:
-            at = parse_time(timestamp)
-            if self.start_ms is not None and at < self.start_ms:
-                return False
-            if self.end_ms is not None and at > self.end_ms:
-                return False
-        return self.selection.wants(kind, alert)
+        return self._in_time(timestamp) and self.selection.wants(kind, alert)
+
+    def accepts_silence(self, timestamp: str, cluster: str | None) -> bool:
+        """A silence event carries no labels and no alert state: it is on every page whose
+        kinds (when given) name `silence`, in its cluster and time range."""
+        if self.kinds is not None and SILENCE_KIND not in self.kinds:
+            return False
+        if self.cluster is not None and (cluster or DEFAULT_CLUSTER) != self.cluster:
+            return False
+        return self._in_time(timestamp)
 
     def accepts_frame(self, frame: Mapping[str, Any]) -> bool:
+        if frame.get("type") == SILENCE_KIND:
+            return self.accepts_silence(frame["timestamp"], frame["silence"].get("cluster"))
         return self.accepts(frame["event"], frame["timestamp"], frame["alert"])
+
+    def _in_time(self, timestamp: str) -> bool:
+        if self.start_ms is None and self.end_ms is None:
+            return True
+        at = parse_time(timestamp)
+        return ((self.start_ms is None or at >= self.start_ms)
+                and (self.end_ms is None or at <= self.end_ms))
 
 
 def as_query(value: EventQuery | Selection | tuple[Matcher, ...]) -> EventQuery:
@@ -75,14 +90,15 @@ def as_query(value: EventQuery | Selection | tuple[Matcher, ...]) -> EventQuery:
 
 
 def parse_kinds(text: str | None) -> frozenset[str] | None:
-    """`firing,resolved` -> those kinds; each must be an event kind of the log."""
+    """`firing,resolved` -> those kinds; each must be an event kind of the log (`silence`:
+    the silence events)."""
     if text is None or not text.strip():
         return None
     kinds = [k.strip() for k in text.split(",") if k.strip()]
     for kind in kinds:
-        if kind not in EVENT_KINDS:
+        if kind not in KIND_FILTERS:
             raise BadRequest(f"kinds: unknown event kind {kind!r:.40} (valid: "
-                             f"{', '.join(EVENT_KINDS)})", parameter="kinds")
+                             f"{', '.join(KIND_FILTERS)})", parameter="kinds")
     return frozenset(kinds)
 
 

@@ -41,6 +41,16 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts_ms);
 CREATE INDEX IF NOT EXISTS events_fingerprint ON events (fingerprint, seq);
+CREATE TABLE IF NOT EXISTS silences (
+    cluster TEXT NOT NULL,
+    id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    content TEXT NOT NULL,
+    body TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (cluster, id)
+);
 """
 
 # Version 0 -> 1. The alerts table is rebuilt (SQLite cannot change a primary key in place);

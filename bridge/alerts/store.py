@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bridge.alerts import backfill_store, history, schema
+from bridge.alerts import backfill_store, history, schema, silencelog
 from bridge.alerts.db import Database, Outcome
 from bridge.alerts.decide import SEEN, MayResolve, Row, decide, gone_from, judge
 from bridge.alerts.episodes import SOURCE, Episode
@@ -31,6 +31,7 @@ from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice, now_ms
 from bridge.alerts.query import EventQuery, as_query
 from bridge.alerts.selection import Selection
+from bridge.alerts.silences import SilenceEvent
 from bridge.alerts.wire import Encoded, alert_frame
 from bridge.config import DEFAULT_CLUSTER, AlertsConfig
 from bridge.errors import StorageUnavailable
@@ -201,9 +202,25 @@ class AlertStore(StoreEvents):
         def reset(conn: sqlite3.Connection) -> str:
             conn.execute("DELETE FROM events")
             conn.execute("DELETE FROM alerts")
+            conn.execute("DELETE FROM silences")
             return _new_epoch(conn)
         epoch: str = await self.db.write(reset, "reset")
         return epoch
+
+    async def record_silences(self, cluster: str, silences: list[dict[str, Any]],
+                              by: str | None, fetched_ms: int | None = None
+                              ) -> list[SilenceEvent]:
+        """Record silences of `cluster` as Alertmanager shows them; the `silence` events they
+        caused, once committed (`bridge.alerts.silences.plan`: `by` = who made the change
+        through the bridge, None for the watcher; `fetched_ms` = a complete list)."""
+        def run(conn: sqlite3.Connection) -> list[SilenceEvent]:
+            return silencelog.record(conn, (_epoch(conn), _last_seq(conn)), now_ms(),
+                                     cluster, silences, by, fetched_ms)
+        return await self.db.write(run, "events")
+
+    async def known_silences(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every silence the log knows, with the seq of its last event."""
+        return await self.db.read(silencelog.known)
 
     def _record(self, conn: sqlite3.Connection, notices: list[Notice],
                 fetched_ms: int | None) -> list[Event]:

@@ -64,11 +64,11 @@ class AlertsClient(StreamClient):
     """Follows `/api/ws/ws/alerts` (README: "Python client").
 
     Delivered frames (callback and `async for`): `snapshot` frames (the first one, and after a
-    resync, with `"resynced": true/false` and `"reason"`), `alert` event frames (each seq once,
-    in order) and `error` frames. `filters` are Alertmanager matchers (`severity="critical"`);
-    `state` (active, suppressed, all) and `cluster` are the stream's `state=`/`cluster=`
-    filters: `firing` holds the alerts in that state, dropping one that a `suppressed` or
-    `unsuppressed` event moves out of it.
+    resync, with `"resynced": true/false` and `"reason"`), `alert` and `silence` event frames
+    (one log: each seq once, in order) and `error` frames. `filters` are Alertmanager matchers
+    (`severity="critical"`; silence events reach every filter); `state` (active, suppressed,
+    all) and `cluster` are the stream's `state=`/`cluster=` filters: `firing` holds the alerts
+    in that state, dropping one that a `suppressed` or `unsuppressed` event moves out of it.
     `since`/`epoch` resume from a position saved earlier (`client.position`). `url` is one
     base URL or a list (or `urls=[...]`): each reconnect goes to the next bridge with the
     resume point, and a bridge on another log (epoch) answers with a resync, delivered as such.
@@ -208,7 +208,7 @@ class AlertsClient(StreamClient):
     async def _event(self, frame: Frame) -> None:
         seq = frame.get("seq")
         if not isinstance(seq, int):
-            log.warning("ignoring an alert frame without an integer seq")
+            log.warning("ignoring an event frame without an integer seq")
             return
         if self.epoch is not None and frame.get("epoch") not in (None, self.epoch):
             log.warning("alert seq %s from epoch %s, expected %s: resubscribing", seq,

@@ -21,6 +21,15 @@ CROSS_FIELD = (
     ("bad_request", re.compile(r"^range: give either start or range, not both")),
     ("bad_request", re.compile(r"^end: .* is before start")),
     ("bad_request", re.compile(r"^step: .* points per series, more than the limit")),
+    # Silences: times against each other and now, a create needs matchers, names that must
+    # exist (a cluster, a silence id), and what Alertmanager itself refuses.
+    ("bad_request", re.compile(r"^endsAt: must be ")),
+    ("bad_request", re.compile(r"^endsAt: at most ")),
+    ("bad_request", re.compile(r"^endsAt and duration: give one|^endsAt or duration: one")),
+    ("bad_request", re.compile(r"^matchers: (required|at least one must not match)")),
+    ("bad_request", re.compile(r"^cluster: (unknown cluster|required|alerts with)")),
+    ("bad_request", re.compile(r"^id: cluster .* has no silence")),
+    ("bad_request", re.compile(r"^Alertmanager refused it")),
     # A WebSocket endpoint asked without the upgrade headers (the document cannot say that).
     ("bad_request", re.compile(r"^this is a WebSocket endpoint")),
     # The HTTP request line and header size limits (8 KiB), in bytes after percent-encoding.

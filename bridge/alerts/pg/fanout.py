@@ -29,9 +29,11 @@ import asyncpg
 
 from bridge.alerts.pg import sql
 from bridge.alerts.pg.connect import FAILURES, close_quietly, connect, unavailable
+from bridge.alerts.silences import SilenceEvent
+from bridge.alerts.silences import event_from_frame as silence_event_from_frame
 from bridge.alerts.store import Event
 from bridge.config import AlertsConfig
-from bridge.protocol import Backoff
+from bridge.protocol import SILENCE, Backoff
 
 log = logging.getLogger("bridge.alerts.pg.fanout")
 
@@ -40,9 +42,11 @@ READ_PAGE = 1000
 MAX_WAITERS = 10_000
 
 
-def event_from_frame(text: str) -> Event:
+def event_from_frame(text: str) -> Event | SilenceEvent:
     """The Event a stored frame was made from (what a replica that did not write it needs)."""
     frame = json.loads(text)
+    if frame["type"] == SILENCE:
+        return silence_event_from_frame(frame, text)
     alert = frame["alert"]
     return Event(frame["seq"], frame["epoch"], frame["event"], alert["source"],
                  alert["labels"], alert, text)
@@ -52,7 +56,8 @@ class Fanout:
     """Reads committed events in seq order and publishes them; tracks reachability."""
 
     def __init__(self, config: AlertsConfig, pool: Callable[[], asyncpg.Pool],
-                 publish: Callable[[list[Event]], None], reset: Callable[[str], None],
+                 publish: Callable[[list[Event | SilenceEvent]], None],
+                 reset: Callable[[str], None],
                  status: Callable[[str | None], None]) -> None:
         self.config, self._pool = config, pool
         self._publish, self._reset, self._status = publish, reset, status
@@ -87,7 +92,7 @@ class Fanout:
 
     # --- publication -----------------------------------------------------------------------
 
-    def committed(self, events: list[Event]) -> None:
+    def committed(self, events: list[Event] | list[SilenceEvent]) -> None:
         """This replica's writer committed `events`: publish them now if they follow `last`,
         else read the log (another replica's events come first)."""
         if events and events[0].seq == self.last + 1 and events[0].epoch == self.epoch:
@@ -110,7 +115,7 @@ class Fanout:
             self._waiters = [(s, f) for s, f in self._waiters if f is not future]
         return True
 
-    def _deliver(self, events: list[Event]) -> None:
+    def _deliver(self, events: list[Event] | list[Event | SilenceEvent]) -> None:
         fresh = [e for e in events if e.seq > self.last]
         if not fresh:
             return

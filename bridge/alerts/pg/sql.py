@@ -70,6 +70,18 @@ UPDATE events SET frame = left(frame, -2) || '{ADDED_KEYS}}}}}';
     (3, "events by fingerprint", """
 CREATE INDEX events_fingerprint ON events (fingerprint, seq);
 """),
+    (4, "silences", """
+CREATE TABLE silences (
+    cluster text NOT NULL,
+    id text NOT NULL,
+    state text NOT NULL,
+    content text NOT NULL,
+    body text NOT NULL,
+    seq bigint NOT NULL,
+    updated_ms bigint NOT NULL,
+    PRIMARY KEY (cluster, id)
+);
+"""),
 )
 
 APPLIED = "SELECT version FROM schema_migrations"
@@ -129,7 +141,8 @@ BOUNDS = "SELECT (SELECT min(seq) FROM events), (SELECT seq FROM log_head WHERE 
 WINDOW_AT = ("SELECT seq FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq "
              "OFFSET $3 LIMIT 1")
 WINDOW_LAST = "SELECT max(seq) FROM events WHERE seq > $1 AND seq <= $2"
-HISTORY_ROWS = "SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2{where} ORDER BY seq"
+HISTORY_ROWS = ("SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2 AND (frame LIKE "
+                "'{{\"type\":\"silence\"%' OR (true{where})) ORDER BY seq")
 # An `=`/`!=` matcher on the stored frame ($n: the label's JSON path, $n+1: the value). jsonb
 # refuses \u0000, so a frame holding that escape passes to the Python check uncast (CASE, not
 # OR: only CASE fixes the order of evaluation).
@@ -165,3 +178,28 @@ CLAIM_LEADERSHIP = """
 INSERT INTO leadership (replica) VALUES ($1)
 ON CONFLICT (id) DO UPDATE SET replica = EXCLUDED.replica, since = now()"""
 LEADER = "SELECT replica FROM leadership WHERE id"
+
+# --- silences (bridge.alerts.pg.silences) --------------------------------------------------
+SILENCE_ROWS = "SELECT id, state, content, body, updated_ms FROM silences WHERE cluster = $1"
+KNOWN_SILENCES = "SELECT seq, body FROM silences ORDER BY cluster, id"
+CLEAR_SILENCES = "DELETE FROM silences"
+# One cluster's changes in one statement: events (seqs $1, frames $2, at $3), rows to upsert
+# ($4-$8) of cluster $9, ids to forget ($10), the head ($11) and the notification.
+WRITE_SILENCES = """
+WITH new_events AS (
+    INSERT INTO events (seq, ts_ms, cluster, fingerprint, frame)
+    SELECT s, $3::bigint, $9::text, '', f FROM unnest($1::bigint[], $2::text[]) AS e(s, f)
+), forgotten AS (
+    DELETE FROM silences WHERE cluster = $9::text AND id = ANY($10::text[])
+), changed AS (
+    INSERT INTO silences (cluster, id, state, content, body, seq, updated_ms)
+    SELECT $9::text, i, st, c, b, q, $3::bigint
+    FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])
+        AS r(i, st, c, b, q)
+    ON CONFLICT (cluster, id) DO UPDATE SET state = EXCLUDED.state,
+        content = EXCLUDED.content, body = EXCLUDED.body,
+        seq = greatest(silences.seq, EXCLUDED.seq), updated_ms = EXCLUDED.updated_ms
+), head AS (
+    UPDATE log_head SET seq = $11::bigint WHERE id AND seq < $11::bigint
+)
+SELECT pg_notify('""" + CHANNEL + """', $11::text) WHERE cardinality($1::bigint[]) > 0"""

@@ -29,6 +29,7 @@ from bridge.alerts.history import Page, Timeline
 from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice, now_ms
+from bridge.alerts.pg import silences as silence_log
 from bridge.alerts.pg import sql
 from bridge.alerts.pg.backfill import write as backfill_write
 from bridge.alerts.pg.connect import FAILURES, create_pool, redact, unavailable
@@ -40,6 +41,7 @@ from bridge.alerts.pg.migrations import migrate
 from bridge.alerts.pg.writer import Job, Writer
 from bridge.alerts.query import EventQuery, as_query
 from bridge.alerts.selection import Selection
+from bridge.alerts.silences import SilenceEvent
 from bridge.alerts.store import PRUNE_CHUNK, Event, MayResolve, Opened, Reconciled
 from bridge.config import DEFAULT_CLUSTER, AlertsConfig
 from bridge.errors import StorageUnavailable
@@ -141,6 +143,30 @@ class PgAlertStore(StoreEvents):
         self.write_error = None
         return result
 
+    async def record_silences(self, cluster: str, silences: list[dict[str, Any]],
+                              by: str | None, fetched_ms: int | None = None
+                              ) -> list[SilenceEvent]:
+        """As the SQLite store's (`bridge.alerts.pg.silences`); answers once committed and
+        published here, like a webhook's."""
+        try:
+            async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
+                written = await silence_log.record(conn, cluster, silences, by, fetched_ms)
+        except FAILURES as exc:
+            self.write_error = unavailable(exc).detail
+            raise unavailable(exc) from None
+        self.write_error = None
+        if written.last_seq is not None:
+            self.fanout.committed(written.events)
+            await self._published(written.last_seq)
+        return written.events
+
+    async def known_silences(self) -> list[tuple[int, dict[str, Any]]]:
+        try:
+            async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
+                return await silence_log.known(conn)
+        except FAILURES as exc:
+            raise unavailable(exc, "cannot be read") from None
+
     def _future(self) -> asyncio.Future[Any]:
         return asyncio.get_running_loop().create_future()
 
@@ -157,6 +183,7 @@ class PgAlertStore(StoreEvents):
                 head = await conn.fetchval(sql.LOCK_HEAD)
                 await conn.execute(sql.CLEAR_EVENTS)
                 await conn.execute(sql.CLEAR_ALERTS)
+                await conn.execute(sql.CLEAR_SILENCES)
                 await conn.execute(sql.NEW_EPOCH, epoch)
                 await conn.execute(sql.NOTIFY, str(head))
         except FAILURES as exc:

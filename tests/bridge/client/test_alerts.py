@@ -308,3 +308,28 @@ async def test_suppression_events_move_alerts_out_of_and_back_into_firing(
         await until(lambda: everything.seq == 5)
         assert [a["state"] for a in everything.firing] == ["suppressed"]
     assert bridge.queries[-1] == {"state": ["all"], "cluster": ["default"]}
+
+
+def silence_event(seq: int, epoch: str = "E1") -> dict[str, Any]:
+    return {"type": "silence", "seq": seq, "epoch": epoch, "event": "created",
+            "timestamp": "2026-11-25T20:00:00Z", "by": "default",
+            "silence": {"cluster": "default", "id": f"s{seq}", "state": "active"}}
+
+
+async def test_silence_events_are_resume_points_delivered_once(aiohttp_server: Any) -> None:
+    bridge, url = await scripted(aiohttp_server, [
+        [{"type": "snapshot", "epoch": "E1", "seq": 0, "alerts": []},
+         event(1), silence_event(2)],
+        # Resumed after 2: the bridge repeats the silence event at the seam, then goes on.
+        [silence_event(2), event(3), silence_event(4), "hold"],
+    ])
+    client = fast(url)
+    delivered: list[dict[str, Any]] = []
+    client.set_callback(delivered.append)
+    async with client:
+        await until(lambda: client.seq == 4)
+    assert [(f["type"], f.get("seq")) for f in delivered] == [
+        ("snapshot", 0), ("alert", 1), ("silence", 2), ("alert", 3), ("silence", 4)]
+    assert bridge.queries[1] == {"since": ["2"], "epoch": ["E1"]}
+    assert client.duplicates_dropped == 1 and client.events_delivered == 4
+    assert sorted(a["labels"]["alertname"] for a in client.firing) == ["A1", "A3"]

@@ -57,7 +57,7 @@ async def test_migrations_run_once_when_replicas_open_at_once(fleet, pg_url):
     try:
         assert [tuple(r) for r in await conn.fetch(
             "SELECT version, name FROM schema_migrations ORDER BY version")] == [
-            (1, "event log"), (2, "clusters"), (3, "events by fingerprint")]
+            (1, "event log"), (2, "clusters"), (3, "events by fingerprint"), (4, "silences")]
     finally:
         await conn.close()
     (d,) = await fleet(1)  # a later start applies nothing and finds the same log
