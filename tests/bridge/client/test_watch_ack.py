@@ -125,8 +125,6 @@ def test_ack_prints_the_apis_error_and_exits_1(plain_bridge: servers.Process,
 
 
 @pytest.mark.integration
-@pytest.mark.skip(reason="needs POST /api/alerts/{fingerprint}/ack (the silences work); "
-                  "enable when it is merged")
 def test_ack_through_a_real_alertmanager_shows_as_acked(node_stack: Any, tmp_path: Path) -> None:
     from tests.bridge.alerts.test_integration import TOKEN, start_am_and_bridge
 
