@@ -22,7 +22,8 @@ from aiohttp import web
 
 from bridge import __version__
 from bridge.app import create_app
-from bridge.config import BridgeConfig, ConfigError, load_config
+from bridge.config import BridgeConfig, ConfigError
+from bridge.configload import load_config
 from bridge.server import BridgeRunner
 from bridge.tokens import TOKENS_KEY, TokenTable
 

@@ -29,7 +29,8 @@ import pytest
 import yaml
 
 from bridge.client import AlertsClient
-from bridge.config import AlertsConfig, BridgeConfig, load_config
+from bridge.config import AlertsConfig, BridgeConfig
+from bridge.configload import load_config
 from tests import servers
 from tests.test_compose import (
     AMTOOL,

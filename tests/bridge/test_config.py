@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bridge.config import BridgeConfig, CatalogEntry, ConfigError, load_config, parse_listen
+from bridge.config import BridgeConfig, CatalogEntry, ConfigError, parse_listen
+from bridge.configload import load_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "bridge.yml"
 

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from bridge.cli import build_parser, resolve_token
-from bridge.config import BridgeConfig, ConfigError, TokenConfig, load_config
+from bridge.config import BridgeConfig, ConfigError, TokenConfig
+from bridge.configload import load_config
 
 
 def write(tmp_path: Path, data) -> str:

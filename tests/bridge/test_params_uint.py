@@ -12,7 +12,8 @@ import yaml
 from aiohttp import web
 
 from bridge.alerts.model import parse_time as alert_time
-from bridge.config import ConfigError, load_config
+from bridge.config import ConfigError
+from bridge.configload import load_config
 from bridge.errors import BadRequest
 from bridge.http import error_middleware, request_token
 from bridge.params import parse_duration, parse_number, parse_time, parse_uint

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.config import AlertmanagerConfig, ClusterConfig, ConfigError, load_config
+from bridge.config import AlertmanagerConfig, ClusterConfig, ConfigError
+from bridge.configload import load_config
 from bridge.errors import BadRequest, UpstreamUnavailable
 from bridge.upstream.alertmanager import SILENCES_ENDPOINT, Clusters, origin
 from tests import servers
