@@ -2,8 +2,9 @@
 queries. A schema change is a new migration here plus the queries it touches, nowhere else.
 
 Tables: `log_head` (one row: the last seq assigned and the epoch; its row lock is the one
-ordering point of all writers), `alerts` (current state by fingerprint), `events` (the log:
-seq -> the frame streams send, byte for byte), `leadership` (which replica reconciles).
+ordering point of all writers, held only by the one statement that appends), `alerts` (current
+state by fingerprint), `events` (the log: seq -> the frame streams send, byte for byte),
+`leadership` (which replica reconciles).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ CHANNEL = "promwire_events"
 # Advisory lock keys (any 64-bit numbers no other application on the database uses).
 MIGRATION_LOCK = 0x70726F6D77697265  # "promwire"
 LEADER_LOCK = 0x70726F6D6C656164  # "promlead"
+# Held shared by every writer while it decides and appends, exclusive by what needs every alert
+# to itself (a reconciliation, the retention of resolved alerts, a reset).
+WRITERS_LOCK = 0x70726F6D77726974  # "promwrit"
 
 SCHEMA_MIGRATIONS = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -62,33 +66,58 @@ TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
 # --- the log head --------------------------------------------------------------------------
 INIT_HEAD = "INSERT INTO log_head (seq, epoch) VALUES (0, $1) ON CONFLICT (id) DO NOTHING"
 HEAD = "SELECT seq, epoch FROM log_head WHERE id"
-# Taken first in every writing transaction: writers queue here until the one before commits.
+HEAD_EPOCH = "SELECT epoch FROM log_head WHERE id"
+# A reset locks the head after WRITERS_LOCK (the order every writer takes them in).
 LOCK_HEAD = "SELECT seq, epoch FROM log_head WHERE id FOR UPDATE"
 NEW_EPOCH = "UPDATE log_head SET epoch = $1 WHERE id"
 NOTIFY = "SELECT pg_notify('" + CHANNEL + "', $1)"
+
+# --- writers' locks (session advisory locks: they outlive the appending statement's implicit
+# transaction, and end with the session when a replica dies) -----------------------------
+# $1: WRITERS_LOCK then the batch's fingerprint keys in ascending order, taken in that order
+# (unnest yields the array in order): WRITERS_LOCK shared, each fingerprint exclusive.
+LOCK_KEYS = ("SELECT CASE WHEN k = $2 THEN pg_advisory_lock_shared(k) ELSE pg_advisory_lock(k) "
+             "END FROM unnest($1::bigint[]) AS k")
+LOCK_WRITERS = "SELECT pg_advisory_lock($1)"
+LOCK_WRITERS_XACT = "SELECT pg_advisory_xact_lock($1)"
+UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"
 
 # --- writes --------------------------------------------------------------------------------
 ALERT_ROWS = ("SELECT fingerprint, status, starts_ms, seen_ms, body, updated_ms FROM alerts "
               "WHERE fingerprint = ANY($1::text[])")
 FIRING_ROWS = ("SELECT fingerprint, status, starts_ms, seen_ms, body, updated_ms FROM alerts "
                "WHERE status = 'firing'")
-# A transaction's writes in one statement: its events ($1-$4), its changed alerts ($5-$10),
-# the head ($11, the last seq) and the notification (only when it added events).
+# A batch's append, one statement in its own (implicit) transaction: the head row is locked from
+# its UPDATE to the commit, with no round trip to the bridge in between. Seqs are allocated
+# there ($1: the events' fingerprints, in order; each frame is $11 || seq || its tail $4), the
+# events and the changed alerts ($5-$10) written, and the notification sent. No row back: the
+# epoch is no longer $3 (a reset since the writer read it).
 WRITE = """
-WITH new_events AS (
+WITH head AS (
+    UPDATE log_head SET seq = seq + cardinality($1::text[]) WHERE id AND epoch = $3
+    RETURNING seq - cardinality($1::text[]) AS base
+), new_events AS (
     INSERT INTO events (seq, ts_ms, fingerprint, frame)
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
+    SELECT head.base + e.n, $2::bigint, e.fingerprint, $11::text || (head.base + e.n) || e.tail
+    FROM head, unnest($1::text[], $4::text[]) WITH ORDINALITY AS e(fingerprint, tail, n)
 ), changed AS (
     INSERT INTO alerts (fingerprint, status, starts_ms, seen_ms, body, updated_ms)
-    SELECT * FROM unnest($5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[],
-                         $10::bigint[])
+    SELECT a.* FROM head, unnest($5::text[], $6::text[], $7::bigint[], $8::bigint[],
+                                 $9::text[], $10::bigint[])
+        AS a(fingerprint, status, starts_ms, seen_ms, body, updated_ms)
     ON CONFLICT (fingerprint) DO UPDATE SET status = EXCLUDED.status,
         starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
         updated_ms = EXCLUDED.updated_ms
-), head AS (
-    UPDATE log_head SET seq = $11 WHERE id AND seq < $11
 )
-SELECT pg_notify('""" + CHANNEL + """', $11::text) WHERE cardinality($1::bigint[]) > 0"""
+SELECT base, pg_notify('""" + CHANNEL + """', (base + cardinality($1::text[]))::text) FROM head"""
+# Alerts seen again without an event: no seq, so the head is not touched.
+WRITE_SEEN = """
+INSERT INTO alerts (fingerprint, status, starts_ms, seen_ms, body, updated_ms)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[],
+                     $6::bigint[])
+ON CONFLICT (fingerprint) DO UPDATE SET status = EXCLUDED.status,
+    starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
+    updated_ms = EXCLUDED.updated_ms"""
 CLEAR_EVENTS = "DELETE FROM events"
 CLEAR_ALERTS = "DELETE FROM alerts"
 

@@ -1,11 +1,11 @@
 """`PgAlertStore`: the alert log on PostgreSQL, shared by every bridge replica.
 
 One log, one authority: `seq` is assigned by the database (the `log_head` row, under its row
-lock) and the `epoch` is stored there, so every replica serves the same (epoch, seq) for the
-same event, and a client can resume on any replica. Events are decided by the same rules as
-the SQLite store's (`bridge.alerts.store.judge`/`decide`), and every replica publishes every
-event through `on_commit`, in seq order, exactly once (`fanout`). Reconciliation and retention
-run on the one leader replica (`leader`).
+lock, by one statement: `writer`) and the `epoch` is stored there, so every replica serves the
+same (epoch, seq) for the same event, and a client can resume on any replica. Events are
+decided by the same rules as the SQLite store's (`bridge.alerts.store.judge`/`decide`), and
+every replica publishes every event through `on_commit`, in seq order, exactly once
+(`fanout`). Reconciliation and retention run on the one leader replica (`leader`).
 
 Degrade, never lie: with the database unreachable, writes fail with StorageUnavailable (503,
 Alertmanager retries), `unavailable()` says why (/ready 503, /health degraded, a `status`
@@ -147,6 +147,8 @@ class PgAlertStore(StoreEvents):
         try:
             async with self.pool().acquire(timeout=self.config.database_timeout) as conn, \
                     conn.transaction():
+                # Every writer's decisions finished first (they hold WRITERS_LOCK shared).
+                await conn.execute(sql.LOCK_WRITERS_XACT, sql.WRITERS_LOCK)
                 head = await conn.fetchval(sql.LOCK_HEAD)
                 await conn.execute(sql.CLEAR_EVENTS)
                 await conn.execute(sql.CLEAR_ALERTS)
@@ -188,7 +190,7 @@ class PgAlertStore(StoreEvents):
                     if upto >= cut:
                         break
                 async with conn.transaction():  # not while a writer holds a decision on them
-                    await conn.fetchrow(sql.LOCK_HEAD)
+                    await conn.execute(sql.LOCK_WRITERS_XACT, sql.WRITERS_LOCK)
                     await conn.execute(sql.DELETE_OLD_RESOLVED, cutoff_ms)
         except FAILURES as exc:
             raise unavailable(exc) from None

@@ -1,25 +1,34 @@
-"""Writes to the shared log: group commit, one ordering point, decisions on committed state.
+"""Writes to the shared log: group commit, one ordering point held for one statement only.
 
-Jobs (a webhook's notices, a reconciliation) queue up while a transaction runs and go together
-into the next one, so N concurrent webhooks on a replica cost one commit. Each transaction
-first locks the one `log_head` row (`SELECT ... FOR UPDATE`): writers of every replica queue
-there until the one before them commits, so
+Jobs (a webhook's notices, a reconciliation) queue up while a batch is written and go together
+into the next one, so N concurrent webhooks on a replica cost one commit. A batch
 
-- each transaction reads the alerts as committed by all earlier ones (READ COMMITTED takes a
-  fresh snapshot per statement, after the lock was granted): the same notification posted to
-  two replicas, by an HA Alertmanager pair or a retry, is one event, decided by
-  `bridge.alerts.store.judge` exactly as the SQLite store decides it;
-- seqs are assigned from the head under that lock and committed in seq order: a reader never
-  sees seq N+1 before N, and no seq is filled in later (a `bigserial` would allow both);
-- the transaction ends with `pg_notify`, delivered to every replica at commit.
+1. takes session advisory locks: `WRITERS_LOCK` shared, then one per fingerprint it touches,
+   in ascending key order (every writer of every replica takes them in that order, so none
+   waits in a circle). A reconciliation takes `WRITERS_LOCK` exclusive instead: it decides on
+   every firing alert;
+2. reads those alerts (READ COMMITTED: a fresh snapshot, taken after the locks were granted, so
+   it sees everything committed by any earlier writer of the same alerts) and decides in Python
+   by `bridge.alerts.store.judge`, exactly as the SQLite store decides: the same notification
+   posted to two replicas, by an HA Alertmanager pair or a retry, is one event;
+3. appends in ONE statement, its own implicit transaction: it locks the `log_head` row,
+   allocates the seqs, inserts the events (their frames spliced around the seq in SQL) and the
+   alerts, and `pg_notify`s; the row lock is released at its commit. Seqs are therefore
+   committed in seq order: a reader never sees seq N+1 before N, and no seq is filled in later
+   (a `bigserial` would allow both). No round trip to the bridge happens while the head is
+   locked, so writers of other replicas wait for one statement and its WAL flush, not for this
+   replica's event loop;
+4. releases its advisory locks once the commit returned.
 
-A job's future resolves only after COMMIT returned. A failure of the database fails the whole
-batch with StorageUnavailable (503): nothing is acknowledged that is not committed.
+A job's future resolves only after the commit returned. A failure of the database fails the
+whole batch with StorageUnavailable (503): nothing is acknowledged that is not committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,7 +40,7 @@ from bridge.alerts.model import Notice, now_ms
 from bridge.alerts.pg import sql
 from bridge.alerts.pg.connect import FAILURES, unavailable
 from bridge.alerts.store import SEEN, Event, MayResolve, Reconciled, gone_from, judge
-from bridge.alerts.wire import alert_frame
+from bridge.alerts.wire import ALERT_FRAME_HEAD, alert_frame_tail
 from bridge.errors import StorageUnavailable
 from bridge.jsonenc import dumps
 
@@ -54,32 +63,48 @@ class Job:
     may_resolve: MayResolve | None = None
 
 
+@dataclass(slots=True)
+class Planned:
+    """An event decided before its seq is known (the seq is assigned inside the INSERT)."""
+
+    kind: str
+    source: str
+    labels: dict[str, str]
+    alert: dict[str, Any]
+    tail: str  # the frame after its seq (`alert_frame_tail`)
+
+
+# What a job's result is once the seqs are known: record -> its span of the planned events;
+# reconcile -> (span, held).
+Span = tuple[int, int]
+
+
 @dataclass
 class Plan:
-    """One transaction's decisions, made in Python on the rows it read under the head lock."""
+    """One transaction's decisions, made in Python on the rows it read under the fingerprint
+    locks, before the head is locked."""
 
     rows: dict[str, Row]
-    seq: int
     epoch: str
     now: int
-    events: list[Event] = field(default_factory=list)
+    planned: list[Planned] = field(default_factory=list)
     dirty: set[str] = field(default_factory=set)
 
-    def run(self, job: Job) -> list[Event] | Reconciled:
+    def run(self, job: Job) -> Span | tuple[Span, dict[str, int]]:
         """Apply one job; a job that raises leaves the plan as it found it."""
-        undo = (dict(self.rows), self.seq, len(self.events), set(self.dirty))
+        undo = (dict(self.rows), len(self.planned), set(self.dirty))
         try:
             if job.fetched_ms is None:
                 return self.record(job.notices, None)
             assert job.may_resolve is not None
             return self.reconcile(job.notices, job.fetched_ms, job.may_resolve)
         except Exception:
-            self.rows, self.seq, self.dirty = undo[0], undo[1], undo[3]
-            del self.events[undo[2]:]
+            self.rows, self.dirty = undo[0], undo[2]
+            del self.planned[undo[1]:]
             raise
 
-    def record(self, notices: list[Notice], fetched_ms: int | None) -> list[Event]:
-        events = []
+    def record(self, notices: list[Notice], fetched_ms: int | None) -> Span:
+        first = len(self.planned)
         for notice in notices:
             fp = notice.fingerprint
             row = self.rows.get(fp)
@@ -89,24 +114,52 @@ class Plan:
                 self.dirty.add(fp)
             if kind is None or kind == SEEN:
                 continue
-            self.seq += 1
             alert = notice.alert(starts, self.now)
             body = dumps(alert)
-            text = alert_frame(self.seq, self.epoch, kind, notice.status, self.now, body)
+            tail = alert_frame_tail(self.epoch, kind, notice.status, self.now, body)
             self.rows[fp] = (notice.status, starts, self.now, body, self.now)
             self.dirty.add(fp)
-            event = Event(self.seq, self.epoch, kind, notice.source, notice.labels, alert, text)
-            events.append(event)
-            self.events.append(event)
-        return events
+            self.planned.append(Planned(kind, notice.source, notice.labels, alert, tail))
+        return first, len(self.planned)
 
     def reconcile(self, notices: list[Notice], fetched_ms: int,
-                  may_resolve: MayResolve) -> Reconciled:
+                  may_resolve: MayResolve) -> tuple[Span, dict[str, int]]:
         firing = sorted((row[1], fp, row[2], row[3]) for fp, row in self.rows.items()
                         if row[0] == "firing")
         gone, held = gone_from(((fp, seen, body) for _, fp, seen, body in firing), notices,
                                fetched_ms, may_resolve)
-        return Reconciled(self.record([*notices, *gone], fetched_ms), held)
+        return self.record([*notices, *gone], fetched_ms), held
+
+    def events(self, base: int) -> list[Event]:
+        """The planned events, the first one at seq `base + 1`."""
+        return [Event(base + i, self.epoch, p.kind, p.source, p.labels, p.alert,
+                      f"{ALERT_FRAME_HEAD}{base + i}{p.tail}")
+                for i, p in enumerate(self.planned, start=1)]
+
+
+def settled(result: Any, events: list[Event]) -> Any:
+    """A job's answer from its planned span (or the exception it raised)."""
+    if isinstance(result, BaseException):
+        return result
+    if isinstance(result[0], tuple):
+        (first, end), held = result
+        return Reconciled(events[first:end], held)
+    first, end = result
+    return events[first:end]
+
+
+def lock_keys(fingerprints: set[str]) -> list[int]:
+    """The advisory lock keys of a batch, in the one order every writer takes them: the
+    writers' shared key first, then each fingerprint's (a 64-bit hash; a collision only makes
+    two alerts' writers wait for each other)."""
+    keys = {int.from_bytes(hashlib.blake2b(fp.encode(), digest_size=8).digest(), "big",
+                           signed=True) for fp in fingerprints}
+    keys.discard(sql.WRITERS_LOCK)
+    return [sql.WRITERS_LOCK, *sorted(keys)]
+
+
+class EpochMoved(Exception):
+    """The log was reset after this writer read its epoch: plan the batch again."""
 
 
 class Writer:
@@ -126,6 +179,7 @@ class Writer:
         self._queue: list[Job] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._epoch: str | None = None  # the log's, as last read (checked by each append)
         # Why the last transaction failed (None once one succeeds).
         self.error: str | None = None
 
@@ -165,9 +219,8 @@ class Writer:
                 await self._commit(batch)
 
     async def _commit(self, batch: list[Job]) -> None:
-        results: list[Any] = []
         try:
-            plan, results = await self._transaction(batch)
+            events, results = await self._transaction(batch)
         except FAILURES as exc:
             error = unavailable(exc).detail
             # Each 503 is logged by the HTTP layer; here only the change of state.
@@ -185,8 +238,8 @@ class Writer:
         if self.error is not None:
             log.info("alert database writes succeed again")
         self.error = None
-        self._committed(plan.events)
-        task = asyncio.create_task(self._settle(batch, results, plan.events))
+        self._committed(events)
+        task = asyncio.create_task(self._settle(batch, results, events))
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
@@ -201,37 +254,65 @@ class Writer:
             else:
                 job.future.set_result(result)
 
-    async def _transaction(self, batch: list[Job]) -> tuple[Plan, list[Any]]:
-        async with self._pool().acquire(timeout=self.timeout) as conn, conn.transaction():
-            head = await conn.fetchrow(sql.LOCK_HEAD)
-            fingerprints = list({n.fingerprint for job in batch for n in job.notices})
-            rows = await conn.fetch(sql.ALERT_ROWS, fingerprints)
-            if any(job.fetched_ms is not None for job in batch):
-                rows = [*rows, *await conn.fetch(sql.FIRING_ROWS)]
-            plan = Plan({r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}, head[0], head[1],
-                        now_ms())
-            results: list[Any] = []
-            for job in batch:
-                try:
-                    results.append(plan.run(job))
-                except Exception as exc:
-                    log.exception("an alert write job failed")
-                    results.append(exc)
-            await _write(conn, plan)
-        return plan, results
+    async def _transaction(self, batch: list[Job]) -> tuple[list[Event], list[Any]]:
+        for _ in range(3):
+            try:
+                return await self._attempt(batch)
+            except EpochMoved:
+                self._epoch = None  # a reset happened meanwhile: decide again on its log
+        raise StorageUnavailable("alert log reset again and again while writing")
+
+    async def _attempt(self, batch: list[Job]) -> tuple[list[Event], list[Any]]:
+        reconciling = any(job.fetched_ms is not None for job in batch)
+        fingerprints = {n.fingerprint for job in batch for n in job.notices}
+        async with self._pool().acquire(timeout=self.timeout) as conn:
+            try:
+                if reconciling:
+                    await conn.execute(sql.LOCK_WRITERS, sql.WRITERS_LOCK)
+                else:
+                    await conn.execute(sql.LOCK_KEYS, lock_keys(fingerprints), sql.WRITERS_LOCK)
+                if self._epoch is None:
+                    self._epoch = str(await conn.fetchval(sql.HEAD_EPOCH))
+                rows = await conn.fetch(sql.ALERT_ROWS, list(fingerprints))
+                if reconciling:
+                    rows = [*rows, *await conn.fetch(sql.FIRING_ROWS)]
+                plan = Plan({r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}, self._epoch,
+                            now_ms())
+                results = [_apply(plan, job) for job in batch]
+                base = await _write(conn, plan)
+            finally:
+                with contextlib.suppress(*FAILURES):  # a dead session has no locks left
+                    await conn.execute(sql.UNLOCK_ALL)
+        events = plan.events(base)
+        return events, [settled(result, events) for result in results]
 
 
-async def _write(conn: asyncpg.Connection, plan: Plan) -> None:
-    """The plan's rows in one statement (one round trip while the head is locked): events,
-    changed alerts, the head, and the notification."""
+
+def _apply(plan: Plan, job: Job) -> Any:
+    """The job's planned result, or the exception it raised (the others go on)."""
+    try:
+        return plan.run(job)
+    except Exception as exc:
+        log.exception("an alert write job failed")
+        return exc
+
+
+async def _write(conn: asyncpg.Connection, plan: Plan) -> int:
+    """The plan's rows (one statement); the seq before its first event."""
     if not plan.dirty:
-        return
+        return 0
     fps = sorted(plan.dirty)
     columns = [list(col) for col in zip(*(plan.rows[fp] for fp in fps), strict=True)]
-    events = plan.events
-    await conn.execute(sql.WRITE, [e.seq for e in events], [plan.now] * len(events),
-                       [e.alert["fingerprint"] for e in events], [e.text for e in events],
-                       fps, *columns, plan.seq)
+    if not plan.planned:
+        await conn.execute(sql.WRITE_SEEN, fps, *columns)
+        return 0
+    planned = plan.planned
+    base = await conn.fetchval(sql.WRITE, [p.alert["fingerprint"] for p in planned], plan.now,
+                               plan.epoch, [p.tail for p in planned], fps, *columns,
+                               ALERT_FRAME_HEAD)
+    if base is None:
+        raise EpochMoved
+    return int(base)
 
 
 def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
