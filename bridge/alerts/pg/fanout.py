@@ -11,8 +11,8 @@ after it: `SELECT ... WHERE seq > last ORDER BY seq`. Commits on the same log or
 - its own writer committed and the events do not follow `last` directly (its own events that do
   are published at once, without a read).
 
-Each read runs in one REPEATABLE READ transaction with the head row, so an epoch change (a log
-reset, on any replica) is seen together with the events that follow it. When the database is
+Each read is one statement with the head row (one snapshot), so an epoch change (a log reset,
+on any replica) is seen together with the events that follow it. When the database is
 unreachable, listeners hear `on_status(reason)`; once it answers again, the next read catches up
 from `last` and they hear `on_status(None)`.
 """
@@ -144,19 +144,20 @@ class Fanout:
     async def _catch_up(self) -> None:
         """Publish everything committed after `last` (and a reset, first, if there was one)."""
         while True:
-            async with self._pool().acquire(timeout=self.config.database_timeout) as conn, \
-                    conn.transaction(isolation="repeatable_read", readonly=True):
-                head, epoch = await conn.fetchrow(sql.HEAD)
-                if epoch != self.epoch:
-                    self.epoch = epoch
-                    self._reset(epoch)
-                if head <= self.last:
-                    return
-                rows = await conn.fetch(sql.EVENTS_AFTER, self.last, head, READ_PAGE)
-            if not rows:  # everything up to the head was pruned or reset away
+            async with self._pool().acquire(timeout=self.config.database_timeout) as conn:
+                rows = await conn.fetch(sql.CATCH_UP, self.last, READ_PAGE)
+            if not rows:  # no head row: a database the store did not open
+                return
+            head, epoch = rows[0][0], rows[0][1]
+            if epoch != self.epoch:
+                self.epoch = epoch
+                self._reset(epoch)
+            if head <= self.last:
+                return
+            if rows[0][2] is None:  # everything up to the head was pruned or reset away
                 self.last = head
                 return
-            self._deliver([event_from_frame(text) for _, text in rows])
+            self._deliver([event_from_frame(row[3]) for row in rows])
 
     # --- the LISTEN session ----------------------------------------------------------------
 

@@ -73,14 +73,14 @@ NEW_EPOCH = "UPDATE log_head SET epoch = $1 WHERE id"
 NOTIFY = "SELECT pg_notify('" + CHANNEL + "', $1)"
 
 # --- writers' locks (session advisory locks: they outlive the appending statement's implicit
-# transaction, and end with the session when a replica dies) -----------------------------
+# transaction, and end with the session when a replica dies) ------------------------------
 # $1: WRITERS_LOCK then the batch's fingerprint keys in ascending order, taken in that order
 # (unnest yields the array in order): WRITERS_LOCK shared, each fingerprint exclusive.
 LOCK_KEYS = ("SELECT CASE WHEN k = $2 THEN pg_advisory_lock_shared(k) ELSE pg_advisory_lock(k) "
              "END FROM unnest($1::bigint[]) AS k")
 LOCK_WRITERS = "SELECT pg_advisory_lock($1)"
 LOCK_WRITERS_XACT = "SELECT pg_advisory_xact_lock($1)"
-UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"
+# (Released when the connection goes back to the pool: `connect.release_locks`.)
 
 # --- writes --------------------------------------------------------------------------------
 ALERT_ROWS = ("SELECT fingerprint, status, starts_ms, seen_ms, body, updated_ms FROM alerts "
@@ -131,6 +131,14 @@ DELETE_OLD_RESOLVED = "DELETE FROM alerts WHERE status = 'resolved' AND updated_
 OPEN_FIRING = "SELECT body FROM alerts WHERE status = 'firing' ORDER BY starts_ms, fingerprint"
 EVENTS_AFTER = ("SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq "
                 "LIMIT $3")
+# The head and the events after $1 up to it, in one statement (one snapshot: an epoch change is
+# seen together with the events that follow it); the head's columns repeat on every row, and
+# come once with NULL events when there are none to read.
+CATCH_UP = """
+SELECT h.seq, h.epoch, e.seq, e.frame FROM log_head h
+LEFT JOIN LATERAL (SELECT seq, frame FROM events WHERE seq > $1 AND seq <= h.seq
+                   ORDER BY seq LIMIT $2) e ON true
+WHERE h.id ORDER BY e.seq"""
 BOUNDS = "SELECT (SELECT min(seq) FROM events), (SELECT seq FROM log_head WHERE id)"
 WINDOW_AT = ("SELECT seq FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq "
              "OFFSET $3 LIMIT 1")

@@ -18,7 +18,8 @@ into the next one, so N concurrent webhooks on a replica cost one commit. A batc
    (a `bigserial` would allow both). No round trip to the bridge happens while the head is
    locked, so writers of other replicas wait for one statement and its WAL flush, not for this
    replica's event loop;
-4. releases its advisory locks once the commit returned.
+4. releases its advisory locks once the commit returned (the pool's reset of the connection:
+   `connect.release_locks`).
 
 A job's future resolves only after the commit returned. A failure of the database fails the
 whole batch with StorageUnavailable (503): nothing is acknowledged that is not committed.
@@ -27,7 +28,6 @@ whole batch with StorageUnavailable (503): nothing is acknowledged that is not c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -47,6 +47,8 @@ from bridge.jsonenc import dumps
 log = logging.getLogger("bridge.alerts.pg.writer")
 
 MAX_BATCH = 256
+# Batches of one replica written at once (on as many pooled connections).
+IN_FLIGHT = 2
 # Jobs waiting for a transaction; beyond this a webhook is 503 at once (bounded memory while
 # the database is slow).
 MAX_PENDING = 10_000
@@ -163,11 +165,12 @@ class EpochMoved(Exception):
 
 
 class Writer:
-    """The replica's one writing task: batches of jobs, one transaction each.
+    """The replica's writing task: batches of jobs, one append each, up to IN_FLIGHT at once.
 
-    After a commit, `committed(events)` hands the events to the fan-out (in commit order), and
-    the jobs' answers wait for `published(last seq)`, so a 200 means this replica's subscribers
-    were handed its events (as with SQLite); the next batch does not wait for that.
+    After a commit, `committed(events)` hands the events to the fan-out (which publishes them
+    in seq order, reading the log for whatever came before them), and the jobs' answers wait
+    for `published(last seq)`, so a 200 means this replica's subscribers were handed its events
+    (as with SQLite); the next batch does not wait for that.
     """
 
     def __init__(self, pool: Callable[[], asyncpg.Pool], timeout: float,
@@ -176,6 +179,11 @@ class Writer:
         self._pool, self.timeout = pool, timeout
         self._committed, self._published = committed, published
         self._settling: set[asyncio.Task[None]] = set()
+        # Batches in flight at once: while one waits for its round trips and its WAL flush,
+        # the next one's locks and reads proceed (the head is locked by none of them but
+        # during its one appending statement).
+        self._slots = asyncio.Semaphore(IN_FLIGHT)
+        self._batches: set[asyncio.Task[None]] = set()
         self._queue: list[Job] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -192,9 +200,9 @@ class Writer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        for task in list(self._settling):
+        for task in [*self._batches, *self._settling]:
             task.cancel()
-        await asyncio.gather(*self._settling, return_exceptions=True)
+        await asyncio.gather(*self._batches, *self._settling, return_exceptions=True)
         for job in self._queue:
             if not job.future.done():
                 job.future.set_exception(StorageUnavailable("alert store closing"))
@@ -215,8 +223,23 @@ class Writer:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
+                await self._slots.acquire()
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                await self._commit(batch)
+                task = asyncio.create_task(self._in_slot(batch))
+                self._batches.add(task)
+                task.add_done_callback(self._batches.discard)
+
+    async def _in_slot(self, batch: list[Job]) -> None:
+        try:
+            await self._commit(batch)
+        except asyncio.CancelledError:
+            for job in batch:
+                _fail(job.future, StorageUnavailable("alert store closing"))
+            raise
+        finally:
+            self._slots.release()
+            if self._queue:
+                self._wake.set()
 
     async def _commit(self, batch: list[Job]) -> None:
         try:
@@ -265,27 +288,32 @@ class Writer:
     async def _attempt(self, batch: list[Job]) -> tuple[list[Event], list[Any]]:
         reconciling = any(job.fetched_ms is not None for job in batch)
         fingerprints = {n.fingerprint for job in batch for n in job.notices}
-        async with self._pool().acquire(timeout=self.timeout) as conn:
-            try:
-                if reconciling:
-                    await conn.execute(sql.LOCK_WRITERS, sql.WRITERS_LOCK)
-                else:
-                    await conn.execute(sql.LOCK_KEYS, lock_keys(fingerprints), sql.WRITERS_LOCK)
-                if self._epoch is None:
-                    self._epoch = str(await conn.fetchval(sql.HEAD_EPOCH))
-                rows = await conn.fetch(sql.ALERT_ROWS, list(fingerprints))
-                if reconciling:
-                    rows = [*rows, *await conn.fetch(sql.FIRING_ROWS)]
-                plan = Plan({r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}, self._epoch,
-                            now_ms())
-                results = [_apply(plan, job) for job in batch]
-                base = await _write(conn, plan)
-            finally:
-                with contextlib.suppress(*FAILURES):  # a dead session has no locks left
-                    await conn.execute(sql.UNLOCK_ALL)
+        pool = self._pool()
+        conn = await pool.acquire(timeout=self.timeout)
+        try:
+            if reconciling:
+                await conn.execute(sql.LOCK_WRITERS, sql.WRITERS_LOCK)
+            else:
+                await conn.execute(sql.LOCK_KEYS, lock_keys(fingerprints), sql.WRITERS_LOCK)
+            if self._epoch is None:
+                self._epoch = str(await conn.fetchval(sql.HEAD_EPOCH))
+            rows = await conn.fetch(sql.ALERT_ROWS, list(fingerprints))
+            if reconciling:
+                rows = [*rows, *await conn.fetch(sql.FIRING_ROWS)]
+            plan = Plan({r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}, self._epoch,
+                        now_ms())
+            results = [_apply(plan, job) for job in batch]
+            base = await _write(conn, plan)
+        except BaseException:
+            await pool.release(conn)
+            raise
+        # Committed: the locks go with the connection back to the pool (`release_locks`),
+        # while the answers are already on their way.
+        task = asyncio.create_task(pool.release(conn))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
         events = plan.events(base)
         return events, [settled(result, events) for result in results]
-
 
 
 def _apply(plan: Plan, job: Job) -> Any:
