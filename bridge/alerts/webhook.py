@@ -18,7 +18,6 @@ from aiohttp import web
 from bridge.alerts.backend import STORE_KEY
 from bridge.alerts.hub import HUB_KEY
 from bridge.alerts.model import parse_manual, parse_webhook
-from bridge.alerts.reconcile import RECONCILER_KEY
 from bridge.alerts.store import Event
 from bridge.errors import (
     BadRequest,
@@ -83,9 +82,10 @@ async def webhook(request: web.Request) -> web.Response:
         metrics.webhooks_rejected.labels(reason).inc()
         raise
     metrics.webhooks.inc()
-    if payload.truncated and RECONCILER_KEY in request.app:
-        # Alertmanager left alerts out (max_alerts): ask it for the full list now.
-        request.app[RECONCILER_KEY].trigger()
+    if payload.truncated:
+        # Alertmanager left alerts out (max_alerts): the leader replica (this one, or another
+        # told through the store) asks it for the full list now.
+        await request.app[STORE_KEY].ask_reconcile()
     return json_response({"status": "ok", "alerts": len(payload.notices),
                           "events": len(events), "seq": _reply_seq(request, events)})
 

@@ -6,6 +6,9 @@ after it: `SELECT ... WHERE seq > last ORDER BY seq`. Commits on the same log or
 `last` can appear later. It reads when
 
 - a NOTIFY arrives on its dedicated LISTEN session (any replica's commit);
+
+(The same session hears `promwire_reconcile`: a replica that took a truncated webhook asks the
+leader to reconcile now.)
 - every `alerts.poll_interval` seconds, a safety net: a NOTIFY sent while the session was down
   is lost, and the LISTEN session's liveness is checked at the same time;
 - its own writer committed and the events do not follow `last` directly (its own events that do
@@ -53,9 +56,10 @@ class Fanout:
 
     def __init__(self, config: AlertsConfig, pool: Callable[[], asyncpg.Pool],
                  publish: Callable[[list[Event]], None], reset: Callable[[str], None],
-                 status: Callable[[str | None], None]) -> None:
+                 status: Callable[[str | None], None], asked: Callable[[], None]) -> None:
         self.config, self._pool = config, pool
         self._publish, self._reset, self._status = publish, reset, status
+        self._asked = asked  # a replica asked the leader to reconcile (RECONCILE_CHANNEL)
         self.last = 0
         self.epoch = ""
         self.listening = False
@@ -168,6 +172,7 @@ class Fanout:
             try:
                 conn = await connect(self.config, "listen")
                 await conn.add_listener(sql.CHANNEL, self._notified)
+                await conn.add_listener(sql.RECONCILE_CHANNEL, self._reconcile_asked)
                 self.listening = True
                 backoff.reset()
                 self.wake()  # catch up on whatever was committed while not listening
@@ -185,6 +190,9 @@ class Fanout:
     def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if not payload.isdigit() or int(payload) > self.last:
             self.wake()
+
+    def _reconcile_asked(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
+        self._asked()
 
     def _set_down(self, reason: str | None) -> None:
         if reason == self.down or (reason is not None and self.down is not None):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 # NOTIFY channel: the payload is the last seq of the committing transaction.
 CHANNEL = "promwire_events"
+# NOTIFY channel: a replica asks the leader to reconcile now (payload: the asking replica).
+RECONCILE_CHANNEL = "promwire_reconcile"
 # Advisory lock keys (any 64-bit numbers no other application on the database uses).
 MIGRATION_LOCK = 0x70726F6D77697265  # "promwire"
 LEADER_LOCK = 0x70726F6D6C656164  # "promlead"
@@ -71,6 +73,7 @@ HEAD_EPOCH = "SELECT epoch FROM log_head WHERE id"
 LOCK_HEAD = "SELECT seq, epoch FROM log_head WHERE id FOR UPDATE"
 NEW_EPOCH = "UPDATE log_head SET epoch = $1 WHERE id"
 NOTIFY = "SELECT pg_notify('" + CHANNEL + "', $1)"
+ASK_RECONCILE = "SELECT pg_notify('" + RECONCILE_CHANNEL + "', $1)"
 
 # --- writers' locks (session advisory locks: they outlive the appending statement's implicit
 # transaction, and end with the session when a replica dies) ------------------------------

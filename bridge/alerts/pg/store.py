@@ -56,7 +56,7 @@ class PgAlertStore(StoreEvents):
         self.epoch = ""
         self._pool: asyncpg.Pool | None = None
         self.fanout = Fanout(config, self.pool, self._publish, self._reset_seen,
-                             self._announce_status)
+                             self._announce_status, self._announce_reconcile_asked)
         self.writer = Writer(self.pool, config.database_timeout, self.fanout.committed,
                              self._published)
         self.elector = Leader(config, replica, self._announce_leader)
@@ -159,6 +159,15 @@ class PgAlertStore(StoreEvents):
         self.fanout.wake()
         await self._until(lambda: self.fanout.epoch == epoch)
         return epoch
+
+    async def ask_reconcile(self) -> None:
+        """NOTIFY every replica's LISTEN session; the leader's reconciles. Best effort: the
+        leader's next interval recovers what a lost request would have (logged, not raised)."""
+        try:
+            async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
+                await conn.execute(sql.ASK_RECONCILE, self.replica)
+        except (*FAILURES, StorageUnavailable) as exc:
+            log.warning("could not ask the leader to reconcile: %s", exc)
 
     def _reset_seen(self, epoch: str) -> None:
         self.epoch = epoch
