@@ -64,13 +64,27 @@ async def create_pool(config: AlertsConfig) -> asyncpg.Pool:
     return pool
 
 
+# Server pids of pooled connections that may hold session advisory locks (`will_lock`).
+_LOCKING: set[int] = set()
+
+
+def will_lock(conn: asyncpg.Connection) -> None:
+    """Mark a pooled connection about to take session advisory locks: the pool releases them
+    when it takes the connection back (`release_locks`)."""
+    _LOCKING.add(conn.get_server_pid())
+
+
 async def release_locks(conn: asyncpg.Connection) -> None:
     """What a pooled connection is reset with on its way back (after asyncpg's own ROLLBACK of
-    an open transaction): its session advisory locks, which writers hold past their append's
-    commit, go. Nothing else: no pool user SETs, LISTENs or keeps cursors, and asyncpg's full
-    reset (RESET ALL, CLOSE ALL, UNLISTEN) costs more on every use. A failure here ends the
+    an open transaction): the session advisory locks of a connection marked by `will_lock`
+    (writers hold them past their append's commit). Nothing else, and nothing at all for the
+    others: no pool user SETs, LISTENs or keeps cursors, and asyncpg's full reset (RESET ALL,
+    CLOSE ALL, UNLISTEN) is one more round trip on every use. A failure here ends the
     connection, and with it its locks."""
-    await conn.execute(UNLOCK_ALL)
+    pid = conn.get_server_pid()
+    if pid in _LOCKING:
+        await conn.execute(UNLOCK_ALL)
+        _LOCKING.discard(pid)
 
 
 async def connect(config: AlertsConfig, name: str) -> asyncpg.Connection:

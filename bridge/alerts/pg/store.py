@@ -29,7 +29,7 @@ from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import Notice, now_ms
 from bridge.alerts.pg import sql
-from bridge.alerts.pg.connect import FAILURES, create_pool, redact, unavailable
+from bridge.alerts.pg.connect import FAILURES, create_pool, redact, unavailable, will_lock
 from bridge.alerts.pg.fanout import Fanout
 from bridge.alerts.pg.history import page as history_page
 from bridge.alerts.pg.leader import Leader
@@ -79,6 +79,7 @@ class PgAlertStore(StoreEvents):
             if self._pool is None:
                 self._pool = await create_pool(self.config)
             async with self._pool.acquire(timeout=self.config.database_timeout) as conn:
+                will_lock(conn)  # the migration lock, should its own unlock fail
                 await migrate(conn)
                 await conn.execute(sql.INIT_HEAD, secrets.token_hex(8))
                 async with conn.transaction(isolation="repeatable_read", readonly=True):

@@ -38,7 +38,7 @@ import asyncpg
 
 from bridge.alerts.model import Notice, now_ms
 from bridge.alerts.pg import sql
-from bridge.alerts.pg.connect import FAILURES, unavailable
+from bridge.alerts.pg.connect import FAILURES, unavailable, will_lock
 from bridge.alerts.store import SEEN, Event, MayResolve, Reconciled, gone_from, judge
 from bridge.alerts.wire import ALERT_FRAME_HEAD, alert_frame_tail
 from bridge.errors import StorageUnavailable
@@ -290,6 +290,7 @@ class Writer:
         fingerprints = {n.fingerprint for job in batch for n in job.notices}
         pool = self._pool()
         conn = await pool.acquire(timeout=self.timeout)
+        will_lock(conn)
         try:
             if reconciling:
                 await conn.execute(sql.LOCK_WRITERS, sql.WRITERS_LOCK)
