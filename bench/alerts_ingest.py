@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -122,6 +123,19 @@ def print_ingest(done: int, took: float, per: int) -> None:
           f"{'met' if alerts_s >= INGEST_TARGET else 'NOT met'})")
 
 
+def print_cpu(alerts: int, bridges: float, postgres: float | None = None, cores: int = 1
+              ) -> None:
+    """CPU per alert: what the figure costs, whatever else the shared machine runs; and the
+    rate at which that CPU alone would fill `cores` (one bridge process: one event loop)."""
+    n = max(alerts, 1)
+    per = 1000 * (bridges + (postgres or 0.0)) / n
+    parts = f"bridge(s) {1000 * bridges / n:.3f} ms"
+    if postgres is not None:
+        parts += f", postgres {1000 * postgres / n:.3f} ms"
+    print(f"CPU per alert: {parts} (alone they would fill {cores} idle core(s) at about "
+          f"{cores * 1000 / max(per, 1e-9):.0f} alerts/s)")
+
+
 async def print_ha(peers: tuple[str, str], urls: list[str], args: argparse.Namespace) -> None:
     print(f"== HA case (issue 13): two peers notify the same {args.ha_alerts} alerts "
           f"({args.ha_rate:g}/s, firing then resolved), {args.subscribers} subscribers")
@@ -143,8 +157,11 @@ async def run_sqlite(tmp: Path, args: argparse.Namespace) -> None:
         print(f"== durable ingest: {args.clients} concurrent webhook clients, "
               f"{args.per_notification} new alert(s) per notification, "
               f"SQLite WAL synchronous={args.sync}, {args.seconds:g}s")
-        print_ingest(*await scenarios.ingest([url], args.clients, args.per_notification,
-                                             args.seconds), args.per_notification)
+        cpu = procs.cpu_seconds(proc.pid)
+        done, took = await scenarios.ingest([url], args.clients, args.per_notification,
+                                            args.seconds)
+        print_ingest(done, took, args.per_notification)
+        print_cpu(done * args.per_notification, procs.cpu_seconds(proc.pid) - cpu)
     finally:
         procs.stop(proc)
     # A fresh bridge: the ingest run left tens of thousands of firing alerts, which would
@@ -178,9 +195,15 @@ async def run_postgres(tmp: Path, args: argparse.Namespace) -> None:
                   f"{args.replicas} replicas, {args.per_notification} new alert(s) per "
                   f"notification, PostgreSQL synchronous_commit="
                   f"{server.psql('SHOW synchronous_commit')}, {args.seconds:g}s")
-            print_ingest(*await scenarios.ingest([u for _, u in replicas], args.clients,
-                                                 args.per_notification, args.seconds),
-                         args.per_notification)
+            pids = [proc.pid for proc, _ in replicas]
+            before = ([procs.cpu_seconds(p) for p in pids], procs.tree_cpu(server.proc.pid))
+            done, took = await scenarios.ingest([u for _, u in replicas], args.clients,
+                                                args.per_notification, args.seconds)
+            print_ingest(done, took, args.per_notification)
+            print_cpu(done * args.per_notification,
+                      sum(procs.cpu_seconds(p) for p in pids) - sum(before[0]),
+                      procs.tree_cpu(server.proc.pid) - before[1],
+                      min(os.cpu_count() or 1, args.replicas + 1))
         finally:
             for proc, _ in replicas:
                 procs.stop(proc)
