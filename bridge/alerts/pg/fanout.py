@@ -5,7 +5,9 @@ after it: `SELECT ... WHERE seq > last ORDER BY seq`. Commits on the same log or
 (`bridge.alerts.pg.writer`), so what that read returns is a gapless run and nothing before
 `last` can appear later. It reads when
 
-- a NOTIFY arrives on its dedicated LISTEN session (any replica's commit);
+- a NOTIFY arrives on its dedicated LISTEN session (any replica's commit) whose events do not
+  follow `last` directly (a notification carries its commit's frames when they fit: those that
+  follow `last` are published from it, with no read);
 
 (The same session hears `promwire_reconcile`: a replica that took a truncated webhook asks the
 leader to reconcile now.)
@@ -188,7 +190,23 @@ class Fanout:
             await asyncio.sleep(backoff.next_delay())
 
     def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        if not payload.isdigit() or int(payload) > self.last:
+        if payload.startswith("{"):
+            self._notified_frames(payload)
+        elif not payload.isdigit() or int(payload) > self.last:
+            self.wake()
+
+    def _notified_frames(self, payload: str) -> None:
+        """A commit's frames (notifications arrive in commit order): published at once when
+        they follow `last` in this epoch; otherwise the log is read (something came between,
+        or a reset)."""
+        try:
+            events = [event_from_frame(text) for text in payload.split("\n")]
+        except (ValueError, KeyError, TypeError):
+            self.wake()
+            return
+        if events[0].seq == self.last + 1 and events[0].epoch == self.epoch:
+            self._deliver(events)
+        elif events[-1].seq > self.last or events[0].epoch != self.epoch:
             self.wake()
 
     def _reconcile_asked(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:

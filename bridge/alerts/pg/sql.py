@@ -9,8 +9,10 @@ state by fingerprint), `events` (the log: seq -> the frame streams send, byte fo
 
 from __future__ import annotations
 
-# NOTIFY channel: the payload is the last seq of the committing transaction.
+# NOTIFY channel: the payload is the committing transaction's frames, one a line, when they
+# fit in NOTIFY_FRAMES_MAX bytes (the server's limit is 8000), else its last seq.
 CHANNEL = "promwire_events"
+NOTIFY_FRAMES_MAX = 7800
 # NOTIFY channel: a replica asks the leader to reconcile now (payload: the asking replica).
 RECONCILE_CHANNEL = "promwire_reconcile"
 # Advisory lock keys (any 64-bit numbers no other application on the database uses).
@@ -93,8 +95,9 @@ FIRING_ROWS = ("SELECT fingerprint, status, starts_ms, seen_ms, body, updated_ms
 # A batch's append, one statement in its own (implicit) transaction: the head row is locked from
 # its UPDATE to the commit, with no round trip to the bridge in between. Seqs are allocated
 # there ($1: the events' fingerprints, in order; each frame is $11 || seq || its tail $4), the
-# events and the changed alerts ($5-$10) written, and the notification sent. No row back: the
-# epoch is no longer $3 (a reset since the writer read it).
+# events and the changed alerts ($5-$10) written, and the notification sent (with the frames,
+# so that other replicas publish them without reading them back). No row back: the epoch is no
+# longer $3 (a reset since the writer read it).
 WRITE = """
 WITH head AS (
     UPDATE log_head SET seq = seq + cardinality($1::text[]) WHERE id AND epoch = $3
@@ -103,6 +106,7 @@ WITH head AS (
     INSERT INTO events (seq, ts_ms, fingerprint, frame)
     SELECT head.base + e.n, $2::bigint, e.fingerprint, $11::text || (head.base + e.n) || e.tail
     FROM head, unnest($1::text[], $4::text[]) WITH ORDINALITY AS e(fingerprint, tail, n)
+    RETURNING seq, frame
 ), changed AS (
     INSERT INTO alerts (fingerprint, status, starts_ms, seen_ms, body, updated_ms)
     SELECT a.* FROM head, unnest($5::text[], $6::text[], $7::bigint[], $8::bigint[],
@@ -112,7 +116,10 @@ WITH head AS (
         starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
         updated_ms = EXCLUDED.updated_ms
 )
-SELECT base, pg_notify('""" + CHANNEL + """', (base + cardinality($1::text[]))::text) FROM head"""
+SELECT base, pg_notify('""" + CHANNEL + """', coalesce(
+    (SELECT string_agg(frame, E'\\n' ORDER BY seq) FROM new_events
+     HAVING sum(octet_length(frame) + 1) <= """ + str(NOTIFY_FRAMES_MAX) + """),
+    (base + cardinality($1::text[]))::text)) FROM head"""
 # Alerts seen again without an event: no seq, so the head is not touched.
 WRITE_SEEN = """
 INSERT INTO alerts (fingerprint, status, starts_ms, seen_ms, body, updated_ms)

@@ -95,10 +95,11 @@ async def test_overlapping_writers_in_opposite_orders_and_a_reconcile_store_each
         fleet):
     """Writers lock each alert before deciding on it and the head only to append: batches on
     three replicas naming the same alerts in opposite orders, one of them a reconciliation,
-    neither deadlock nor store an alert twice; the frames a writer publishes itself are the
-    stored ones, byte for byte (the seq is spliced in by SQL there)."""
+    neither deadlock nor store an alert twice; the frames a writer publishes itself, and those
+    another replica publishes from a NOTIFY or from the log, are the stored ones, byte for byte
+    (the seq is spliced in by SQL there)."""
     a, b, c = await fleet(3)
-    published = watch(a)
+    published, elsewhere = watch(a), watch(c)
     notices = [unique("Over", i) for i in range(30)]
     for _ in range(3):
         await asyncio.gather(a.record(notices), b.record(notices[::-1]),
@@ -109,8 +110,16 @@ async def test_overlapping_writers_in_opposite_orders_and_a_reconcile_store_each
     stored = await b.events_after(0, 100)
     assert sorted(json.loads(text)["alert"]["labels"]["alertname"] for _, text in stored) \
         == sorted(n.labels["alertname"] for n in notices)
-    await until(lambda: len(published) == 30)
+    await until(lambda: len(published) == len(elsewhere) == 30)
     assert [text for _, _, text in published] == [text for _, text in stored]
+    assert [text for _, _, text in elsewhere] == [text for _, text in stored]
+    # Commits small enough carry their frames in the NOTIFY, larger ones only their seq: a
+    # replica publishes both, in order.
+    await a.record([unique("Small", 0)])
+    await b.record([unique("Large", i) for i in range(40)])
+    await until(lambda: len(elsewhere) == 71)
+    assert [seq for _, seq, _ in elsewhere] == list(range(1, 72))
+    assert [text for _, _, text in elsewhere] == [text for _, text in await b.events_after(0, 100)]
 
 
 async def test_readers_never_see_a_gap_or_a_late_seq(fleet, pg_url):
