@@ -156,7 +156,7 @@ def lock_keys(fingerprints: set[str]) -> list[int]:
     two alerts' writers wait for each other)."""
     keys = {int.from_bytes(hashlib.blake2b(fp.encode(), digest_size=8).digest(), "big",
                            signed=True) for fp in fingerprints}
-    keys.discard(sql.WRITERS_LOCK)
+    keys -= {sql.WRITERS_LOCK, sql.LEADER_LOCK, sql.MIGRATION_LOCK}  # the store's own keys
     return [sql.WRITERS_LOCK, *sorted(keys)]
 
 
