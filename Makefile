@@ -55,6 +55,8 @@ run: $(STAMP) debs
 
 bench: $(STAMP) test-debs
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+	@echo "== bench/alerts_ingest.py --store postgres --replicas 3"; \
+	  $(PY) bench/alerts_ingest.py --store postgres --replicas 3
 
 # The live page's charting library, at the version and checksums pinned in the script.
 vendor-uplot:

@@ -1,5 +1,7 @@
-"""Alert ingest and fan-out of the bridge, as a real process over real HTTP and WebSocket.
+"""Alert ingest and fan-out of the bridge, as real processes over real HTTP and WebSocket, on
+the embedded SQLite log (default) or on bridge replicas sharing one PostgreSQL log.
 
+SQLite (`--store sqlite`, the default):
 1. Durable ingest: C concurrent clients POST Alertmanager webhook notifications (version 4,
    every alert new, so every alert is an event) for T seconds; a notification counts only once
    its 200 arrived, i.e. after the SQLite commit (WAL, `alerts.sync`, FULL by default).
@@ -7,112 +9,51 @@
 2. Fan-out latency: S WebSocket subscribers on /api/ws/ws/alerts; notifications are posted at
    R/s and each subscriber notes when each event arrives. Latency = arrival - just before the
    POST was sent, over every (subscriber, event) pair: p50 / p99 / max.
+3. The HA case (issue 13): two Alertmanager peers notify the same A alerts (the same body, at
+   once), firing then resolved: stored events per alert (exactly one per state change) and
+   webhook->subscriber p99 with S subscribers.
 
-Targets (issue 5): >= 2,000 alerts/s durably accepted; p99 < 50 ms with 1,000 subscribers.
-The subscribers run in this one Python process on the same (2-core, shared) machine as the
-bridge, so their own receive cost is inside the figure; expect noise from other work.
+PostgreSQL (`--store postgres --replicas N`): Debian's PostgreSQL started as the tests start it
+(fsync and synchronous_commit on) and N bridge processes on one database.
+1. Durable ingest across replicas: the C clients spread over the replicas.
+2. On fresh replicas (a new database: no snapshot of the ingest's alerts): latency with the S
+   subscribers spread over the replicas and posts round-robin, split into subscribers on the
+   replica that took the webhook and on another one;
+3. the HA case, the two peers posting to two different replicas;
+4. a replica SIGKILLed mid-run: its subscribers resume on another replica with since/epoch;
+   every subscriber must have every event exactly once, in order (events lost must be 0).
 
-    python bench/alerts_ingest.py [--sync FULL] [--clients 32] [--per-notification 1]
-                                  [--seconds 10] [--subscribers 1000] [--rate 10]
+Targets: >= 2,000 alerts/s durably accepted (issues 5, 14: synchronous_commit=on); p99 < 50 ms
+with 1,000 subscribers (issue 5, and the HA case of issue 13), < 100 ms across replicas
+(issue 14). The subscribers run in this one Python process on the same (2-core, shared) machine
+as the bridges, so their own receive cost is inside the figures; expect noise from other work.
+
+    python bench/alerts_ingest.py [--store sqlite|postgres] [--replicas 3] [--sync FULL]
+        [--clients 32] [--per-notification 1] [--seconds 10] [--subscribers 1000] [--rate 10]
+        [--ha-alerts 1000] [--ha-rate 40]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import json
 import os
-import socket
 import statistics
-import struct
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "bench-token"
-HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+# (bench/ is on sys.path: it is the script's directory.)
+from alertsbench import procs, scenarios
+from alertsbench.subscribers import closing, pct, sent_at, subscribe
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_bridge(workdir: Path, sync: str) -> tuple[subprocess.Popen[bytes], str]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config = {"alerts": {"sync": sync, "max_subscribers": 20000, "heartbeat": 60},
-              "alertmanager": {"url": ""}}
-    (workdir / "bridge.yml").write_text(yaml.safe_dump(config))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMWIRE_")}
-    log = open(workdir / "bridge.log", "wb")  # the child keeps its own copy
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "--listen", f"127.0.0.1:{port}",
-         "--prometheus-url", "http://127.0.0.1:1", "--data-dir", str(workdir / "data"),
-         "--auth-token", TOKEN, "--config", str(workdir / "bridge.yml"), "--log-level",
-         "warning"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-    log.close()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/api/alerts", timeout=1):
-                return proc, url
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("bridge did not start; see " + str(workdir / "bridge.log"))
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def notification(prefix: str, n: int, sent: float | None = None) -> bytes:
-    alerts = [{"status": "firing",
-               "labels": {"alertname": "Bench", "instance": f"{prefix}-{i}"},
-               "annotations": {"sent": repr(sent) if sent is not None else ""},
-               "startsAt": "2026-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
-               "generatorURL": ""} for i in range(n)]
-    return json.dumps({"version": "4", "status": "firing", "receiver": "bench",
-                       "groupKey": prefix, "alerts": alerts, "truncatedAlerts": 0}).encode()
-
-
-async def ingest(url: str, clients: int, per: int, seconds: float) -> tuple[int, float]:
-    """Notifications acknowledged (200 = committed) by `clients` concurrent posters."""
-    done = 0
-    stop_at = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async def poster(c: int) -> None:
-            nonlocal done
-            i = 0
-            while time.perf_counter() < stop_at:
-                body = notification(f"c{c}n{i}", per)
-                async with session.post(url + "/api/alerts/webhook", data=body,
-                                        headers=HEADERS) as resp:
-                    if resp.status != 200:
-                        raise SystemExit(f"webhook answered {resp.status}: {await resp.text()}")
-                    await resp.read()
-                done += 1
-                i += 1
-        started = time.perf_counter()
-        await asyncio.gather(*(poster(c) for c in range(clients)))
-        return done, time.perf_counter() - started
+INGEST_TARGET = 2000.0  # alerts/s
+P99_TARGET = 50.0  # ms, one bridge and the HA case
+P99_ACROSS = 100.0  # ms, across replicas
 
 
 async def fanout(url: str, pid: int, subscribers: int, rate: float, seconds: float,
@@ -123,26 +64,20 @@ async def fanout(url: str, pid: int, subscribers: int, rate: float, seconds: flo
     expected: list[int] = []  # set once every notification was posted
     all_in = asyncio.Event()
 
-    def on_text(text: str, now: float) -> None:
+    def on_text(_sub: Any, text: str, now: float) -> None:
         # Cheap on purpose: the subscribers share this process and its CPU.
-        start = text.find('"sent":"')
-        if start >= 0 and text.startswith('{"type":"alert"'):
-            latencies.append(now - float(text[start + 8:text.index('"', start + 8)]))
+        sent = sent_at(text)
+        if sent is not None:
+            latencies.append(now - sent[0])
             if expected and len(latencies) >= expected[0]:
                 all_in.set()
 
     async with contextlib.AsyncExitStack() as stack:
         if client == "raw":
-            host, port = url.removeprefix("http://").split(":")
-            loop = asyncio.get_running_loop()
-            for _ in range(subscribers):
-                _t, proto = await loop.create_connection(
-                    lambda: RawSubscriber(f"{host}:{port}", on_text), host, int(port))
-                stack.callback(proto.transport.close)  # type: ignore[union-attr]
-                await proto.snapshot
+            stack.callback(closing(await subscribe([url], subscribers, on_text)))
         else:
             await _aiohttp_subscribers(stack, url, subscribers, on_text)
-        cpu_before = cpu_seconds(pid)
+        cpu_before = procs.cpu_seconds(pid)
         events = 0
         async with aiohttp.ClientSession() as poster:
             interval = 1.0 / rate
@@ -150,10 +85,8 @@ async def fanout(url: str, pid: int, subscribers: int, rate: float, seconds: flo
             end = next_at + seconds
             while next_at < end:
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-                body = notification(f"lat{events}", 1, sent=time.time())
-                async with poster.post(url + "/api/alerts/webhook", data=body,
-                                       headers=HEADERS) as resp:
-                    assert resp.status == 200, await resp.text()
+                body = scenarios.notification(f"lat{events}", 1, repr(time.time()))
+                await scenarios.post(poster, url, body)
                 events += 1
                 next_at += interval
         expected.append(events * subscribers)
@@ -161,7 +94,7 @@ async def fanout(url: str, pid: int, subscribers: int, rate: float, seconds: flo
             all_in.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(all_in.wait(), 30)
-        cpu = cpu_seconds(pid) - cpu_before
+        cpu = procs.cpu_seconds(pid) - cpu_before
     return latencies, events, events * subscribers - len(latencies), cpu
 
 
@@ -173,7 +106,7 @@ async def _aiohttp_subscribers(stack: contextlib.AsyncExitStack, url: str, subsc
 
     async def listen(ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
-            on_text(msg.data, time.time())
+            on_text(None, msg.data, time.time())
     for _ in range(subscribers):
         ws = await session.ws_connect(ws_url, max_msg_size=0)
         await ws.receive()  # the snapshot
@@ -182,66 +115,137 @@ async def _aiohttp_subscribers(stack: contextlib.AsyncExitStack, url: str, subsc
         stack.callback(task.cancel)
 
 
-class RawSubscriber(asyncio.Protocol):
-    """A minimal RFC 6455 client (handshake, unmasked server text frames): its cost per message
-    is a few microseconds, so the latency measured is the bridge's rather than this process'."""
-
-    def __init__(self, host: str, on_text: Any) -> None:
-        self.host, self.on_text = host, on_text
-        self.buf = bytearray()
-        self.upgraded = False
-        self.transport: asyncio.Transport | None = None
-        self.snapshot: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        key = base64.b64encode(os.urandom(16)).decode()
-        transport.write((f"GET /api/ws/ws/alerts HTTP/1.1\r\nHost: {self.host}\r\n"
-                         f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                         ).encode())
-
-    def data_received(self, data: bytes) -> None:
-        now = time.time()
-        self.buf += data
-        if not self.upgraded:
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            if not self.buf.startswith(b"HTTP/1.1 101"):
-                raise SystemExit(f"upgrade refused: {bytes(self.buf[:80])!r}")
-            del self.buf[:end + 4]
-            self.upgraded = True
-        while len(self.buf) >= 2:
-            n, off = self.buf[1] & 0x7F, 2
-            if n == 126:
-                if len(self.buf) < 4:
-                    return
-                n, off = struct.unpack("!H", self.buf[2:4])[0], 4
-            elif n == 127:
-                if len(self.buf) < 10:
-                    return
-                n, off = struct.unpack("!Q", self.buf[2:10])[0], 10
-            if len(self.buf) < off + n:
-                return
-            opcode = self.buf[0] & 0x0F
-            payload = bytes(self.buf[off:off + n])
-            del self.buf[:off + n]
-            if opcode == 0x1:
-                if not self.snapshot.done():
-                    self.snapshot.set_result(None)
-                else:
-                    self.on_text(payload.decode(), now)
+def print_ingest(done: int, took: float, per: int) -> None:
+    per_s = done / took
+    alerts_s = per_s * per
+    print(f"notifications/s {per_s:9.0f}   alerts/s {alerts_s:9.0f}   "
+          f"(target >= {INGEST_TARGET:g} alerts/s: ratio {alerts_s / INGEST_TARGET:.2f}, "
+          f"{'met' if alerts_s >= INGEST_TARGET else 'NOT met'})")
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+def print_cpu(alerts: int, bridges: float, postgres: float | None = None, cores: int = 1
+              ) -> None:
+    """CPU per alert: what the figure costs, whatever else the shared machine runs; and the
+    rate at which that CPU alone would fill `cores` (one bridge process: one event loop)."""
+    n = max(alerts, 1)
+    per = 1000 * (bridges + (postgres or 0.0)) / n
+    parts = f"bridge(s) {1000 * bridges / n:.3f} ms"
+    if postgres is not None:
+        parts += f", postgres {1000 * postgres / n:.3f} ms"
+    print(f"CPU per alert: {parts} (alone they would fill {cores} idle core(s) at about "
+          f"{cores * 1000 / max(per, 1e-9):.0f} alerts/s)")
+
+
+async def print_ha(peers: tuple[str, str], urls: list[str], args: argparse.Namespace) -> None:
+    print(f"== HA case (issue 13): two peers notify the same {args.ha_alerts} alerts "
+          f"({args.ha_rate:g}/s, firing then resolved), {args.subscribers} subscribers")
+    ha = await scenarios.ha_case(peers, urls, args.subscribers, args.ha_alerts, args.ha_rate)
+    exact = ha.per_alert.get(("firing", "resolved"), 0)
+    shapes = ", ".join(f"{'+'.join(k)}: {n}" for k, n in ha.per_alert.most_common(4))
+    events = sum(ha.kinds.values())
+    print(f"stored events {events} for {args.ha_alerts} alerts x 2 state changes: "
+          f"{events / (2 * args.ha_alerts):.3f} per state change; alerts with exactly one "
+          f"firing and one resolved {exact}/{args.ha_alerts} "
+          f"({'met' if exact == args.ha_alerts == ha.per_alert.total() else 'NOT met'}); {shapes}")
+    print(ha.latency.line("webhook->sub", ha.latency.other + ha.latency.same, P99_TARGET)
+          + f"  missing {ha.missing}")
+
+
+async def run_sqlite(tmp: Path, args: argparse.Namespace) -> None:
+    proc, url = procs.start_bridge(tmp, {"sync": args.sync})
+    try:
+        print(f"== durable ingest: {args.clients} concurrent webhook clients, "
+              f"{args.per_notification} new alert(s) per notification, "
+              f"SQLite WAL synchronous={args.sync}, {args.seconds:g}s")
+        cpu = procs.cpu_seconds(proc.pid)
+        done, took = await scenarios.ingest([url], args.clients, args.per_notification,
+                                            args.seconds)
+        print_ingest(done, took, args.per_notification)
+        print_cpu(done * args.per_notification, procs.cpu_seconds(proc.pid) - cpu)
+    finally:
+        procs.stop(proc)
+    # A fresh bridge: the ingest run left tens of thousands of firing alerts, which would
+    # make every subscriber's opening snapshot megabytes long.
+    proc, url = procs.start_bridge(tmp / "fanout", {"sync": args.sync})
+    try:
+        print(f"== fan-out: {args.subscribers} WebSocket subscribers ({args.client} client), "
+              f"{args.rate:g} notifications/s for {args.latency_seconds:g}s")
+        lat, events, lost, cpu = await fanout(url, proc.pid, args.subscribers, args.rate,
+                                              args.latency_seconds, args.client)
+        ms = [x * 1000 for x in lat]
+        p99 = pct(ms, 0.99)
+        print(f"events {events}  deliveries {len(lat)}  missing {lost}  "
+              f"bridge CPU {1000 * cpu / max(events, 1):.1f} ms per event")
+        print(f"latency ms  p50 {statistics.median(ms):7.2f}  p99 {p99:7.2f}  "
+              f"max {max(ms):7.2f}   (target p99 < {P99_TARGET:g} ms: ratio "
+              f"{p99 / P99_TARGET:.2f}, {'met' if p99 < P99_TARGET else 'NOT met'})")
+        if args.ha_alerts:
+            await print_ha((url, url), [url], args)
+    finally:
+        procs.stop(proc)
+
+
+async def run_postgres(tmp: Path, args: argparse.Namespace) -> None:
+    server = procs.postgres()
+    try:
+        replicas = procs.start_replicas(tmp / "ingest", server.create_database("ingest"),
+                                        args.replicas)
+        try:
+            print(f"== durable ingest: {args.clients} concurrent webhook clients over "
+                  f"{args.replicas} replicas, {args.per_notification} new alert(s) per "
+                  f"notification, PostgreSQL synchronous_commit="
+                  f"{server.psql('SHOW synchronous_commit')}, {args.seconds:g}s")
+            pids = [proc.pid for proc, _ in replicas]
+            before = ([procs.cpu_seconds(p) for p in pids], procs.tree_cpu(server.proc.pid))
+            done, took = await scenarios.ingest([u for _, u in replicas], args.clients,
+                                                args.per_notification, args.seconds)
+            print_ingest(done, took, args.per_notification)
+            print_cpu(done * args.per_notification,
+                      sum(procs.cpu_seconds(p) for p in pids) - sum(before[0]),
+                      procs.tree_cpu(server.proc.pid) - before[1],
+                      min(os.cpu_count() or 1, args.replicas + 1))
+        finally:
+            for proc, _ in replicas:
+                procs.stop(proc)
+        replicas = procs.start_replicas(tmp / "live", server.create_database("live"),
+                                        args.replicas)
+        urls = [u for _, u in replicas]
+        try:
+            await live_on_replicas(replicas, urls, args)
+        finally:
+            for proc, _ in replicas:
+                procs.stop(proc)
+    finally:
+        server.destroy()
+
+
+async def live_on_replicas(replicas: list[Any], urls: list[str],
+                           args: argparse.Namespace) -> None:
+    print(f"== fan-out: {args.subscribers} subscribers over {len(urls)} replicas, "
+          f"{args.rate:g} notifications/s round-robin for {args.latency_seconds:g}s")
+    lat, events, missing = await scenarios.latency(urls, args.subscribers, args.rate,
+                                                   args.latency_seconds)
+    print(f"events {events}  missing deliveries {missing}")
+    print(lat.line("same replica", lat.same, None))
+    print(lat.line("another replica", lat.other, P99_ACROSS))
+    if args.ha_alerts and len(urls) > 1:
+        await print_ha((urls[0], urls[1]), urls, args)
+    print(f"== replica r0 SIGKILLed half-way: {args.subscribers} subscribers, "
+          f"{args.rate:g} new alerts/s for {args.latency_seconds:g}s")
+    kill = await scenarios.kill_run(urls, replicas[0][0], args.subscribers, args.rate,
+                                    args.latency_seconds)
+    print(f"acknowledged {kill.acknowledged}  events stored {kill.stored}  subscribers that "
+          f"moved {kill.moved}  resyncs {kill.resyncs}")
+    exact = (kill.lost == kill.duplicates == kill.unordered == kill.resyncs == 0
+             and kill.stored == kill.acknowledged)
+    print(f"events lost {kill.lost}  duplicates {kill.duplicates}  out of order "
+          f"{kill.unordered}   (target 0: {'met' if exact else 'NOT met'})")
 
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--replicas", type=int, default=3, help="bridges on the PostgreSQL log")
     ap.add_argument("--sync", default="FULL", choices=["OFF", "NORMAL", "FULL", "EXTRA"])
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--per-notification", type=int, default=1)
@@ -250,43 +254,18 @@ async def main() -> None:
     ap.add_argument("--rate", type=float, default=10.0, help="notifications/s while measuring "
                     "fan-out latency")
     ap.add_argument("--latency-seconds", type=float, default=10.0)
+    ap.add_argument("--ha-alerts", type=int, default=1000, help="alerts of the HA case (0: "
+                    "skip it)")
+    ap.add_argument("--ha-rate", type=float, default=40.0, help="alerts/s of the HA case")
     ap.add_argument("--client", choices=["raw", "aiohttp"], default="raw",
-                    help="subscriber implementation: a minimal RFC 6455 client (default) or "
+                    help="SQLite fan-out subscribers: a minimal RFC 6455 client (default) or "
                     "aiohttp's (its own per-message cost then dominates the figure)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="alerts-bench-") as tmp:
-        proc, url = start_bridge(Path(tmp), args.sync)
-        try:
-            print(f"== durable ingest: {args.clients} concurrent webhook clients, "
-                  f"{args.per_notification} new alert(s) per notification, "
-                  f"SQLite WAL synchronous={args.sync}, {args.seconds:g}s")
-            done, took = await ingest(url, args.clients, args.per_notification, args.seconds)
-            per_s = done / took
-            alerts_s = per_s * args.per_notification
-            print(f"notifications/s {per_s:9.0f}   alerts/s {alerts_s:9.0f}   "
-                  f"(target >= 2000 alerts/s: ratio {alerts_s / 2000:.2f}, "
-                  f"{'met' if alerts_s >= 2000 else 'NOT met'})")
-        finally:
-            proc.terminate()
-            proc.wait(10)
-        # A fresh bridge: the ingest run left tens of thousands of firing alerts, which would
-        # make every subscriber's opening snapshot megabytes long.
-        proc, url = start_bridge(Path(tmp) / "fanout", args.sync)
-        try:
-            print(f"== fan-out: {args.subscribers} WebSocket subscribers ({args.client} client), "
-                  f"{args.rate:g} notifications/s for {args.latency_seconds:g}s")
-            lat, events, lost, cpu = await fanout(url, proc.pid, args.subscribers, args.rate,
-                                                  args.latency_seconds, args.client)
-            ms = [x * 1000 for x in lat]
-            p99 = pct(ms, 0.99)
-            print(f"events {events}  deliveries {len(lat)}  missing {lost}  "
-                  f"bridge CPU {1000 * cpu / max(events, 1):.1f} ms per event")
-            print(f"latency ms  p50 {statistics.median(ms):7.2f}  p99 {p99:7.2f}  "
-                  f"max {max(ms):7.2f}   (target p99 < 50 ms: ratio {p99 / 50:.2f}, "
-                  f"{'met' if p99 < 50 else 'NOT met'})")
-        finally:
-            proc.terminate()
-            proc.wait(10)
+        if args.store == "sqlite":
+            await run_sqlite(Path(tmp), args)
+        else:
+            await run_postgres(Path(tmp), args)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ the hub, the streams and the reconciler subscribe the same way whichever one run
 - `on_reset(listener)`: the log was reset (a new epoch);
 - `on_status(listener)`: the store became unreachable (a reason) or reachable again (None);
 - `on_leader(listener)`: this bridge became (True) or stopped being (False) the one replica
-  that reconciles and prunes.
+  that reconciles and prunes;
+- `on_reconcile_asked(listener)`: some replica asked for a reconciliation now
+  (`ask_reconcile`: a truncated webhook), whichever replica took it.
 
 A single bridge on its embedded SQLite file is always its own leader and never changes
 reachability as a whole (its failures are per write: `write_error`).
@@ -37,6 +39,7 @@ class StoreEvents:
         self._reset_listeners: list[Callable[[str], None]] = []
         self._status_listeners: list[Callable[[str | None], None]] = []
         self._leader_listeners: list[Callable[[bool], None]] = []
+        self._asked_listeners: list[Callable[[], None]] = []
 
     def on_commit(self, listener: Callable[[list[Any]], None]) -> None:
         """Call `listener(events)` on the loop after each commit, in seq order."""
@@ -55,6 +58,15 @@ class StoreEvents:
         """Call `listener(leading)` when this replica gains or loses leadership."""
         self._leader_listeners.append(listener)
 
+    def on_reconcile_asked(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` when any replica asks for a reconciliation now."""
+        self._asked_listeners.append(listener)
+
+    async def ask_reconcile(self) -> None:
+        """Ask the leader replica to reconcile now. A single bridge is its own leader: it hears
+        its own request at once."""
+        self._announce_reconcile_asked()
+
     def _publish(self, events: list[Any]) -> None:
         if events:
             for listener in self._listeners:
@@ -71,6 +83,10 @@ class StoreEvents:
     def _announce_leader(self, leading: bool) -> None:
         for listener in self._leader_listeners:
             listener(leading)
+
+    def _announce_reconcile_asked(self) -> None:
+        for listener in self._asked_listeners:
+            listener()
 
     def unavailable(self) -> str | None:
         """Why the store cannot serve the shared log right now (None: it can); /ready is 503

@@ -103,6 +103,8 @@ async def _alerts_ctx(app: web.Application) -> AsyncIterator[None]:
         task.add_done_callback(leading.discard)
 
     store.on_leader(lead)
+    # A truncated webhook on any replica: the leader's reconciler runs now.
+    store.on_reconcile_asked(lambda: reconciler.trigger() if store.leader else None)
     tasks = [asyncio.create_task(hub.run_heartbeats(), name="alerts-heartbeat"),
              asyncio.create_task(_prune_forever(store, config.alerts.prune_interval),
                                  name="alerts-prune")]

@@ -26,7 +26,6 @@ from aiohttp import web
 from bridge.alerts.backend import STORE_KEY
 from bridge.alerts.hub import HUB_KEY
 from bridge.alerts.model import WebhookPayload, parse_manual, parse_webhook
-from bridge.alerts.reconcile import RECONCILER_KEY
 from bridge.alerts.selection import parse_cluster
 from bridge.alerts.store import Event
 from bridge.config import DEFAULT_CLUSTER
@@ -95,11 +94,11 @@ async def webhook(request: web.Request) -> web.Response:
         metrics.webhooks_rejected.labels(reason).inc()
         raise
     metrics.webhooks.inc()
-    if (payload.truncated or _unmuted(request, payload)) and RECONCILER_KEY in request.app:
+    if payload.truncated or _unmuted(request, payload):
         # Alertmanager left alerts out (max_alerts), or notified an alert the bridge holds as
-        # muted (its silence ended: a webhook does not say so): ask it for the full list now.
-        request.app[RECONCILER_KEY].trigger(payload.notices[0].cluster if payload.notices
-                                            else None)
+        # muted (its silence ended: a webhook does not say so): the leader replica (this one,
+        # or another told through the store) asks for the full lists now.
+        await request.app[STORE_KEY].ask_reconcile()
     return json_response({"status": "ok", "alerts": len(payload.notices),
                           "events": len(events), "seq": _reply_seq(request, events)})
 

@@ -59,10 +59,20 @@ class Frame(Encoded):
     id: str | None = None
 
 
+# Every alert frame begins so, then the seq, then `alert_frame_tail`: a backend that learns the
+# seq only inside its INSERT (PostgreSQL) splices the same text there.
+ALERT_FRAME_HEAD = '{"type":"alert","seq":'
+
+
 def alert_frame(seq: int, epoch: str, kind: str, status: str, ts_ms: int, alert_json: str) -> str:
     """The README's Alert event, key order as documented, built around pre-encoded alert JSON."""
-    return (f'{{"type":"alert","seq":{seq},"epoch":{json.dumps(epoch)},"event":"{kind}",'
-            f'"status":"{status}","timestamp":"{format_time(ts_ms)}","alert":{alert_json}}}')
+    return f"{ALERT_FRAME_HEAD}{seq}{alert_frame_tail(epoch, kind, status, ts_ms, alert_json)}"
+
+
+def alert_frame_tail(epoch: str, kind: str, status: str, ts_ms: int, alert_json: str) -> str:
+    """What follows the seq in an alert frame."""
+    return (f',"epoch":{json.dumps(epoch)},"event":"{kind}","status":"{status}",'
+            f'"timestamp":"{format_time(ts_ms)}","alert":{alert_json}}}')
 
 
 def error_frame(body: dict[str, Any]) -> Frame:

@@ -18,6 +18,8 @@ async def write(conn: asyncpg.Connection, found: list[ep.Episode], cluster: str,
                 config: AlertsConfig, now: int) -> list[Event]:
     """Choose and store; the events committed (none: nothing was written)."""
     async with conn.transaction():
+        # No writer is between its reads and its append meanwhile (they hold it shared).
+        await conn.execute(sql.LOCK_WRITERS_XACT, sql.WRITERS_LOCK)
         seq, epoch = await conn.fetchrow(sql.LOCK_HEAD)
         fps = sorted({e.fingerprint for e in found})
         frames = [r[0] for r in await conn.fetch(sql.FRAMES_OF, fps, cluster)]
@@ -40,7 +42,7 @@ async def write(conn: asyncpg.Connection, found: list[ep.Episode], cluster: str,
         keys = sorted(changed)
         columns = [list(c) for c in zip(*(changed[k] for k in keys), strict=True)] or \
             [[], [], [], [], []]
-        await conn.execute(sql.WRITE, [e.seq for e in events], [now] * len(events),
+        await conn.execute(sql.APPEND_LOCKED, [e.seq for e in events], [now] * len(events),
                            [cluster] * len(events), [e.alert["fingerprint"] for e in events],
                            [e.text for e in events], [cluster] * len(keys), keys, *columns,
                            events[-1].seq)

@@ -18,6 +18,8 @@ from bridge.errors import StorageUnavailable
 
 log = logging.getLogger("bridge.alerts.pg")
 
+UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"
+
 # What a database that cannot serve raises: refused or reset connections, timeouts, a server
 # shutting down or starting up, a connection the pool handed out that has since died.
 FAILURES: tuple[type[BaseException], ...] = (OSError, TimeoutError, asyncpg.PostgresError,
@@ -57,9 +59,32 @@ async def create_pool(config: AlertsConfig) -> asyncpg.Pool:
     pool: asyncpg.Pool = await asyncpg.create_pool(
         config.database_url, min_size=0, max_size=config.database_pool,
         timeout=config.database_timeout, command_timeout=config.database_timeout,
-        max_inactive_connection_lifetime=60.0,
+        max_inactive_connection_lifetime=60.0, reset=release_locks,
         server_settings={"application_name": "promwire-bridge"})
     return pool
+
+
+# Server pids of pooled connections that may hold session advisory locks (`will_lock`).
+_LOCKING: set[int] = set()
+
+
+def will_lock(conn: asyncpg.Connection) -> None:
+    """Mark a pooled connection about to take session advisory locks: the pool releases them
+    when it takes the connection back (`release_locks`)."""
+    _LOCKING.add(conn.get_server_pid())
+
+
+async def release_locks(conn: asyncpg.Connection) -> None:
+    """What a pooled connection is reset with on its way back (after asyncpg's own ROLLBACK of
+    an open transaction): the session advisory locks of a connection marked by `will_lock`
+    (writers hold them past their append's commit). Nothing else, and nothing at all for the
+    others: no pool user SETs, LISTENs or keeps cursors, and asyncpg's full reset (RESET ALL,
+    CLOSE ALL, UNLISTEN) is one more round trip on every use. A failure here ends the
+    connection, and with it its locks."""
+    pid = conn.get_server_pid()
+    if pid in _LOCKING:
+        await conn.execute(UNLOCK_ALL)
+        _LOCKING.discard(pid)
 
 
 async def connect(config: AlertsConfig, name: str) -> asyncpg.Connection:

@@ -5,14 +5,19 @@ after it: `SELECT ... WHERE seq > last ORDER BY seq`. Commits on the same log or
 (`bridge.alerts.pg.writer`), so what that read returns is a gapless run and nothing before
 `last` can appear later. It reads when
 
-- a NOTIFY arrives on its dedicated LISTEN session (any replica's commit);
+- a NOTIFY arrives on its dedicated LISTEN session (any replica's commit) whose events do not
+  follow `last` directly (a notification carries its commit's frames when they fit: those that
+  follow `last` are published from it, with no read);
+
+(The same session hears `promwire_reconcile`: a replica that took a truncated webhook asks the
+leader to reconcile now.)
 - every `alerts.poll_interval` seconds, a safety net: a NOTIFY sent while the session was down
   is lost, and the LISTEN session's liveness is checked at the same time;
 - its own writer committed and the events do not follow `last` directly (its own events that do
   are published at once, without a read).
 
-Each read runs in one REPEATABLE READ transaction with the head row, so an epoch change (a log
-reset, on any replica) is seen together with the events that follow it. When the database is
+Each read is one statement with the head row (one snapshot), so an epoch change (a log reset,
+on any replica) is seen together with the events that follow it. When the database is
 unreachable, listeners hear `on_status(reason)`; once it answers again, the next read catches up
 from `last` and they hear `on_status(None)`.
 """
@@ -57,10 +62,11 @@ class Fanout:
 
     def __init__(self, config: AlertsConfig, pool: Callable[[], asyncpg.Pool],
                  publish: Callable[[list[Event | SilenceEvent]], None],
-                 reset: Callable[[str], None],
-                 status: Callable[[str | None], None]) -> None:
+                 reset: Callable[[str], None], status: Callable[[str | None], None],
+                 asked: Callable[[], None]) -> None:
         self.config, self._pool = config, pool
         self._publish, self._reset, self._status = publish, reset, status
+        self._asked = asked  # a replica asked the leader to reconcile (RECONCILE_CHANNEL)
         self.last = 0
         self.epoch = ""
         self.listening = False
@@ -149,19 +155,20 @@ class Fanout:
     async def _catch_up(self) -> None:
         """Publish everything committed after `last` (and a reset, first, if there was one)."""
         while True:
-            async with self._pool().acquire(timeout=self.config.database_timeout) as conn, \
-                    conn.transaction(isolation="repeatable_read", readonly=True):
-                head, epoch = await conn.fetchrow(sql.HEAD)
-                if epoch != self.epoch:
-                    self.epoch = epoch
-                    self._reset(epoch)
-                if head <= self.last:
-                    return
-                rows = await conn.fetch(sql.EVENTS_AFTER, self.last, head, READ_PAGE)
-            if not rows:  # everything up to the head was pruned or reset away
+            async with self._pool().acquire(timeout=self.config.database_timeout) as conn:
+                rows = await conn.fetch(sql.CATCH_UP, self.last, READ_PAGE)
+            if not rows:  # no head row: a database the store did not open
+                return
+            head, epoch = rows[0][0], rows[0][1]
+            if epoch != self.epoch:
+                self.epoch = epoch
+                self._reset(epoch)
+            if head <= self.last:
+                return
+            if rows[0][2] is None:  # everything up to the head was pruned or reset away
                 self.last = head
                 return
-            self._deliver([event_from_frame(text) for _, text in rows])
+            self._deliver([event_from_frame(row[3]) for row in rows])
 
     # --- the LISTEN session ----------------------------------------------------------------
 
@@ -172,6 +179,7 @@ class Fanout:
             try:
                 conn = await connect(self.config, "listen")
                 await conn.add_listener(sql.CHANNEL, self._notified)
+                await conn.add_listener(sql.RECONCILE_CHANNEL, self._reconcile_asked)
                 self.listening = True
                 backoff.reset()
                 self.wake()  # catch up on whatever was committed while not listening
@@ -187,8 +195,27 @@ class Fanout:
             await asyncio.sleep(backoff.next_delay())
 
     def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        if not payload.isdigit() or int(payload) > self.last:
+        if payload.startswith("{"):
+            self._notified_frames(payload)
+        elif not payload.isdigit() or int(payload) > self.last:
             self.wake()
+
+    def _notified_frames(self, payload: str) -> None:
+        """A commit's frames (notifications arrive in commit order): published at once when
+        they follow `last` in this epoch; otherwise the log is read (something came between,
+        or a reset)."""
+        try:
+            events = [event_from_frame(text) for text in payload.split("\n")]
+        except (ValueError, KeyError, TypeError):
+            self.wake()
+            return
+        if events[0].seq == self.last + 1 and events[0].epoch == self.epoch:
+            self._deliver(events)
+        elif events[-1].seq > self.last or events[0].epoch != self.epoch:
+            self.wake()
+
+    def _reconcile_asked(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
+        self._asked()
 
     def _set_down(self, reason: str | None) -> None:
         if reason == self.down or (reason is not None and self.down is not None):

@@ -2,9 +2,9 @@
 queries. A schema change is a new migration here plus the queries it touches, nowhere else.
 
 Tables: `log_head` (one row: the last seq assigned and the epoch; its row lock is the one
-ordering point of all writers), `alerts` (current state by (cluster, fingerprint)), `events`
-(the log: seq -> the frame streams send, byte for byte, and its alert's cluster and
-fingerprint), `leadership` (which replica reconciles).
+ordering point of all writers, held only by the one statement that appends), `alerts` (current
+state by (cluster, fingerprint)), `events` (the log: seq -> the frame streams send, byte for
+byte, and its alert's cluster and fingerprint), `leadership` (which replica reconciles).
 """
 
 from __future__ import annotations
@@ -12,11 +12,18 @@ from __future__ import annotations
 from bridge.alerts.schema import ADDED_KEYS
 from bridge.config import DEFAULT_CLUSTER
 
-# NOTIFY channel: the payload is the last seq of the committing transaction.
+# NOTIFY channel: the payload is the committing transaction's frames, one a line, when they
+# fit in NOTIFY_FRAMES_MAX bytes (the server's limit is 8000), else its last seq.
 CHANNEL = "promwire_events"
+NOTIFY_FRAMES_MAX = 7800
+# NOTIFY channel: a replica asks the leader to reconcile now (payload: the asking replica).
+RECONCILE_CHANNEL = "promwire_reconcile"
 # Advisory lock keys (any 64-bit numbers no other application on the database uses).
 MIGRATION_LOCK = 0x70726F6D77697265  # "promwire"
 LEADER_LOCK = 0x70726F6D6C656164  # "promlead"
+# Held shared by every writer while it decides and appends, exclusive by what needs every alert
+# to itself (a reconciliation, the retention of resolved alerts, a reset).
+WRITERS_LOCK = 0x70726F6D77726974  # "promwrit"
 
 SCHEMA_MIGRATIONS = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -93,10 +100,22 @@ TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
 # --- the log head --------------------------------------------------------------------------
 INIT_HEAD = "INSERT INTO log_head (seq, epoch) VALUES (0, $1) ON CONFLICT (id) DO NOTHING"
 HEAD = "SELECT seq, epoch FROM log_head WHERE id"
-# Taken first in every writing transaction: writers queue here until the one before commits.
+HEAD_EPOCH = "SELECT epoch FROM log_head WHERE id"
+# A reset locks the head after WRITERS_LOCK (the order every writer takes them in).
 LOCK_HEAD = "SELECT seq, epoch FROM log_head WHERE id FOR UPDATE"
 NEW_EPOCH = "UPDATE log_head SET epoch = $1 WHERE id"
 NOTIFY = "SELECT pg_notify('" + CHANNEL + "', $1)"
+ASK_RECONCILE = "SELECT pg_notify('" + RECONCILE_CHANNEL + "', $1)"
+
+# --- writers' locks (session advisory locks: they outlive the appending statement's implicit
+# transaction, and end with the session when a replica dies) ------------------------------
+# $1: WRITERS_LOCK then the batch's fingerprint keys in ascending order, taken in that order
+# (unnest yields the array in order): WRITERS_LOCK shared, each fingerprint exclusive.
+LOCK_KEYS = ("SELECT CASE WHEN k = $2 THEN pg_advisory_lock_shared(k) ELSE pg_advisory_lock(k) "
+             "END FROM unnest($1::bigint[]) AS k")
+LOCK_WRITERS = "SELECT pg_advisory_lock($1)"
+LOCK_WRITERS_XACT = "SELECT pg_advisory_xact_lock($1)"
+# (Released when the connection goes back to the pool: `connect.release_locks`.)
 
 # --- writes --------------------------------------------------------------------------------
 # The rows of the (cluster, fingerprint) pairs $1[i], $2[i].
@@ -106,9 +125,41 @@ ALERT_ROWS = ("SELECT cluster, fingerprint, status, starts_ms, seen_ms, body, up
 # The firing alerts of the clusters in $1 (those being reconciled).
 FIRING_ROWS = ("SELECT cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms "
                "FROM alerts WHERE status = 'firing' AND cluster = ANY($1::text[])")
-# A transaction's writes in one statement: its events ($1-$5), its changed alerts ($6-$12),
-# the head ($13, the last seq) and the notification (only when it added events).
+# A batch's append, one statement in its own (implicit) transaction: the head row is locked from
+# its UPDATE to the commit, with no round trip to the bridge in between. Seqs are allocated
+# there ($1: the events' fingerprints, in order, $12 their clusters; each frame is
+# $11 || seq || its tail $4), the events and the changed alerts ($5-$10 of clusters $13)
+# written, and the notification sent (with the frames, so that other replicas publish them
+# without reading them back). No row back: the epoch is no longer $3 (a reset since the writer
+# read it).
 WRITE = """
+WITH head AS (
+    UPDATE log_head SET seq = seq + cardinality($1::text[]) WHERE id AND epoch = $3
+    RETURNING seq - cardinality($1::text[]) AS base
+), new_events AS (
+    INSERT INTO events (seq, ts_ms, cluster, fingerprint, frame)
+    SELECT head.base + e.n, $2::bigint, e.cluster, e.fingerprint,
+           $11::text || (head.base + e.n) || e.tail
+    FROM head, unnest($1::text[], $4::text[], $12::text[])
+        WITH ORDINALITY AS e(fingerprint, tail, cluster, n)
+    RETURNING seq, frame
+), changed AS (
+    INSERT INTO alerts (cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms)
+    SELECT a.* FROM head, unnest($13::text[], $5::text[], $6::text[], $7::bigint[],
+                                 $8::bigint[], $9::text[], $10::bigint[])
+        AS a(cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms)
+    ON CONFLICT (cluster, fingerprint) DO UPDATE SET status = EXCLUDED.status,
+        starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
+        updated_ms = EXCLUDED.updated_ms
+)
+SELECT base, pg_notify('""" + CHANNEL + """', coalesce(
+    (SELECT string_agg(frame, E'\\n' ORDER BY seq) FROM new_events
+     HAVING sum(octet_length(frame) + 1) <= """ + str(NOTIFY_FRAMES_MAX) + """),
+    (base + cardinality($1::text[]))::text)) FROM head"""
+# Events with seqs chosen under the head lock (LOCK_HEAD, in a transaction that holds
+# WRITERS_LOCK: backfill): its events ($1-$5), its changed alerts ($6-$12), the head ($13, the
+# last seq) and the notification (only when it added events).
+APPEND_LOCKED = """
 WITH new_events AS (
     INSERT INTO events (seq, ts_ms, cluster, fingerprint, frame)
     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
@@ -123,6 +174,14 @@ WITH new_events AS (
     UPDATE log_head SET seq = $13 WHERE id AND seq < $13
 )
 SELECT pg_notify('""" + CHANNEL + """', $13::text) WHERE cardinality($1::bigint[]) > 0"""
+# Alerts seen again without an event ($1-$6 of clusters $7): no seq, so the head is not touched.
+WRITE_SEEN = """
+INSERT INTO alerts (cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms)
+SELECT * FROM unnest($7::text[], $1::text[], $2::text[], $3::bigint[], $4::bigint[],
+                     $5::text[], $6::bigint[])
+ON CONFLICT (cluster, fingerprint) DO UPDATE SET status = EXCLUDED.status,
+    starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
+    updated_ms = EXCLUDED.updated_ms"""
 CLEAR_EVENTS = "DELETE FROM events"
 CLEAR_ALERTS = "DELETE FROM alerts"
 
@@ -137,6 +196,14 @@ OPEN_FIRING = ("SELECT body FROM alerts WHERE status = 'firing' "
                "ORDER BY starts_ms, cluster, fingerprint")
 EVENTS_AFTER = ("SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq "
                 "LIMIT $3")
+# The head and the events after $1 up to it, in one statement (one snapshot: an epoch change is
+# seen together with the events that follow it); the head's columns repeat on every row, and
+# come once with NULL events when there are none to read.
+CATCH_UP = """
+SELECT h.seq, h.epoch, e.seq, e.frame FROM log_head h
+LEFT JOIN LATERAL (SELECT seq, frame FROM events WHERE seq > $1 AND seq <= h.seq
+                   ORDER BY seq LIMIT $2) e ON true
+WHERE h.id ORDER BY e.seq"""
 BOUNDS = "SELECT (SELECT min(seq) FROM events), (SELECT seq FROM log_head WHERE id)"
 WINDOW_AT = ("SELECT seq FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq "
              "OFFSET $3 LIMIT 1")

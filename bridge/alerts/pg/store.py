@@ -1,11 +1,11 @@
 """`PgAlertStore`: the alert log on PostgreSQL, shared by every bridge replica.
 
 One log, one authority: `seq` is assigned by the database (the `log_head` row, under its row
-lock) and the `epoch` is stored there, so every replica serves the same (epoch, seq) for the
-same event, and a client can resume on any replica. Events are decided by the same rules as
-the SQLite store's (`bridge.alerts.store.judge`/`decide`), and every replica publishes every
-event through `on_commit`, in seq order, exactly once (`fanout`). Reconciliation and retention
-run on the one leader replica (`leader`).
+lock, by one statement: `writer`) and the `epoch` is stored there, so every replica serves the
+same (epoch, seq) for the same event, and a client can resume on any replica. Events are
+decided by the same rules as the SQLite store's (`bridge.alerts.store.judge`/`decide`), and
+every replica publishes every event through `on_commit`, in seq order, exactly once
+(`fanout`). Reconciliation and retention run on the one leader replica (`leader`).
 
 Degrade, never lie: with the database unreachable, writes fail with StorageUnavailable (503,
 Alertmanager retries), `unavailable()` says why (/ready 503, /health degraded, a `status`
@@ -32,7 +32,7 @@ from bridge.alerts.model import Notice, now_ms
 from bridge.alerts.pg import silences as silence_log
 from bridge.alerts.pg import sql
 from bridge.alerts.pg.backfill import write as backfill_write
-from bridge.alerts.pg.connect import FAILURES, create_pool, redact, unavailable
+from bridge.alerts.pg.connect import FAILURES, create_pool, redact, unavailable, will_lock
 from bridge.alerts.pg.fanout import Fanout
 from bridge.alerts.pg.history import page as history_page
 from bridge.alerts.pg.history import timeline as history_timeline
@@ -63,7 +63,7 @@ class PgAlertStore(StoreEvents):
         self.epoch = ""
         self._pool: asyncpg.Pool | None = None
         self.fanout = Fanout(config, self.pool, self._publish, self._reset_seen,
-                             self._announce_status)
+                             self._announce_status, self._announce_reconcile_asked)
         self.writer = Writer(self.pool, config.database_timeout, self.fanout.committed,
                              self._published)
         self.elector = Leader(config, replica, self._announce_leader)
@@ -86,6 +86,7 @@ class PgAlertStore(StoreEvents):
             if self._pool is None:
                 self._pool = await create_pool(self.config)
             async with self._pool.acquire(timeout=self.config.database_timeout) as conn:
+                will_lock(conn)  # the migration lock, should its own unlock fail
                 await migrate(conn)
                 await conn.execute(sql.INIT_HEAD, secrets.token_hex(8))
                 async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -180,6 +181,8 @@ class PgAlertStore(StoreEvents):
         try:
             async with self.pool().acquire(timeout=self.config.database_timeout) as conn, \
                     conn.transaction():
+                # Every writer's decisions finished first (they hold WRITERS_LOCK shared).
+                await conn.execute(sql.LOCK_WRITERS_XACT, sql.WRITERS_LOCK)
                 head = await conn.fetchval(sql.LOCK_HEAD)
                 await conn.execute(sql.CLEAR_EVENTS)
                 await conn.execute(sql.CLEAR_ALERTS)
@@ -191,6 +194,15 @@ class PgAlertStore(StoreEvents):
         self.fanout.wake()
         await self._until(lambda: self.fanout.epoch == epoch)
         return epoch
+
+    async def ask_reconcile(self) -> None:
+        """NOTIFY every replica's LISTEN session; the leader's reconciles. Best effort: the
+        leader's next interval recovers what a lost request would have (logged, not raised)."""
+        try:
+            async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
+                await conn.execute(sql.ASK_RECONCILE, self.replica)
+        except (*FAILURES, StorageUnavailable) as exc:
+            log.warning("could not ask the leader to reconcile: %s", exc)
 
     def _reset_seen(self, epoch: str) -> None:
         self.epoch = epoch
@@ -222,7 +234,7 @@ class PgAlertStore(StoreEvents):
                     if upto >= cut:
                         break
                 async with conn.transaction():  # not while a writer holds a decision on them
-                    await conn.fetchrow(sql.LOCK_HEAD)
+                    await conn.execute(sql.LOCK_WRITERS_XACT, sql.WRITERS_LOCK)
                     await conn.execute(sql.DELETE_OLD_RESOLVED, cutoff_ms)
         except FAILURES as exc:
             raise unavailable(exc) from None

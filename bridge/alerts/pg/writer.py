@@ -1,25 +1,34 @@
-"""Writes to the shared log: group commit, one ordering point, decisions on committed state.
+"""Writes to the shared log: group commit, one ordering point held for one statement only.
 
-Jobs (a webhook's notices, a reconciliation) queue up while a transaction runs and go together
-into the next one, so N concurrent webhooks on a replica cost one commit. Each transaction
-first locks the one `log_head` row (`SELECT ... FOR UPDATE`): writers of every replica queue
-there until the one before them commits, so
+Jobs (a webhook's notices, a reconciliation) queue up while a batch is written and go together
+into the next one, so N concurrent webhooks on a replica cost one commit. A batch
 
-- each transaction reads the alerts as committed by all earlier ones (READ COMMITTED takes a
-  fresh snapshot per statement, after the lock was granted): the same notification posted to
-  two replicas, by an HA Alertmanager pair or a retry, is one event, decided by
-  `bridge.alerts.store.judge` exactly as the SQLite store decides it;
-- seqs are assigned from the head under that lock and committed in seq order: a reader never
-  sees seq N+1 before N, and no seq is filled in later (a `bigserial` would allow both);
-- the transaction ends with `pg_notify`, delivered to every replica at commit.
+1. takes session advisory locks: `WRITERS_LOCK` shared, then one per fingerprint it touches,
+   in ascending key order (every writer of every replica takes them in that order, so none
+   waits in a circle). A reconciliation takes `WRITERS_LOCK` exclusive instead: it decides on
+   every firing alert;
+2. reads those alerts (READ COMMITTED: a fresh snapshot, taken after the locks were granted, so
+   it sees everything committed by any earlier writer of the same alerts) and decides in Python
+   by `bridge.alerts.store.judge`, exactly as the SQLite store decides: the same notification
+   posted to two replicas, by an HA Alertmanager pair or a retry, is one event;
+3. appends in ONE statement, its own implicit transaction: it locks the `log_head` row,
+   allocates the seqs, inserts the events (their frames spliced around the seq in SQL) and the
+   alerts, and `pg_notify`s; the row lock is released at its commit. Seqs are therefore
+   committed in seq order: a reader never sees seq N+1 before N, and no seq is filled in later
+   (a `bigserial` would allow both). No round trip to the bridge happens while the head is
+   locked, so writers of other replicas wait for one statement and its WAL flush, not for this
+   replica's event loop;
+4. releases its advisory locks once the commit returned (the pool's reset of the connection:
+   `connect.release_locks`).
 
-A job's future resolves only after COMMIT returned. A failure of the database fails the whole
-batch with StorageUnavailable (503): nothing is acknowledged that is not committed.
+A job's future resolves only after the commit returned. A failure of the database fails the
+whole batch with StorageUnavailable (503): nothing is acknowledged that is not committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,9 +39,9 @@ import asyncpg
 from bridge.alerts.decide import SEEN, MayResolve, gone_from, judge
 from bridge.alerts.model import Notice, now_ms
 from bridge.alerts.pg import sql
-from bridge.alerts.pg.connect import FAILURES, unavailable
+from bridge.alerts.pg.connect import FAILURES, unavailable, will_lock
 from bridge.alerts.store import Event, Reconciled
-from bridge.alerts.wire import alert_frame
+from bridge.alerts.wire import ALERT_FRAME_HEAD, alert_frame_tail
 from bridge.config import DEFAULT_CLUSTER
 from bridge.errors import StorageUnavailable
 from bridge.jsonenc import dumps
@@ -40,6 +49,8 @@ from bridge.jsonenc import dumps
 log = logging.getLogger("bridge.alerts.pg.writer")
 
 MAX_BATCH = 256
+# Batches of one replica written at once (on as many pooled connections).
+IN_FLIGHT = 2
 # Jobs waiting for a transaction; beyond this a webhook is 503 at once (bounded memory while
 # the database is slow).
 MAX_PENDING = 10_000
@@ -58,32 +69,48 @@ class Job:
     cluster: str = DEFAULT_CLUSTER  # the cluster a reconciliation is of
 
 
+@dataclass(slots=True)
+class Planned:
+    """An event decided before its seq is known (the seq is assigned inside the INSERT)."""
+
+    kind: str
+    source: str
+    labels: dict[str, str]
+    alert: dict[str, Any]
+    tail: str  # the frame after its seq (`alert_frame_tail`)
+
+
+# What a job's result is once the seqs are known: record -> its span of the planned events;
+# reconcile -> (span, held).
+Span = tuple[int, int]
+
+
 @dataclass
 class Plan:
-    """One transaction's decisions, made in Python on the rows it read under the head lock."""
+    """One transaction's decisions, made in Python on the rows it read under the fingerprint
+    locks, before the head is locked."""
 
     rows: dict[Key, Row]
-    seq: int
     epoch: str
     now: int
-    events: list[Event] = field(default_factory=list)
+    planned: list[Planned] = field(default_factory=list)
     dirty: set[Key] = field(default_factory=set)
 
-    def run(self, job: Job) -> list[Event] | Reconciled:
+    def run(self, job: Job) -> Span | tuple[Span, dict[str, int]]:
         """Apply one job; a job that raises leaves the plan as it found it."""
-        undo = (dict(self.rows), self.seq, len(self.events), set(self.dirty))
+        undo = (dict(self.rows), len(self.planned), set(self.dirty))
         try:
             if job.fetched_ms is None:
                 return self.record(job.notices, None)
             assert job.may_resolve is not None
             return self.reconcile(job.cluster, job.notices, job.fetched_ms, job.may_resolve)
         except Exception:
-            self.rows, self.seq, self.dirty = undo[0], undo[1], undo[3]
-            del self.events[undo[2]:]
+            self.rows, self.dirty = undo[0], undo[2]
+            del self.planned[undo[1]:]
             raise
 
-    def record(self, notices: list[Notice], fetched_ms: int | None) -> list[Event]:
-        events = []
+    def record(self, notices: list[Notice], fetched_ms: int | None) -> Span:
+        first = len(self.planned)
         for notice in notices:
             key = notice.key
             row = self.rows.get(key)
@@ -94,32 +121,61 @@ class Plan:
                 self.dirty.add(key)
             if kind is None or kind == SEEN:
                 continue
-            self.seq += 1
             alert = notice.alert(starts, self.now, suppression)
             body = dumps(alert)
-            text = alert_frame(self.seq, self.epoch, kind, notice.status, self.now, body)
+            tail = alert_frame_tail(self.epoch, kind, notice.status, self.now, body)
             self.rows[key] = (notice.status, starts, self.now, body, self.now)
             self.dirty.add(key)
-            event = Event(self.seq, self.epoch, kind, notice.source, notice.labels, alert, text)
-            events.append(event)
-            self.events.append(event)
-        return events
+            self.planned.append(Planned(kind, notice.source, notice.labels, alert, tail))
+        return first, len(self.planned)
 
     def reconcile(self, cluster: str, notices: list[Notice], fetched_ms: int,
-                  may_resolve: MayResolve) -> Reconciled:
+                  may_resolve: MayResolve) -> tuple[Span, dict[str, int]]:
         firing = sorted((row[1], fp, row[2], row[3]) for (name, fp), row in self.rows.items()
                         if row[0] == "firing" and name == cluster)
         gone, held = gone_from(((fp, seen, body) for _, fp, seen, body in firing), notices,
                                fetched_ms, may_resolve)
-        return Reconciled(self.record([*notices, *gone], fetched_ms), held)
+        return self.record([*notices, *gone], fetched_ms), held
+
+    def events(self, base: int) -> list[Event]:
+        """The planned events, the first one at seq `base + 1`."""
+        return [Event(base + i, self.epoch, p.kind, p.source, p.labels, p.alert,
+                      f"{ALERT_FRAME_HEAD}{base + i}{p.tail}")
+                for i, p in enumerate(self.planned, start=1)]
+
+
+def settled(result: Any, events: list[Event]) -> Any:
+    """A job's answer from its planned span (or the exception it raised)."""
+    if isinstance(result, BaseException):
+        return result
+    if isinstance(result[0], tuple):
+        (first, end), held = result
+        return Reconciled(events[first:end], held)
+    first, end = result
+    return events[first:end]
+
+
+def lock_keys(alerts: set[Key]) -> list[int]:
+    """The advisory lock keys of a batch, in the one order every writer takes them: the
+    writers' shared key first, then each (cluster, fingerprint)'s (a 64-bit hash; a collision
+    only makes two alerts' writers wait for each other)."""
+    keys = {int.from_bytes(hashlib.blake2b(f"{cluster}\0{fp}".encode(), digest_size=8)
+                           .digest(), "big", signed=True) for cluster, fp in alerts}
+    keys -= {sql.WRITERS_LOCK, sql.LEADER_LOCK, sql.MIGRATION_LOCK}  # the store's own keys
+    return [sql.WRITERS_LOCK, *sorted(keys)]
+
+
+class EpochMoved(Exception):
+    """The log was reset after this writer read its epoch: plan the batch again."""
 
 
 class Writer:
-    """The replica's one writing task: batches of jobs, one transaction each.
+    """The replica's writing task: batches of jobs, one append each, up to IN_FLIGHT at once.
 
-    After a commit, `committed(events)` hands the events to the fan-out (in commit order), and
-    the jobs' answers wait for `published(last seq)`, so a 200 means this replica's subscribers
-    were handed its events (as with SQLite); the next batch does not wait for that.
+    After a commit, `committed(events)` hands the events to the fan-out (which publishes them
+    in seq order, reading the log for whatever came before them), and the jobs' answers wait
+    for `published(last seq)`, so a 200 means this replica's subscribers were handed its events
+    (as with SQLite); the next batch does not wait for that.
     """
 
     def __init__(self, pool: Callable[[], asyncpg.Pool], timeout: float,
@@ -128,9 +184,15 @@ class Writer:
         self._pool, self.timeout = pool, timeout
         self._committed, self._published = committed, published
         self._settling: set[asyncio.Task[None]] = set()
+        # Batches in flight at once: while one waits for its round trips and its WAL flush,
+        # the next one's locks and reads proceed (the head is locked by none of them but
+        # during its one appending statement).
+        self._slots = asyncio.Semaphore(IN_FLIGHT)
+        self._batches: set[asyncio.Task[None]] = set()
         self._queue: list[Job] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._epoch: str | None = None  # the log's, as last read (checked by each append)
         # Why the last transaction failed (None once one succeeds).
         self.error: str | None = None
 
@@ -143,9 +205,9 @@ class Writer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        for task in list(self._settling):
+        for task in [*self._batches, *self._settling]:
             task.cancel()
-        await asyncio.gather(*self._settling, return_exceptions=True)
+        await asyncio.gather(*self._batches, *self._settling, return_exceptions=True)
         for job in self._queue:
             if not job.future.done():
                 job.future.set_exception(StorageUnavailable("alert store closing"))
@@ -166,13 +228,27 @@ class Writer:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
+                await self._slots.acquire()
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                await self._commit(batch)
+                task = asyncio.create_task(self._in_slot(batch))
+                self._batches.add(task)
+                task.add_done_callback(self._batches.discard)
+
+    async def _in_slot(self, batch: list[Job]) -> None:
+        try:
+            await self._commit(batch)
+        except asyncio.CancelledError:
+            for job in batch:
+                _fail(job.future, StorageUnavailable("alert store closing"))
+            raise
+        finally:
+            self._slots.release()
+            if self._queue:
+                self._wake.set()
 
     async def _commit(self, batch: list[Job]) -> None:
-        results: list[Any] = []
         try:
-            plan, results = await self._transaction(batch)
+            events, results = await self._transaction(batch)
         except FAILURES as exc:
             error = unavailable(exc).detail
             # Each 503 is logged by the HTTP layer; here only the change of state.
@@ -190,8 +266,8 @@ class Writer:
         if self.error is not None:
             log.info("alert database writes succeed again")
         self.error = None
-        self._committed(plan.events)
-        task = asyncio.create_task(self._settle(batch, results, plan.events))
+        self._committed(events)
+        task = asyncio.create_task(self._settle(batch, results, events))
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
@@ -206,39 +282,76 @@ class Writer:
             else:
                 job.future.set_result(result)
 
-    async def _transaction(self, batch: list[Job]) -> tuple[Plan, list[Any]]:
-        async with self._pool().acquire(timeout=self.timeout) as conn, conn.transaction():
-            head = await conn.fetchrow(sql.LOCK_HEAD)
-            keys = list({n.key for job in batch for n in job.notices})
-            rows = await conn.fetch(sql.ALERT_ROWS, [k[0] for k in keys], [k[1] for k in keys])
-            reconciled = list({job.cluster for job in batch if job.fetched_ms is not None})
+    async def _transaction(self, batch: list[Job]) -> tuple[list[Event], list[Any]]:
+        for _ in range(3):
+            try:
+                return await self._attempt(batch)
+            except EpochMoved:
+                self._epoch = None  # a reset happened meanwhile: decide again on its log
+        raise StorageUnavailable("alert log reset again and again while writing")
+
+    async def _attempt(self, batch: list[Job]) -> tuple[list[Event], list[Any]]:
+        reconciling = any(job.fetched_ms is not None for job in batch)
+        keys = {n.key for job in batch for n in job.notices}
+        pool = self._pool()
+        conn = await pool.acquire(timeout=self.timeout)
+        will_lock(conn)
+        try:
+            if reconciling:
+                await conn.execute(sql.LOCK_WRITERS, sql.WRITERS_LOCK)
+            else:
+                await conn.execute(sql.LOCK_KEYS, lock_keys(keys), sql.WRITERS_LOCK)
+            if self._epoch is None:
+                self._epoch = str(await conn.fetchval(sql.HEAD_EPOCH))
+            ordered = sorted(keys)
+            rows = await conn.fetch(sql.ALERT_ROWS, [k[0] for k in ordered],
+                                    [k[1] for k in ordered])
+            reconciled = sorted({job.cluster for job in batch if job.fetched_ms is not None})
             if reconciled:
                 rows = [*rows, *await conn.fetch(sql.FIRING_ROWS, reconciled)]
-            plan = Plan({(r[0], r[1]): (r[2], r[3], r[4], r[5], r[6]) for r in rows}, head[0],
-                        head[1], now_ms())
-            results: list[Any] = []
-            for job in batch:
-                try:
-                    results.append(plan.run(job))
-                except Exception as exc:
-                    log.exception("an alert write job failed")
-                    results.append(exc)
-            await _write(conn, plan)
-        return plan, results
+            plan = Plan({(r[0], r[1]): (r[2], r[3], r[4], r[5], r[6]) for r in rows},
+                        self._epoch, now_ms())
+            results = [_apply(plan, job) for job in batch]
+            base = await _write(conn, plan)
+        except BaseException:
+            await pool.release(conn)
+            raise
+        # Committed: the locks go with the connection back to the pool (`release_locks`),
+        # while the answers are already on their way.
+        task = asyncio.create_task(pool.release(conn))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+        events = plan.events(base)
+        return events, [settled(result, events) for result in results]
 
 
-async def _write(conn: asyncpg.Connection, plan: Plan) -> None:
-    """The plan's rows in one statement (one round trip while the head is locked): events,
-    changed alerts, the head, and the notification."""
+def _apply(plan: Plan, job: Job) -> Any:
+    """The job's planned result, or the exception it raised (the others go on)."""
+    try:
+        return plan.run(job)
+    except Exception as exc:
+        log.exception("an alert write job failed")
+        return exc
+
+
+async def _write(conn: asyncpg.Connection, plan: Plan) -> int:
+    """The plan's rows (one statement); the seq before its first event."""
     if not plan.dirty:
-        return
+        return 0
     keys = sorted(plan.dirty)
+    clusters, fps = [k[0] for k in keys], [k[1] for k in keys]
     columns = [list(col) for col in zip(*(plan.rows[key] for key in keys), strict=True)]
-    events = plan.events
-    await conn.execute(sql.WRITE, [e.seq for e in events], [plan.now] * len(events),
-                       [e.alert["cluster"] for e in events],
-                       [e.alert["fingerprint"] for e in events], [e.text for e in events],
-                       [k[0] for k in keys], [k[1] for k in keys], *columns, plan.seq)
+    if not plan.planned:
+        await conn.execute(sql.WRITE_SEEN, fps, *columns, clusters)
+        return 0
+    planned = plan.planned
+    base = await conn.fetchval(sql.WRITE, [p.alert["fingerprint"] for p in planned], plan.now,
+                               plan.epoch, [p.tail for p in planned], fps, *columns,
+                               ALERT_FRAME_HEAD, [p.alert["cluster"] for p in planned],
+                               clusters)
+    if base is None:
+        raise EpochMoved
+    return int(base)
 
 
 def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:

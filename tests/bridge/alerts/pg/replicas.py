@@ -23,15 +23,15 @@ TOKEN = "replica-token"
 
 
 def replica(base: Path, name: str, database_url: str, *, prometheus_url: str = "http://127.0.0.1:1",
-            alertmanager_url: str = "", port: int | None = None, **alerts: Any
-            ) -> servers.Process:
+            alertmanager_url: str = "", port: int | None = None, reconcile_interval: float = 1.0,
+            **alerts: Any) -> servers.Process:
     """One bridge on the shared log (not started). Without `alertmanager_url` it does not
     reconcile."""
     config = {
         "alerts": {"store": "postgres", "database_url": database_url, "replica_id": name,
                    "leader_retry": 0.5, "poll_interval": 0.5, "heartbeat": 1.0,
                    "database_timeout": 2.0, "resend_interval": 1.0, **alerts},
-        "alertmanager": {"url": alertmanager_url, "reconcile_interval": 1.0,
+        "alertmanager": {"url": alertmanager_url, "reconcile_interval": reconcile_interval,
                          "reconcile_backoff_max": 1.0},
     }
     proc = servers.bridge(base / name, prometheus_url, port=port, token=TOKEN, config=config)
@@ -89,6 +89,13 @@ def post(proc: servers.Process, body: dict[str, Any]) -> tuple[int, dict[str, An
 
 def post_alerts(proc: servers.Process, *alerts: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return post(proc, payload(*alerts))
+
+
+def current_names(proc: servers.Process) -> set[str]:
+    """The alertnames firing on a replica (GET /api/alerts)."""
+    _, body = servers.http_json(proc.url + "/api/alerts", timeout=5,
+                                headers={"Authorization": f"Bearer {TOKEN}"})
+    return {a["labels"]["alertname"] for a in body["alerts"]}
 
 
 def counter(proc: servers.Process, name: str) -> float:

@@ -5,18 +5,22 @@ per notification whichever replica gets it, every event on every replica's strea
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from bridge.alerts.pg import sql
 from tests import servers
-from tests.bridge.alerts.helpers import am_alert
+from tests.bridge.alerts.helpers import am_alert, payload
 from tests.bridge.alerts.pg.replicas import (
     Subscriber,
     alerts_check,
+    current_names,
     eventually,
+    post,
     post_alerts,
     replica,
     running,
@@ -137,5 +141,51 @@ async def test_killing_the_leader_hands_reconciliation_to_another_replica(tmp_pa
             await eventually(lambda: alerts_check(successor)["reconcile"]["runs"] > 0, 30,
                              "the successor to reconcile")
             assert alerts_check(successor)["reconcile"]["ok"] is True
+    finally:
+        am.stop()
+
+
+def am_push(am_url: str, name: str) -> None:
+    """One firing alert into Alertmanager, as Prometheus sends it."""
+    body = [{"labels": {"alertname": name}, "annotations": {"summary": name},
+             "generatorURL": "http://prometheus/graph"}]
+    req = urllib.request.Request(f"{am_url}/api/v2/alerts", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.status == 200
+
+
+async def test_a_truncated_webhook_on_a_follower_makes_the_leader_reconcile_now(tmp_path,
+                                                                             pg_url):
+    """The follower that took the webhook cannot reconcile: it NOTIFYs, and the leader asks
+    Alertmanager at once (the hour-long interval would not have come round)."""
+    am = servers.alertmanager(tmp_path / "am", {
+        "route": {"receiver": "none"}, "receivers": [{"name": "none"}]}).start()
+    try:
+        procs = fleet(tmp_path, pg_url, 2, reconcile_interval=3600.0)
+        for proc in procs:
+            proc.argv += ["--alertmanager-url", am.url]
+        with running(procs):
+            def leader():
+                leading = [p for p in procs if alerts_check(p)["leader"]]
+                return leading[0] if len(leading) == 1 else None
+            lead = await eventually(leader, 30, "one leader")
+            follower = next(p for p in procs if p is not lead)
+            await eventually(lambda: alerts_check(lead)["reconcile"]["runs"] > 0, 30,
+                             "the leader's first reconciliation")
+            runs = alerts_check(lead)["reconcile"]["runs"]
+            am_push(am.url, "OnlyInAlertmanager")
+            status, _ = post(follower, payload(am_alert("Told")))
+            assert status == 200
+            await eventually(lambda: "Told" in current_names(lead), 10, "the plain webhook")
+            assert "OnlyInAlertmanager" not in current_names(lead)  # no reconcile yet
+            assert alerts_check(lead)["reconcile"]["runs"] == runs
+            status, _ = post(follower, {**payload(am_alert("Told")), "truncatedAlerts": 1})
+            assert status == 200
+            await eventually(lambda: "OnlyInAlertmanager" in current_names(follower), 20,
+                             "the alert only a reconciliation finds, on the follower")
+            await eventually(lambda: alerts_check(lead)["reconcile"]["runs"] > runs, 10,
+                             "the leader's count of runs")
+            assert alerts_check(follower)["reconcile"]["running"] is False
     finally:
         am.stop()

@@ -10,7 +10,7 @@ import json
 import asyncpg
 import pytest
 
-from bridge.alerts.model import Notice, fingerprint
+from bridge.alerts.model import Notice, fingerprint, now_ms
 from bridge.alerts.pg.store import PgAlertStore
 from bridge.config import AlertsConfig
 from tests.bridge.alerts.helpers import notice
@@ -90,6 +90,37 @@ async def test_the_same_notification_on_two_replicas_at_once_is_one_event(fleet)
         first, second = await asyncio.gather(b.record([resolved]), a.record([resolved]))
         assert len(first) + len(second) == 1
     assert await a.bounds() == (1, 40)
+
+
+async def test_overlapping_writers_in_opposite_orders_and_a_reconcile_store_each_alert_once(
+        fleet):
+    """Writers lock each alert before deciding on it and the head only to append: batches on
+    three replicas naming the same alerts in opposite orders, one of them a reconciliation,
+    neither deadlock nor store an alert twice; the frames a writer publishes itself, and those
+    another replica publishes from a NOTIFY or from the log, are the stored ones, byte for byte
+    (the seq is spliced in by SQL there)."""
+    a, b, c = await fleet(3)
+    published, elsewhere = watch(a), watch(c)
+    notices = [unique("Over", i) for i in range(30)]
+    for _ in range(3):
+        await asyncio.gather(a.record(notices), b.record(notices[::-1]),
+                             c.reconcile(notices[10:] + notices[:10], now_ms()),
+                             *(a.record([n]) for n in notices[::7]))
+    first, last = await a.bounds()
+    assert (first, last) == (1, 30)
+    stored = await b.events_after(0, 100)
+    assert sorted(json.loads(text)["alert"]["labels"]["alertname"] for _, text in stored) \
+        == sorted(n.labels["alertname"] for n in notices)
+    await until(lambda: len(published) == len(elsewhere) == 30)
+    assert [text for _, _, text in published] == [text for _, text in stored]
+    assert [text for _, _, text in elsewhere] == [text for _, text in stored]
+    # Commits small enough carry their frames in the NOTIFY, larger ones only their seq: a
+    # replica publishes both, in order.
+    await a.record([unique("Small", 0)])
+    await b.record([unique("Large", i) for i in range(40)])
+    await until(lambda: len(elsewhere) == 71)
+    assert [seq for _, seq, _ in elsewhere] == list(range(1, 72))
+    assert [text for _, _, text in elsewhere] == [text for _, text in await b.events_after(0, 100)]
 
 
 async def test_readers_never_see_a_gap_or_a_late_seq(fleet, pg_url):
