@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from bridge.alerts.backend import AlertLog
+from bridge.alerts.episodes import SOURCE as BACKFILLED
 from bridge.alerts.silencerequest import (
     ACK_DEFAULT_SECONDS,
     ACK_MAX_SECONDS,
@@ -77,11 +78,18 @@ class AckKeeper:
         self._task: asyncio.Task[None] | None = None
 
     def on_commit(self, events: list[Any]) -> None:
-        """`AlertLog.on_commit` listener (after the view's): queue the acks of resolutions."""
+        """`AlertLog.on_commit` listener (after the view's): queue the acks of lives that ended.
+
+        A life ends with its `resolved` event, or with a `refired` one when the resolution was
+        never logged (an acked alert is silenced: no resolved webhook, and reconciliation may
+        see the new life before it calls the old one gone). A backfilled event is history: the
+        episode it tells of ended long ago, whatever acks the alert has now."""
         if not self.store.leader:
             return
         for event in events:
-            if not isinstance(event, Event) or event.alert["status"] != "resolved":
+            if not isinstance(event, Event) or event.source == BACKFILLED:
+                continue
+            if event.alert["status"] != "resolved" and event.kind != "refired":
                 continue
             for silence in self.view.active_acks(event.alert["fingerprint"],
                                                  event.alert.get("cluster")):

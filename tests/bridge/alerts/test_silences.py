@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.alerts.acks import find_alert, parse_ack
+from bridge.alerts.acks import AckKeeper, find_alert, parse_ack
 from bridge.alerts.model import fingerprint, parse_time
 from bridge.alerts.silencerequest import ack_request, parse_matchers, parse_request, postable
 from bridge.alerts.silences import (
@@ -22,6 +22,7 @@ from bridge.alerts.silences import (
     state_at,
 )
 from bridge.alerts.silenceview import SilenceView
+from bridge.alerts.store import Event
 from bridge.errors import BadRequest, NotFound
 
 NOW = parse_time("2026-06-01T12:00:00Z")
@@ -251,3 +252,32 @@ def test_the_view_keeps_the_newest_and_indexes_acks():
     assert decorated["ack"]["comment"] == "mine" and decorated["ack"]["silenceID"] == "k"
     view.reset("new")
     assert view.active_acks(fp, None) == [] and len(view) == 0
+
+
+class _Leader:
+    """What AckKeeper asks of the store: whether this replica leads."""
+
+    leader = True
+
+
+@pytest.mark.parametrize(("kind", "status", "source", "expired"), [
+    ("resolved", "resolved", "alertmanager", True),
+    ("refired", "firing", "reconcile", True),  # the old life ended unlogged: its ack goes
+    ("resolved", "resolved", "prometheus", False),  # a backfilled episode is history
+    ("updated", "firing", "alertmanager", False),
+])
+def test_the_ack_keeper_expires_acks_when_a_life_ends(kind, status, source, expired):
+    labels = {"alertname": "A"}
+    fp = fingerprint(labels)
+    ack = from_am("ha", am_silence("k", comment="ACK! mine", endsAt="2099-01-01T00:00:00Z",
+                                   matchers=[{"name": "alertname", "value": "A",
+                                              "isRegex": False, "isEqual": True}]))
+    view = SilenceView()
+    view.load([(1, ack)])
+    keeper = AckKeeper(view, _Leader(), expire=None)  # type: ignore[arg-type]
+    alert = {"fingerprint": fp, "labels": labels, "status": status, "cluster": "ha",
+             "source": source}
+    keeper.on_commit([Event(2, "E", kind, source, labels, alert, "{}")])
+    assert keeper.queue.qsize() == (1 if expired else 0)
+    if expired:
+        assert keeper.queue.get_nowait() == ("ha", "k", 0)
