@@ -11,7 +11,7 @@ exactly once each, in seq order. `make_store` picks one from `alerts.store`.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -54,7 +54,8 @@ class AlertLog(Protocol):
     async def reconcile(self, notices: list[Notice], fetched_ms: int,
                         may_resolve: MayResolve = ..., cluster: str = ...) -> Reconciled: ...
     async def record_silences(self, cluster: str, silences: list[dict[str, Any]],
-                              by: str | None, fetched_ms: int | None = None
+                              by: str | None, fetched_ms: int | None = None,
+                              previous: Collection[str] | None = None
                               ) -> list[SilenceEvent]: ...
     async def known_silences(self) -> list[tuple[int, dict[str, Any]]]: ...
     async def prune(self, now: int | None = None) -> int: ...

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection
 from typing import Any
 
 from bridge.alerts.silences import SilenceEvent, Stored, plan, write_plan
 
 
 def record(conn: sqlite3.Connection, at: tuple[str, int], now: int, cluster: str,
-           silences: list[dict[str, Any]], by: str | None, fetched_ms: int | None
-           ) -> list[SilenceEvent]:
+           silences: list[dict[str, Any]], by: str | None, fetched_ms: int | None,
+           previous: Collection[str] | None = None) -> list[SilenceEvent]:
     """Record one cluster's silences (runs on the writer thread); `at` = (epoch, last seq)."""
     rows, removed = {}, {}
     for sid, state, text, body, updated in conn.execute(
@@ -27,7 +28,7 @@ def record(conn: sqlite3.Connection, at: tuple[str, int], now: int, cluster: str
         rows[sid] = Stored(state, text, updated)
         if fetched_ms is not None and state != "expired":
             removed[sid] = json.loads(body)
-    changes = plan(rows, silences, by is not None, fetched_ms, removed)
+    changes = plan(rows, silences, by is not None, fetched_ms, removed, previous)
     written = write_plan(changes, at[0], at[1], now, by)
     conn.executemany(
         "INSERT INTO events (seq, ts_ms, cluster, fingerprint, frame) VALUES (?, ?, ?, '', ?)",

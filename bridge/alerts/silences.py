@@ -10,8 +10,15 @@ transaction, on committed state) to tell which change is an event:
 - a silence never seen: `created` (one first seen already expired is kept quietly, unless the
   bridge itself expired it: then `expired`);
 - seen, now expired and stored as not: `expired` (expired by someone, or its end passed);
+- stored as expired, seen active or pending again: `updated` (Alertmanager never revives an
+  expired silence, so the row was wrong: the silence had only vanished from one read);
 - seen, other content (matchers, times, author, comment): `updated`;
 - the same content again (the watcher seeing what the bridge wrote): nothing.
+
+`plan` applies it to a whole list, and decides what a silence missing from the list means:
+gone past its end, it is `expired`; gone before its end, it is `expired` only when it was also
+missing from the previous read of the same peer (a peer that took over after a failover or a
+restart may not have caught up on gossip yet: one read is not evidence).
 
 An ack is a silence whose comment starts with "ACK! " (kthxbye's convention) and whose matchers
 are all `name="value"`: the label set of exactly one alert, whose fingerprint it carries.
@@ -19,7 +26,8 @@ are all `name="value"`: the label set of exactly one alert, whose fingerprint it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,22 +198,43 @@ def decide(stored: Stored | None, silence: Mapping[str, Any], own: bool) -> str 
         return "created"
     if state == "expired":
         return None if stored.state == "expired" else "expired"
+    if stored.state == "expired":  # seen again: it was never expired
+        return "updated"
     return "updated" if content(silence) != stored.content else None
 
 
+def stored_end(stored: Stored) -> int:
+    """The end (ms) of a row's silence, from its content (`content`'s third item)."""
+    return parse_time(json.loads(stored.content)[2])
+
+
+def stale(stored: Stored | None, silence: Mapping[str, Any], fetched_ms: int | None) -> bool:
+    """Whether a watcher's sighting is older news than the row: the row is expired for real
+    (its end had passed when it was recorded, as Alertmanager sets it when it expires one)
+    and the sighting, still active, is from a peer not yet told of the expiry."""
+    return (fetched_ms is not None and stored is not None and stored.state == "expired"
+            and silence["state"] != "expired" and stored_end(stored) <= stored.updated_ms)
+
+
 def plan(rows: Mapping[str, Stored], silences: list[dict[str, Any]], own: bool,
-         fetched_ms: int | None, removed: Mapping[str, dict[str, Any]]) -> list[Change]:
+         fetched_ms: int | None, removed: Mapping[str, dict[str, Any]],
+         previous: Collection[str] | None = None) -> list[Change]:
     """Every change recording `silences` makes to one cluster's `rows`.
 
-    `fetched_ms` set: `silences` is the cluster's whole list as fetched then. Rows written
-    after it are newer than the list and left alone; a row missing from it is forgotten when
-    expired (Alertmanager dropped it past its retention), else expired (`removed` holds those
-    rows' bodies: the silence vanished, e.g. Alertmanager lost its data).
+    `fetched_ms` set: `silences` is the cluster's whole list as fetched then, and `previous`
+    the ids in the previous list read from the same peer (None: no such read). Rows written
+    after the fetch are newer than the list and left alone. A row missing from the list is
+    forgotten when expired (Alertmanager dropped it past its retention); else (`removed`
+    holds those rows' bodies) it is expired when its end has passed, or when it is missing
+    from `previous` too (it vanished: Alertmanager lost its data), and left alone otherwise
+    (module docstring).
     """
     changes = []
     for silence in silences:
         row = rows.get(silence["id"])
         if fetched_ms is not None and row is not None and row.updated_ms > fetched_ms:
+            continue
+        if stale(row, silence, fetched_ms):
             continue
         kind = decide(row, silence, own)
         if kind is not None or row is None or row.state != silence["state"]:
@@ -218,7 +247,8 @@ def plan(rows: Mapping[str, Stored], silences: list[dict[str, Any]], own: bool,
             continue
         if row.state == "expired" or sid not in removed:
             changes.append(Change(sid, None, None))
-        else:
+        elif (parse_time(removed[sid]["endsAt"]) <= fetched_ms
+              or (previous is not None and sid not in previous)):
             changes.append(Change(sid, "expired", {**removed[sid], "state": "expired"}))
     return changes
 

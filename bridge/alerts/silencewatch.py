@@ -6,8 +6,11 @@ active peer every `alertmanager.reconcile_interval` seconds (0: once, at start) 
 whole list with the time the read started (`AlertLog.record_silences(..., fetched_ms=)`). The
 store decides on its committed rows, so a change the bridge made itself, already logged, is not
 logged again, and a row written after the read started is newer than the list and left alone.
-A silence's end passing is an `expired` event here, within an interval of it. Failures back off
-as reconciliation does (1 s doubling up to `reconcile_backoff_max`).
+A silence's end passing is an `expired` event here, within an interval of it. A silence that
+vanishes before its end is `expired` only once two consecutive reads of the same peer lack it
+(`bridge.alerts.silences.plan`): a peer that took over after a failover, or restarted, may not
+have caught up on gossip, and one read of it is no evidence. Failures back off as
+reconciliation does (1 s doubling up to `reconcile_backoff_max`).
 """
 
 from __future__ import annotations
@@ -40,24 +43,31 @@ class ClusterWatch:
         self.last_error: str | None = None
         self.silences = 0
         self.runs = 0
+        # (peer URL, silence ids) of the last read, while this replica leads without a break.
+        self.last_read: tuple[str, frozenset[str]] | None = None
 
     async def poll_once(self) -> int:
         """One read and recording; the number of events it caused. Raises BridgeError."""
         fetched = now_ms()
         data = await self.cluster.get_json(SILENCES_ENDPOINT, {})
+        peer = self.cluster.active_url  # the peer that answered (no await since)
         if not isinstance(data, list):
             raise UpstreamInvalid("Alertmanager's /api/v2/silences is not a list")
         try:
             silences = [from_am(self.cluster.name, item) for item in data]
         except ValueError as exc:
             raise UpstreamInvalid(f"Alertmanager's /api/v2/silences: {exc}") from None
+        last = self.last_read
+        previous = last[1] if last is not None and last[0] == peer else None
         events = await self.store.record_silences(self.cluster.name, silences, None,
-                                                  fetched_ms=fetched)
+                                                  fetched_ms=fetched, previous=previous)
+        self.last_read = (peer, frozenset(s["id"] for s in silences))
         self.silences, self.runs = len(silences), self.runs + 1
         return len(events)
 
     async def run(self) -> None:
         interval = self.config.reconcile_interval
+        self.last_read = None  # a read from before this replica last led proves nothing
         while True:
             try:
                 added = await self.poll_once()

@@ -16,7 +16,7 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,14 +208,16 @@ class AlertStore(StoreEvents):
         return epoch
 
     async def record_silences(self, cluster: str, silences: list[dict[str, Any]],
-                              by: str | None, fetched_ms: int | None = None
+                              by: str | None, fetched_ms: int | None = None,
+                              previous: Collection[str] | None = None
                               ) -> list[SilenceEvent]:
         """Record silences of `cluster` as Alertmanager shows them; the `silence` events they
         caused, once committed (`bridge.alerts.silences.plan`: `by` = who made the change
-        through the bridge, None for the watcher; `fetched_ms` = a complete list)."""
+        through the bridge, None for the watcher; `fetched_ms` = a complete list, `previous` =
+        the ids of the previous one read from the same peer)."""
         def run(conn: sqlite3.Connection) -> list[SilenceEvent]:
             return silencelog.record(conn, (_epoch(conn), _last_seq(conn)), now_ms(),
-                                     cluster, silences, by, fetched_ms)
+                                     cluster, silences, by, fetched_ms, previous)
         return await self.db.write(run, "events")
 
     async def known_silences(self) -> list[tuple[int, dict[str, Any]]]:

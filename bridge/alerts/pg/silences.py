@@ -11,6 +11,7 @@ the alert writer's group commit.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 import asyncpg
@@ -21,7 +22,8 @@ from bridge.alerts.silences import Stored, Written, plan, write_plan
 
 
 async def record(conn: asyncpg.Connection, cluster: str, silences: list[dict[str, Any]],
-                 by: str | None, fetched_ms: int | None) -> Written:
+                 by: str | None, fetched_ms: int | None,
+                 previous: Collection[str] | None = None) -> Written:
     """Decide and write one cluster's silences in one transaction; what was written."""
     async with conn.transaction():
         seq, epoch = await conn.fetchrow(sql.LOCK_HEAD)
@@ -31,7 +33,7 @@ async def record(conn: asyncpg.Connection, cluster: str, silences: list[dict[str
             if fetched_ms is not None and state != "expired":
                 removed[sid] = json.loads(body)
         now = now_ms()
-        written = write_plan(plan(rows, silences, by is not None, fetched_ms, removed),
+        written = write_plan(plan(rows, silences, by is not None, fetched_ms, removed, previous),
                              epoch, seq, now, by)
         if written.upserts or written.deletes:
             columns = [list(c) for c in zip(*written.upserts, strict=True)] or [[]] * 5

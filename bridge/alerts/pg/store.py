@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import asyncpg
@@ -145,13 +145,15 @@ class PgAlertStore(StoreEvents):
         return result
 
     async def record_silences(self, cluster: str, silences: list[dict[str, Any]],
-                              by: str | None, fetched_ms: int | None = None
+                              by: str | None, fetched_ms: int | None = None,
+                              previous: Collection[str] | None = None
                               ) -> list[SilenceEvent]:
         """As the SQLite store's (`bridge.alerts.pg.silences`); answers once committed and
         published here, like a webhook's."""
         try:
             async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
-                written = await silence_log.record(conn, cluster, silences, by, fetched_ms)
+                written = await silence_log.record(conn, cluster, silences, by, fetched_ms,
+                                                  previous)
         except FAILURES as exc:
             self.write_error = unavailable(exc).detail
             raise unavailable(exc) from None

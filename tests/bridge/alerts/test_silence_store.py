@@ -76,8 +76,10 @@ async def test_a_complete_list_forgets_and_expires_what_is_gone(store):
                                 by="default")
     await store.record_silences("default", [silence("c", state="expired")], by=None)
     fetched = await _now_ms(store)
-    # a is gone while active (Alertmanager lost it): expired; c gone while expired: forgotten.
-    events = await store.record_silences("default", [silence("b")], by=None, fetched_ms=fetched)
+    # a is gone while active, from this read and the previous one of the same peer
+    # (Alertmanager lost it): expired; c gone while expired: forgotten.
+    events = await store.record_silences("default", [silence("b")], by=None, fetched_ms=fetched,
+                                         previous={"b"})
     assert [(e.kind, e.silence["id"], e.silence["state"]) for e in events] == [
         ("expired", "a", "expired")]
     known = {s["id"]: s["state"] for _, s in await store.known_silences()}
@@ -86,6 +88,22 @@ async def test_a_complete_list_forgets_and_expires_what_is_gone(store):
     await store.record_silences("other", [silence("z", cluster="other")], by=None)
     await store.record_silences("default", [], by=None, fetched_ms=await _now_ms(store))
     assert {s["id"] for _, s in await store.known_silences()} == {"b", "z"}
+
+
+async def test_a_silence_missing_from_one_read_is_kept_and_a_wrong_expiry_is_undone(store):
+    await store.record_silences("default", [silence("a")], by="default")
+    # One read lacks it (a peer that has not caught up): no event, the row stays active.
+    assert await store.record_silences("default", [], by=None,
+                                       fetched_ms=await _now_ms(store), previous=None) == []
+    assert {s["id"]: s["state"] for _, s in await store.known_silences()} == {"a": "active"}
+    # Two reads of the same peer lack it: expired; then it shows up again: updated, active.
+    [gone] = await store.record_silences("default", [], by=None,
+                                         fetched_ms=await _now_ms(store), previous=set())
+    back = await store.record_silences("default", [silence("a")], by=None,
+                                       fetched_ms=await _now_ms(store), previous=set())
+    assert [(e.kind, e.silence["state"]) for e in (gone, *back)] == [
+        ("expired", "expired"), ("updated", "active")]
+    assert {s["id"]: s["state"] for _, s in await store.known_silences()} == {"a": "active"}
 
 
 async def test_a_list_fetched_before_a_write_does_not_undo_it(store):

@@ -223,10 +223,69 @@ def test_plan_diffs_a_complete_list():
                    NOW, {"b": b})
     kinds = {ch.id: (ch.kind, ch.silence and ch.silence["state"]) for ch in changes}
     assert kinds == {"a": ("updated", "active"), "e": ("created", "active"),
-                     "b": ("expired", "expired"),  # vanished while active
                      "d": (None, None)}  # vanished when expired: forgotten
-    # c was written after the list was fetched: left alone.
-    assert "c" not in kinds
+    # b vanished before its end from a first read: not evidence yet; c was written after the
+    # list was fetched: both left alone.
+    assert "b" not in kinds and "c" not in kinds
+    # The previous read of the same peer lacked b too: it vanished, expired.
+    [change] = [ch for ch in plan(rows, [a], False, NOW, {"b": b}, previous={"a"})
+                if ch.id == "b"]
+    assert (change.kind, change.silence["state"]) == ("expired", "expired")
+    # Seen in the previous read: one read without it is not enough.
+    assert [ch.id for ch in plan(rows, [a, c], False, NOW, {"b": b},
+                                 previous={"a", "b", "c"})] == ["d"]
+
+
+def _apply(rows, changes, at):
+    """What a store does with a plan (its rows), so plans can follow one another."""
+    for ch in changes:
+        if ch.silence is None:
+            rows.pop(ch.id, None)
+        else:
+            rows[ch.id] = Stored(ch.silence["state"], content(ch.silence), at)
+    return [ch.kind for ch in changes if ch.kind is not None]
+
+
+def test_a_silence_missing_from_one_read_is_not_expired_and_comes_back_quietly():
+    s = from_am("ha", am_silence())
+    rows: dict = {}
+    assert _apply(rows, plan(rows, [s], False, NOW, {}), NOW) == ["created"]
+    # A failover peer that has not caught up on gossip lacks it (no previous read of it).
+    assert _apply(rows, plan(rows, [], False, NOW + 1, {"s1": s}, previous=None), NOW + 1) == []
+    # It shows up again: nothing happened, no event.
+    assert _apply(rows, plan(rows, [s], False, NOW + 2, {"s1": s}, previous=set()),
+                  NOW + 2) == []
+    assert rows["s1"].state == "active"
+
+
+def test_a_silence_called_expired_then_seen_again_is_updated_back_to_active():
+    s = from_am("ha", am_silence())
+    rows = {"s1": row(s)}
+    # Missing from two reads of the same peer: expired (its end, 13:00, still ahead).
+    assert _apply(rows, plan(rows, [], False, NOW, {"s1": s}, previous=set()), NOW) == [
+        "expired"]
+    assert rows["s1"].state == "expired"
+    # It reappears, unchanged: the row was wrong, an `updated` event corrects the view.
+    changes = plan(rows, [s], False, NOW + 1, {}, previous=set())
+    assert [(ch.kind, ch.silence["state"]) for ch in changes] == [("updated", "active")]
+    assert decide(rows["s1"], s, own=False) == "updated"
+
+
+def test_a_silence_missing_after_its_end_is_expired_at_once():
+    s = from_am("ha", am_silence())  # ends 13:00
+    rows = {"s1": row(s)}
+    later = parse_time("2026-06-01T13:00:01Z")
+    [change] = plan(rows, [], False, later, {"s1": s}, previous=None)
+    assert change.kind == "expired"
+
+
+def test_a_lagging_peer_does_not_revive_a_silence_expired_for_real():
+    active = from_am("ha", am_silence())
+    # Expired through Alertmanager at 12:30: its end moved there, recorded just after.
+    expired = {**active, "endsAt": "2026-06-01T12:30:00Z", "state": "expired"}
+    rows = {"s1": row(expired, updated_ms=parse_time("2026-06-01T12:30:01Z"))}
+    # A peer not yet told shows the old, active version: older news, left alone.
+    assert plan(rows, [active], False, parse_time("2026-06-01T12:31:00Z"), {}) == []
 
 
 def test_plan_keeps_a_state_change_without_an_event():
