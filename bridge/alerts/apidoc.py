@@ -157,9 +157,10 @@ STATE = param("state", "active (default: alerts Alertmanager does not mute), sup
 CLUSTER_PARAM = param("cluster", "Only this cluster's alerts (400 for an unknown one).", CLUSTER)
 BAD_FILTER = _errors(e400="A bad matcher or parameter (the detail says which).",
                      e401=READ_401, e403=READ_403)
-STREAM = ("Frames: snapshot, alert (Alert event), silence (SilenceEvent: to every subscriber, "
-          "whatever the filter), heartbeat, resync, status (the alert store unreachable / "
-          "back), error; see the README's alerts section. Resume with since + epoch.")
+STREAM = ("Frames: snapshot, alert (Alert event), silence (SilenceEvent: to every subscriber "
+          "of its cluster, whatever the filter and state; without cluster=, every one), "
+          "heartbeat, resync, status (the alert store unreachable / back), error; see the "
+          "README's alerts section. Resume with since + epoch.")
 
 
 def paths(config: AlertsConfig) -> dict[str, Any]:

@@ -177,8 +177,8 @@ class AlertHub:
             event = self._backlog.popleft()
             self.last_seq = event.seq
             self.epoch = event.epoch
-            if isinstance(event, SilenceEvent):  # no labels: for every subscriber
-                budget -= 1 + self._push_all(event)
+            if isinstance(event, SilenceEvent):  # no labels: by cluster only
+                budget -= 1 + self._push_silence(event)
                 continue
             self.metrics.alert_events.labels(event.source).inc()
             budget -= 1
@@ -198,9 +198,12 @@ class AlertHub:
         if self._draining:
             asyncio.get_running_loop().call_soon(self._drain)
 
-    def _push_all(self, event: SilenceEvent) -> int:
+    def _push_silence(self, event: SilenceEvent) -> int:
+        """To every subscriber of the silence's cluster (or of all clusters)."""
         count = 0
         for group in list(self._groups.values()):
+            if not group.selection.wants_silence(event.silence):
+                continue
             count += len(group.subs)
             for sub in list(group.subs):
                 sub.push(event)

@@ -135,10 +135,16 @@ class Feed:
                 return
             for seq, text in rows:
                 if is_silence(text):
-                    yield Frame(SILENCE, text, seq, f"{self.epoch}:{seq}")
+                    if self._wanted_silence(text):
+                        yield Frame(SILENCE, text, seq, f"{self.epoch}:{seq}")
                 elif self._wanted(text):
                     yield Frame(ALERT, text, seq, f"{self.epoch}:{seq}")
             cursor = rows[-1][0]
+
+    def _wanted_silence(self, text: str) -> bool:
+        """Whether a replayed silence event is this stream's: of its `cluster=`, as live."""
+        selection = self.params.selection
+        return selection.cluster is None or selection.wants_silence(json.loads(text)["silence"])
 
     def _wanted(self, text: str) -> bool:
         """Whether a replayed event is this stream's: its selection's, and never a backfilled
@@ -153,7 +159,8 @@ class Feed:
 
 
 def is_silence(text: str) -> bool:
-    """Whether a stored frame is a silence event (they reach every subscriber)."""
+    """Whether a stored frame is a silence event (they reach every subscriber of their
+    cluster)."""
     return text.startswith('{"type":"silence"')
 
 

@@ -9,7 +9,10 @@ replayed), so a list, a snapshot and the events after it always agree:
 - an *event* is delivered when its cluster and labels match and either `state=all`, or the
   alert it carries has the wanted state, or it is a `suppressed`, `unsuppressed` or `resolved`
   event: those change whether the alert belongs in the reader's list, so every reader gets
-  them and can drop or restore the alert (a resolved alert is always `active`).
+  them and can drop or restore the alert (a resolved alert is always `active`);
+- a `silence` event (no labels) is delivered when its silence's cluster is the reader's
+  `cluster=`, or the reader names none: matchers and `state=` do not apply to it, as history's
+  `kinds=silence` ignores them.
 
 Frames stored before clusters existed carry neither `cluster` nor `state`: they are read as
 `default` and `active`.
@@ -54,6 +57,10 @@ class Selection:
     def wants(self, kind: str, alert: Mapping[str, Any]) -> bool:
         """Whether an event of `kind` carrying `alert` goes to this reader."""
         return self._scope(alert) and self.wants_state(kind, alert.get("state"))
+
+    def wants_silence(self, silence: Mapping[str, Any]) -> bool:
+        """Whether a `silence` event about `silence` goes to this reader (its cluster only)."""
+        return self.cluster is None or silence.get("cluster") == self.cluster
 
     def wants_state(self, kind: str, state: str | None) -> bool:
         return (self.state == "all" or kind in MEMBERSHIP_EVENTS

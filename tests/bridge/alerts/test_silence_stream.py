@@ -1,4 +1,5 @@
-"""Silence events on the alert streams and in history: to every subscriber whatever its filter,
+"""Silence events on the alert streams and in history: to every subscriber of their cluster
+(`cluster=`; without it, all) whatever its filter,
 resume points like alert events (replayed exactly once after `since`), and acks decorating
 REST and snapshot alerts. The events are recorded through the app's own store, as the silence
 writes and the watcher record them."""
@@ -119,3 +120,25 @@ async def test_listing_shows_matches_and_flags_silences_matching_nothing(client)
     expired = await (await client.get("/api/silences?state=expired")).json()
     assert [s["id"] for s in expired["silences"]] == ["old"]
     assert json.loads(json.dumps(body))  # plain JSON
+
+
+async def test_cluster_scoped_streams_get_only_their_clusters_silence_events(client):
+    everyone = await client.ws_connect(WS)
+    scoped = await client.ws_connect(WS + "?cluster=default")
+    (snap,) = await receive(everyone, 1)
+    await receive(scoped, 1)
+    await client.app[STORE_KEY].record_silences("ha", [{**silence("h1"), "cluster": "ha"}],
+                                                "default")
+    [mine] = await record(client, silence("d1"))
+    assert [f["silence"]["id"] for f in await receive(everyone, 2)] == ["h1", "d1"]
+    # Only the default cluster's: the `ha` silence event is not this stream's.
+    [frame] = await receive(scoped, 1)
+    assert (frame["silence"]["id"], frame["seq"]) == ("d1", mine.seq)
+    await scoped.close()
+    # Replayed alike.
+    resumed = await client.ws_connect(WS + f"?cluster=default&since={snap['seq']}"
+                                      f"&epoch={snap['epoch']}")
+    [replayed] = await receive(resumed, 1)
+    assert replayed == frame
+    await resumed.close()
+    await everyone.close()
