@@ -126,6 +126,10 @@ def _cluster_name(name: str) -> str | None:
     return None
 
 
+def _maybe_cluster_name(name: str) -> str | None:
+    return _cluster_name(name) if name else None
+
+
 def _peers(peers: tuple[str, ...]) -> str | None:
     if not 1 <= len(peers) <= MAX_PEERS:
         return f"expected 1..{MAX_PEERS} peer URLs, got {len(peers)}"
@@ -338,8 +342,11 @@ class AlertsConfig:
     # more (Alertmanager has stopped telling anyone about them by then); read on a grid of
     # `backfill_step` seconds (no longer than the rules' evaluation interval: exact startsAt).
     # The first run waits `backfill_delay` seconds once this replica may run it, so start-up
-    # (first polls, reconciliation) goes first.
+    # (first polls, reconciliation) goes first. The episodes go to `backfill_cluster` (the
+    # cluster Prometheus sends to; "" = the only one configured, `default` for
+    # alertmanager.url; with several clusters and none named, backfill is off).
     backfill: bool = True
+    backfill_cluster: str = checked("", check=_maybe_cluster_name)
     backfill_delay: float = non_negative(60.0)
     backfill_holdoff: float = positive(3600.0)
     backfill_interval: float = positive(600.0)

@@ -63,6 +63,7 @@ def load_config(
     config = build(BridgeConfig, data, path or "configuration", "")
     _validate(config, path or "configuration")
     _validate_store(config.alerts, path or "configuration")
+    _validate_backfill(config, path or "configuration")
     _validate_tokens(config.auth, path or "configuration")
     return dataclasses.replace(config, auth=_read_token_files(config.auth, path or
                                                               "configuration"))
@@ -139,6 +140,17 @@ def _validate_store(alerts: AlertsConfig, source: str) -> None:
     if alerts.store == "sqlite" and alerts.database_url:
         raise ConfigError(source, "alerts.store", "is sqlite but alerts.database_url is set: "
                           "set alerts.store to postgres (or drop the URL)")
+
+
+def _validate_backfill(config: BridgeConfig, source: str) -> None:
+    """`alerts.backfill_cluster` names a configured cluster (checked on the whole: the name
+    and the clusters may come from different layers)."""
+    name = config.alerts.backfill_cluster
+    names = [c.name for c in config.alertmanager.cluster_list()]
+    if name and name not in names:
+        raise ConfigError(source, "alerts.backfill_cluster",
+                          f"{name!r} is not a configured cluster (known: "
+                          f"{', '.join(names) or 'none'})")
 
 
 def _validate_tokens(auth: AuthConfig, source: str) -> None:

@@ -7,7 +7,9 @@ evaluation an alert fired. At start (the first time the store is open on the lea
 every `alerts.backfill_interval` seconds, this reads it over the retention window
 (`alerts.retention_days`, as far back as Prometheus keeps it) up to `alerts.backfill_holdoff`
 before now, and hands the finished episodes to the store, which writes those the log lacks as
-a `firing` and a `resolved` event each, with `"source": "prometheus"` in their alert.
+a `firing` and a `resolved` event each, with `"source": "prometheus"` in their alert and the
+cluster `target` names (`alerts.backfill_cluster`, or the only one; with several and none
+named, backfill is off: one Prometheus' ALERTS cannot say which cluster an alert went to).
 
 What makes that safe (the rules are `bridge.alerts.episodes`' and the stores'):
 - history only: backfilled events are in GET /api/alerts/history and timelines, never in the
@@ -40,11 +42,10 @@ from bridge.alerts.backend import STORE_KEY, AlertLog
 from bridge.alerts.episodes import Tracker
 from bridge.alerts.model import now_ms
 from bridge.alerts.reconcile import retry_backoff
-from bridge.config import DEFAULT_CLUSTER, AlertsConfig
+from bridge.config import DEFAULT_CLUSTER, AlertsConfig, BridgeConfig
 from bridge.errors import BridgeError, UpstreamInvalid
 from bridge.health import add_health_check
 from bridge.keys import CONFIG_KEY
-from bridge.upstream.alertmanager import CLUSTERS_KEY
 from bridge.upstream.prometheus import PROMETHEUS_KEY, PrometheusClient
 
 log = logging.getLogger("bridge.alerts.backfill")
@@ -80,8 +81,11 @@ class Backfiller:
     """Runs backfill on the leader (module docstring); `status()` feeds /health."""
 
     def __init__(self, prometheus: PrometheusClient, store: AlertLog, config: AlertsConfig,
-                 cluster: str, clock: Callable[[], int] = now_ms) -> None:
+                 cluster: str | None, clock: Callable[[], int] = now_ms,
+                 off: str | None = None) -> None:
+        """`cluster`: where episodes go (None: backfill is off, `off` says why)."""
         self.prometheus, self.store, self.config, self.cluster = prometheus, store, config, cluster
+        self.off = off if cluster is None else None
         self.clock = clock
         self.step_ms = max(1, int(config.backfill_step * 1000))
         self.resume_ms: int | None = None  # where the next run starts reading
@@ -91,13 +95,20 @@ class Backfiller:
         self.last_error: str | None = None
         self.last_success: float | None = None
 
+    @property
+    def enabled(self) -> bool:
+        return self.config.backfill and self.cluster is not None
+
     def may_run(self) -> bool:
         store = self.store
-        return (self.config.backfill and store.leader and bool(store.epoch)
+        return (self.enabled and store.leader and bool(store.epoch)
                 and store.error is None and store.unavailable() is None)
 
     async def run_once(self) -> int:
-        """One pass over the window; the number of events written."""
+        """One pass over the window; the number of events written (none while off)."""
+        cluster = self.cluster
+        if cluster is None:
+            return 0
         external = prometheus_setup(await self.prometheus.config_yaml())
         now = self.clock()
         end = self._grid(now - int(self.config.backfill_holdoff * 1000))
@@ -119,7 +130,7 @@ class Backfiller:
             for series in result.series:
                 tracker.feed(series.labels, _points(series.points))
             tracker.chunk_done(last)
-        events = await self.store.backfill(tracker.done, self.cluster) if tracker.done else []
+        events = await self.store.backfill(tracker.done, cluster) if tracker.done else []
         opened = tracker.open_since()
         self.resume_ms = end if opened is None else max(start, opened - self.step_ms)
         self.runs += 1
@@ -171,7 +182,9 @@ class Backfiller:
 
     def status(self) -> dict[str, Any]:
         """Informational (`ok` null): Prometheus' own check says when it is down."""
-        return {"ok": None, "enabled": self.config.backfill, "running": self.may_run(),
+        return {"ok": None, "enabled": self.enabled, "cluster": self.cluster,
+                "off": None if self.enabled else self.off or "alerts.backfill is false",
+                "running": self.may_run(),
                 "runs": self.runs, "events": self.written, "error": self.last_error,
                 "last_success": self.last_success,
                 "resume": None if self.resume_ms is None else self.resume_ms / 1000}
@@ -194,15 +207,34 @@ async def _backfill_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(task, return_exceptions=True)
 
 
+def target(config: BridgeConfig) -> tuple[str | None, str | None]:
+    """The cluster backfilled episodes go to, or (None, why backfill is off).
+
+    `alerts.backfill_cluster` when set (configload checks it is configured); else the only
+    cluster (`default` for alertmanager.url, and with no Alertmanager, as manual alerts). With
+    several, guessing would give the episodes of one cluster's alerts the identity (cluster,
+    fingerprint) of another's, so none is guessed."""
+    if config.alerts.backfill_cluster:
+        return config.alerts.backfill_cluster, None
+    names = [c.name for c in config.alertmanager.cluster_list()]
+    if len(names) <= 1:
+        return (names[0] if names else DEFAULT_CLUSTER), None
+    return None, (f"{len(names)} Alertmanager clusters and no alerts.backfill_cluster: set it "
+                  "to the cluster Prometheus sends its alerts to")
+
+
 def setup(app: web.Application) -> None:
     """After the alerts feature (its store) and the upstream clients."""
     config = app[CONFIG_KEY]
-    first = next(iter(app[CLUSTERS_KEY].names), DEFAULT_CLUSTER)
-    backfiller = Backfiller(app[PROMETHEUS_KEY], app[STORE_KEY], config.alerts, first)
+    cluster, off = target(config)
+    backfiller = Backfiller(app[PROMETHEUS_KEY], app[STORE_KEY], config.alerts, cluster,
+                            off=off)
     app[BACKFILL_KEY] = backfiller
 
     async def check() -> dict[str, Any]:
         return backfiller.status()
     add_health_check(app, "alerts_backfill", check)
-    if config.alerts.backfill:
+    if backfiller.enabled:
         app.cleanup_ctx.append(_backfill_ctx)
+    elif off is not None:
+        log.warning("alert backfill is off: %s", off)
