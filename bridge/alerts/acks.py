@@ -5,7 +5,9 @@ extends) a silence matching the alert's labels exactly, its comment prefixed "AC
 convention, so acks made by kthxbye or by hand count too). The `AckKeeper` expires an ack when
 its alert resolves, so a re-fire is never swallowed: it listens to committed events on the
 leader replica (one replica acts, whichever received the resolution) and expires the alert's
-active acks through Alertmanager, retrying a failed expiry a few times with backoff.
+active acks through Alertmanager, retrying a failed expiry a few times with backoff. A sweep
+after the view loads and after each silence-watcher pass catches the acks no event ended (a
+resolution logged before the view loaded, a full queue, failed attempts, a change of leader).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from bridge.alerts.backend import AlertLog
 from bridge.alerts.episodes import SOURCE as BACKFILLED
+from bridge.alerts.model import now_ms, parse_time
 from bridge.alerts.silencerequest import (
     ACK_DEFAULT_SECONDS,
     ACK_MAX_SECONDS,
@@ -69,12 +72,26 @@ def find_alert(alerts: Mapping[Any, dict[str, Any]], fingerprint: str, cluster: 
 
 
 class AckKeeper:
-    """Expires the acks of alerts that resolved (see the module docstring)."""
+    """Expires the acks of alerts that resolved (see the module docstring).
 
-    def __init__(self, view: SilenceView, store: AlertLog, expire: Expire) -> None:
-        self.view, self.store, self.expire = view, store, expire
-        self.queue: asyncio.Queue[tuple[str, str, int]] = asyncio.Queue(MAX_PENDING)
+    Expiries wait in `pending` with a due time; a failed one is put back with its cluster's
+    backoff, and at most one expiry per cluster is in flight, so an unreachable cluster delays
+    only its own acks. `sweep` finds the acks no event ended: those whose alert is not firing
+    in the hub, among the acks that already existed at the cluster's previous sweep (a sweep
+    runs after each silence-watcher pass, one reconcile interval apart, so a firing alert
+    acked before the previous sweep has had a reconciliation to reach the hub; an ack made in
+    Alertmanager before its alert's first webhook is not taken for a stale one)."""
+
+    def __init__(self, view: SilenceView, store: AlertLog, expire: Expire,
+                 clock: Callable[[], int] = now_ms) -> None:
+        self.view, self.store, self.expire, self.clock = view, store, expire, clock
+        self.pending: dict[tuple[str, str], tuple[float, int]] = {}  # key -> (due, attempt)
         self.expired = 0
+        self._busy: set[str] = set()  # clusters with an expiry in flight
+        self._backoffs: dict[str, Backoff] = {}
+        self._swept: dict[str, int] = {}  # cluster -> time (ms) of its previous sweep
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
 
     def on_commit(self, events: list[Any]) -> None:
@@ -93,41 +110,97 @@ class AckKeeper:
                 continue
             for silence in self.view.active_acks(event.alert["fingerprint"],
                                                  event.alert.get("cluster")):
-                try:
-                    self.queue.put_nowait((silence["cluster"], silence["id"], 0))
-                except asyncio.QueueFull:
-                    log.warning("too many ack expiries pending: ack %s ends at %s instead",
-                                silence["id"], silence["endsAt"])
+                self.enqueue(silence)
+
+    def sweep(self, firing: Mapping[tuple[str, str], Any], clusters: Iterable[str]) -> int:
+        """Queue the expiry of each stale ack of `clusters` (class docstring); how many.
+        On the leader, once the view is loaded; `firing` is the hub's, keyed by (cluster,
+        fingerprint)."""
+        if not self.store.leader or not self.view.loaded:
+            return 0
+        now, queued = self.clock(), 0
+        for cluster in clusters:
+            before = self._swept.get(cluster)
+            self._swept[cluster] = now
+            if before is None:
+                continue
+            for silence in self.view.every_active_ack(cluster):
+                if ((cluster, silence["ack"]["fingerprint"]) not in firing
+                        and parse_time(silence["startsAt"]) < before):
+                    queued += self.enqueue(silence)
+        return queued
+
+    def enqueue(self, silence: Mapping[str, Any]) -> bool:
+        """Queue one ack's expiry, due now (bounded; once queued, not again)."""
+        key = (silence["cluster"], silence["id"])
+        if key in self.pending:
+            return False
+        if len(self.pending) >= MAX_PENDING:
+            log.warning("too many ack expiries pending: ack %s ends at %s instead",
+                        silence["id"], silence["endsAt"])
+            return False
+        self.pending[key] = (0.0, 0)
+        self._wake.set()
+        return True
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="alerts-acks")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        tasks = [t for t in (self._task, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = None
+        self._tasks.clear()
+
+    def _next(self) -> tuple[float, tuple[str, str]] | None:
+        """The earliest pending expiry of a cluster with none in flight."""
+        ready = [(due, key) for key, (due, _) in self.pending.items()
+                 if key[0] not in self._busy]
+        return min(ready) if ready else None
 
     async def _run(self) -> None:
-        backoff = Backoff(base=1.0, cap=30.0, floor=0.5)
+        loop = asyncio.get_running_loop()
         while True:
-            cluster, sid, attempt = await self.queue.get()
-            try:
-                await self.expire(cluster, sid)
-            except BridgeError as exc:
-                if attempt + 1 >= ATTEMPTS:
-                    log.warning("could not expire ack %s of cluster %r: %s", sid, cluster,
-                                exc.detail)
+            self._wake.clear()
+            found = self._next()
+            timeout = None
+            if found is not None:
+                due, key = found
+                if due <= loop.time():
+                    self._busy.add(key[0])
+                    task = asyncio.create_task(self._attempt(key), name="alerts-ack-expiry")
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
                     continue
-                await asyncio.sleep(backoff.next_delay())
-                with contextlib.suppress(asyncio.QueueFull):
-                    self.queue.put_nowait((cluster, sid, attempt + 1))
-                continue
+                timeout = due - loop.time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _attempt(self, key: tuple[str, str]) -> None:
+        cluster, sid = key
+        backoff = self._backoffs.setdefault(cluster, Backoff(base=1.0, cap=30.0, floor=0.5))
+        try:
+            await self.expire(cluster, sid)
+        except BridgeError as exc:
+            attempt = self.pending.get(key, (0.0, 0))[1] + 1
+            if attempt >= ATTEMPTS:
+                self.pending.pop(key, None)
+                log.warning("could not expire ack %s of cluster %r: %s", sid, cluster,
+                            exc.detail)
+            else:
+                due = asyncio.get_running_loop().time() + backoff.next_delay()
+                self.pending[key] = (due, attempt)
+        else:
+            self.pending.pop(key, None)
             backoff.reset()
             self.expired += 1
-            log.info("ack %s of cluster %r expired: its alert resolved", sid, cluster)
+            log.info("ack %s of cluster %r expired: its alert is not firing", sid, cluster)
+        finally:
+            self._busy.discard(cluster)
+            self._wake.set()
 
 
 ACK_KEEPER_KEY = web.AppKey("ack_keeper", AckKeeper)

@@ -127,11 +127,12 @@ async def ack_alert(request: web.Request) -> web.Response:
 # --- wiring --------------------------------------------------------------------------------
 
 async def _load(app: web.Application) -> None:
-    """Load the view from the log, retrying while the store cannot be read."""
+    """Load the view from the log, retrying while the store cannot be read; then sweep."""
     view, store = app[SILENCE_VIEW_KEY], app[STORE_KEY]
     while True:
         try:
             view.load(await store.known_silences())
+            app[ACK_KEEPER_KEY].sweep(app[HUB_KEY].firing, app[CLUSTERS_KEY].names)
             return
         except StorageUnavailable as exc:
             log.debug("silences not loaded yet: %s", exc.detail)
@@ -185,12 +186,17 @@ def setup(app: web.Application) -> None:
     """After `bridge.alerts.routes.setup` (it creates the store and the hub)."""
     store, clusters = app[STORE_KEY], app[CLUSTERS_KEY]
     view = app[SILENCE_VIEW_KEY] = SilenceView()
-    app[SILENCE_WATCHER_KEY] = SilenceWatcher(clusters, store, app[CONFIG_KEY].alertmanager)
 
     async def expire(cluster: str, sid: str) -> Any:
         return await silencewrite.expire(clusters.get(cluster), store, sid, BRIDGE_ACTOR)
 
-    app[ACK_KEEPER_KEY] = AckKeeper(view, store, expire)
+    keeper = app[ACK_KEEPER_KEY] = AckKeeper(view, store, expire)
+
+    def swept(cluster: str) -> None:
+        keeper.sweep(app[HUB_KEY].firing, [cluster])
+
+    app[SILENCE_WATCHER_KEY] = SilenceWatcher(clusters, store, app[CONFIG_KEY].alertmanager,
+                                              swept)
     app.add_routes(routes)
     app.cleanup_ctx.append(_silences_ctx)
     add_health_check(app, "silences", _health(app))

@@ -111,6 +111,13 @@ class SilenceView:
         found.sort(key=lambda s: s["endsAt"], reverse=True)
         return found
 
+    def every_active_ack(self, cluster: str | None = None) -> list[dict[str, Any]]:
+        """Every active ack silence (of `cluster`; None: any)."""
+        now = now_ms()
+        found = [self._by_key[key][1] for keys in self._acks.values() for key in keys
+                 if cluster is None or key[0] == cluster]
+        return [s for s in found if s.get("ack") and state_at(s, now) == "active"]
+
     def ack(self, alert: Mapping[str, Any]) -> dict[str, Any] | None:
         """The Alert's `ack`: who acknowledged it, since when, until when, and why."""
         acks = self.active_acks(alert["fingerprint"], alert.get("cluster"))

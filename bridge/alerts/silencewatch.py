@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -36,8 +37,10 @@ log = logging.getLogger("bridge.alerts.silencewatch")
 class ClusterWatch:
     """One cluster's loop and what /health shows of it."""
 
-    def __init__(self, cluster: Cluster, store: AlertLog, config: AlertmanagerConfig) -> None:
+    def __init__(self, cluster: Cluster, store: AlertLog, config: AlertmanagerConfig,
+                 after_pass: Callable[[str], Any] | None = None) -> None:
         self.cluster, self.store, self.config = cluster, store, config
+        self.after_pass = after_pass  # called with the cluster's name after each good pass
         self.backoff = retry_backoff(config.reconcile_backoff_max)
         self.last_success: float | None = None
         self.last_error: str | None = None
@@ -84,6 +87,8 @@ class ClusterWatch:
                 log.info("silences of cluster %r: %d changes logged", self.cluster.name, added)
             self.backoff.reset()
             self.last_error, self.last_success = None, time.time()
+            if self.after_pass is not None:
+                self.after_pass(self.cluster.name)
             if interval <= 0:
                 return
             await asyncio.sleep(interval)
@@ -97,9 +102,11 @@ class ClusterWatch:
 class SilenceWatcher:
     """Every configured cluster's loop, run while this replica leads."""
 
-    def __init__(self, clusters: Clusters, store: AlertLog, config: AlertmanagerConfig) -> None:
+    def __init__(self, clusters: Clusters, store: AlertLog, config: AlertmanagerConfig,
+                 after_pass: Callable[[str], Any] | None = None) -> None:
         self.store = store
-        self.watches = [ClusterWatch(c, store, config) for c in clusters if c.configured]
+        self.watches = [ClusterWatch(c, store, config, after_pass)
+                        for c in clusters if c.configured]
         self._tasks: list[asyncio.Task[None]] = []
 
     @property

@@ -3,6 +3,8 @@ POST /api/silences, and the decisions that make each change exactly one event.""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bridge.alerts.acks import AckKeeper, find_alert, parse_ack
@@ -19,11 +21,12 @@ from bridge.alerts.silences import (
     matcher_text,
     matching,
     plan,
+    silence_event,
     state_at,
 )
 from bridge.alerts.silenceview import SilenceView
 from bridge.alerts.store import Event
-from bridge.errors import BadRequest, NotFound
+from bridge.errors import BadRequest, NotFound, UpstreamUnavailable
 
 NOW = parse_time("2026-06-01T12:00:00Z")
 HOUR = 3_600_000
@@ -337,6 +340,61 @@ def test_the_ack_keeper_expires_acks_when_a_life_ends(kind, status, source, expi
     alert = {"fingerprint": fp, "labels": labels, "status": status, "cluster": "ha",
              "source": source}
     keeper.on_commit([Event(2, "E", kind, source, labels, alert, "{}")])
-    assert keeper.queue.qsize() == (1 if expired else 0)
-    if expired:
-        assert keeper.queue.get_nowait() == ("ha", "k", 0)
+    assert keeper.pending == ({("ha", "k"): (0.0, 0)} if expired else {})
+
+
+def _ack(sid, labels, cluster="ha", starts="2026-06-01T11:00:00Z"):
+    matchers = [{"name": k, "value": v, "isRegex": False, "isEqual": True}
+                for k, v in labels.items()]
+    return from_am(cluster, am_silence(sid, comment="ACK! mine", startsAt=starts,
+                                       endsAt="2099-01-01T00:00:00Z", matchers=matchers))
+
+
+def test_the_sweep_expires_acks_whose_alert_is_not_firing_once_they_are_not_new():
+    gone, firing, new = {"alertname": "Gone"}, {"alertname": "Up"}, {"alertname": "New"}
+    view = SilenceView()
+    view.load([(1, _ack("g", gone)), (2, _ack("f", firing)),
+               (3, _ack("o", gone, cluster="other"))])
+    clock = [NOW]
+    keeper = AckKeeper(view, _Leader(), expire=None, clock=lambda: clock[0])  # type: ignore
+    hub = {("ha", fingerprint(firing)): {}}
+    # The first sweep only notes when it ran: nothing is known of the hub's past yet.
+    assert keeper.sweep(hub, ["ha"]) == 0 and keeper.pending == {}
+    # An ack made after that sweep (its alert maybe not in the hub yet) is left for the next.
+    view.on_commit([silence_event(4, "E", "created", "{}",
+                                  _ack("n", new, starts="2026-06-01T12:00:01Z"))])
+    clock[0] = NOW + HOUR
+    assert keeper.sweep(hub, ["ha"]) == 1
+    assert set(keeper.pending) == {("ha", "g")}  # not f (firing), o (other cluster), n (new)
+    assert keeper.sweep(hub, ["ha"]) == 1 and ("ha", "n") in keeper.pending
+    assert keeper.sweep(hub, ["ha"]) == 0  # queued once
+
+
+async def test_an_unreachable_cluster_does_not_hold_back_the_others_expiries():
+    view = SilenceView()
+    view.load([])
+    calls: list[tuple[str, str]] = []
+
+    async def expire(cluster, sid):
+        calls.append((cluster, sid))
+        if cluster == "down":
+            raise UpstreamUnavailable("unreachable")
+
+    keeper = AckKeeper(view, _Leader(), expire)
+    keeper.enqueue(_ack("d", {"alertname": "A"}, cluster="down"))
+    keeper.start()
+    try:
+        for _ in range(200):  # the down cluster's first attempt fails and is put back
+            if calls:
+                break
+            await asyncio.sleep(0.01)
+        keeper.enqueue(_ack("u", {"alertname": "B"}, cluster="up"))
+        for _ in range(200):
+            if keeper.expired:
+                break
+            await asyncio.sleep(0.01)
+        assert keeper.expired == 1 and ("up", "u") not in keeper.pending
+        due, attempt = keeper.pending[("down", "d")]
+        assert attempt == 1 and due > asyncio.get_running_loop().time()
+    finally:
+        await keeper.stop()
