@@ -35,7 +35,8 @@ debs:
 # for the btrfs collector's test against node_exporter; dbus-daemon: a private bus for the
 # systemd collector's tests; postgresql: the shared alert log of the bridge replica tests (the
 # tests run its binaries from /usr/lib/postgresql/*/bin themselves; no cluster is started here);
-# haproxy: the `ha` compose profile's load balancer, checked and run in front of real bridges.
+# haproxy: the `ha` compose profile's load balancer, checked and run in front of real bridges;
+# victoria-metrics: a Prometheus-API store the bridge's metric half is tested against.
 test-debs: debs
 	@command -v prometheus-node-exporter >/dev/null || { apt-get update -qq && $(APT_INSTALL) prometheus-node-exporter; }
 	@command -v chromium >/dev/null || { apt-get update -qq && $(APT_INSTALL) chromium; }
@@ -43,6 +44,7 @@ test-debs: debs
 	@command -v dbus-daemon >/dev/null || { apt-get update -qq && $(APT_INSTALL) dbus-daemon; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && $(APT_INSTALL) postgresql; }
 	@command -v haproxy >/dev/null || { apt-get update -qq && $(APT_INSTALL) haproxy; }
+	@command -v victoria-metrics >/dev/null || { apt-get update -qq && $(APT_INSTALL) victoria-metrics; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -25,6 +25,7 @@ import yaml
 
 PROMETHEUS = shutil.which("prometheus")
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+VICTORIA_METRICS = shutil.which("victoria-metrics")
 
 
 def free_port() -> int:
@@ -175,6 +176,25 @@ def prometheus(workdir: Path, targets: Sequence[str], *, rule_files: Sequence[Pa
             f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
             "--log.level=warn"]
     return Process("prometheus", argv, workdir, f"http://127.0.0.1:{port}", "/-/ready")
+
+
+def victoria_metrics(workdir: Path, scrape_targets: Sequence[str], *args: str,
+                     interval: str = "1s", port: int | None = None) -> Process:
+    """Debian's single-node VictoriaMetrics scraping `scrape_targets` (HOST:PORT) as job "node"
+    every `interval` with its built-in scraper, serving Prometheus' query API on its port.
+    `args` are further flags (e.g. `-search.latencyOffset=0s`)."""
+    if VICTORIA_METRICS is None:
+        raise RuntimeError("victoria-metrics is not installed (make test installs it)")
+    port = port or free_port()
+    config = {"global": {"scrape_interval": interval},
+              "scrape_configs": [{"job_name": "node",
+                                  "static_configs": [{"targets": list(scrape_targets)}]}]}
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "scrape.yml").write_text(yaml.safe_dump(config))
+    argv = [VICTORIA_METRICS, f"-httpListenAddr=127.0.0.1:{port}",
+            f"-storageDataPath={workdir / 'data'}", f"-promscrape.config={workdir / 'scrape.yml'}",
+            "-promscrape.config.strictParse=false", "-loggerLevel=WARN", *args]
+    return Process("victoria-metrics", argv, workdir, f"http://127.0.0.1:{port}", "/-/ready")
 
 
 def alertmanager(workdir: Path, config: dict[str, Any], port: int | None = None, *,
