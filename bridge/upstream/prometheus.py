@@ -49,6 +49,10 @@ ERROR_TYPES: dict[str, type[UpstreamError]] = {
     "canceled": UpstreamTimeout,
     "unavailable": UpstreamUnavailable,
 }
+# An errorType Prometheus never sends, by the HTTP status it came with: VictoriaMetrics puts the
+# status itself there ("422" for a query it cannot parse or run, "400" for bad parameters), and
+# those are the user's input, never a 502.
+STATUS_ERRORS: dict[int, type[UpstreamError]] = {400: UpstreamBadData, 422: UpstreamExecution}
 # Non-JSON answers with these statuses come from a proxy in front of a Prometheus that is down.
 _DOWN_STATUSES = (502, 503, 504)
 # How many chunks of a split range query run at once.
@@ -227,7 +231,7 @@ class PrometheusClient:
             raise UpstreamInvalid(f"Prometheus answered {status} with a non-API body: {snippet}")
         if body["status"] == "error":
             kind = str(body.get("errorType", ""))
-            exc = ERROR_TYPES.get(kind, UpstreamInvalid)
+            exc = ERROR_TYPES.get(kind) or STATUS_ERRORS.get(status, UpstreamInvalid)
             detail = str(body.get("error") or kind or f"status {status}")
             raise exc(detail if exc is not UpstreamInvalid else f"Prometheus {kind}: {detail}")
         return body

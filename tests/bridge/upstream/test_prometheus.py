@@ -85,6 +85,20 @@ async def test_error_envelopes_become_typed_errors(client, fake, error_type, sta
                                  "canceled": 504, "unavailable": 503, "internal": 502}[error_type]
 
 
+@pytest.mark.parametrize(("error_type", "status", "exc"), [
+    ("422", 422, UpstreamExecution),  # VictoriaMetrics: a query it cannot parse or run
+    ("400", 400, UpstreamBadData),    # VictoriaMetrics: a bad parameter
+    ("500", 500, UpstreamInvalid),
+    ("", 422, UpstreamExecution),
+])
+async def test_unknown_error_types_go_by_http_status(client, fake, error_type, status, exc):
+    respond(fake, lambda: fakeprom.failure(error_type, "cannot parse", status))
+    with pytest.raises(exc) as info:
+        await client.query("sum(")
+    assert "cannot parse" in info.value.detail
+    assert info.value.status == {400: 400, 422: 422, 500: 502}[status]
+
+
 @pytest.mark.parametrize(("body", "status", "exc"), [
     ("<html>bad gateway</html>", 502, UpstreamUnavailable),
     ("<html>service unavailable</html>", 503, UpstreamUnavailable),
