@@ -33,6 +33,7 @@ from typing import Any
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.query import EventQuery, as_query
 from bridge.alerts.selection import Selection
+from bridge.alerts.wire import SILENCE_FRAME_HEAD
 from bridge.errors import Unavailable
 
 # With a filter, a history page scans at most this many log rows per returned row.
@@ -42,7 +43,6 @@ HISTORY_WAIT = 2.0
 WAITERS_PER_SLOT = 4
 POOL = "history"
 # How a stored silence event begins (`bridge.alerts.silences.silence_frame`).
-SILENCE_PREFIX = '{"type":"silence"'
 # How an escaped NUL looks in a stored frame (JSON with \u escapes).
 _NUL_ESCAPE = "\\u0000"
 
@@ -103,7 +103,7 @@ def select_page(conn: sqlite3.Connection, since: int, until: int, limit: int,
         # Silence events carry no labels: every page may hold them, as the streams do (the
         # exact test, cluster, kinds and time, is accepts_frame's).
         where.append("(frame LIKE ? OR (" + (" AND ".join(clauses) or "1") + "))")
-        params += [SILENCE_PREFIX + "%", *values]
+        params += [SILENCE_FRAME_HEAD + "%", *values]
         rows = conn.execute(
             "SELECT seq, json_extract(frame, '$.event'), json_extract(frame, '$.timestamp'), "
             "cluster, json_extract(frame, '$.alert.labels'), json_extract(frame, '$.alert.state'), "

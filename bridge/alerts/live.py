@@ -24,7 +24,7 @@ from bridge.alerts.hub import HUB_KEY, AlertHub, Item, SubscriptionClosed
 from bridge.alerts.selection import Selection, parse_selection
 from bridge.alerts.silences import SilenceEvent
 from bridge.alerts.store import Event
-from bridge.alerts.wire import Frame, error_frame
+from bridge.alerts.wire import SILENCE_FRAME_HEAD, Frame, error_frame
 from bridge.errors import BadRequest, BridgeError
 from bridge.http import check_origin, require_read_access, start_stream
 from bridge.jsonenc import dumps
@@ -161,7 +161,7 @@ class Feed:
 def is_silence(text: str) -> bool:
     """Whether a stored frame is a silence event (they reach every subscriber of their
     cluster)."""
-    return text.startswith('{"type":"silence"')
+    return text.startswith(SILENCE_FRAME_HEAD)
 
 
 def from_resync(feed: Feed, reason: str) -> Frame:

@@ -23,7 +23,6 @@ from typing import Any
 from bridge.alerts.matchers import Matcher
 from bridge.alerts.model import EVENT_KINDS, MAX_TIME_MS, parse_time
 from bridge.alerts.selection import Selection, parse_selection, selection_of
-from bridge.config import DEFAULT_CLUSTER
 from bridge.errors import BadRequest
 from bridge.params import parse_time as parse_param_time
 
@@ -59,18 +58,16 @@ class EventQuery:
             return False
         return self._in_time(timestamp) and self.selection.wants(kind, alert)
 
-    def accepts_silence(self, timestamp: str, cluster: str | None) -> bool:
+    def accepts_silence(self, timestamp: str, silence: Mapping[str, Any]) -> bool:
         """A silence event carries no labels and no alert state: it is on every page whose
         kinds (when given) name `silence`, in its cluster and time range."""
         if self.kinds is not None and SILENCE_KIND not in self.kinds:
             return False
-        if self.cluster is not None and (cluster or DEFAULT_CLUSTER) != self.cluster:
-            return False
-        return self._in_time(timestamp)
+        return self.selection.wants_silence(silence) and self._in_time(timestamp)
 
     def accepts_frame(self, frame: Mapping[str, Any]) -> bool:
         if frame.get("type") == SILENCE_KIND:
-            return self.accepts_silence(frame["timestamp"], frame["silence"].get("cluster"))
+            return self.accepts_silence(frame["timestamp"], frame["silence"])
         return self.accepts(frame["event"], frame["timestamp"], frame["alert"])
 
     def _in_time(self, timestamp: str) -> bool:

@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from bridge.alerts.model import format_time
-from bridge.protocol import ERROR
+from bridge.protocol import ERROR, SILENCE
 from bridge.streams.frames import ws_frame
 
 WS_TEXT = 0x1
@@ -62,6 +62,8 @@ class Frame(Encoded):
 # Every alert frame begins so, then the seq, then `alert_frame_tail`: a backend that learns the
 # seq only inside its INSERT (PostgreSQL) splices the same text there.
 ALERT_FRAME_HEAD = '{"type":"alert","seq":'
+# How every stored silence event's text begins (the log tells the two kinds apart by it).
+SILENCE_FRAME_HEAD = f'{{"type":"{SILENCE}"'
 
 
 def alert_frame(seq: int, epoch: str, kind: str, status: str, ts_ms: int, alert_json: str) -> str:

@@ -10,6 +10,7 @@ byte, and its alert's cluster and fingerprint), `leadership` (which replica reco
 from __future__ import annotations
 
 from bridge.alerts.schema import ADDED_KEYS
+from bridge.alerts.wire import SILENCE_FRAME_HEAD
 from bridge.config import DEFAULT_CLUSTER
 
 # NOTIFY channel: the payload is the committing transaction's frames, one a line, when they
@@ -208,8 +209,10 @@ BOUNDS = "SELECT (SELECT min(seq) FROM events), (SELECT seq FROM log_head WHERE 
 WINDOW_AT = ("SELECT seq FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq "
              "OFFSET $3 LIMIT 1")
 WINDOW_LAST = "SELECT max(seq) FROM events WHERE seq > $1 AND seq <= $2"
-HISTORY_ROWS = ("SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2 AND (frame LIKE "
-                "'{{\"type\":\"silence\"%' OR (true{where})) ORDER BY seq")
+# Silence events (their frames begin with SILENCE_FRAME_HEAD) are on every page; `where` narrows
+# the alert events. The head's braces are doubled for str.format.
+HISTORY_ROWS = ("SELECT seq, frame FROM events WHERE seq > $1 AND seq <= $2 AND (frame LIKE '"
+                + SILENCE_FRAME_HEAD.replace("{", "{{") + "%' OR (true{where})) ORDER BY seq")
 # An `=`/`!=` matcher on the stored frame ($n: the label's JSON path, $n+1: the value). jsonb
 # refuses \u0000, so a frame holding that escape passes to the Python check uncast (CASE, not
 # OR: only CASE fixes the order of evaluation).

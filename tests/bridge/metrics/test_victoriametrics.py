@@ -24,6 +24,7 @@ import pytest
 import websockets
 
 from tests import servers
+from tests.conftest import NodeStack
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(servers.VICTORIA_METRICS is None,
@@ -46,17 +47,14 @@ class VMStack:
 
 
 @pytest.fixture(scope="module")
-def exporter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Process]:
-    proc = servers.exporter(tmp_path_factory.mktemp("vm_exporter")).start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+def exporter(node_stack: NodeStack) -> servers.Process:
+    """The session's real exporter (tests/conftest.py): VictoriaMetrics scrapes it too."""
+    return node_stack.exporter
 
 
 def start_stack(base: Path, exporter: servers.Process, *vm_args: str) -> VMStack:
-    target = exporter.url.split("://", 1)[1]
-    vm = servers.victoria_metrics(base / "vm", [target], *vm_args).start()
+    vm = servers.victoria_metrics(base / "vm", [exporter.url.split("://", 1)[1]],
+                                  *vm_args).start()
     bridge = servers.bridge(base / "bridge", vm.url, token=TOKEN, alertmanager_url="",
                             config={"metrics": {"raw_queries": True}, "streams": STREAMS})
     try:
