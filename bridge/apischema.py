@@ -65,11 +65,18 @@ RFC3339 = (r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0
 UNIX_SECONDS = r"-?[0-9]{1,11}(\.[0-9]{1,6})?"
 # An empty value means "not given" (the default), as for every optional parameter.
 TIME_SCHEMA = {"type": "string", "pattern": f"^({UNIX_SECONDS}|{RFC3339})?$"}
+# The same for a time the alert log can hold (1970..9999 whatever the offset): no negative
+# unix seconds, RFC 3339 years 1971 to 9998.
+LOG_YEARS = r"(197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+LOG_TIME_SCHEMA = {"type": "string", "pattern": f"^({UNIX_SECONDS.removeprefix('-?')}|"
+                   f"{LOG_YEARS}{RFC3339.removeprefix('[1-9][0-9]{3}')})?$"}
 # Seconds (> 0), or a Prometheus duration of one unit (the server also takes `1h30m`).
 DURATION_SCHEMA = {"type": "string", "pattern": r"^([1-9][0-9]{0,7}(\.[0-9]{1,3})?|"
                    r"0\.[0-9]{0,2}[1-9]|[1-9][0-9]{0,3}(ms|s|m|h|d|w|y))?$"}
-# PromQL: not blank (its grammar is Prometheus' to check: `bad_data` when it refuses).
-PROMQL = {"type": "string", "minLength": 1, "maxLength": MAX_PROMQL, "pattern": r"\S"}
+# PromQL: not blank as the server judges it (Python's str.isspace, which also counts the
+# separators \x1c-\x1f and \x85, unlike ECMA's \s); its grammar is Prometheus' to check.
+PROMQL = {"type": "string", "minLength": 1, "maxLength": MAX_PROMQL,
+          "pattern": r"[^\s\x1c-\x1f\x85]"}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error", "detail"], "properties": {

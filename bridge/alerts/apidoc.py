@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.alerts.model import EVENT_KINDS
+from bridge.apischema import LOG_TIME_SCHEMA, ok, param, ref, scoped
 from bridge.apischema import TIME as TIME_DOC
-from bridge.apischema import TIME_SCHEMA, ok, param, ref, scoped
 from bridge.config import AlertsConfig
 
 LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
@@ -186,9 +186,9 @@ def paths(config: AlertsConfig) -> dict[str, Any]:
                       + "; silence: the silence events).",
                       {"type": "string", "pattern": f"^({KINDS}(,{KINDS})*)?$"}),
                 param("start", "Events whose `timestamp` is at or after this time. " + TIME_DOC,
-                      TIME_SCHEMA),
+                      LOG_TIME_SCHEMA),
                 param("end", "Events whose `timestamp` is at or before this time (not before "
-                      "start). " + TIME_DOC, TIME_SCHEMA)],
+                      "start). " + TIME_DOC, LOG_TIME_SCHEMA)],
             "responses": {"200": ok("AlertHistory", "A page of events."), **BAD_FILTER,
                           **_errors(e503="The alert store cannot be read, or too many history "
                                          "queries run at once "

@@ -16,10 +16,11 @@ from bridge.apischema import ok, param, ref, scoped
 _DURATION = {"type": "string", "pattern": r"^[1-9][0-9]{0,2}(m|h)$",
              "description": "Like 30m or 2h (the server also takes 1h30m, seconds, 1d)."}
 # At most 24h: 1-24h or 1-1440m.
-_ACK_DURATION = {"type": "string", "pattern": r"^(([1-9]|1[0-9]|2[0-4])h|([1-9][0-9]{0,2}|"
-                 r"1[0-3][0-9]{2}|14[0-3][0-9]|1440)m)$",
-                 "description": "Default 1h, at most 24h (the server also takes 1h30m, "
-                                "seconds)."}
+_ACK_DURATION = {"type": ["string", "null"],
+                 "pattern": r"^(([1-9]|1[0-9]|2[0-4])h|([1-9][0-9]{0,2}|"
+                            r"1[0-3][0-9]{2}|14[0-3][0-9]|1440)m)$",
+                 "description": "Default 1h (also when null), at most 24h (the server also "
+                                "takes 1h30m, seconds)."}
 # One `{...}` list of the matchers MATCHER allows.
 _ONE = MATCHER["pattern"][1:-1]
 _MATCHER_LIST = {"type": "string", "pattern": rf"^\{{{_ONE}(,{_ONE}){{0,31}}\}}$",
