@@ -20,6 +20,7 @@ CROSS_FIELD = (
     # Parameters that exclude or bound each other.
     ("bad_request", re.compile(r"^range: give either start or range, not both")),
     ("bad_request", re.compile(r"^end: .* is before start")),
+    ("bad_request", re.compile(r"^end: must not be before start")),  # alert history
     ("bad_request", re.compile(r"^step: .* points per series, more than the limit")),
     # Silences: times against each other and now, a create needs matchers, names that must
     # exist (a cluster, a silence id), and what Alertmanager itself refuses.
