@@ -17,9 +17,19 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_json_default)
+_LENIENT = json.JSONEncoder(separators=(",", ":"), default=_json_default)
+
+
 def dumps(data: Any) -> str:
-    """Compact JSON; NaN and infinities (which Prometheus returns) become strings, as in its API."""
-    return json.dumps(finite(data), separators=(",", ":"), default=_json_default)
+    """Compact JSON; NaN and infinities (which Prometheus returns) become strings, as in its API.
+
+    Most documents hold none, so they are encoded as they are (the C encoder refuses a NaN
+    rather than writing it); only one that holds one is copied by `finite` first."""
+    try:
+        return _ENCODER.encode(data)
+    except ValueError:
+        return _LENIENT.encode(finite(data))
 
 
 def finite(data: Any) -> Any:

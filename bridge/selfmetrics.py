@@ -6,8 +6,11 @@ exposes is declared here, so the names live in one place and features only incre
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -22,6 +25,9 @@ class BridgeMetrics:
         self.http_latency = Histogram(
             "promwire_bridge_http_request_duration_seconds", "HTTP request latency by route.",
             ["route"], buckets=LATENCY_BUCKETS, registry=r)
+        # The children of one route's answers, found once (`labels()` takes a lock and
+        # hashes its labels on every call). Bounded: routes x methods x statuses.
+        self._answered: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.upstream_queries = Counter(
             "promwire_bridge_upstream_requests_total",
             "Requests to Prometheus/Alertmanager by upstream, endpoint and outcome.",
@@ -60,3 +66,16 @@ class BridgeMetrics:
         self.alert_subscribers = Gauge(
             "promwire_bridge_alert_subscribers", "Connected alert stream subscribers.",
             registry=r)
+
+    def answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one HTTP answer and its latency."""
+        if method not in METHODS:  # any token is a method to HTTP: keep the label bounded
+            method = "other"
+        key = (route, method, status)
+        children = self._answered.get(key)
+        if children is None:
+            children = self._answered[key] = (
+                self.http_requests.labels(route, method, str(status)),
+                self.http_latency.labels(route))
+        children[0].inc()
+        children[1].observe(seconds)

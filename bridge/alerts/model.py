@@ -8,9 +8,10 @@ and the API's millisecond one compare equal). The store decides which notices ar
 
 from __future__ import annotations
 
+import functools
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,7 @@ _UNSET_BEFORE_MS = 0
 # 9999-12-31T23:59:59.999Z: later instants (e.g. that day with a -23:59 offset) cannot be
 # printed back as RFC 3339 with a four-digit year.
 MAX_TIME_MS = 253_402_300_799_999
+_EPOCH_ORDINAL = datetime(1970, 1, 1).toordinal()
 
 
 def now_ms() -> int:
@@ -43,22 +45,26 @@ def now_ms() -> int:
 def parse_time(value: str) -> int:
     """RFC 3339 (any fraction length, any offset) to integer milliseconds since the epoch.
 
-    Fractions are truncated to the millisecond, as Alertmanager's API formats them.
+    Fractions are truncated to the millisecond, as Alertmanager's API formats them. Every
+    notice carries two times, so this is arithmetic on the matched fields; `datetime` only
+    checks that they name a real instant (month 1-12, the month's days, no leap second).
     """
     m = _RFC3339.fullmatch(value)
     if not m:
         raise ValueError(f"expected an RFC 3339 time, got {value!r}")
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    fraction = (m.group(7) or "")[:3].ljust(3, "0")
-    offset = m.group(8)
-    zone = "+00:00" if offset in ("Z", "z") else offset
+    year, month, day, hour, minute, second, fraction, offset = m.groups()
     try:
-        dt = datetime.fromisoformat(
-            f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{zone}")
+        days = datetime(int(year), int(month), int(day), int(hour), int(minute),
+                        int(second)).toordinal() - _EPOCH_ORDINAL
     except ValueError as exc:
         raise ValueError(f"invalid time {value!r}: {exc}") from None
-    days = (dt - datetime(1970, 1, 1, tzinfo=UTC))
-    ms = (days.days * 86400 + days.seconds) * 1000 + int(fraction)
+    seconds = days * 86400 + int(hour) * 3600 + int(minute) * 60 + int(second)
+    if offset not in ("Z", "z"):
+        shift = int(offset[1:3]) * 3600 + int(offset[4:6]) * 60
+        if shift >= 86400:
+            raise ValueError(f"invalid time {value!r}: offset beyond 23:59")
+        seconds -= shift if offset[0] == "+" else -shift
+    ms = seconds * 1000 + (int(fraction[:3].ljust(3, "0")) if fraction else 0)
     if ms > MAX_TIME_MS:
         raise ValueError(f"{value!r} is after 9999-12-31T23:59:59.999Z")
     return ms
@@ -67,8 +73,15 @@ def parse_time(value: str) -> int:
 def format_time(ms: int) -> str:
     """Milliseconds to RFC 3339 UTC; the fraction only when there is one."""
     seconds, millis = divmod(ms, 1000)
-    text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    text = _second_text(seconds)
     return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
+
+
+@functools.lru_cache(maxsize=1024)
+def _second_text(seconds: int) -> str:
+    """A second's text: the events of one second (and an alert's startsAt, printed in every
+    frame of its life) share it."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
@@ -158,10 +171,6 @@ class WebhookPayload:
     notices: list[Notice]
     external_url: str = ""
 
-    def in_cluster(self, cluster: str) -> WebhookPayload:
-        """The same payload with every notice in `cluster` (known from its sender)."""
-        return replace(self, notices=[replace(n, cluster=cluster) for n in self.notices])
-
 
 # --- validation helpers: each names the offending field -----------------------------------
 
@@ -245,7 +254,7 @@ def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _notice(item: Any, field: str, source: str) -> Notice:
+def _notice(item: Any, field: str, source: str, cluster: str = DEFAULT_CLUSTER) -> Notice:
     if not isinstance(item, dict):
         raise BadRequest(f"{field}: expected an object, got {_kind(item)}")
     labels = _labels(_require(item, "labels", f"{field}."), f"{field}.labels")
@@ -266,11 +275,15 @@ def _notice(item: Any, field: str, source: str) -> Notice:
         ends_ms=_time(item.get("endsAt"), f"{field}.endsAt"),
         generator_url=_optional_string(item.get("generatorURL"), f"{field}.generatorURL"),
         source=source,
+        cluster=cluster,
     )
 
 
-def parse_webhook(data: Any) -> WebhookPayload:
-    """Alertmanager's webhook body (version "4") to notices, or BadRequest naming the field."""
+def parse_webhook(data: Any, sender: Callable[[str], str] | None = None) -> WebhookPayload:
+    """Alertmanager's webhook body (version "4") to notices, or BadRequest naming the field.
+
+    `sender(externalURL)` names the cluster that sent it (default: `default`); it is asked
+    before the notices are made, so each is made once, in its cluster."""
     if not isinstance(data, dict):
         raise BadRequest(f"expected a JSON object, got {_kind(data)}")
     version = _require(data, "version", "")
@@ -286,13 +299,18 @@ def parse_webhook(data: Any) -> WebhookPayload:
         if data.get(key) is not None:
             _string(data[key], key)
     truncated = _count(data.get("truncatedAlerts", 0), "truncatedAlerts")
+    receiver = _string(_require(data, "receiver", ""), "receiver")
+    status = _status(_require(data, "status", ""), "status")
+    external_url = data.get("externalURL") or ""
+    cluster = DEFAULT_CLUSTER if sender is None else sender(external_url)
     return WebhookPayload(
-        receiver=_string(_require(data, "receiver", ""), "receiver"),
-        status=_status(_require(data, "status", ""), "status"),
+        receiver=receiver,
+        status=status,
         group_key=_optional_string(data.get("groupKey"), "groupKey"),
         truncated=truncated,
-        notices=[_notice(item, f"alerts[{i}]", "alertmanager") for i, item in enumerate(alerts)],
-        external_url=data.get("externalURL") or "",
+        notices=[_notice(item, f"alerts[{i}]", "alertmanager", cluster)
+                 for i, item in enumerate(alerts)],
+        external_url=external_url,
     )
 
 

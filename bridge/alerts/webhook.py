@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -54,6 +55,25 @@ async def read_json(request: web.Request, limit: int) -> Any:
     mid-body, which aiohttp's parser reports to no one) with a 408."""
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"request body larger than {limit} bytes")
+    try:
+        if request.content.is_eof():  # all of it came with the headers: nothing to wait for
+            body: bytes | bytearray = request.content.read_nowait()
+            if len(body) > limit:
+                raise PayloadTooLarge(f"request body larger than {limit} bytes")
+        else:
+            body = await _read_body(request, limit)
+    except web.RequestPayloadError as exc:  # bad chunked framing, undecodable gzip/deflate
+        raise BadRequest(f"request body: {_payload_detail(exc)}") from None
+    if not body:
+        raise BadRequest("empty body: expected a JSON object")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        raise BadRequest(f"malformed JSON: {exc}") from None
+
+
+async def _read_body(request: web.Request, limit: int) -> bytearray:
+    """The body as it arrives, within `limit` bytes and `http.body_timeout`."""
     deadline = request.app[CONFIG_KEY].http.body_timeout
     body = bytearray()
     try:
@@ -62,17 +82,10 @@ async def read_json(request: web.Request, limit: int) -> Any:
                 body += chunk
                 if len(body) > limit:
                     raise PayloadTooLarge(f"request body larger than {limit} bytes")
-    except web.RequestPayloadError as exc:  # bad chunked framing, undecodable gzip/deflate
-        raise BadRequest(f"request body: {_payload_detail(exc)}") from None
     except TimeoutError:
         raise RequestTimeout(f"request body not complete within {deadline:g} s "
                              "(http.body_timeout)") from None
-    if not body:
-        raise BadRequest("empty body: expected a JSON object")
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-        raise BadRequest(f"malformed JSON: {exc}") from None
+    return body
 
 
 def _payload_detail(exc: web.RequestPayloadError) -> str:
@@ -87,7 +100,7 @@ async def webhook(request: web.Request) -> web.Response:
     try:
         require_scope(request, WEBHOOK)
         data = await read_json(request, request.app[CONFIG_KEY].alerts.max_body_bytes)
-        payload = _sender(request, parse_webhook(data))
+        payload = parse_webhook(data, _sender(request))
         events = await request.app[STORE_KEY].record(payload.notices)
     except BridgeError as exc:
         reason = next((r for cls, r in _REASONS.items() if isinstance(exc, cls)), exc.error)
@@ -103,13 +116,13 @@ async def webhook(request: web.Request) -> web.Response:
                           "events": len(events), "seq": _reply_seq(request, events)})
 
 
-def _sender(request: web.Request, payload: WebhookPayload) -> WebhookPayload:
-    """The payload with its notices in the cluster that sent it (see the module docstring)."""
+def _sender(request: web.Request) -> Callable[[str], str]:
+    """The cluster that sent a webhook, by its `externalURL` (see the module docstring)."""
     clusters = request.app[CLUSTERS_KEY]
     param = request.query.get("cluster")
     if not len(clusters) and param is None:
-        return payload.in_cluster(DEFAULT_CLUSTER)
-    return payload.in_cluster(clusters.of_webhook(param, payload.external_url).name)
+        return lambda _external_url: DEFAULT_CLUSTER
+    return lambda external_url: clusters.of_webhook(param, external_url).name
 
 
 def _unmuted(request: web.Request, payload: WebhookPayload) -> bool:

@@ -70,3 +70,23 @@ def test_environment_configures_and_sigterm_stops_with_0(tmp_path: Path) -> None
     finally:
         proc.stop()
     assert proc.proc is not None and proc.proc.returncode == 0
+
+
+def test_event_loop_is_uvloop_unless_configured(tmp_path: Path) -> None:
+    """`http.event_loop` picks the loop the CLI runs on; a name it does not know exits 2."""
+    import asyncio
+
+    import uvloop
+
+    from bridge.cli import loop_factory
+    for name, kind in (("uvloop", uvloop.Loop), ("asyncio", asyncio.BaseEventLoop)):
+        loop = loop_factory(name)()
+        try:
+            assert isinstance(loop, kind)
+            assert name == "uvloop" or not isinstance(loop, uvloop.Loop)
+        finally:
+            loop.close()
+    path = tmp_path / "bridge.yml"
+    path.write_text("http:\n  event_loop: twisted\n")
+    done = run_bridge("--config", str(path), "--data-dir", str(tmp_path / "data"), cwd=tmp_path)
+    assert done.returncode == 2 and "http.event_loop" in done.stderr

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.alerts.model import (
     ACTIVE,
@@ -30,10 +34,25 @@ def test_times_normalise_to_utc_milliseconds(text, expected):
 
 
 @pytest.mark.parametrize("text", ["2026-01-01", "yesterday", "2026-13-01T00:00:00Z",
-                                  "2026-01-01T00:00:00"])
+                                  "2026-01-01T00:00:00", "2026-02-29T00:00:00Z",
+                                  "2026-01-01T00:00:60Z", "2026-01-01T00:00:00+24:00"])
 def test_bad_times_are_refused(text):
     with pytest.raises(ValueError):
         parse_time(text)
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 30)),
+       st.integers(-23 * 60 - 59, 23 * 60 + 59), st.sampled_from(["", ".5", ".123", ".1234567"]))
+def test_parse_time_agrees_with_datetime(when, offset_min, fraction):
+    """The arithmetic gives what `datetime` gives for any instant, offset and fraction."""
+    sign = "-" if offset_min < 0 else "+"
+    zone = f"{sign}{abs(offset_min) // 60:02d}:{abs(offset_min) % 60:02d}"
+    text = when.strftime("%Y-%m-%dT%H:%M:%S").rjust(19, "0") + fraction + zone
+    aware = when.replace(microsecond=0, tzinfo=UTC) - timedelta(minutes=offset_min)
+    expected = (aware - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(seconds=1) * 1000
+    expected += int(fraction[1:4].ljust(3, "0")) if fraction else 0
+    assert parse_time(text) == expected
+    assert parse_time(text.replace(zone, "Z")) == expected + offset_min * 60_000
 
 
 def test_fingerprint_is_alertmanagers():
