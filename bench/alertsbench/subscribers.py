@@ -11,7 +11,7 @@ import os
 import struct
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 WS_PATH = "/api/ws/ws/alerts"
 OnText = Callable[["Subscriber", str, float], None]
@@ -48,8 +48,7 @@ class Subscriber(asyncio.Protocol):
             self.transport.close()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         key = base64.b64encode(os.urandom(16)).decode()
         host = self.urls[self.replica].removeprefix("http://")
         query = f"?since={self.since[0]}&epoch={self.since[1]}" if self.since else ""
