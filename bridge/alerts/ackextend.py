@@ -124,6 +124,11 @@ class AckExtender:
         self._backoffs: dict[str, Backoff] = {}
         self._retry_at: dict[str, float] = {}  # cluster -> loop time its next pass may start
 
+    @property
+    def in_flight(self) -> int:
+        """Passes running now (one per cluster at most)."""
+        return len(self._tasks)
+
     def sweep(self, firing: Firing, cluster: str) -> int:
         """Start a pass over `cluster`'s acks; how many it will try to extend."""
         if not (self.rule.ack_extend and self.store.leader and self.view.loaded):
