@@ -147,6 +147,8 @@ class AckExtender:
     async def _pass(self, cluster: str, ids: list[str]) -> None:
         backoff = self._backoffs.setdefault(cluster, Backoff(base=1.0, cap=30.0, floor=0.5))
         for sid in ids:
+            if not self.store.leader:  # another replica leads now: its passes extend
+                return
             try:
                 silence = await self.extend(cluster, sid)
             except BadRequest as exc:  # this ack (gone, refused): the others go on

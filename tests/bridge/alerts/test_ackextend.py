@@ -170,3 +170,19 @@ async def test_no_pass_when_off_on_a_follower_or_before_the_view_loads(why):
 
     extender = AckExtender(view, store, rule, extend, clock=lambda: T)
     assert extender.sweep(hub(due), "ha") == 0
+
+
+async def test_a_replica_that_stops_leading_stops_its_pass():
+    first = ack("a", {"alertname": "A"}, starts=T - 60 * MIN, ends=T + MIN)
+    second = ack("b", {"alertname": "B"}, starts=T - 60 * MIN, ends=T + 2 * MIN)
+    store, calls = _Leader(), []
+
+    async def extend(cluster: str, sid: str) -> Any:
+        calls.append(sid)
+        store.leader = False  # leadership moved while this write was on its way
+        return {"endsAt": "later"}
+
+    extender = AckExtender(_view(first, second), store, RULE, extend, clock=lambda: T)
+    assert extender.sweep(hub(first, second), "ha") == 2
+    await _settle(extender)
+    assert calls == ["a"] and extender.extended == 1
