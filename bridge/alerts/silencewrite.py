@@ -61,9 +61,9 @@ async def write(cluster: Cluster, store: AlertLog, req: SilenceRequest,
                 base: dict[str, Any] | None, by: str, author: str | None = None
                 ) -> dict[str, Any]:
     """`save` over `base`, the silence `req.id` names as just fetched (None: a new one), for
-    a caller that looks at it first. `by` is logged as who made the change, `author` (default:
+    a caller that looks at it first. `by` is logged as who made the change, `author` (none or
     `by`) is the silence's createdBy: the bridge extending an ack keeps its acker's name."""
-    body = postable(req, base, by if author is None else author, now_ms())
+    body = postable(req, base, author or by, now_ms())
     answer = await cluster.send("POST", SILENCES_ENDPOINT, body)
     new_id = answer.get("silenceID") if isinstance(answer, dict) else None
     if not isinstance(new_id, str):
