@@ -61,8 +61,8 @@ async def write(cluster: Cluster, store: AlertLog, req: SilenceRequest,
                 base: dict[str, Any] | None, by: str, author: str | None = None
                 ) -> dict[str, Any]:
     """`save` over `base`, the silence `req.id` names as just fetched (None: a new one), for
-    a caller that looks at it first. `by` is logged as who made the change, `author` (none or
-    `by`) is the silence's createdBy: the bridge extending an ack keeps its acker's name."""
+    a caller that looks at it first. `by` is logged as who made the change, `author` (unset or
+    empty: `by`) is the silence's createdBy: the bridge extending an ack keeps its acker's name."""
     body = postable(req, base, author or by, now_ms())
     answer = await cluster.send("POST", SILENCES_ENDPOINT, body)
     new_id = answer.get("silenceID") if isinstance(answer, dict) else None
