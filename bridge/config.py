@@ -26,6 +26,8 @@ STORES = ("sqlite", "postgres")
 EVENT_LOOPS = ("uvloop", "asyncio")
 # Upper bound of alerts.resend_interval: a day (beyond it reconciliation would never resolve).
 RESEND_INTERVAL_MAX = 86_400.0
+# The longest silence the bridge makes (POST /api/silences, acks and their extension).
+MAX_SILENCE_SECONDS = 366 * 86_400.0
 # The name of the one cluster `alertmanager.url` stands for.
 DEFAULT_CLUSTER = "default"
 MAX_PAGE_BRIDGES = 64
@@ -48,6 +50,12 @@ def _non_negative(value: float) -> str | None:
 def _resend_range(value: float) -> str | None:
     if not 0 <= value <= RESEND_INTERVAL_MAX:  # also refuses NaN
         return f"must be 0..{RESEND_INTERVAL_MAX:g}, got {value}"
+    return None
+
+
+def _silence_length(value: float) -> str | None:
+    if not 0 < value <= MAX_SILENCE_SECONDS:  # also refuses NaN
+        return f"must be > 0 and at most {MAX_SILENCE_SECONDS:g} (366 days), got {value}"
     return None
 
 
@@ -355,6 +363,13 @@ class AlertsConfig:
     backfill_holdoff: float = positive(3600.0)
     backfill_interval: float = positive(600.0)
     backfill_step: float = positive(15.0)
+    # kthxbye's extension (`bridge.alerts.ackextend`): after each silence-watcher pass the leader
+    # moves an ack ending within `ack_extend_if_expiring_in` s whose alert fires to end
+    # `ack_extend_by` s from now (> the threshold), at most `ack_max_duration` s after its start.
+    ack_extend: bool = True
+    ack_extend_if_expiring_in: float = positive(300.0)
+    ack_extend_by: float = positive(900.0)
+    ack_max_duration: float = checked(86_400.0, check=_silence_length)
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,11 @@ def _validate(config: BridgeConfig, source: str) -> None:
                               f"{url!r} is not a base URL (http(s)://host[:port][/path])")
     if config.streams.interval < config.streams.min_interval:
         raise ConfigError(source, "streams.interval", "must be >= streams.min_interval")
+    alerts = config.alerts
+    if alerts.ack_extend and alerts.ack_extend_by <= alerts.ack_extend_if_expiring_in:
+        # Else an extended ack would still be expiring soon, and be extended again each pass.
+        raise ConfigError(source, "alerts.ack_extend_by",
+                          "must be > alerts.ack_extend_if_expiring_in")
 
 
 def _validate_clusters(clusters: tuple[ClusterConfig, ...], source: str) -> None:

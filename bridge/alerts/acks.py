@@ -8,6 +8,7 @@ leader replica (one replica acts, whichever received the resolution) and expires
 active acks through Alertmanager, retrying a failed expiry a few times with backoff. A sweep
 after the view loads and after each silence-watcher pass catches the acks no event ended (a
 resolution logged before the view loaded, a full queue, failed attempts, a change of leader).
+While the alert fires, `bridge.alerts.ackextend` extends its ack instead.
 """
 
 from __future__ import annotations

@@ -69,13 +69,17 @@ SCHEMAS: dict[str, Any] = {
         "timestamp": TIME,
         "by": {"type": ["string", "null"], "description": "Who made the change: the token's "
                "name through the bridge, the author for one seen in Alertmanager, null for an "
-               "expiry seen there, \"promwire\" for an ack expired as its alert resolved."},
+               "expiry seen there, \"promwire\" for an ack expired as its alert resolved, "
+               "\"promwire (ack extension)\" for an ack extended while its alert fires."},
         "silence": ref("Silence")}},
     "AlertAck": {"type": ["object", "null"], "required": [
         "by", "comment", "since", "until", "silenceID"], "properties": {
-        "by": {"type": "string"}, "comment": {"type": "string",
+        "by": {"type": "string", "description": "Who acked (the silence's createdBy, kept "
+               "when the bridge extends the ack)."}, "comment": {"type": "string",
                                               "description": "Without the \"ACK! \" prefix."},
-        "since": TIME, "until": TIME, "silenceID": {"type": "string"}}},
+        "since": TIME, "until": {**TIME, "description": "The ack's end, moved later while "
+                                 "the alert fires (alerts.ack_extend)."},
+        "silenceID": {"type": "string"}}},
     "SilenceRequest": {
         "type": "object", "additionalProperties": False, "required": ["comment"],
         "description": "matchers are required to create; endsAt or duration (not both) to "
@@ -143,7 +147,8 @@ PATHS: dict[str, Any] = {
                                 e503="Alertmanager unreachable.")}}},
     "/api/alerts/{fingerprint}/ack": {"post": {
         "summary": "Acknowledge a firing alert: a silence of exactly its labels, \"ACK! \" + "
-                   "comment; expired when the alert resolves.", **WRITE,
+                   "comment; extended while the alert fires (up to alerts.ack_max_duration), "
+                   "expired when it resolves.", **WRITE,
         "parameters": [param("fingerprint", "The alert's fingerprint.",
                              {"type": "string", "minLength": 1}, where="path", required=True),
                        param("cluster", "The alert's cluster (needed when several have it).",

@@ -1,6 +1,6 @@
 """The silences feature: GET/POST /api/silences, DELETE /api/silences/{cluster}/{id},
-POST /api/alerts/{fingerprint}/ack, and `setup(app)` wiring the view, the watcher and the
-ack keeper to the alert log.
+POST /api/alerts/{fingerprint}/ack, and `setup(app)` wiring the view, the watcher, the ack
+keeper and the ack extender to the alert log.
 
 Reads come from the view every replica keeps (`bridge.alerts.silenceview`); writes go to
 Alertmanager (`bridge.alerts.silencewrite`) and are logged as `silence` events with the token's
@@ -17,7 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from bridge import openapi
-from bridge.alerts import silence_apidoc, silencewrite
+from bridge.alerts import ackextend, silence_apidoc, silencewrite
+from bridge.alerts.ackextend import ACK_EXTENDER_KEY, AckExtender
 from bridge.alerts.acks import ACK_KEEPER_KEY, AckKeeper, find_alert, parse_ack
 from bridge.alerts.backend import STORE_KEY
 from bridge.alerts.hub import HUB_KEY
@@ -170,6 +171,7 @@ async def _silences_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(loading, return_exceptions=True)
         await asyncio.gather(*stopping, return_exceptions=True)
         await watcher.stop()
+        await app[ACK_EXTENDER_KEY].stop()
         await keeper.stop()
 
 
@@ -178,7 +180,8 @@ def _health(app: web.Application) -> Any:
         status = app[SILENCE_WATCHER_KEY].status()
         return {**status, "loaded": app[SILENCE_VIEW_KEY].loaded,
                 "known": len(app[SILENCE_VIEW_KEY]),
-                "acks_expired": app[ACK_KEEPER_KEY].expired}
+                "acks_expired": app[ACK_KEEPER_KEY].expired,
+                "acks_extended": app[ACK_EXTENDER_KEY].extended}
     return check
 
 
@@ -191,9 +194,22 @@ def setup(app: web.Application) -> None:
         return await silencewrite.expire(clusters.get(cluster), store, sid, BRIDGE_ACTOR)
 
     keeper = app[ACK_KEEPER_KEY] = AckKeeper(view, store, expire)
+    rule = app[CONFIG_KEY].alerts
+
+    def wanted(silence: Any) -> bool:
+        """Extend an ack whose alert fires and whose expiry is not pending."""
+        return (ackextend.fires(silence, app[HUB_KEY].firing)
+                and (silence["cluster"], silence["id"]) not in keeper.pending)
+
+    async def extend(cluster: str, sid: str) -> Any:
+        return await ackextend.extend_ack(clusters.get(cluster), store, sid, rule, wanted)
+
+    extender = app[ACK_EXTENDER_KEY] = AckExtender(view, store, rule, extend)
 
     def swept(cluster: str) -> None:
+        """After a watcher pass: expire the stale acks first, then extend the firing ones."""
         keeper.sweep(app[HUB_KEY].firing, [cluster])
+        extender.sweep(app[HUB_KEY].firing, cluster)
 
     app[SILENCE_WATCHER_KEY] = SilenceWatcher(clusters, store, app[CONFIG_KEY].alertmanager,
                                               swept)

@@ -15,13 +15,12 @@ from typing import Any
 from bridge.alerts.matchers import Matcher, parse_filters
 from bridge.alerts.model import format_time, parse_time
 from bridge.alerts.silences import ACK_PREFIX, am_matcher
+from bridge.config import MAX_SILENCE_SECONDS  # a silence through the bridge ends within it
 from bridge.errors import BadRequest
 from bridge.params import parse_duration
 
 ACK_DEFAULT_SECONDS = 3600.0
 ACK_MAX_SECONDS = 86_400.0
-# A silence made through the bridge ends within this of now (Alertmanager itself has no bound).
-MAX_SILENCE_SECONDS = 366 * 86_400.0
 MAX_MATCHERS = 32
 MAX_COMMENT = 2000
 

@@ -54,7 +54,17 @@ async def save(cluster: Cluster, store: AlertLog, req: SilenceRequest, by: str
     silence) expires the old silence and creates another: both are recorded.
     """
     base = await fetch(cluster, req.id) if req.id is not None else None
-    answer = await cluster.send("POST", SILENCES_ENDPOINT, postable(req, base, by, now_ms()))
+    return await write(cluster, store, req, base, by)
+
+
+async def write(cluster: Cluster, store: AlertLog, req: SilenceRequest,
+                base: dict[str, Any] | None, by: str, author: str | None = None
+                ) -> dict[str, Any]:
+    """`save` over `base`, the silence `req.id` names as just fetched (None: a new one), for
+    a caller that looks at it first. `by` is logged as who made the change, `author` (unset or
+    empty: `by`) is the silence's createdBy: the bridge extending an ack keeps its acker's name."""
+    body = postable(req, base, author or by, now_ms())
+    answer = await cluster.send("POST", SILENCES_ENDPOINT, body)
     new_id = answer.get("silenceID") if isinstance(answer, dict) else None
     if not isinstance(new_id, str):
         raise UpstreamInvalid("Alertmanager's answer to a new silence has no silenceID")

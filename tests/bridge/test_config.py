@@ -107,6 +107,11 @@ def test_empty_file_is_defaults(tmp_path):
     ({"alerts": {"resend_interval": -1}}, "alerts.resend_interval", "0..86400"),
     ({"alerts": {"resend_interval": 86401}}, "alerts.resend_interval", "0..86400"),
     ({"alerts": {"resend_interval": float("nan")}}, "alerts.resend_interval", "0..86400"),
+    ({"alerts": {"ack_extend_if_expiring_in": 0}}, "alerts.ack_extend_if_expiring_in", "> 0"),
+    ({"alerts": {"ack_extend_by": 300}}, "alerts.ack_extend_by",
+     "> alerts.ack_extend_if_expiring_in"),
+    ({"alerts": {"ack_max_duration": 0}}, "alerts.ack_max_duration", "> 0"),
+    ({"alerts": {"ack_max_duration": 367 * 86400}}, "alerts.ack_max_duration", "366 days"),
     ({"http": {"allowed_origins": ["https://dash.example/"]}}, "http.allowed_origins[0]",
      "not an origin"),
     ({"http": {"allowed_origins": ["dash.example"]}}, "http.allowed_origins[0]",
@@ -119,6 +124,11 @@ def test_bad_file_names_file_key_and_problem(tmp_path, data, key, words):
     assert info.value.source == path and info.value.key == key
     assert words in info.value.problem
     assert str(info.value).startswith(f"{path}: {key}: ")
+
+
+def test_ack_extension_off_takes_any_extend_by(tmp_path):
+    path = write(tmp_path, {"alerts": {"ack_extend": False, "ack_extend_by": 60}})
+    assert load_config(path, env={}).alerts.ack_extend_by == 60
 
 
 def test_bad_yaml_and_missing_file(tmp_path):
