@@ -13,21 +13,32 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.coercion import ASCII_INT, ConfigError, checked
+from bridge.coercion import ConfigError, checked
+from bridge.configrules import (
+    MAX_SILENCE_SECONDS,
+    RESEND_INTERVAL_MAX,
+    database_url,
+    http_url,
+    listen_address,
+    non_negative,
+    one_of,
+    parse_listen,
+    positive,
+    regex,
+    resend_range,
+    silence_length,
+)
 from bridge.metrics.entry import CatalogEntry
 from bridge.tokens import SCOPES
 
-__all__ = ["BridgeConfig", "CatalogEntry", "ConfigError"]
+__all__ = ["MAX_SILENCE_SECONDS", "RESEND_INTERVAL_MAX", "BridgeConfig", "CatalogEntry",
+           "ConfigError", "parse_listen"]
 
 ENV_PREFIX = "PROMWIRE_"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 STORES = ("sqlite", "postgres")
 EVENT_LOOPS = ("uvloop", "asyncio")
-# Upper bound of alerts.resend_interval: a day (beyond it reconciliation would never resolve).
-RESEND_INTERVAL_MAX = 86_400.0
-# The longest silence the bridge makes (POST /api/silences, acks and their extension).
-MAX_SILENCE_SECONDS = 366 * 86_400.0
 # The name of the one cluster `alertmanager.url` stands for.
 DEFAULT_CLUSTER = "default"
 MAX_PAGE_BRIDGES = 64
@@ -37,86 +48,12 @@ BASE_URL = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{
                        r"(?:/[A-Za-z0-9._~%/-]*)?")
 
 
-# --- the rules fields carry (metadata "check": value -> problem or None) ---------------------
-
-def _positive(value: float) -> str | None:
-    return f"must be > 0, got {value}" if value <= 0 else None
-
-
-def _non_negative(value: float) -> str | None:
-    return f"must be >= 0, got {value}" if value < 0 else None
-
-
-def _resend_range(value: float) -> str | None:
-    if not 0 <= value <= RESEND_INTERVAL_MAX:  # also refuses NaN
-        return f"must be 0..{RESEND_INTERVAL_MAX:g}, got {value}"
-    return None
-
-
-def _silence_length(value: float) -> str | None:
-    if not 0 < value <= MAX_SILENCE_SECONDS:  # also refuses NaN
-        return f"must be > 0 and at most {MAX_SILENCE_SECONDS:g} (366 days), got {value}"
-    return None
-
-
-def _one_of(*choices: str) -> Any:
-    folded = {c.lower() for c in choices}
-    return lambda value: None if value.lower() in folded else \
-        f"expected one of {', '.join(choices)}"
-
-
-def _http_url(url: str) -> str | None:
-    if url and not url.startswith(("http://", "https://")):
-        return f"expected an http(s) URL, got {url!r}"
-    return None
-
-
-def _database_url(url: str) -> str | None:
-    """Never echoes the value: it may hold a password."""
-    if url and not url.startswith(("postgresql://", "postgres://")):
-        return "expected a postgresql://USER:PASSWORD@HOST:PORT/DATABASE URL"
-    return None
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """Split HOST:PORT (":PORT" = all interfaces, "[::1]:PORT" for IPv6) or raise ValueError."""
-    host, sep, port_s = value.rpartition(":")
-    if not sep or not ASCII_INT.fullmatch(port_s) or not 0 <= int(port_s) <= 65535:
-        raise ValueError(f"expected HOST:PORT, got {value!r}")
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port_s)
-
-
-def _listen(value: str) -> str | None:
-    try:
-        parse_listen(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
-def _regex(value: str) -> str | None:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        return f"not a regular expression: {exc}"
-    return None
-
-
-def positive(default: Any) -> Any:
-    return checked(default, check=_positive)
-
-
-def non_negative(default: Any) -> Any:
-    return checked(default, check=_non_negative)
-
-
 # --- the schema ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PrometheusConfig:
-    url: str = checked("http://127.0.0.1:9090", check=_http_url)
+    url: str = checked("http://127.0.0.1:9090", check=http_url)
     timeout: float = positive(10.0)
     connect_timeout: float = positive(2.0)
     # Prometheus refuses range queries above this many points per series.
@@ -143,7 +80,7 @@ def _peers(peers: tuple[str, ...]) -> str | None:
     if not 1 <= len(peers) <= MAX_PEERS:
         return f"expected 1..{MAX_PEERS} peer URLs, got {len(peers)}"
     for url in peers:
-        if not url or (problem := _http_url(url)):
+        if not url or (problem := http_url(url)):
             return problem or "a peer URL must not be empty"
     if len(set(peers)) != len(peers):
         return "a peer is listed twice"
@@ -151,7 +88,7 @@ def _peers(peers: tuple[str, ...]) -> str | None:
 
 
 def _urls(urls: tuple[str, ...]) -> str | None:
-    return next((p for url in urls if (p := _http_url(url) or (None if url else "empty URL"))),
+    return next((p for url in urls if (p := http_url(url) or (None if url else "empty URL"))),
                 None)
 
 
@@ -172,7 +109,7 @@ class ClusterConfig:
 class AlertmanagerConfig:
     # Shorthand for one cluster named "default" with this one peer; used only when `clusters`
     # is empty. "" = no Alertmanager.
-    url: str = checked("http://127.0.0.1:9093", check=_http_url)
+    url: str = checked("http://127.0.0.1:9093", check=http_url)
     # Several clusters (each an HA set of peers); when given, `url` is not used.
     clusters: tuple[ClusterConfig, ...] = ()
     timeout: float = positive(5.0)
@@ -181,7 +118,7 @@ class AlertmanagerConfig:
     # Longest wait between retries while Alertmanager is unreachable (backoff doubles from 1 s).
     reconcile_backoff_max: float = positive(60.0)
     # Only reconcile alerts routed to receivers matching this regex ("" = every active alert).
-    receiver: str = checked("", check=_regex)
+    receiver: str = checked("", check=regex)
 
     def cluster_list(self) -> tuple[ClusterConfig, ...]:
         """The clusters the bridge talks to: `clusters`, or `url` as the one "default"."""
@@ -262,7 +199,7 @@ class HttpConfig:
     body_timeout: float = positive(30.0)
     # The event loop: uvloop (libuv; about a quarter less CPU per request and per frame sent)
     # or the standard library's asyncio loop.
-    event_loop: str = checked("uvloop", check=_one_of(*EVENT_LOOPS))
+    event_loop: str = checked("uvloop", check=one_of(*EVENT_LOOPS))
 
 
 @dataclass(frozen=True)
@@ -315,7 +252,7 @@ class AlertsConfig:
     prune_interval: float = positive(300.0)
     heartbeat: float = positive(15.0)
     # SQLite synchronous setting for the event log: FULL survives power loss, NORMAL (WAL) a crash.
-    sync: str = checked("FULL", check=_one_of(*SYNC_MODES))
+    sync: str = checked("FULL", check=one_of(*SYNC_MODES))
     # Seconds a webhook waits for a locked database before answering 503.
     busy_timeout: float = positive(5.0)
     # Largest webhook / manual-alert body in bytes (413 above); Alertmanager groups can be big.
@@ -333,11 +270,11 @@ class AlertsConfig:
     # Seconds an alert must be missing from Alertmanager, within Alertmanager's uptime, before
     # reconciliation resolves it: Prometheus' resend delay (1m) plus its rule evaluation
     # interval. 0 = at once (trusts a just-restarted Alertmanager's empty list).
-    resend_interval: float = checked(90.0, check=_resend_range)
+    resend_interval: float = checked(90.0, check=resend_range)
     # Where the event log lives: "sqlite" (DATA_DIR/alerts.db, one bridge) or "postgres"
     # (`database_url`, shared by any number of bridge replicas).
-    store: str = checked("sqlite", check=_one_of(*STORES))
-    database_url: str = checked("", check=_database_url)
+    store: str = checked("sqlite", check=one_of(*STORES))
+    database_url: str = checked("", check=database_url)
     # Connections this replica keeps to PostgreSQL (writes, replays, history), at most.
     database_pool: int = positive(10)
     # Seconds to connect to PostgreSQL or run one statement before giving up (webhooks 503).
@@ -369,7 +306,7 @@ class AlertsConfig:
     ack_extend: bool = True
     ack_extend_if_expiring_in: float = positive(300.0)
     ack_extend_by: float = positive(900.0)
-    ack_max_duration: float = checked(86_400.0, check=_silence_length)
+    ack_max_duration: float = checked(86_400.0, check=silence_length)
 
 
 @dataclass(frozen=True)
@@ -381,9 +318,9 @@ class PageConfig:
 
 @dataclass(frozen=True)
 class BridgeConfig:
-    listen: str = checked("127.0.0.1:8000", check=_listen)
+    listen: str = checked("127.0.0.1:8000", check=listen_address)
     data_dir: str = "./data"
-    log_level: str = checked("info", check=_one_of(*LOG_LEVELS))
+    log_level: str = checked("info", check=one_of(*LOG_LEVELS))
     prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
     alertmanager: AlertmanagerConfig = field(default_factory=AlertmanagerConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
