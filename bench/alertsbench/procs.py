@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from alertsbench import ROOT
+
 TOKEN = "bench-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 
@@ -89,8 +90,6 @@ def start_replicas(workdir: Path, database_url: str, count: int
 
 def postgres() -> Any:
     """tests.pg's server (initdb in a temp dir, as the postgres user when root), started."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     from tests.pg import PostgresServer
     return PostgresServer().start()
 

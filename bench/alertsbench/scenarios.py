@@ -6,6 +6,7 @@ alerts)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import signal
 import subprocess
@@ -16,23 +17,30 @@ from typing import Any
 
 import aiohttp
 
+from alertsbench import posters
 from alertsbench.procs import HEADERS
 from alertsbench.subscribers import Subscriber, closing, pct, sent_at, subscribe
+from bridge.alerts.model import fingerprint
 
 WEBHOOK = "/api/alerts/webhook"
 
 
 def notification(prefix: str, n: int, sent: str = "", status: str = "firing") -> bytes:
-    """Alertmanager's webhook body (version 4) for alerts `{prefix}-0..n-1`."""
-    alerts = [{"status": status,
-               "labels": {"alertname": "Bench", "instance": f"{prefix}-{i}"},
-               "annotations": {"sent": sent},
-               "startsAt": "2026-01-01T00:00:00Z",
-               "endsAt": "2026-01-01T01:00:00Z" if status == "resolved"
-               else "0001-01-01T00:00:00Z",
-               "generatorURL": ""} for i in range(n)]
-    return json.dumps({"version": "4", "status": status, "receiver": "bench",
-                       "groupKey": prefix, "alerts": alerts, "truncatedAlerts": 0}).encode()
+    """Alertmanager's webhook body (version 4, every field it sends, each alert with its
+    fingerprint) for alerts `{prefix}-0..n-1`."""
+    alerts = []
+    for i in range(n):
+        labels = {"alertname": "Bench", "instance": f"{prefix}-{i}"}
+        alerts.append({"status": status, "labels": labels, "annotations": {"sent": sent},
+                       "startsAt": "2026-01-01T00:00:00Z",
+                       "endsAt": "2026-01-01T01:00:00Z" if status == "resolved"
+                       else "0001-01-01T00:00:00Z",
+                       "generatorURL": "", "fingerprint": fingerprint(labels)})
+    return json.dumps({"receiver": "bench", "status": status, "alerts": alerts,
+                       "groupLabels": {"instance": f"{prefix}-0"} if n == 1 else {},
+                       "commonLabels": alerts[0]["labels"] if n == 1 else {"alertname": "Bench"},
+                       "commonAnnotations": {"sent": sent}, "externalURL": "",
+                       "version": "4", "groupKey": prefix, "truncatedAlerts": 0}).encode()
 
 
 async def post(session: aiohttp.ClientSession, url: str, body: bytes) -> dict[str, Any]:
@@ -50,21 +58,20 @@ async def head(url: str) -> tuple[int, str]:
 
 
 async def ingest(urls: list[str], clients: int, per: int, seconds: float) -> tuple[int, float]:
-    """Notifications acknowledged (200 = committed) by `clients` concurrent posters, client c
-    posting to replica c % len(urls)."""
-    done = 0
+    """Notifications acknowledged (200 = committed) by `clients` concurrent posters (raw
+    keep-alive HTTP/1.1, `posters`), client c posting to replica c % len(urls)."""
     stop_at = time.perf_counter() + seconds
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as session:
-        async def poster(c: int) -> None:
-            nonlocal done
-            i = 0
-            while time.perf_counter() < stop_at:
-                await post(session, urls[c % len(urls)], notification(f"c{c}n{i}", per))
-                done += 1
-                i += 1
-        started = time.perf_counter()
-        await asyncio.gather(*(poster(c) for c in range(clients)))
-        return done, time.perf_counter() - started
+    counter = itertools.count()
+
+    def next_body() -> bytes | None:
+        if time.perf_counter() >= stop_at:
+            return None
+        return notification(f"n{next(counter)}", per)
+    started = time.perf_counter()
+    done = await asyncio.gather(*(posters.post_all(url, len(range(i, clients, len(urls))),
+                                                   next_body)
+                                  for i, url in enumerate(urls[:clients])))
+    return sum(done), time.perf_counter() - started
 
 
 @dataclass
