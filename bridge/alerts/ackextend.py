@@ -122,7 +122,7 @@ class AckExtender:
         self.extended = 0
         self._tasks: dict[str, asyncio.Task[None]] = {}  # cluster -> its pass in flight
         self._backoffs: dict[str, Backoff] = {}
-        self._retry_at: dict[str, float] = {}  # cluster -> loop time its next pass may start
+        self._retry_at: dict[str, int] = {}  # cluster -> `clock()` its next pass may start
 
     @property
     def in_flight(self) -> int:
@@ -133,13 +133,14 @@ class AckExtender:
         """Start a pass over `cluster`'s acks; how many it will try to extend."""
         if not (self.rule.ack_extend and self.store.leader and self.view.loaded):
             return 0
-        loop = asyncio.get_running_loop()
-        if cluster in self._tasks or loop.time() < self._retry_at.get(cluster, 0.0):
+        now = self.clock()
+        if cluster in self._tasks or now < self._retry_at.get(cluster, 0):
             return 0
-        batch = plan(self.view.every_active_ack(cluster), firing, self.clock(), self.rule)
+        batch = plan(self.view.every_active_ack(cluster), firing, now, self.rule)
         if batch:
             ids = [silence["id"] for silence, _ in batch]
-            task = loop.create_task(self._pass(cluster, ids), name=f"ack-extend-{cluster}")
+            task = asyncio.get_running_loop().create_task(self._pass(cluster, ids),
+                                                          name=f"ack-extend-{cluster}")
             self._tasks[cluster] = task
             task.add_done_callback(lambda _: self._tasks.pop(cluster, None))
         return len(batch)
@@ -157,7 +158,7 @@ class AckExtender:
                 continue
             except BridgeError as exc:  # the cluster: the rest wait for its backoff
                 delay = backoff.next_delay()
-                self._retry_at[cluster] = asyncio.get_running_loop().time() + delay
+                self._retry_at[cluster] = self.clock() + int(delay * 1000)
                 log.warning("could not extend acks of cluster %r (next try in %.1fs): %s",
                             cluster, delay, exc.detail)
                 return
