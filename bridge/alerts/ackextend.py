@@ -136,7 +136,7 @@ class AckExtender:
         now = self.clock()
         if cluster in self._tasks or now < self._retry_at.get(cluster, 0):
             return 0
-        batch = plan(self.view.every_active_ack(cluster), firing, now, self.rule)
+        batch = plan(self.view.every_active_ack(cluster, now), firing, now, self.rule)
         if batch:
             ids = [silence["id"] for silence, _ in batch]
             task = asyncio.get_running_loop().create_task(self._pass(cluster, ids),

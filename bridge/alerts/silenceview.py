@@ -111,9 +111,10 @@ class SilenceView:
         found.sort(key=lambda s: s["endsAt"], reverse=True)
         return found
 
-    def every_active_ack(self, cluster: str | None = None) -> list[dict[str, Any]]:
-        """Every active ack silence (of `cluster`; None: any)."""
-        now = now_ms()
+    def every_active_ack(self, cluster: str | None = None, now: int | None = None
+                         ) -> list[dict[str, Any]]:
+        """Every ack silence active at `now` (default: now) of `cluster` (None: any)."""
+        now = now_ms() if now is None else now
         found = [self._by_key[key][1] for keys in self._acks.values() for key in keys
                  if cluster is None or key[0] == cluster]
         return [s for s in found if s.get("ack") and state_at(s, now) == "active"]
