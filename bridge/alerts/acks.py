@@ -7,7 +7,8 @@ its alert resolves, so a re-fire is never swallowed: it listens to committed eve
 leader replica (one replica acts, whichever received the resolution) and expires the alert's
 active acks through Alertmanager, retrying a failed expiry a few times with backoff. A sweep
 after the view loads and after each silence-watcher pass catches the acks no event ended (a
-resolution logged before the view loaded, a full queue, failed attempts, a change of leader).
+resolution logged before the view loaded, a full queue, failed attempts, a change of leader):
+only acks whose alert the log holds as resolved, never one of an alert it does not know.
 While the alert fires, `bridge.alerts.ackextend` extends its ack instead.
 """
 
@@ -81,7 +82,8 @@ class AckKeeper:
     in the hub, among the acks that already existed at the cluster's previous sweep (a sweep
     runs after each silence-watcher pass, one reconcile interval apart, so a firing alert
     acked before the previous sweep has had a reconciliation to reach the hub; an ack made in
-    Alertmanager before its alert's first webhook is not taken for a stale one)."""
+    Alertmanager before its alert's first webhook is not taken for a stale one), and of those
+    only the acks whose alert the log holds as resolved (`_expire_resolved`)."""
 
     def __init__(self, view: SilenceView, store: AlertLog, expire: Expire,
                  clock: Callable[[], int] = now_ms) -> None:
@@ -114,22 +116,46 @@ class AckKeeper:
                 self.enqueue(silence)
 
     def sweep(self, firing: Mapping[tuple[str, str], Any], clusters: Iterable[str]) -> int:
-        """Queue the expiry of each stale ack of `clusters` (class docstring); how many.
+        """Ask the log about each possibly stale ack of `clusters` (class docstring) and
+        queue the expiry of those whose alert it holds as resolved; how many it asks about.
         On the leader, once the view is loaded; `firing` is the hub's, keyed by (cluster,
         fingerprint)."""
         if not self.store.leader or not self.view.loaded:
             return 0
-        now, queued = self.clock(), 0
+        now = self.clock()
+        candidates: list[tuple[tuple[str, str], dict[str, Any]]] = []
         for cluster in clusters:
             before = self._swept.get(cluster)
             self._swept[cluster] = now
             if before is None:
                 continue
-            for silence in self.view.every_active_ack(cluster):
-                if ((cluster, silence["ack"]["fingerprint"]) not in firing
-                        and parse_time(silence["startsAt"]) < before):
-                    queued += self.enqueue(silence)
-        return queued
+            for silence in self.view.every_active_ack(cluster, now):
+                key = (cluster, silence["ack"]["fingerprint"])
+                if (key not in firing and parse_time(silence["startsAt"]) < before
+                        and (cluster, silence["id"]) not in self.pending):
+                    candidates.append((key, silence))
+        del candidates[MAX_PENDING:]
+        if candidates:
+            task = asyncio.get_running_loop().create_task(self._expire_resolved(candidates))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(candidates)
+
+    async def _expire_resolved(self, candidates: list[tuple[tuple[str, str], dict[str, Any]]]
+                               ) -> None:
+        """Expire the acks whose alert the log holds as resolved. An ack of an alert the log
+        never had is left to end by itself: an "ACK! " silence made elsewhere may match part
+        of a label set (a maintenance silence of every `alertname="DiskFull"`), and a new or
+        wiped log knows none of the alerts that fire; expiring those would un-silence alerts
+        that still fire."""
+        try:
+            resolved = await self.store.resolved([key for key, _ in candidates])
+        except BridgeError as exc:
+            log.info("stale acks not checked (the next sweep asks again): %s", exc.detail)
+            return
+        for key, silence in candidates:
+            if key in resolved:
+                self.enqueue(silence)
 
     def enqueue(self, silence: Mapping[str, Any]) -> bool:
         """Queue one ack's expiry, due now (bounded; once queued, not again)."""

@@ -325,6 +325,14 @@ class AlertStore(StoreEvents):
             lambda conn: history.select_page(conn, since, until, limit, chosen), history.POOL)
         return page
 
+    async def resolved(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these alerts (cluster, fingerprint) the log holds as resolved."""
+        def read(conn: sqlite3.Connection) -> set[tuple[str, str]]:
+            return {key for key in keys if conn.execute(
+                "SELECT 1 FROM alerts WHERE cluster = ? AND fingerprint = ? AND "
+                "status = 'resolved'", key).fetchone()}
+        return await self.db.read(read)
+
     async def timeline(self, fingerprint: str, cluster: str | None, since: int, limit: int
                        ) -> Timeline:
         """One alert's events after `since` (see `bridge.alerts.history.select_timeline`)."""

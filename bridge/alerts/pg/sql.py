@@ -123,6 +123,9 @@ LOCK_WRITERS_XACT = "SELECT pg_advisory_xact_lock($1)"
 ALERT_ROWS = ("SELECT cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms "
               "FROM alerts WHERE (cluster, fingerprint) IN "
               "(SELECT * FROM unnest($1::text[], $2::text[]))")
+# Which of the alerts ($1 clusters, $2 fingerprints) the log holds as resolved.
+RESOLVED_OF = ("SELECT cluster, fingerprint FROM alerts WHERE status = 'resolved' AND "
+               "(cluster, fingerprint) IN (SELECT * FROM unnest($1::text[], $2::text[]))")
 # The firing alerts of the clusters in $1 (those being reconciled).
 FIRING_ROWS = ("SELECT cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms "
                "FROM alerts WHERE status = 'firing' AND cluster = ANY($1::text[])")

@@ -286,6 +286,15 @@ class PgAlertStore(StoreEvents):
         except FAILURES as exc:
             raise unavailable(exc, "cannot be read") from None
 
+    async def resolved(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        try:
+            async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
+                rows = await conn.fetch(sql.RESOLVED_OF, [k[0] for k in keys],
+                                        [k[1] for k in keys])
+        except FAILURES as exc:
+            raise unavailable(exc, "cannot be read") from None
+        return {(row[0], row[1]) for row in rows}
+
     async def timeline(self, fingerprint: str, cluster: str | None, since: int, limit: int
                        ) -> Timeline:
         try:

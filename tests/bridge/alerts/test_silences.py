@@ -350,24 +350,62 @@ def _ack(sid, labels, cluster="ha", starts="2026-06-01T11:00:00Z"):
                                        endsAt="2099-01-01T00:00:00Z", matchers=matchers))
 
 
-def test_the_sweep_expires_acks_whose_alert_is_not_firing_once_they_are_not_new():
+class _ResolvedLog(_Leader):
+    """A leading log that holds `resolved_keys` as resolved (and knows no other alert)."""
+
+    def __init__(self, resolved_keys: set[tuple[str, str]]) -> None:
+        self.resolved_keys = resolved_keys
+
+    async def resolved(self, keys):
+        return {key for key in keys if key in self.resolved_keys}
+
+
+async def _swept(keeper: AckKeeper, hub, clusters) -> int:
+    asked = keeper.sweep(hub, clusters)
+    await asyncio.gather(*keeper._tasks)
+    return asked
+
+
+async def test_the_sweep_expires_acks_whose_alert_resolved_once_they_are_not_new():
     gone, firing, new = {"alertname": "Gone"}, {"alertname": "Up"}, {"alertname": "New"}
     view = SilenceView()
     view.load([(1, _ack("g", gone)), (2, _ack("f", firing)),
                (3, _ack("o", gone, cluster="other"))])
     clock = [NOW]
-    keeper = AckKeeper(view, _Leader(), expire=None, clock=lambda: clock[0])  # type: ignore
+    store = _ResolvedLog({("ha", fingerprint(gone)), ("ha", fingerprint(new))})
+    keeper = AckKeeper(view, store, expire=None, clock=lambda: clock[0])  # type: ignore
     hub = {("ha", fingerprint(firing)): {}}
     # The first sweep only notes when it ran: nothing is known of the hub's past yet.
-    assert keeper.sweep(hub, ["ha"]) == 0 and keeper.pending == {}
+    assert await _swept(keeper, hub, ["ha"]) == 0 and keeper.pending == {}
     # An ack made after that sweep (its alert maybe not in the hub yet) is left for the next.
     view.on_commit([silence_event(4, "E", "created", "{}",
                                   _ack("n", new, starts="2026-06-01T12:00:01Z"))])
     clock[0] = NOW + HOUR
-    assert keeper.sweep(hub, ["ha"]) == 1
+    assert await _swept(keeper, hub, ["ha"]) == 1
     assert set(keeper.pending) == {("ha", "g")}  # not f (firing), o (other cluster), n (new)
-    assert keeper.sweep(hub, ["ha"]) == 1 and ("ha", "n") in keeper.pending
-    assert keeper.sweep(hub, ["ha"]) == 0  # queued once
+    assert await _swept(keeper, hub, ["ha"]) == 1 and ("ha", "n") in keeper.pending
+    assert await _swept(keeper, hub, ["ha"]) == 0  # queued once
+
+
+async def test_the_sweep_never_expires_an_ack_of_an_alert_the_log_does_not_hold_resolved():
+    """An "ACK! " silence of part of a label set (made with amtool: every DiskFull), or an ack
+    whose alert a new log does not know, or whose alert the log still has firing, stays."""
+    partial = from_am("ha", am_silence("m", comment="ACK! replacing disks",
+                                       startsAt="2026-06-01T11:00:00Z",
+                                       endsAt="2099-01-01T00:00:00Z",
+                                       matchers=[{"name": "alertname", "value": "DiskFull",
+                                                  "isRegex": False, "isEqual": True}]))
+    view = SilenceView()
+    view.load([(1, partial), (2, _ack("u", {"alertname": "Unknown"})),
+               (3, _ack("s", {"alertname": "StillFiring"}))])
+    clock = [NOW]
+    keeper = AckKeeper(view, _ResolvedLog(set()), expire=None,  # type: ignore[arg-type]
+                       clock=lambda: clock[0])
+    hub = {("ha", fingerprint({"alertname": "DiskFull", "host": "h1"})): {}}
+    await _swept(keeper, hub, ["ha"])
+    clock[0] = NOW + HOUR
+    assert await _swept(keeper, hub, ["ha"]) == 3  # asked about, none resolved
+    assert keeper.pending == {}
 
 
 async def test_an_unreachable_cluster_does_not_hold_back_the_others_expiries():

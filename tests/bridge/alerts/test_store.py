@@ -290,3 +290,14 @@ async def test_an_ha_pair_notifying_one_life_is_one_firing_and_one_resolved(stor
     first = [notice(), notice(), notice(status="resolved"), notice(), notice(status="resolved")]
     events = [e for n in first for e in await store.record([n])]
     assert kinds(events) == [("firing", "firing"), ("resolved", "resolved")]
+
+
+async def test_resolved_names_the_alerts_the_log_holds_as_resolved(store):
+    """What the ack keeper asks before it expires a stale ack: only alerts the log has and
+    holds resolved; one it never had, or one still firing, is not."""
+    gone, up = notice("Gone"), notice("Up")
+    await store.record([gone, up])
+    await store.record([notice("Gone", status="resolved")])
+    asked = [gone.key, up.key, ("default", "0123456789abcdef"), ("other", gone.fingerprint)]
+    assert await store.resolved(asked) == {gone.key}
+    assert await store.resolved([]) == set()
