@@ -127,13 +127,20 @@ async def ack_alert(request: web.Request) -> web.Response:
 
 # --- wiring --------------------------------------------------------------------------------
 
+def _writes(app: web.Application) -> bool:
+    """Whether the bridge itself may write to Alertmanager (expire and extend acks): never
+    with `auth.read_only`, which makes it a viewer, as karma's read-only mode does."""
+    return not app[CONFIG_KEY].auth.read_only
+
+
 async def _load(app: web.Application) -> None:
     """Load the view from the log, retrying while the store cannot be read; then sweep."""
     view, store = app[SILENCE_VIEW_KEY], app[STORE_KEY]
     while True:
         try:
             view.load(await store.known_silences())
-            app[ACK_KEEPER_KEY].sweep(app[HUB_KEY].firing, app[CLUSTERS_KEY].names)
+            if _writes(app):
+                app[ACK_KEEPER_KEY].sweep(app[HUB_KEY].firing, app[CLUSTERS_KEY].names)
             return
         except StorageUnavailable as exc:
             log.debug("silences not loaded yet: %s", exc.detail)
@@ -144,7 +151,8 @@ async def _silences_ctx(app: web.Application) -> AsyncIterator[None]:
     store, view = app[STORE_KEY], app[SILENCE_VIEW_KEY]
     watcher, keeper = app[SILENCE_WATCHER_KEY], app[ACK_KEEPER_KEY]
     store.on_commit(view.on_commit)
-    store.on_commit(keeper.on_commit)
+    if _writes(app):
+        store.on_commit(keeper.on_commit)
     store.on_reset(view.reset)
     app[HUB_KEY].decorate = view.decorate
 
@@ -180,6 +188,7 @@ def _health(app: web.Application) -> Any:
         status = app[SILENCE_WATCHER_KEY].status()
         return {**status, "loaded": app[SILENCE_VIEW_KEY].loaded,
                 "known": len(app[SILENCE_VIEW_KEY]),
+                "acks_kept": "yes" if _writes(app) else "no (auth.read_only)",
                 "acks_expired": app[ACK_KEEPER_KEY].expired,
                 "acks_extended": app[ACK_EXTENDER_KEY].extended}
     return check
@@ -208,8 +217,9 @@ def setup(app: web.Application) -> None:
 
     def swept(cluster: str) -> None:
         """After a watcher pass: expire the stale acks first, then extend the firing ones."""
-        keeper.sweep(app[HUB_KEY].firing, [cluster])
-        extender.sweep(app[HUB_KEY].firing, cluster)
+        if _writes(app):
+            keeper.sweep(app[HUB_KEY].firing, [cluster])
+            extender.sweep(app[HUB_KEY].firing, cluster)
 
     app[SILENCE_WATCHER_KEY] = SilenceWatcher(clusters, store, app[CONFIG_KEY].alertmanager,
                                               swept)

@@ -34,9 +34,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Process, Pr
         yield procs
 
 
-def bridge_app(tmp_path: Any, peers: tuple[str, ...]) -> Any:
+def bridge_app(tmp_path: Any, peers: tuple[str, ...], read_only: bool = False) -> Any:
     config = BridgeConfig(
-        data_dir=str(tmp_path), auth=AuthConfig(token=TOKEN),
+        data_dir=str(tmp_path), auth=AuthConfig(token=TOKEN, read_only=read_only),
         alertmanager=AlertmanagerConfig(clusters=(ClusterConfig("ha", peers),),
                                         reconcile_interval=0.3, reconcile_backoff_max=0.5,
                                         timeout=2.0),
@@ -79,11 +79,14 @@ def silence_event(kind: str, sid: str | None = None, comment: str | None = None)
                       and (comment is None or f["silence"]["comment"] == comment))
 
 
-def am_post(url: str, path: str, body: Any) -> None:
-    req = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
+def am_post(url: str, path: str, body: Any, method: str = "POST") -> Any:
+    """Alertmanager's API answer (JSON, or None when empty) to `body` at `path`."""
+    req = urllib.request.Request(url + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5):
-        pass
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        answer = resp.read()
+    return json.loads(answer) if answer else None
 
 
 def push_alert(am_url: str, labels: dict[str, str], resolved: bool = False) -> None:
@@ -229,6 +232,39 @@ async def test_an_ack_expires_when_its_alert_resolves(bridge, stream, pair):
         status, got = http_json(f"{pair[1].url}/api/v2/silence/{ack['id']}")
         return status == 200 and got["status"]["state"] == "expired"
     await asyncio.to_thread(wait_for, expired_on_other_peer, 15, 0.1, "the expiry gossiped")
+
+
+async def test_a_read_only_bridge_leaves_acks_to_alertmanager(aiohttp_client, tmp_path, pair):
+    """auth.read_only: an ack made in Alertmanager outlives its alert's resolution here, as
+    the bridge writes nothing (/health says so)."""
+    client = await aiohttp_client(bridge_app(tmp_path, (pair[0].url, pair[1].url), True))
+    ws = await client.ws_connect("/api/ws/ws/alerts")
+    watch = Stream(ws)
+    await watch.next(lambda f: f["type"] == "snapshot")
+    labels = {"alertname": "ReadOnlyAck", "instance": "web-2:9100"}
+    fp = fingerprint(labels)
+    await asyncio.to_thread(push_alert, pair[0].url, labels)
+    await watch.next(lambda f: f["type"] == "alert" and f["alert"]["fingerprint"] == fp)
+    ends = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
+    matchers = [{"name": k, "value": v, "isRegex": False, "isEqual": True}
+                for k, v in labels.items()]
+    made = await asyncio.to_thread(am_post, pair[0].url, "/api/v2/silences", {
+        "matchers": matchers, "startsAt": datetime.now(UTC).isoformat(), "endsAt": ends,
+        "createdBy": "kthxbye", "comment": "ACK! elsewhere"})
+    sid = made["silenceID"]
+    await watch.next(silence_event("created", sid))
+    await asyncio.to_thread(push_alert, pair[0].url, labels, True)
+    await watch.next(lambda f: f["type"] == "alert" and f["alert"]["fingerprint"] == fp
+                     and f["status"] == "resolved")
+    runs = await watcher_runs(client)
+    await eventually(lambda: watcher_runs(client), runs + 3)
+    assert not [f for f in watch.frames if f["type"] == "silence" and f["event"] == "expired"]
+    status, got = await asyncio.to_thread(http_json, f"{pair[0].url}/api/v2/silence/{sid}")
+    assert status == 200 and got["status"]["state"] == "active"
+    checks = (await (await client.get("/health")).json())["checks"]["silences"]
+    assert checks["acks_kept"] == "no (auth.read_only)" and checks["acks_expired"] == 0
+    await ws.close()
+    await asyncio.to_thread(am_post, pair[0].url, f"/api/v2/silence/{sid}", None, "DELETE")
 
 
 async def test_acking_an_unknown_alert_is_404(bridge):
