@@ -110,6 +110,8 @@ def test_empty_file_is_defaults(tmp_path):
     ({"alerts": {"ack_extend_if_expiring_in": 0}}, "alerts.ack_extend_if_expiring_in", "> 0"),
     ({"alerts": {"ack_extend_by": 300}}, "alerts.ack_extend_by",
      "> alerts.ack_extend_if_expiring_in"),
+    ({"alertmanager": {"reconcile_interval": 300}}, "alerts.ack_extend_if_expiring_in",
+     "> alertmanager.reconcile_interval (300)"),
     ({"alerts": {"ack_max_duration": 0}}, "alerts.ack_max_duration", "> 0"),
     ({"alerts": {"ack_max_duration": 367 * 86400}}, "alerts.ack_max_duration", "366 days"),
     ({"http": {"allowed_origins": ["https://dash.example/"]}}, "http.allowed_origins[0]",

@@ -162,7 +162,7 @@ async def test_a_truncated_webhook_on_a_follower_makes_the_leader_reconcile_now(
     am = servers.alertmanager(tmp_path / "am", {
         "route": {"receiver": "none"}, "receivers": [{"name": "none"}]}).start()
     try:
-        procs = fleet(tmp_path, pg_url, 2, reconcile_interval=3600.0)
+        procs = fleet(tmp_path, pg_url, 2, reconcile_interval=3600.0, ack_extend=False)
         for proc in procs:
             proc.argv += ["--alertmanager-url", am.url]
         with running(procs):
