@@ -136,7 +136,7 @@ def matching(silence: Mapping[str, Any], alerts: Iterable[Mapping[str, Any]]
 class SilenceEvent(Encoded):
     """A committed `silence` entry of the log: the same seq, epoch and resume semantics as an
     alert event (`bridge.alerts.store.Event`), so streams, replay and the fan-out treat both
-    alike; it carries no labels and reaches every subscriber."""
+    alike; it carries no labels, so streams filter it by cluster only."""
 
     seq: int
     epoch: str

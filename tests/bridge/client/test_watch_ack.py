@@ -1,7 +1,7 @@
 """promwire-watch and the client for the alert console: cluster and acked/silenced state in the
 view, `--ack` against a real bridge (its answer or its error, and the exit code), and
-AlertsClient following the contract's new frames (clusters, suppressed events, silence events
-carrying acks; scripted, since today's bridge sends none of them)."""
+AlertsClient following the contract's frames (clusters, suppressed events, silence events
+carrying acks; scripted, so each shape is fed exactly)."""
 
 from __future__ import annotations
 
