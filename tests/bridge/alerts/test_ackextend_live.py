@@ -27,9 +27,10 @@ from tests.servers import Process, http_json
 
 pytestmark = pytest.mark.integration
 
-# Due 4 s before its end, moved to 5 s from now, at most 10 s after its start.
+# Due 8 s before its end, moved to 10 s from now, at most 20 s after its start: seconds of
+# slack for a watcher pass on a loaded machine, whose passes come every 0.3 s when idle.
 RULE = AlertsConfig(resend_interval=1.0, heartbeat=0.5, busy_timeout=0.2,
-                    ack_extend_if_expiring_in=4.0, ack_extend_by=5.0, ack_max_duration=10.0)
+                    ack_extend_if_expiring_in=8.0, ack_extend_by=10.0, ack_max_duration=20.0)
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +61,13 @@ async def connect(client: Any) -> AsyncIterator[Stream]:
 
 
 async def fire_and_ack(client: Any, stream: Stream, am_url: str, name: str) -> dict[str, Any]:
-    """An alert fired in Alertmanager, seen by the bridge, acked for 4 s: the ack."""
+    """An alert fired in Alertmanager, seen by the bridge, acked for 8 s: the ack."""
     labels = {"alertname": name, "instance": "db-1:9100"}
     fp = fingerprint(labels)
     await asyncio.to_thread(push_alert, am_url, labels)
     await stream.next(lambda f: f["type"] == "alert" and f["alert"]["fingerprint"] == fp)
     resp = await client.post(f"/api/alerts/{fp}/ack", headers=AUTH,
-                             json={"comment": "on it", "duration": "4s"})
+                             json={"comment": "on it", "duration": "8s"})
     assert resp.status == 200, await resp.text()
     ack = (await resp.json())["silence"]
     await stream.next(silence_event("created", ack["id"]))
@@ -106,7 +107,7 @@ async def test_an_ack_is_extended_while_its_alert_fires_up_to_its_cap(aiohttp_cl
                    if f["type"] == "silence" and f["silence"]["id"] == ack["id"]
                    and f["event"] == "updated"]
         ends = [parse_time(f["silence"]["endsAt"]) for f in updates]
-        cap = parse_time(ack["startsAt"]) + 10_000
+        cap = parse_time(ack["startsAt"]) + 20_000
         assert ends == sorted(set(ends)) and ends[-1] == cap, (ends, cap)
         assert {f["by"] for f in updates} == {EXTENDER}
         assert until in {format_time(e) for e in ends}
