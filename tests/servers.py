@@ -199,9 +199,11 @@ def victoria_metrics(workdir: Path, scrape_targets: Sequence[str], *args: str,
 
 def alertmanager(workdir: Path, config: dict[str, Any], port: int | None = None, *,
                  cluster_port: int | None = None, peers: Sequence[int] = (),
-                 external_url: str | None = None) -> Process:
+                 external_url: str | None = None, peer_timeout: str = "1s") -> Process:
     """Debian's Alertmanager with `config`; clustering off unless `cluster_port` is given, then
-    gossiping on 127.0.0.1 with the `peers` (their cluster ports), fast enough for tests."""
+    gossiping on 127.0.0.1 with the `peers` (their cluster ports), fast enough for tests.
+    `peer_timeout` is how long the second peer waits for the first's notification before it
+    sends its own ("0s": both notify every time, as a pair whose gossip lags does)."""
     if ALERTMANAGER is None:
         raise RuntimeError("prometheus-alertmanager is not installed (make test installs it)")
     port = port or free_port()
@@ -218,17 +220,19 @@ def alertmanager(workdir: Path, config: dict[str, Any], port: int | None = None,
         argv += [f"--cluster.listen-address=127.0.0.1:{cluster_port}",
                  f"--cluster.advertise-address=127.0.0.1:{cluster_port}",
                  "--cluster.gossip-interval=100ms", "--cluster.pushpull-interval=2s",
-                 "--cluster.settle-timeout=1s", "--cluster.peer-timeout=1s",
+                 "--cluster.settle-timeout=1s", f"--cluster.peer-timeout={peer_timeout}",
                  *(f"--cluster.peer=127.0.0.1:{p}" for p in peers)]
     return Process("alertmanager", argv, workdir, f"http://127.0.0.1:{port}", "/-/ready")
 
 
 @contextlib.contextmanager
-def alertmanager_pair(base: Path, config: dict[str, Any]) -> Iterator[tuple[Process, Process]]:
+def alertmanager_pair(base: Path, config: dict[str, Any], peer_timeout: str = "1s"
+                      ) -> Iterator[tuple[Process, Process]]:
     """Two Alertmanagers gossiping on loopback (an HA pair), each its own external URL."""
     ports, gossip = (free_port(), free_port()), (free_port(), free_port())
     procs = [alertmanager(base / f"am{i}", config, ports[i], cluster_port=gossip[i],
-                          peers=[gossip[1 - i]], external_url=f"http://127.0.0.1:{ports[i]}")
+                          peers=[gossip[1 - i]], external_url=f"http://127.0.0.1:{ports[i]}",
+                          peer_timeout=peer_timeout)
              for i in (0, 1)]
     try:
         for proc in procs:

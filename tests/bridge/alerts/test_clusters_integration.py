@@ -63,7 +63,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("clusters")
     port = servers.free_port()
     config = am_config(port)
-    with servers.alertmanager_pair(base / "ha", config) as pair:
+    # peer_timeout 0: both peers of the pair notify every change, as a pair whose gossip lags
+    # behind does; the bridge must still log one event per change.
+    with servers.alertmanager_pair(base / "ha", config, peer_timeout="0s") as pair:
         solo_port = servers.free_port()
         solo = servers.alertmanager(base / "solo", config, solo_port,
                                     external_url=f"http://127.0.0.1:{solo_port}").start()
@@ -207,13 +209,22 @@ async def test_a_silence_suppresses_then_unsuppresses_in_the_stream(stack):
     assert ha == {"ha": ["firing", "suppressed", "unsuppressed"], "solo": ["firing"]}
 
 
+def webhooks_sent(am: servers.Process) -> float:
+    """How many webhook notifications this Alertmanager sent (its own counter)."""
+    _, body = servers.http_get(am.url + "/metrics")
+    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+               if line.startswith("alertmanager_notifications_total{")
+               and 'integration="webhook"' in line)
+
+
 async def test_one_alert_through_the_ha_pair_is_one_firing_and_one_resolved(stack):
+    sent = [await asyncio.to_thread(webhooks_sent, peer) for peer in stack.pair]
     async with subscribe(stack, "?state=all") as (sub, _):
         stack.rules.write_text(rules(STEADY, LIFE))
         await asyncio.to_thread(am_request, stack.prom.url + "/-/reload", "POST")
         both = lambda kind: {c for k, c in sub.of("ClusterLife") if k == kind}  # noqa: E731
         await sub.until(lambda: both("firing") == {"ha", "solo"}, 90, "firing in both")
-        # Both peers of the pair notify (the second after its peer timeout): give them time.
+        # Both peers of the pair notify (peer_timeout 0): give them time.
         await asyncio.sleep(4)
         stack.rules.write_text(rules(STEADY))
         await asyncio.to_thread(am_request, stack.prom.url + "/-/reload", "POST")
@@ -221,6 +232,9 @@ async def test_one_alert_through_the_ha_pair_is_one_firing_and_one_resolved(stac
         await asyncio.sleep(5)  # late notifications of either peer, reconciliations
         assert per_cluster(sub.of("ClusterLife")) == {"ha": ["firing", "resolved"],
                                                       "solo": ["firing", "resolved"]}
+    # Each peer sent at least the firing and the resolved notification itself.
+    now = [await asyncio.to_thread(webhooks_sent, peer) for peer in stack.pair]
+    assert [after - before >= 2 for after, before in zip(now, sent, strict=True)] == [True, True]
     assert per_cluster(await asyncio.to_thread(history, stack, "ClusterLife")) == {
         "ha": ["firing", "resolved"], "solo": ["firing", "resolved"]}
 
