@@ -33,6 +33,9 @@ STEADY = {"alert": "ClusterSteady", "expr": "vector(1)", "labels": {"severity": 
 LIFE = {"alert": "ClusterLife", "expr": "vector(1)", "labels": {"severity": "warning"},
         "annotations": {"summary": "fires, then its rule is removed"}}
 
+ACKED = {"alert": "ClusterAcked", "expr": "vector(1)", "labels": {"severity": "page"},
+         "annotations": {"summary": "acked, then its rule is removed"}}
+
 
 def rules(*alerts: dict[str, Any]) -> str:
     return yaml.safe_dump({"groups": [{"name": "clusters-test", "interval": "1s",
@@ -237,6 +240,41 @@ async def test_one_alert_through_the_ha_pair_is_one_firing_and_one_resolved(stac
     assert [after - before >= 2 for after, before in zip(now, sent, strict=True)] == [True, True]
     assert per_cluster(await asyncio.to_thread(history, stack, "ClusterLife")) == {
         "ha": ["firing", "resolved"], "solo": ["firing", "resolved"]}
+
+
+def bridge_post(stack: Stack, path: str, body: Any) -> Any:
+    req = urllib.request.Request(stack.bridge.url + path, data=json.dumps(body).encode(),
+                                 method="POST", headers={"Content-Type": "application/json",
+                                                         "Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+async def test_an_ack_of_a_prometheus_alert_expires_on_both_peers_when_it_resolves(stack):
+    """Acked through the bridge, a real Prometheus alert turns suppressed (no false
+    resolution); once its rule is gone it resolves, and the bridge expires the ack, which
+    both peers of the pair then hold as expired."""
+    async with subscribe(stack, "?state=all") as (sub, _):
+        stack.rules.write_text(rules(STEADY, ACKED))
+        await asyncio.to_thread(am_request, stack.prom.url + "/-/reload", "POST")
+        await sub.until(lambda: ("firing", "ha") in sub.of("ClusterAcked"), 90, "firing")
+        fp = next(f["alert"]["fingerprint"] for f in sub.frames
+                  if f["alert"]["labels"]["alertname"] == "ClusterAcked")
+        answer = await asyncio.to_thread(bridge_post, stack, f"/api/alerts/{fp}/ack?cluster=ha",
+                                         {"comment": "on it"})
+        sid = answer["silence"]["id"]
+        await sub.until(lambda: ("suppressed", "ha") in sub.of("ClusterAcked"), 60,
+                        "suppressed by the ack")
+        assert ("resolved", "ha") not in sub.of("ClusterAcked")
+        stack.rules.write_text(rules(STEADY))
+        await asyncio.to_thread(am_request, stack.prom.url + "/-/reload", "POST")
+        await sub.until(lambda: ("resolved", "ha") in sub.of("ClusterAcked"), 90, "resolved")
+
+    def expired_on_both() -> bool:
+        return all(am_request(f"{peer.url}/api/v2/silence/{sid}")["status"]["state"]
+                   == "expired" for peer in stack.pair)
+    await asyncio.to_thread(servers.wait_for, expired_on_both, 30, 0.2,
+                            "the ack expired on both peers")
 
 
 def reconcile_of(stack: Stack, cluster: str) -> dict[str, Any]:
