@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -22,3 +23,16 @@ def pg_server() -> Iterator[PostgresServer]:
 def pg_url(pg_server: PostgresServer) -> str:
     """The URL (with its password) of a new, empty database on the session's server."""
     return pg_server.create_database(f"t{next(_names)}")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def alert_store(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The `alerts` settings (AlertsConfig fields, or the YAML `alerts:` keys of a bridge process)
+    of each backend: the embedded SQLite log in the data dir, or a fresh PostgreSQL database on
+    the session's server with its polls and leader retry short (one replica leads at once).
+    A test taking it runs once per backend; `tests.bridge.alerts.helpers.SQLITE_ONLY` narrows one
+    whose subject is the SQLite file to that backend."""
+    if request.param == "sqlite":
+        return {"store": "sqlite"}
+    return {"store": "postgres", "database_url": request.getfixturevalue("pg_url"),
+            "leader_retry": 0.2, "poll_interval": 0.2}

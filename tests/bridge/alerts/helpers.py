@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bridge.alerts.model import Notice, Suppression, fingerprint, parse_time
 
 
@@ -49,6 +51,10 @@ def notice(name: str = "HostDown", status: str = "firing", starts: str = "2026-0
 def silenced(*ids: str) -> Suppression:
     return Suppression("suppressed", tuple(sorted(ids)), ())
 
+
+# Narrows a test taking the `alert_store` fixture (directly or through its client) to the SQLite
+# backend: its subject is the SQLite file (a second connection, a lock, a full disk).
+SQLITE_ONLY = pytest.mark.parametrize("alert_store", ["sqlite"], indirect=True)
 
 TOKEN = "alerts-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

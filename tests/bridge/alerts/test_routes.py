@@ -8,8 +8,8 @@ from tests.bridge.alerts.helpers import AUTH, am_alert, make_app, payload
 
 
 @pytest.fixture
-async def client(aiohttp_client, tmp_path):
-    c = await aiohttp_client(make_app(tmp_path, history_limit=50))
+async def client(aiohttp_client, tmp_path, alert_store):
+    c = await aiohttp_client(make_app(tmp_path, history_limit=50, **alert_store))
     for i in range(12):
         severity = "critical" if i % 3 == 0 else "warning"
         resp = await c.post("/api/alerts/webhook", headers=AUTH,
@@ -80,10 +80,11 @@ async def test_alert_endpoints_are_documented_in_openapi(client):
         assert not doc["paths"][path]["get"]["summary"].startswith("GET ")
 
 
-async def test_retention_is_applied_in_the_background(aiohttp_client, tmp_path):
+async def test_retention_is_applied_in_the_background(aiohttp_client, tmp_path, alert_store):
     import asyncio
 
-    c = await aiohttp_client(make_app(tmp_path, retention_rows=3, prune_interval=0.05))
+    c = await aiohttp_client(make_app(tmp_path, retention_rows=3, prune_interval=0.05,
+                                           **alert_store))
     for i in range(6):
         resp = await c.post("/api/alerts/webhook", headers=AUTH, json=payload(am_alert(f"P{i}")))
         assert resp.status == 200

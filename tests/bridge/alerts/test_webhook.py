@@ -11,14 +11,14 @@ import subprocess
 import pytest
 
 from bridge.alerts.model import fingerprint
-from tests.bridge.alerts.helpers import AUTH, TOKEN, am_alert, make_app, payload
+from tests.bridge.alerts.helpers import AUTH, SQLITE_ONLY, TOKEN, am_alert, make_app, payload
 
 WEBHOOK = "/api/alerts/webhook"
 
 
 @pytest.fixture
-async def client(aiohttp_client, tmp_path):
-    return await aiohttp_client(make_app(tmp_path, max_body_bytes=4096))
+async def client(aiohttp_client, tmp_path, alert_store):
+    return await aiohttp_client(make_app(tmp_path, max_body_bytes=4096, **alert_store))
 
 
 async def post(client, body, headers=AUTH, path=WEBHOOK):
@@ -33,6 +33,7 @@ async def metric(client, name):
             for line in text.splitlines() if line.startswith(name)}
 
 
+@SQLITE_ONLY
 async def test_accepts_a_notification_and_commits_it_before_answering(client, tmp_path):
     status, body = await post(client, payload(am_alert(), am_alert("DiskFull")))
     assert status == 200 and body == {"status": "ok", "alerts": 2, "events": 2, "seq": 2}
@@ -115,6 +116,7 @@ async def test_malformed_input_is_400_naming_the_problem(client, body, detail):
     assert detail in answer["detail"]
 
 
+@SQLITE_ONLY
 async def test_storage_locked_is_503_and_the_retry_is_stored(client, tmp_path):
     await post(client, payload(am_alert("First")))
     blocker = sqlite3.connect(tmp_path / "alerts.db", isolation_level=None)
@@ -221,12 +223,13 @@ async def test_a_full_disk_is_503_keeps_what_was_acknowledged_and_the_retry_is_s
     assert check["ok"] is True and check["store"] == {**check["store"], "ok": True, "error": None}
 
 
-async def test_the_reply_seq_is_the_last_event_this_request_stored(aiohttp_client, tmp_path):
+async def test_the_reply_seq_is_the_last_event_this_request_stored(aiohttp_client, tmp_path,
+                                                                   alert_store):
     """A post bigger than one fan-out slice: the hub is still publishing when the commit is
     acknowledged, yet the reply names the seq of this request's own last event."""
     from bridge.alerts.hub import FANOUT_SLICE
 
-    client = await aiohttp_client(make_app(tmp_path, max_body_bytes=16 << 20))
+    client = await aiohttp_client(make_app(tmp_path, max_body_bytes=16 << 20, **alert_store))
     status, first = await post(client, payload(am_alert("Before")))
     assert status == 200 and first["seq"] == 1
     count = FANOUT_SLICE * 2 + 500
@@ -239,12 +242,13 @@ async def test_the_reply_seq_is_the_last_event_this_request_stored(aiohttp_clien
     assert history["events"][0]["alert"]["labels"]["instance"] == f"h{count - 1}:9100"
 
 
-async def test_a_webhook_is_in_the_cluster_of_its_sender(aiohttp_client, tmp_path):
+async def test_a_webhook_is_in_the_cluster_of_its_sender(aiohttp_client, tmp_path, alert_store):
     """The cluster is the one of whose peers the payload's externalURL is, or `?cluster=`;
     from anywhere else a webhook is refused (400 naming the origin), as is an unknown name."""
     peers = {"prod": ["http://127.0.0.1:1", "http://LOCALHOST:2/"],
              "lab": ["http://127.0.0.1:3"]}
-    c = await aiohttp_client(make_app(tmp_path, clusters=peers, reconcile_interval=0))
+    c = await aiohttp_client(make_app(tmp_path, clusters=peers, reconcile_interval=0,
+                                      **alert_store))
 
     def sent_by(url, *alerts):
         return {**payload(*alerts), "externalURL": url}
@@ -269,9 +273,10 @@ async def test_a_webhook_is_in_the_cluster_of_its_sender(aiohttp_client, tmp_pat
     assert rejected == {'promwire_bridge_webhooks_rejected_total{reason="bad_request"}': 2}
 
 
-async def test_a_manual_alert_is_defaults_or_the_cluster_it_names(aiohttp_client, tmp_path):
+async def test_a_manual_alert_is_defaults_or_the_cluster_it_names(aiohttp_client, tmp_path,
+                                                                  alert_store):
     c = await aiohttp_client(make_app(tmp_path, clusters={"prod": ["http://127.0.0.1:1"]},
-                                      reconcile_interval=0))
+                                      reconcile_interval=0, **alert_store))
     path = "/api/ws/broadcast/alert"
     status, body = await post(c, {"labels": {"alertname": "M"}}, path=path)
     assert status == 200 and body["cluster"] == "default"
@@ -284,7 +289,8 @@ async def test_a_manual_alert_is_defaults_or_the_cluster_it_names(aiohttp_client
 
 
 async def test_a_webhook_notifying_a_muted_alert_triggers_a_reconciliation(aiohttp_client,
-                                                                           tmp_path):
+                                                                           tmp_path,
+                                                                           alert_store):
     """Alertmanager notifies only unmuted alerts: a firing notice for an alert held as
     suppressed means its silence may have ended, which only Alertmanager's list says."""
     from bridge.alerts.backend import STORE_KEY
@@ -293,7 +299,7 @@ async def test_a_webhook_notifying_a_muted_alert_triggers_a_reconciliation(aioht
     from tests.bridge.alerts.helpers import notice, silenced
 
     c = await aiohttp_client(make_app(tmp_path, clusters={"prod": ["http://127.0.0.1:1"]},
-                                      reconcile_interval=0))
+                                      reconcile_interval=0, **alert_store))
     reconciler = c.app[RECONCILER_KEY].by_name["prod"]
     await c.app[STORE_KEY].reconcile([notice(source="reconcile", cluster="prod",
                                              suppression=silenced("s1"))],
