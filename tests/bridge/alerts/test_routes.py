@@ -94,3 +94,10 @@ async def test_retention_is_applied_in_the_background(aiohttp_client, tmp_path, 
             break
         await asyncio.sleep(0.05)
     assert [e["seq"] for e in page["events"]] == [4, 5, 6] and page["last_seq"] == 6
+
+
+async def test_health_names_the_backend_the_alert_tests_run_on(client, alert_store):
+    """Guards the `alert_store` parametrization: the app under test keeps its log where the
+    fixture says, so a test taking it really runs on each backend."""
+    check = (await (await client.get("/health")).json())["checks"]["alerts"]
+    assert check["ok"] is True and check["store"]["backend"] == alert_store["store"]
