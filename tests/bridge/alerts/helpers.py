@@ -55,6 +55,9 @@ def silenced(*ids: str) -> Suppression:
 # Narrows a test taking the `alert_store` fixture (directly or through its client) to the SQLite
 # backend: its subject is the SQLite file (a second connection, a lock, a full disk).
 SQLITE_ONLY = pytest.mark.parametrize("alert_store", ["sqlite"], indirect=True)
+# The same narrowing for a test whose subject is no store at all (input refused before any store
+# call, an upstream down): a second backend would test nothing new and cost a database.
+ONE_BACKEND = SQLITE_ONLY
 
 TOKEN = "alerts-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import WSMsgType
 
 from bridge.alerts.backend import STORE_KEY
-from tests.bridge.alerts.helpers import AUTH, TOKEN, am_alert, make_app, payload
+from tests.bridge.alerts.helpers import AUTH, ONE_BACKEND, TOKEN, am_alert, make_app, payload
 
 WS = "/api/ws/ws/alerts"
 
@@ -157,6 +157,7 @@ async def test_filters_apply_to_snapshot_replay_and_live(client):
     await ws.close()
 
 
+@ONE_BACKEND
 @pytest.mark.parametrize("query", ['?filter=severity=~"("', "?filter=nonsense",
                                    "?since=abc&epoch=e", "?since=1"])
 async def test_bad_parameters_get_an_error_frame_and_a_close(client, query):
@@ -287,6 +288,7 @@ async def test_sse_stream_ids_and_last_event_id_resume(client):
     resp.close()
 
 
+@ONE_BACKEND
 async def test_sse_bad_input_is_400_before_streaming(client):
     resp = await client.get('/api/sse/alerts?filter=a=~"("')
     assert resp.status == 400 and (await resp.json())["error"] == "bad_request"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bridge.alerts.helpers import AUTH, am_alert, make_app, payload
+from tests.bridge.alerts.helpers import AUTH, ONE_BACKEND, am_alert, make_app, payload
 
 
 @pytest.fixture
@@ -49,6 +49,7 @@ async def test_history_with_a_filter(client):
     assert [e["event"] for e in last["events"]] == ["resolved"] and last["next"] is None
 
 
+@ONE_BACKEND
 @pytest.mark.parametrize(("query", "detail"), [
     ("?limit=0", "limit"), ("?limit=51", "limit"), ("?since=-1", "since"),
     ("?since=x", "since"), ('?filter=a=~"["', "bad matcher"),
@@ -59,11 +60,13 @@ async def test_bad_history_parameters_are_400(client, query, detail):
     assert resp.status == 400 and detail in body["detail"]
 
 
+@ONE_BACKEND
 async def test_bad_filter_on_current_is_400(client):
     resp = await client.get("/api/alerts?filter=nonsense")
     assert resp.status == 400 and (await resp.json())["error"] == "bad_request"
 
 
+@ONE_BACKEND
 async def test_alert_endpoints_are_documented_in_openapi(client):
     from openapi_spec_validator import validate
 

@@ -11,7 +11,15 @@ import subprocess
 import pytest
 
 from bridge.alerts.model import fingerprint
-from tests.bridge.alerts.helpers import AUTH, SQLITE_ONLY, TOKEN, am_alert, make_app, payload
+from tests.bridge.alerts.helpers import (
+    AUTH,
+    ONE_BACKEND,
+    SQLITE_ONLY,
+    TOKEN,
+    am_alert,
+    make_app,
+    payload,
+)
 
 WEBHOOK = "/api/alerts/webhook"
 
@@ -66,6 +74,7 @@ async def test_resolve_and_refire_through_the_webhook(client):
     assert [e["event"] for e in history["events"]] == ["firing", "resolved", "refired"]
 
 
+@ONE_BACKEND
 @pytest.mark.parametrize("headers", [
     {},
     {"Authorization": "Bearer wrong"},
@@ -86,6 +95,7 @@ async def test_basic_auth_with_the_token_as_password_works(client):
     assert status == 200
 
 
+@ONE_BACKEND
 async def test_body_over_the_limit_is_413_with_or_without_content_length(client):
     big = payload(*(am_alert(f"A{i}") for i in range(40)))
     status, body = await post(client, big)
@@ -101,6 +111,7 @@ async def test_body_over_the_limit_is_413_with_or_without_content_length(client)
     assert rejected == {'promwire_bridge_webhooks_rejected_total{reason="too_large"}': 2.0}
 
 
+@ONE_BACKEND
 @pytest.mark.parametrize(("body", "detail"), [
     (b"{not json", "malformed JSON"),
     (b"", "empty body"),
