@@ -1,4 +1,5 @@
-"""Builders shared by the alert tests: Alertmanager-shaped payloads and notices."""
+"""Builders shared by the alert tests: Alertmanager-shaped payloads and notices, the app and a
+store on the backend the `alert_store` fixture names, and waiting for a store's commits."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from typing import Any
 import pytest
 
 from bridge.alerts.model import Notice, Suppression, fingerprint, parse_time
+from tests.bridge.streams import helpers as stream_helpers
+
+# Wait for a condition of a store or hub in this process (a plain predicate, polled on the event
+# loop): the streams tests' `until`. Its limit only stops a hang; no test asserts a duration.
+until = stream_helpers.until
 
 
 def am_alert(name: str = "HostDown", status: str = "firing", instance: str = "h1:9100",
@@ -88,3 +94,12 @@ def make_app(data_dir: Any, alertmanager_url: str = "", protect_reads: bool = Fa
         alerts=AlertsConfig(**{"busy_timeout": 0.2, **alerts}),
     )
     return create_app(config)
+
+
+def make_store(data_dir: Any, alerts: dict[str, Any]) -> Any:
+    """The store (not opened) of the backend `alerts` names: the `alert_store` fixture's
+    settings, as the app picks it (`bridge.alerts.backend.make_store`)."""
+    from bridge.alerts.backend import make_store as pick
+    from bridge.config import AlertsConfig, BridgeConfig
+
+    return pick(BridgeConfig(data_dir=str(data_dir), alerts=AlertsConfig(**alerts)))
