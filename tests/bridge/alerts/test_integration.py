@@ -44,16 +44,17 @@ def am_config(bridge_port: int, token_file: Path) -> dict[str, Any]:
 
 
 def start_am_and_bridge(base: Path, prom_url: str, reconcile_interval: float = 1.0,
-                        resend_interval: float = 1.0
+                        resend_interval: float = 1.0, store: dict[str, Any] | None = None
                         ) -> tuple[servers.Process, servers.Process]:
-    """A real Alertmanager and bridge. Nothing re-sends these tests' alerts to Alertmanager
-    unless they start a Prometheus, so by default an alert missing from it is resolved by
-    reconciliation after a second (`alerts.resend_interval`)."""
+    """A real Alertmanager and bridge (its log on SQLite, or where `store`, the `alert_store`
+    fixture's settings, says). Nothing re-sends these tests' alerts to Alertmanager unless they
+    start a Prometheus, so by default an alert missing from it is resolved by reconciliation
+    after a second (`alerts.resend_interval`)."""
     port = servers.free_port()
     token_file = base / "token"
     token_file.write_text(TOKEN + "\n")
     am = servers.alertmanager(base / "am", am_config(port, token_file)).start()
-    config = {"alerts": {"heartbeat": 1.0, "resend_interval": resend_interval},
+    config = {"alerts": {"heartbeat": 1.0, "resend_interval": resend_interval, **(store or {})},
               "alertmanager": {"reconcile_interval": reconcile_interval,
                                "reconcile_backoff_max": 1.0}}
     bridge = servers.bridge(base / "bridge", prom_url, port=port, alertmanager_url=am.url,
@@ -235,8 +236,8 @@ def am_active(am_url: str) -> set[str]:
                 if a["labels"].get("instance") == "churn:9100"}
 
 
-async def test_sigkill_restart_resume_is_exactly_once_and_recovers_downtime(tmp_path):
-    am, bridge = start_am_and_bridge(tmp_path, "http://127.0.0.1:1")
+async def test_sigkill_restart_resume_is_exactly_once_and_recovers_downtime(tmp_path, alert_store):
+    am, bridge = start_am_and_bridge(tmp_path, "http://127.0.0.1:1", store=alert_store)
     churn = AlertChurn(am.url)
     received: list[dict[str, Any]] = []
     state: set[str] = set()
