@@ -11,6 +11,7 @@ import pytest
 from tests.pg import PostgresServer, postgres
 
 _names = itertools.count(1)
+_made: list[str] = []  # the databases of tests that have ended, or of the running one
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +22,15 @@ def pg_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture
 def pg_url(pg_server: PostgresServer) -> str:
-    """The URL (with its password) of a new, empty database on the session's server."""
-    return pg_server.create_database(f"t{next(_names)}")
+    """The URL (with its password) of a new, empty database on the session's server.
+
+    The earlier tests' databases are dropped first (the server's shutdown would otherwise sync
+    every database ever made): not at this test's teardown, which may come before its app's
+    (fixtures end in reverse order, and `aiohttp_client` is often asked for first)."""
+    while _made:
+        pg_server.drop_database(_made.pop())
+    _made.append(f"t{next(_names)}")
+    return pg_server.create_database(_made[-1])
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
