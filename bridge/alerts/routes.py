@@ -76,8 +76,11 @@ async def alert_history(request: web.Request) -> web.Response:
     limit = _int_param(request, "limit", min(HISTORY_DEFAULT, max_limit), 1, max_limit)
     epoch, last = hub.epoch, hub.last_seq
     async with request.app[HISTORY_GATE_KEY].enter():
-        found = await store.history(since, last, limit, query)
+        # The oldest kept before the page: a prune in between only makes `first_seq` older
+        # than the page's first event, never newer (read after, a page could hold events its
+        # own `first_seq` said were gone; PostgreSQL's leader prunes beside every read).
         first, _ = await store.bounds()
+        found = await store.history(since, last, limit, query)
     more = found.cut < last and found.scanned
     head = dumps({"epoch": epoch, "first_seq": first, "last_seq": last,
                   "next": found.cut if more else None})

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.pg import PostgresServer, postgres
 
 _names = itertools.count(1)
+_made: list[str] = []  # the databases of tests that have ended, or of the running one
 
 
 @pytest.fixture(scope="session")
@@ -20,5 +22,25 @@ def pg_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture
 def pg_url(pg_server: PostgresServer) -> str:
-    """The URL (with its password) of a new, empty database on the session's server."""
-    return pg_server.create_database(f"t{next(_names)}")
+    """The URL (with its password) of a new, empty database on the session's server.
+
+    The earlier tests' databases are dropped first (the server's shutdown would otherwise sync
+    every database ever made): not at this test's teardown, which may come before its app's
+    (fixtures end in reverse order, and `aiohttp_client` is often asked for first)."""
+    while _made:
+        pg_server.drop_database(_made.pop())
+    _made.append(f"t{next(_names)}")
+    return pg_server.create_database(_made[-1])
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def alert_store(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The `alerts` settings (AlertsConfig fields, or the YAML `alerts:` keys of a bridge process)
+    of each backend: the embedded SQLite log in the data dir, or a fresh PostgreSQL database on
+    the session's server with its polls and leader retry short (one replica leads at once).
+    A test taking it runs once per backend; `tests.bridge.alerts.helpers.SQLITE_ONLY` narrows one
+    whose subject is the SQLite file to that backend."""
+    if request.param == "sqlite":
+        return {"store": "sqlite"}
+    return {"store": "postgres", "database_url": request.getfixturevalue("pg_url"),
+            "leader_retry": 0.2, "poll_interval": 0.2}

@@ -1,10 +1,18 @@
-"""Builders shared by the alert tests: Alertmanager-shaped payloads and notices."""
+"""Builders shared by the alert tests: Alertmanager-shaped payloads and notices, the app and a
+store on the backend the `alert_store` fixture names, and waiting for a store's commits."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bridge.alerts.model import Notice, Suppression, fingerprint, parse_time
+from tests.bridge.streams import helpers as stream_helpers
+
+# Wait for a condition of a store or hub in this process (a plain predicate, polled on the event
+# loop): the streams tests' `until`. Its limit only stops a hang; no test asserts a duration.
+until = stream_helpers.until
 
 
 def am_alert(name: str = "HostDown", status: str = "firing", instance: str = "h1:9100",
@@ -50,6 +58,13 @@ def silenced(*ids: str) -> Suppression:
     return Suppression("suppressed", tuple(sorted(ids)), ())
 
 
+# Narrows a test taking the `alert_store` fixture (directly or through its client) to the SQLite
+# backend: its subject is the SQLite file (a second connection, a lock, a full disk).
+SQLITE_ONLY = pytest.mark.parametrize("alert_store", ["sqlite"], indirect=True)
+# The same narrowing for a test whose subject is no store at all (input refused before any store
+# call, an upstream down): a second backend would test nothing new and cost a database.
+ONE_BACKEND = SQLITE_ONLY
+
 TOKEN = "alerts-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -79,3 +94,12 @@ def make_app(data_dir: Any, alertmanager_url: str = "", protect_reads: bool = Fa
         alerts=AlertsConfig(**{"busy_timeout": 0.2, **alerts}),
     )
     return create_app(config)
+
+
+def make_store(data_dir: Any, alerts: dict[str, Any]) -> Any:
+    """The store (not opened) of the backend `alerts` names: the `alert_store` fixture's
+    settings, as the app picks it (`bridge.alerts.backend.make_store`)."""
+    from bridge.alerts.backend import make_store as pick
+    from bridge.config import AlertsConfig, BridgeConfig
+
+    return pick(BridgeConfig(data_dir=str(data_dir), alerts=AlertsConfig(**alerts)))

@@ -49,18 +49,20 @@ def test_the_name_must_be_a_configured_cluster(tmp_path):
     assert load_config(str(path), env={}).alerts.backfill_cluster == "default"
 
 
-async def test_health_says_why_backfill_is_off_with_several_clusters(aiohttp_client, tmp_path):
+async def test_health_says_why_backfill_is_off_with_several_clusters(aiohttp_client, tmp_path,
+                                                                     alert_store):
     peers = {name: [f"http://127.0.0.1:{free_port()}"] for name in ("ha", "solo")}
-    client = await aiohttp_client(make_app(tmp_path, clusters=peers, reconcile_interval=0))
+    client = await aiohttp_client(make_app(tmp_path, clusters=peers, reconcile_interval=0,
+                                           **alert_store))
     body = await (await client.get("/health")).json()
     check = body["checks"]["alerts_backfill"]
     assert (check["enabled"], check["cluster"], check["running"]) == (False, None, False)
     assert "2 Alertmanager clusters" in check["off"]
 
 
-async def test_health_names_the_backfilled_cluster(aiohttp_client, tmp_path):
+async def test_health_names_the_backfilled_cluster(aiohttp_client, tmp_path, alert_store):
     peers = {name: [f"http://127.0.0.1:{free_port()}"] for name in ("ha", "solo")}
     client = await aiohttp_client(make_app(tmp_path, clusters=peers, reconcile_interval=0,
-                                           backfill_cluster="solo"))
+                                           backfill_cluster="solo", **alert_store))
     check = (await (await client.get("/health")).json())["checks"]["alerts_backfill"]
     assert (check["enabled"], check["cluster"], check["off"]) == (True, "solo", None)

@@ -11,22 +11,13 @@ from bridge.alerts.hub import AlertHub
 from bridge.alerts.model import Notice, fingerprint, format_time, now_ms, parse_time
 from bridge.alerts.query import EventQuery
 from bridge.alerts.selection import Selection
-from bridge.alerts.store import AlertStore
-from bridge.config import AlertsConfig
 from bridge.selfmetrics import BridgeMetrics
-from tests.bridge.alerts.helpers import notice
+from tests.bridge.alerts.helpers import make_store, notice, until
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request, tmp_path):
-    if request.param == "sqlite":
-        made = AlertStore(tmp_path, AlertsConfig())
-    else:
-        from bridge.alerts.pg.store import PgAlertStore
-
-        url = request.getfixturevalue("pg_url")
-        made = PgAlertStore(AlertsConfig(store="postgres", database_url=url,
-                                         leader_retry=0.2, poll_interval=0.2), "r0")
+@pytest.fixture
+async def store(tmp_path, alert_store):
+    made = make_store(tmp_path, alert_store)
     await made.open()
     yield made
     await made.close()
@@ -131,7 +122,7 @@ async def test_backfill_writes_history_once_and_never_state(store):
             before.starts_ms if event.alert["fingerprint"] == before.fingerprint
             and event.kind == "firing" else parse_time(frame["timestamp"]))
     assert await store.backfill([fresh, during, before], "default") == []  # idempotent
-    await _until(lambda: hub.last_seq == written[-1].seq)
+    await until(lambda: hub.last_seq == written[-1].seq)
     assert set(hub.firing) == {firing.fingerprint}  # the firing alert is still firing
     # A late duplicate resolved webhook for the backfilled life is no event.
     late = Notice(fingerprint=fresh.fingerprint, status="resolved", labels=fresh.labels,
@@ -148,12 +139,3 @@ async def test_backfill_writes_history_once_and_never_state(store):
 
 def _fields(n: Notice) -> dict:
     return {k: getattr(n, k) for k in n.__slots__}
-
-
-async def _until(predicate, seconds: float = 10.0) -> None:
-    import asyncio
-    for _ in range(int(seconds / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached")

@@ -44,16 +44,17 @@ def am_config(bridge_port: int, token_file: Path) -> dict[str, Any]:
 
 
 def start_am_and_bridge(base: Path, prom_url: str, reconcile_interval: float = 1.0,
-                        resend_interval: float = 1.0
+                        resend_interval: float = 1.0, store: dict[str, Any] | None = None
                         ) -> tuple[servers.Process, servers.Process]:
-    """A real Alertmanager and bridge. Nothing re-sends these tests' alerts to Alertmanager
-    unless they start a Prometheus, so by default an alert missing from it is resolved by
-    reconciliation after a second (`alerts.resend_interval`)."""
+    """A real Alertmanager and bridge (its log on SQLite, or where `store`, the `alert_store`
+    fixture's settings, says). Nothing re-sends these tests' alerts to Alertmanager unless they
+    start a Prometheus, so by default an alert missing from it is resolved by reconciliation
+    after a second (`alerts.resend_interval`)."""
     port = servers.free_port()
     token_file = base / "token"
     token_file.write_text(TOKEN + "\n")
     am = servers.alertmanager(base / "am", am_config(port, token_file)).start()
-    config = {"alerts": {"heartbeat": 1.0, "resend_interval": resend_interval},
+    config = {"alerts": {"heartbeat": 1.0, "resend_interval": resend_interval, **(store or {})},
               "alertmanager": {"reconcile_interval": reconcile_interval,
                                "reconcile_backoff_max": 1.0}}
     bridge = servers.bridge(base / "bridge", prom_url, port=port, alertmanager_url=am.url,
@@ -229,63 +230,87 @@ class AlertChurn:
         self._thread.join()
 
 
+class Follower:
+    """One subscriber through AlertChurn and a SIGKILLed bridge: the alert frames it got, the
+    churn alerts firing by them, and the two halves of its stream (before the kill, resumed)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.state: set[str] = set()
+
+    def apply(self, frame: dict[str, Any]) -> None:
+        self.received.append(frame)
+        name = frame["alert"]["labels"]["alertname"]
+        (self.state.add if frame["status"] == "firing" else self.state.discard)(name)
+
+    async def until_killed(self, ws: Any, churn: AlertChurn, kill: Any, after: int = 8
+                           ) -> tuple[str, int]:
+        """From the snapshot on, with the churn started: `kill` (a SIGKILL) once `after` alert
+        frames came, and read on until the stream ends. The (epoch, seq) to resume from."""
+        snapshot = json.loads(await ws.recv())
+        epoch, last = snapshot["epoch"], snapshot["seq"]
+        churn.start()
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if frame["type"] == "alert":
+                    self.apply(frame)
+                    last = frame["seq"]
+                    if len(self.received) == after:
+                        kill()
+        return epoch, last
+
+    async def until_settled(self, ws: Any, am_url: str, epoch: str) -> None:
+        """The resumed stream, until the firing set is Alertmanager's: alert frames of the same
+        epoch and heartbeats only (no resync). 60 s only stops a hang."""
+        deadline = time.monotonic() + 60
+        while self.state != await asyncio.to_thread(am_active, am_url):
+            assert time.monotonic() < deadline, sorted(self.state)
+            try:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 2))
+            except TimeoutError:
+                continue
+            assert frame["type"] in ("alert", "heartbeat"), frame
+            if frame["type"] == "alert":
+                assert frame["epoch"] == epoch
+                self.apply(frame)
+
+    def check_exactly_once(self, bridge: servers.Process) -> list[dict[str, Any]]:
+        """No gap and no duplicate, and the frames are the log's, byte for byte (its history
+        from the first one received). The log's events."""
+        seqs = [f["seq"] for f in self.received]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "gap or duplicate"
+        status, body = servers.http_json(bridge.url + "/api/alerts/history?limit=1000")
+        assert status == 200
+        log: list[dict[str, Any]] = body["events"]
+        assert [e for e in log if e["seq"] >= seqs[0]] == self.received
+        return log
+
+
 def am_active(am_url: str) -> set[str]:
     with urllib.request.urlopen(f"{am_url}/api/v2/alerts?active=true", timeout=5) as resp:
         return {a["labels"]["alertname"] for a in json.loads(resp.read())
                 if a["labels"].get("instance") == "churn:9100"}
 
 
-async def test_sigkill_restart_resume_is_exactly_once_and_recovers_downtime(tmp_path):
-    am, bridge = start_am_and_bridge(tmp_path, "http://127.0.0.1:1")
+async def test_sigkill_restart_resume_is_exactly_once_and_recovers_downtime(tmp_path, alert_store):
+    am, bridge = start_am_and_bridge(tmp_path, "http://127.0.0.1:1", store=alert_store)
     churn = AlertChurn(am.url)
-    received: list[dict[str, Any]] = []
-    state: set[str] = set()
-
-    def apply(frame: dict[str, Any]) -> None:
-        received.append(frame)
-        name = frame["alert"]["labels"]["alertname"]
-        (state.add if frame["status"] == "firing" else state.discard)(name)
-
+    sub = Follower()
     try:
         async with websockets.connect(ws_url(bridge)) as ws:
-            snapshot = json.loads(await ws.recv())
-            epoch, last = snapshot["epoch"], snapshot["seq"]
-            churn.start()
-            with pytest.raises(websockets.ConnectionClosed):
-                while True:
-                    frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                    if frame["type"] == "alert":
-                        apply(frame)
-                        last = frame["seq"]
-                        if len(received) == 8:
-                            bridge.kill()  # SIGKILL while alerts keep changing
+            # SIGKILL while alerts keep changing.
+            epoch, last = await sub.until_killed(ws, churn, bridge.kill)
         await asyncio.sleep(2.0)  # changes continue while the bridge is down
         churn.stop()
         downtime_names = {f"Churn{i:03d}" for i in range(1, churn.count + 1)}
         bridge.start()
         async with websockets.connect(ws_url(bridge, f"?since={last}&epoch={epoch}")) as ws:
-            deadline = time.monotonic() + 60
-            while state != await asyncio.to_thread(am_active, am.url):
-                assert time.monotonic() < deadline, sorted(state)
-                try:
-                    frame = json.loads(await asyncio.wait_for(ws.recv(), 2))
-                except TimeoutError:
-                    continue
-                assert frame["type"] in ("alert", "heartbeat"), frame  # no resync: same epoch
-                if frame["type"] == "alert":
-                    assert frame["epoch"] == epoch
-                    apply(frame)
-        seqs = [f["seq"] for f in received]
-        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "gap or duplicate"
-        status, body = await asyncio.to_thread(
-            servers.http_json, bridge.url + "/api/alerts/history?limit=1000")
-        assert status == 200
-        log = body["events"]
-        assert [e["seq"] for e in log if e["seq"] >= seqs[0]] == seqs
-        assert [e for e in log if e["seq"] >= seqs[0]] == received  # same frames, byte for byte
+            await sub.until_settled(ws, am.url, epoch)
+        await asyncio.to_thread(sub.check_exactly_once, bridge)
         # Something happened while the bridge was down, and it was recovered.
-        assert churn.count > 8 and state == am_active(am.url) and state <= downtime_names
-        resolved = {f["alert"]["labels"]["alertname"] for f in received
+        assert churn.count > 8 and sub.state == am_active(am.url) and sub.state <= downtime_names
+        resolved = {f["alert"]["labels"]["alertname"] for f in sub.received
                     if f["status"] == "resolved"}
         assert resolved, "no resolution was streamed"
     finally:

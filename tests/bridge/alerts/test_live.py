@@ -9,7 +9,7 @@ import pytest
 from aiohttp import WSMsgType
 
 from bridge.alerts.backend import STORE_KEY
-from tests.bridge.alerts.helpers import AUTH, TOKEN, am_alert, make_app, payload
+from tests.bridge.alerts.helpers import AUTH, ONE_BACKEND, TOKEN, am_alert, make_app, payload
 
 WS = "/api/ws/ws/alerts"
 
@@ -33,8 +33,8 @@ async def receive(ws, n, skip_heartbeats=True):
 
 
 @pytest.fixture
-async def client(aiohttp_client, tmp_path):
-    return await aiohttp_client(make_app(tmp_path))
+async def client(aiohttp_client, tmp_path, alert_store):
+    return await aiohttp_client(make_app(tmp_path, **alert_store))
 
 
 async def test_snapshot_then_live_events(client):
@@ -112,8 +112,8 @@ async def test_wrong_epoch_resyncs_with_a_fresh_snapshot(client):
     await ws.close()
 
 
-async def test_since_older_than_retention_resyncs_too_old(aiohttp_client, tmp_path):
-    client = await aiohttp_client(make_app(tmp_path, retention_rows=3))
+async def test_since_older_than_retention_resyncs_too_old(aiohttp_client, tmp_path, alert_store):
+    client = await aiohttp_client(make_app(tmp_path, retention_rows=3, **alert_store))
     for i in range(6):
         await fire(client, am_alert(f"A{i}"))
     await client.app[STORE_KEY].prune()
@@ -157,6 +157,7 @@ async def test_filters_apply_to_snapshot_replay_and_live(client):
     await ws.close()
 
 
+@ONE_BACKEND
 @pytest.mark.parametrize("query", ['?filter=severity=~"("', "?filter=nonsense",
                                    "?since=abc&epoch=e", "?since=1"])
 async def test_bad_parameters_get_an_error_frame_and_a_close(client, query):
@@ -168,8 +169,8 @@ async def test_bad_parameters_get_an_error_frame_and_a_close(client, query):
     assert msg.type == WSMsgType.CLOSE and msg.data == 1008
 
 
-async def test_heartbeats_carry_the_last_seq(aiohttp_client, tmp_path):
-    client = await aiohttp_client(make_app(tmp_path, heartbeat=0.05))
+async def test_heartbeats_carry_the_last_seq(aiohttp_client, tmp_path, alert_store):
+    client = await aiohttp_client(make_app(tmp_path, heartbeat=0.05, **alert_store))
     await fire(client, am_alert("A"))
     ws = await client.ws_connect(WS + '?filter=alertname="Nope"')
     snap, beat = await receive(ws, 2, skip_heartbeats=False)
@@ -185,8 +186,8 @@ async def subscribers(client):
 
 
 async def test_a_subscriber_that_stops_reading_is_closed_and_resumes_losslessly(
-        aiohttp_client, tmp_path):
-    client = await aiohttp_client(make_app(tmp_path, send_queue=5))
+        aiohttp_client, tmp_path, alert_store):
+    client = await aiohttp_client(make_app(tmp_path, send_queue=5, **alert_store))
     slow = await client.ws_connect(WS)  # will not read until it has been closed
     (snap,) = await receive(slow, 1)
     narrow = await client.ws_connect(WS + '?filter=alertname="Marker"')
@@ -233,8 +234,9 @@ async def test_a_reset_closes_streams_and_reconnects_resync(client):
 
 
 async def test_foreign_origin_is_refused_and_reads_can_require_the_token(aiohttp_client,
-                                                                          tmp_path):
-    client = await aiohttp_client(make_app(tmp_path, protect_reads=True))
+                                                                          tmp_path,
+                                                                          alert_store):
+    client = await aiohttp_client(make_app(tmp_path, protect_reads=True, **alert_store))
     resp = await client.get(WS, headers={"Origin": "http://evil.example", **AUTH})
     assert resp.status == 403
     resp = await client.get(WS)
@@ -286,6 +288,7 @@ async def test_sse_stream_ids_and_last_event_id_resume(client):
     resp.close()
 
 
+@ONE_BACKEND
 async def test_sse_bad_input_is_400_before_streaming(client):
     resp = await client.get('/api/sse/alerts?filter=a=~"("')
     assert resp.status == 400 and (await resp.json())["error"] == "bad_request"

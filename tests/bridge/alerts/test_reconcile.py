@@ -56,13 +56,14 @@ async def wait_until(predicate, within=20.0):
     raise AssertionError("condition not met in time")
 
 
-async def test_reconcile_adds_firing_and_resolves_gone_alerts(am, aiohttp_client, tmp_path):
+async def test_reconcile_adds_firing_and_resolves_gone_alerts(am, aiohttp_client, tmp_path,
+                                                              alert_store):
     tag = str(time.time_ns())
     push(am.url, "ReconcileA", run=tag)
     push(am.url, "ReconcileB", run=tag)
     # Nothing re-sends these alerts (no Prometheus): resolve once missing for 0.5 s.
     client = await aiohttp_client(make_app(tmp_path, alertmanager_url=am.url,
-                                           resend_interval=0.5))
+                                           resend_interval=0.5, **alert_store))
 
     async def both():
         alerts = await current(client)
@@ -86,9 +87,10 @@ async def test_reconcile_adds_firing_and_resolves_gone_alerts(am, aiohttp_client
     assert health["checks"]["alerts"]["reconcile"]["ok"] is True
 
 
-async def test_unreachable_alertmanager_is_retried_and_shown_in_health(aiohttp_client, tmp_path):
+async def test_unreachable_alertmanager_is_retried_and_shown_in_health(aiohttp_client, tmp_path,
+                                                                       alert_store):
     url = f"http://127.0.0.1:{servers.free_port()}"
-    client = await aiohttp_client(make_app(tmp_path, alertmanager_url=url))
+    client = await aiohttp_client(make_app(tmp_path, alertmanager_url=url, **alert_store))
     reconciler = client.app[RECONCILER_KEY]
 
     async def failed_twice():
@@ -101,7 +103,8 @@ async def test_unreachable_alertmanager_is_retried_and_shown_in_health(aiohttp_c
     assert (await client.get("/api/alerts")).status == 200
 
 
-async def test_garbage_from_alertmanager_is_an_error_not_a_crash(aiohttp_client, tmp_path):
+async def test_garbage_from_alertmanager_is_an_error_not_a_crash(aiohttp_client, tmp_path,
+                                                                 alert_store):
     fake = web.Application()
 
     async def garbage(request):
@@ -109,7 +112,7 @@ async def test_garbage_from_alertmanager_is_an_error_not_a_crash(aiohttp_client,
     fake.router.add_get("/api/v2/alerts", garbage)
     upstream = await aiohttp_client(fake)
     url = str(upstream.make_url("")).rstrip("/")
-    client = await aiohttp_client(make_app(tmp_path, alertmanager_url=url))
+    client = await aiohttp_client(make_app(tmp_path, alertmanager_url=url, **alert_store))
     reconciler = client.app[RECONCILER_KEY]
 
     async def failed():
@@ -119,13 +122,13 @@ async def test_garbage_from_alertmanager_is_an_error_not_a_crash(aiohttp_client,
     assert reconciler.status()["ok"] is False
 
 
-async def test_a_truncated_webhook_triggers_a_reconciliation(aiohttp_client, tmp_path):
+async def test_a_truncated_webhook_triggers_a_reconciliation(aiohttp_client, tmp_path, alert_store):
     """A real Alertmanager with `max_alerts: 1` sends one alert of a two-alert group and
     `truncatedAlerts: 1`; the bridge asks Alertmanager for the rest at once (no periodic
     reconciliation here: only at start-up and when triggered)."""
     am_port = servers.free_port()
     client = await aiohttp_client(make_app(tmp_path, alertmanager_url=f"http://127.0.0.1:{am_port}",
-                                           reconcile_interval=0))
+                                           reconcile_interval=0, **alert_store))
     reconciler = client.app[RECONCILER_KEY].by_name["default"]
     config = {
         "route": {"receiver": "bridge", "group_by": ["run"], "group_wait": "200ms",

@@ -1,8 +1,9 @@
 """Reconciliation never resolves an alert just because a restarted Alertmanager forgot it.
 
 A small fake Alertmanager (its alert list and its `uptime` are what these tests control) and an
-injected clock drive `Reconciler.reconcile_once` against a real store; the store's commits are
-what subscribers would be streamed. The real restart is in alerts/test_integration.py.
+injected clock drive `Reconciler.reconcile_once` against a real store, on each backend
+(`alert_store`); the store's commits are what subscribers would be streamed. The real restart
+is in alerts/test_integration.py.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from aiohttp import web
 
 from bridge.alerts.model import format_time, now_ms
 from bridge.alerts.reconcile import Reconciler
-from bridge.alerts.store import AlertStore
-from bridge.config import AlertmanagerConfig, AlertsConfig, ClusterConfig
+from bridge.config import AlertmanagerConfig, ClusterConfig
 from bridge.errors import UpstreamInvalid
 from bridge.selfmetrics import BridgeMetrics
 from bridge.upstream.alertmanager import Clusters
-from tests.bridge.alerts.helpers import am_alert, notice
+from tests.bridge.alerts.helpers import ONE_BACKEND, am_alert, make_store, notice, until
 
 RESEND = 60.0
 
@@ -68,18 +68,17 @@ class FakeAlertmanager:
 @dataclass
 class Rig:
     fake: FakeAlertmanager
-    store: AlertStore
+    store: Any  # the AlertLog of the test's backend
     clock: Clock
     make: Callable[..., Awaitable[Reconciler]]
     streamed: list[tuple[str, str, str]]  # (alertname, event, source) as committed
 
 
 @pytest.fixture
-async def rig(aiohttp_server, tmp_path):
+async def rig(aiohttp_server, tmp_path, alert_store):
     fake = FakeAlertmanager()
     server = await aiohttp_server(fake.app)
-    store = AlertStore(tmp_path, AlertsConfig())
-    await store.open()
+    store = await leading_store(tmp_path, alert_store)
     streamed: list[tuple[str, str, str]] = []
     store.on_commit(lambda events: streamed.extend(
         (e.alert["labels"]["alertname"], e.kind, e.source) for e in events))
@@ -103,6 +102,15 @@ async def rig(aiohttp_server, tmp_path):
     await store.close()
 
 
+async def leading_store(data_dir: Any, alerts: dict[str, Any]) -> Any:
+    """An opened store that leads (reconciles): at once on SQLite, once its leader session holds
+    the lock on PostgreSQL."""
+    store = make_store(data_dir, alerts)
+    await store.open()
+    await until(lambda: store.leader)
+    return store
+
+
 def listed(name: str) -> dict[str, Any]:
     """The alert `firing` recorded, as Alertmanager's list shows it (same annotations)."""
     listed = am_alert(name, annotations={"summary": "s"})
@@ -110,7 +118,7 @@ def listed(name: str) -> dict[str, Any]:
     return listed
 
 
-async def firing(store: AlertStore, *names: str) -> None:
+async def firing(store: Any, *names: str) -> None:
     """The alerts as the webhook reported them: firing."""
     await store.record([notice(name) for name in names])
 
@@ -217,6 +225,7 @@ async def test_zero_interval_resolves_at_once(rig):
     assert rig.streamed == [("HostDown", "resolved", "reconcile")]
 
 
+@ONE_BACKEND
 async def test_a_webhook_report_after_the_first_miss_moves_the_interval(rig):
     """seen_ms (a webhook re-send proves Alertmanager had it) counts as present."""
     reconciler = await rig.make()
@@ -228,6 +237,7 @@ async def test_a_webhook_report_after_the_first_miss_moves_the_interval(rig):
     assert may_resolve("other", 0) is False  # missing for the first time now
 
 
+@ONE_BACKEND
 @pytest.mark.parametrize("status", [{}, {"uptime": 5}, {"uptime": "yesterday"}, []])
 async def test_a_status_without_uptime_fails_the_run_and_changes_nothing(rig, status):
     await firing(rig.store, "HostDown")
@@ -248,11 +258,14 @@ async def test_a_held_alert_gets_its_own_run_when_due(rig):
     rig.fake.restart(now_ms())
     rig.streamed.clear()
     committed = asyncio.Event()
-    rig.store.on_commit(lambda events: committed.set())
+    # Runs finished when the resolution was committed: read in the commit itself, since a run
+    # is counted once its write returns, which on PostgreSQL is after the event is published.
+    finished: list[int] = []
+    rig.store.on_commit(lambda events: (finished.append(reconciler.runs), committed.set()))
     await reconciler.start()
     await asyncio.wait_for(committed.wait(), timeout=10)
     assert rig.streamed == [("HostDown", "resolved", "reconcile")]
-    assert reconciler.runs >= 2  # the start-up run held it, a later one resolved it
+    assert finished[0] >= 1  # the start-up run held it, a later one resolved it
 
 
 class FailingStatus(FakeAlertmanager):
@@ -262,7 +275,8 @@ class FailingStatus(FakeAlertmanager):
         return web.Response(status=500, text="going down")
 
 
-async def test_list_and_uptime_always_come_from_the_same_peer(aiohttp_server, tmp_path):
+async def test_list_and_uptime_always_come_from_the_same_peer(aiohttp_server, tmp_path,
+                                                              alert_store):
     """Peer 1 restarted a moment ago (empty list) and fails before its uptime is read; peer 2,
     up for an hour, answers the uptime. Its uptime must not vouch for peer 1's empty list:
     the list is read again from peer 2, which has the alert."""
@@ -271,8 +285,7 @@ async def test_list_and_uptime_always_come_from_the_same_peer(aiohttp_server, tm
     second.started_ms = clock() - 3_600_000
     second.alerts = [listed("HostDown")]
     urls = [str((await aiohttp_server(f.app)).make_url("")).rstrip("/") for f in (first, second)]
-    store = AlertStore(tmp_path, AlertsConfig())
-    await store.open()
+    store = await leading_store(tmp_path, alert_store)
     config = AlertmanagerConfig(clusters=(ClusterConfig("ha", tuple(urls)),), timeout=2.0)
     clusters = Clusters(config, BridgeMetrics())
     await clusters.open()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bridge.alerts.helpers import AUTH, am_alert, make_app, payload
+from tests.bridge.alerts.helpers import AUTH, ONE_BACKEND, am_alert, make_app, payload
 
 
 @pytest.fixture
-async def client(aiohttp_client, tmp_path):
-    c = await aiohttp_client(make_app(tmp_path, history_limit=50))
+async def client(aiohttp_client, tmp_path, alert_store):
+    c = await aiohttp_client(make_app(tmp_path, history_limit=50, **alert_store))
     for i in range(12):
         severity = "critical" if i % 3 == 0 else "warning"
         resp = await c.post("/api/alerts/webhook", headers=AUTH,
@@ -49,6 +49,7 @@ async def test_history_with_a_filter(client):
     assert [e["event"] for e in last["events"]] == ["resolved"] and last["next"] is None
 
 
+@ONE_BACKEND
 @pytest.mark.parametrize(("query", "detail"), [
     ("?limit=0", "limit"), ("?limit=51", "limit"), ("?since=-1", "since"),
     ("?since=x", "since"), ('?filter=a=~"["', "bad matcher"),
@@ -59,11 +60,13 @@ async def test_bad_history_parameters_are_400(client, query, detail):
     assert resp.status == 400 and detail in body["detail"]
 
 
+@ONE_BACKEND
 async def test_bad_filter_on_current_is_400(client):
     resp = await client.get("/api/alerts?filter=nonsense")
     assert resp.status == 400 and (await resp.json())["error"] == "bad_request"
 
 
+@ONE_BACKEND
 async def test_alert_endpoints_are_documented_in_openapi(client):
     from openapi_spec_validator import validate
 
@@ -80,10 +83,11 @@ async def test_alert_endpoints_are_documented_in_openapi(client):
         assert not doc["paths"][path]["get"]["summary"].startswith("GET ")
 
 
-async def test_retention_is_applied_in_the_background(aiohttp_client, tmp_path):
+async def test_retention_is_applied_in_the_background(aiohttp_client, tmp_path, alert_store):
     import asyncio
 
-    c = await aiohttp_client(make_app(tmp_path, retention_rows=3, prune_interval=0.05))
+    c = await aiohttp_client(make_app(tmp_path, retention_rows=3, prune_interval=0.05,
+                                           **alert_store))
     for i in range(6):
         resp = await c.post("/api/alerts/webhook", headers=AUTH, json=payload(am_alert(f"P{i}")))
         assert resp.status == 200
@@ -93,3 +97,10 @@ async def test_retention_is_applied_in_the_background(aiohttp_client, tmp_path):
             break
         await asyncio.sleep(0.05)
     assert [e["seq"] for e in page["events"]] == [4, 5, 6] and page["last_seq"] == 6
+
+
+async def test_health_names_the_backend_the_alert_tests_run_on(client, alert_store):
+    """Guards the `alert_store` parametrization: the app under test keeps its log where the
+    fixture says, so a test taking it really runs on each backend."""
+    check = (await (await client.get("/health")).json())["checks"]["alerts"]
+    assert check["ok"] is True and check["store"]["backend"] == alert_store["store"]

@@ -34,8 +34,9 @@ def test_lists_and_wants():
 
 
 @pytest.fixture
-async def client(aiohttp_client, tmp_path):
-    app = make_app(tmp_path, clusters={"prod": ["http://127.0.0.1:1"]}, reconcile_interval=0)
+async def client(aiohttp_client, tmp_path, alert_store):
+    app = make_app(tmp_path, clusters={"prod": ["http://127.0.0.1:1"]}, reconcile_interval=0,
+                   **alert_store)
     return await aiohttp_client(app)
 
 

@@ -8,20 +8,13 @@ import json
 
 import pytest
 
-from bridge.alerts.pg.store import PgAlertStore
 from bridge.alerts.silences import SilenceEvent
-from bridge.alerts.store import AlertStore
-from bridge.config import AlertsConfig
-from tests.bridge.alerts.helpers import notice
+from tests.bridge.alerts.helpers import make_store, notice
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request, tmp_path):
-    if request.param == "sqlite":
-        s = AlertStore(tmp_path, AlertsConfig(busy_timeout=0.2))
-    else:
-        url = request.getfixturevalue("pg_url")
-        s = PgAlertStore(AlertsConfig(store="postgres", database_url=url), "test")
+@pytest.fixture
+async def store(tmp_path, alert_store):
+    s = make_store(tmp_path, {**alert_store, "busy_timeout": 0.2})
     published: list = []
     s.on_commit(published.extend)
     await s.open()

@@ -17,8 +17,8 @@ from tests.bridge.alerts.test_live import WS, fire, receive
 
 
 @pytest.fixture
-async def client(aiohttp_client, tmp_path):
-    return await aiohttp_client(make_app(tmp_path, alertmanager_url=""))
+async def client(aiohttp_client, tmp_path, alert_store):
+    return await aiohttp_client(make_app(tmp_path, alertmanager_url="", **alert_store))
 
 
 def silence(sid: str, comment: str = "c", labels: dict[str, str] | None = None,

@@ -19,7 +19,7 @@ from bridge.alerts.model import fingerprint
 from bridge.app import create_app
 from bridge.config import AlertmanagerConfig, AlertsConfig, AuthConfig, BridgeConfig, ClusterConfig
 from tests import servers
-from tests.bridge.alerts.helpers import AUTH, TOKEN
+from tests.bridge.alerts.helpers import AUTH, ONE_BACKEND, TOKEN
 from tests.servers import Process, http_json, wait_for
 
 pytestmark = pytest.mark.integration
@@ -34,19 +34,21 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Process, Pr
         yield procs
 
 
-def bridge_app(tmp_path: Any, peers: tuple[str, ...], read_only: bool = False) -> Any:
+def bridge_app(tmp_path: Any, peers: tuple[str, ...], alerts: dict[str, Any],
+               read_only: bool = False) -> Any:
+    """The whole app on cluster `ha`; `alerts`: the `alert_store` fixture's backend."""
     config = BridgeConfig(
         data_dir=str(tmp_path), auth=AuthConfig(token=TOKEN, read_only=read_only),
         alertmanager=AlertmanagerConfig(clusters=(ClusterConfig("ha", peers),),
                                         reconcile_interval=0.3, reconcile_backoff_max=0.5,
                                         timeout=2.0),
-        alerts=AlertsConfig(resend_interval=1.0, heartbeat=0.5, busy_timeout=0.2))
+        alerts=AlertsConfig(resend_interval=1.0, heartbeat=0.5, busy_timeout=0.2, **alerts))
     return create_app(config)
 
 
 @pytest.fixture
-async def bridge(aiohttp_client, tmp_path, pair) -> Any:
-    return await aiohttp_client(bridge_app(tmp_path, (pair[0].url, pair[1].url)))
+async def bridge(aiohttp_client, tmp_path, pair, alert_store) -> Any:
+    return await aiohttp_client(bridge_app(tmp_path, (pair[0].url, pair[1].url), alert_store))
 
 
 class Stream:
@@ -234,10 +236,12 @@ async def test_an_ack_expires_when_its_alert_resolves(bridge, stream, pair):
     await asyncio.to_thread(wait_for, expired_on_other_peer, 15, 0.1, "the expiry gossiped")
 
 
-async def test_a_read_only_bridge_leaves_acks_to_alertmanager(aiohttp_client, tmp_path, pair):
+async def test_a_read_only_bridge_leaves_acks_to_alertmanager(aiohttp_client, tmp_path, pair,
+                                                               alert_store):
     """auth.read_only: an ack made in Alertmanager outlives its alert's resolution here, as
     the bridge writes nothing (/health says so)."""
-    client = await aiohttp_client(bridge_app(tmp_path, (pair[0].url, pair[1].url), True))
+    client = await aiohttp_client(bridge_app(tmp_path, (pair[0].url, pair[1].url), alert_store,
+                                             read_only=True))
     ws = await client.ws_connect("/api/ws/ws/alerts")
     watch = Stream(ws)
     await watch.next(lambda f: f["type"] == "snapshot")
@@ -273,6 +277,7 @@ async def test_acking_an_unknown_alert_is_404(bridge):
     assert resp.status == 404 and (await resp.json())["error"] == "not_found"
 
 
+@ONE_BACKEND
 @pytest.mark.parametrize(("body", "word"), [
     ({"matchers": ['alertname="X'], "duration": "1h", "comment": "c"}, "closing double quote"),
     ({"matchers": ['alertname=~"("'], "duration": "1h", "comment": "c"}, "regular expression"),
@@ -301,6 +306,7 @@ async def test_bad_silences_are_400_naming_the_problem(bridge, body, word):
     assert word in answer["detail"], answer
 
 
+@ONE_BACKEND
 async def test_writes_need_the_token_and_bad_queries_are_400(bridge):
     for resp in (await bridge.post("/api/silences", json={}),
                  await bridge.delete("/api/silences/ha/abc"),
@@ -316,9 +322,10 @@ async def test_writes_need_the_token_and_bad_queries_are_400(bridge):
     assert resp.status == 400 and "at most 24h" in (await resp.json())["detail"]
 
 
-async def test_alertmanager_down_is_503(aiohttp_client, tmp_path):
+@ONE_BACKEND
+async def test_alertmanager_down_is_503(aiohttp_client, tmp_path, alert_store):
     am = servers.alertmanager(tmp_path / "am", AM_CONFIG).start()
-    client = await aiohttp_client(bridge_app(tmp_path / "bridge", (am.url,)))
+    client = await aiohttp_client(bridge_app(tmp_path / "bridge", (am.url,), alert_store))
     body = {"cluster": "ha", "matchers": ['alertname="Down"'], "duration": "1h",
             "comment": "before"}
     try:
@@ -333,13 +340,14 @@ async def test_alertmanager_down_is_503(aiohttp_client, tmp_path):
 
 
 @pytest.mark.skipif(AMTOOL is None, reason="amtool is not installed (make test installs it)")
-async def test_a_restarted_bridge_process_logs_no_silence_twice(tmp_path):
+async def test_a_restarted_bridge_process_logs_no_silence_twice(tmp_path, alert_store):
     """The bridge as a process on a real Alertmanager: an amtool silence is one event, and
     after a SIGKILL and restart the bridge still knows it (listed, no second `created`)."""
     import aiohttp
 
     am = servers.alertmanager(tmp_path / "am", AM_CONFIG).start()
-    config = {"alertmanager": {"reconcile_interval": 0.3, "reconcile_backoff_max": 0.5}}
+    config = {"alertmanager": {"reconcile_interval": 0.3, "reconcile_backoff_max": 0.5},
+              "alerts": alert_store}
     bridge = servers.bridge(tmp_path / "bridge", "http://127.0.0.1:1", alertmanager_url=am.url,
                             token=TOKEN, config=config)
     ws_url = bridge.url.replace("http://", "ws://") + "/api/ws/ws/alerts"

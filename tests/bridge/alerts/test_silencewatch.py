@@ -1,14 +1,15 @@
 """The silence watcher's reads: a silence missing from one read of a peer (a failover to one
 that has not caught up on gossip) is not expired; missing from two reads of the same peer it
-is. Alertmanager's peers are stand-ins here: lagging gossip on loopback cannot be forced."""
+is, on either backend's store. Alertmanager's peers are stand-ins here: lagging gossip on
+loopback cannot be forced."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bridge.alerts.silencewatch import ClusterWatch
-from bridge.alerts.store import AlertStore
-from bridge.config import AlertmanagerConfig, AlertsConfig
+from bridge.config import AlertmanagerConfig
+from tests.bridge.alerts.helpers import make_store
 
 
 def am(sid: str) -> dict[str, Any]:
@@ -31,8 +32,9 @@ class Peers:
         return self.answer
 
 
-async def test_a_silence_is_expired_only_when_two_reads_of_one_peer_lack_it(tmp_path):
-    store = AlertStore(tmp_path, AlertsConfig())
+async def test_a_silence_is_expired_only_when_two_reads_of_one_peer_lack_it(tmp_path,
+                                                                            alert_store):
+    store = make_store(tmp_path, alert_store)
     await store.open()
     try:
         peers = Peers()

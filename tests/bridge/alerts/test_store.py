@@ -1,7 +1,7 @@
 """The alert stores: event decisions, seq/epoch, durability, retention, storage errors.
 
-What both backends promise runs against each (`backend`: SQLite and PostgreSQL); what only the
-embedded file does (corruption, locks, disk full, WAL) runs on SQLite.
+What both backends promise runs against each (`alert_store`: SQLite and PostgreSQL); what only
+the embedded file does (corruption, locks, disk full, WAL) runs on SQLite.
 """
 
 from __future__ import annotations
@@ -13,27 +13,17 @@ import sqlite3
 import pytest
 
 from bridge.alerts.model import Suppression, now_ms
-from bridge.alerts.pg.store import PgAlertStore
 from bridge.alerts.store import AlertStore
 from bridge.config import AlertsConfig
 from bridge.errors import StorageUnavailable
-from tests.bridge.alerts.helpers import notice, silenced
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request):
-    return request.param
+from tests.bridge.alerts.helpers import make_store, notice, silenced
 
 
 @pytest.fixture
-def new_store(backend, tmp_path, request):
-    """A factory of unopened stores of `backend` on one log (a file, or a database)."""
-    url = request.getfixturevalue("pg_url") if backend == "postgres" else ""
-
+def new_store(alert_store, tmp_path):
+    """A factory of unopened stores of the test's backend on one log (a file, or a database)."""
     def make(**alerts):
-        if backend == "sqlite":
-            return AlertStore(tmp_path, AlertsConfig(busy_timeout=0.2, **alerts))
-        return PgAlertStore(AlertsConfig(store="postgres", database_url=url, **alerts), "test")
+        return make_store(tmp_path, {**alert_store, "busy_timeout": 0.2, **alerts})
     return make
 
 

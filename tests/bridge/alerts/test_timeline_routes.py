@@ -5,8 +5,8 @@ from __future__ import annotations
 from tests.bridge.alerts.helpers import AUTH, am_alert, make_app, payload
 
 
-async def test_timeline_and_history_parameters(aiohttp_client, tmp_path):
-    client = await aiohttp_client(make_app(tmp_path, backfill=False))
+async def test_timeline_and_history_parameters(aiohttp_client, tmp_path, alert_store):
+    client = await aiohttp_client(make_app(tmp_path, backfill=False, **alert_store))
     alert = am_alert("Disk")
     assert (await client.post("/api/alerts/webhook", headers=AUTH,
                               json=payload(alert))).status == 200

@@ -5,8 +5,6 @@ while alerts change loses its subscribers nothing: they resume on another replic
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from typing import Any
 
 import pytest
@@ -26,7 +24,7 @@ from tests.bridge.alerts.pg.replicas import (
 from tests.bridge.alerts.test_integration import (
     TEST_RULE,
     AlertChurn,
-    am_active,
+    Follower,
     am_config,
     post_reload,
 )
@@ -94,47 +92,19 @@ async def test_a_replica_killed_mid_churn_its_subscriber_resumes_on_another(tmp_
     procs = [replica(tmp_path, f"r{i}", pg_url, alertmanager_url=am.url,
                      port=port if i == 1 else None) for i in range(3)]
     churn = AlertChurn(am.url)
-    received: list[dict[str, Any]] = []
-    state: set[str] = set()
-
-    def apply(frame: dict[str, Any]) -> None:
-        received.append(frame)
-        name = frame["alert"]["labels"]["alertname"]
-        (state.add if frame["status"] == "firing" else state.discard)(name)
+    sub = Follower()
     try:
         with running(procs) as (doomed, _, survivor):
             async with websockets.connect(ws_url(doomed)) as ws:
-                snapshot = json.loads(await ws.recv())
-                epoch, last = snapshot["epoch"], snapshot["seq"]
-                churn.start()
-                with pytest.raises(websockets.ConnectionClosed):
-                    while True:
-                        frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                        if frame["type"] == "alert":
-                            apply(frame)
-                            last = frame["seq"]
-                            if len(received) == 8:
-                                doomed.kill()  # SIGKILL while alerts keep changing
+                # SIGKILL while alerts keep changing.
+                epoch, last = await sub.until_killed(ws, churn, doomed.kill)
             await asyncio.sleep(1.5)  # changes continue meanwhile, stored by r1
             churn.stop()
             query = f"?since={last}&epoch={epoch}"
             async with websockets.connect(ws_url(survivor, query)) as ws:
-                deadline = time.monotonic() + 60
-                while state != await asyncio.to_thread(am_active, am.url):
-                    assert time.monotonic() < deadline, sorted(state)
-                    try:
-                        frame = json.loads(await asyncio.wait_for(ws.recv(), 2))
-                    except TimeoutError:
-                        continue
-                    assert frame["type"] in ("alert", "heartbeat"), frame  # no resync
-                    if frame["type"] == "alert":
-                        assert frame["epoch"] == epoch
-                        apply(frame)
-            seqs = [f["seq"] for f in received]
-            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "gap or duplicate"
-            _, body = servers.http_json(survivor.url + "/api/alerts/history?limit=1000")
-            assert [e for e in body["events"] if e["seq"] >= seqs[0]] == received
-            assert churn.count > 8 and len(received) > 8
+                await sub.until_settled(ws, am.url, epoch)
+            await asyncio.to_thread(sub.check_exactly_once, survivor)
+            assert churn.count > 8 and len(sub.received) > 8
     finally:
         if churn._thread.is_alive():
             churn.stop()

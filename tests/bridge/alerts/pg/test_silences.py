@@ -8,31 +8,18 @@ import asyncio
 
 import pytest
 
-from bridge.alerts.pg.store import PgAlertStore
-from bridge.config import AlertsConfig
-from tests.bridge.alerts.helpers import notice
+from tests.bridge.alerts.helpers import notice, until
 from tests.bridge.alerts.test_silence_store import silence
 
 
 @pytest.fixture
-async def pair(pg_url):
-    config = AlertsConfig(store="postgres", database_url=pg_url, leader_retry=0.2,
-                          poll_interval=0.2)
-    stores = [PgAlertStore(config, f"r{i}") for i in range(2)]
+async def pair(fleet):
+    """Two replicas, and the (type, seq) of every event each published."""
+    stores = await fleet(2)
     seen: list[list[tuple[str, int]]] = [[], []]
     for store, log in zip(stores, seen, strict=True):
         store.on_commit(lambda events, log=log: log.extend((e.type, e.seq) for e in events))
-    await asyncio.gather(*(s.open() for s in stores))
-    yield stores, seen
-    await asyncio.gather(*(s.close() for s in stores))
-
-
-async def until(check, within=10.0):
-    async with asyncio.timeout(within):
-        while True:
-            if check():
-                return
-            await asyncio.sleep(0.02)
+    return stores, seen
 
 
 async def test_concurrent_recordings_on_two_replicas_are_one_event(pair):

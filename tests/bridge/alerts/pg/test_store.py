@@ -1,6 +1,5 @@
 """The PostgreSQL store as several replicas see it: stores in one process sharing one database
-behave as bridges on several machines do (each has its own pool, LISTEN session and leader
-session)."""
+(the `fleet` fixture) behave as bridges on several machines do."""
 
 from __future__ import annotations
 
@@ -8,42 +7,17 @@ import asyncio
 import json
 
 import asyncpg
-import pytest
 
 from bridge.alerts.model import Notice, fingerprint, now_ms
 from bridge.alerts.pg.store import PgAlertStore
 from bridge.config import AlertsConfig
-from tests.bridge.alerts.helpers import notice
-
-
-@pytest.fixture
-async def fleet(pg_url):
-    """A factory of opened replicas on one database; every one is closed at the end."""
-    made: list[PgAlertStore] = []
-
-    async def make(count: int = 1, **alerts) -> list[PgAlertStore]:
-        config = AlertsConfig(store="postgres", database_url=pg_url,
-                              **{"leader_retry": 0.2, "poll_interval": 0.2, **alerts})
-        stores = [PgAlertStore(config, f"r{len(made) + i}") for i in range(count)]
-        made.extend(stores)
-        await asyncio.gather(*(s.open() for s in stores))
-        return stores
-    yield make
-    await asyncio.gather(*(s.close() for s in made))
+from tests.bridge.alerts.helpers import notice, until
 
 
 def watch(store: PgAlertStore) -> list[tuple[str, int, str]]:
     seen: list[tuple[str, int, str]] = []
     store.on_commit(lambda events: seen.extend((e.epoch, e.seq, e.text) for e in events))
     return seen
-
-
-async def until(predicate, seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 def unique(name: str, i: int) -> Notice:
