@@ -9,6 +9,7 @@ import json
 import asyncpg
 
 from bridge.alerts.model import Notice, fingerprint, now_ms
+from bridge.alerts.pg import sql
 from bridge.alerts.pg.store import PgAlertStore
 from bridge.config import AlertsConfig
 from tests.bridge.alerts.helpers import notice, until
@@ -224,3 +225,21 @@ async def test_a_version_1_database_is_migrated_to_clusters_with_its_log(pg_url)
         assert (other.kind, other.key[0]) == ("firing", "b")
     finally:
         await store.close()
+
+
+async def test_the_writers_alert_lookups_probe_the_key_even_planned_on_an_empty_table(
+        fleet, pg_url):
+    """A pooled connection keeps the generic plan it made first, often while `alerts` is still
+    empty: the lookups must probe the primary key whatever the table's statistics, or every
+    batch scans the whole table as it grows."""
+    await fleet(1)  # migrated, `alerts` empty
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        for i, query in enumerate((sql.ALERT_ROWS, sql.RESOLVED_OF)):
+            await conn.execute(f"PREPARE lookup{i}(text[], text[]) AS {query}")
+            plan = "\n".join(r[0] for r in await conn.fetch(
+                f"EXPLAIN EXECUTE lookup{i}('{{default}}', '{{abc}}')"))
+            assert "Index Scan using alerts_pkey" in plan and "Seq Scan" not in plan, plan
+    finally:
+        await conn.close()
