@@ -208,6 +208,8 @@ async def run_postgres(tmp: Path, args: argparse.Namespace) -> None:
         finally:
             for proc, _ in replicas:
                 procs.stop(proc)
+        print(f"(PostgreSQL settled after the ingest in {procs.settle(server):.1f}s: "
+              "checkpoint done, no autovacuum running)")
         replicas = procs.start_replicas(tmp / "live", server.create_database("live"),
                                         args.replicas)
         urls = [u for _, u in replicas]

@@ -94,6 +94,22 @@ def postgres() -> Any:
     return PostgresServer().start()
 
 
+def settle(server: Any, within: float = 120.0) -> float:
+    """Let PostgreSQL finish with a burst before latency is measured: a CHECKPOINT, then
+    until no autovacuum worker runs (the ingest's tens of thousands of rows wake them), so
+    the latency figures are of a database at rest rather than of the burst's aftermath.
+    Seconds it took (at most `within`)."""
+    started = time.monotonic()
+    server.psql("CHECKPOINT")
+    while time.monotonic() - started < within:
+        busy = server.psql("SELECT count(*) FROM pg_stat_activity "
+                           "WHERE backend_type = 'autovacuum worker'")
+        if busy == "0":
+            break
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (all its threads)."""
     with open(f"/proc/{pid}/stat") as f:
