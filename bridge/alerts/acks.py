@@ -109,11 +109,16 @@ class AckKeeper:
         for event in events:
             if not isinstance(event, Event) or event.source == BACKFILLED:
                 continue
-            if event.alert["status"] != "resolved" and event.kind != "refired":
+            if event.alert["status"] == "resolved":
+                ended = parse_time(event.alert["endsAt"] or event.alert["updatedAt"])
+            elif event.kind == "refired":
+                ended = parse_time(event.alert["startsAt"])  # the new life's start
+            else:
                 continue
             for silence in self.view.active_acks(event.alert["fingerprint"],
                                                  event.alert.get("cluster")):
-                self.enqueue(silence)
+                if parse_time(silence["startsAt"]) < ended:  # an ack of a life that ended
+                    self.enqueue(silence)
 
     def sweep(self, firing: Mapping[tuple[str, str], Any], clusters: Iterable[str]) -> int:
         """Ask the log about each possibly stale ack of `clusters` (class docstring) and
@@ -154,7 +159,9 @@ class AckKeeper:
             log.info("stale acks not checked (the next sweep asks again): %s", exc.detail)
             return
         for key, silence in candidates:
-            if key in resolved:
+            # Only an ack made before that life ended: one made since (in Alertmanager, while
+            # this bridge was down) is of a life the log has not seen yet.
+            if key in resolved and parse_time(silence["startsAt"]) < resolved[key]:
                 self.enqueue(silence)
 
     def enqueue(self, silence: Mapping[str, Any]) -> bool:

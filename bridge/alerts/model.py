@@ -9,6 +9,7 @@ and the API's millisecond one compare equal). The store decides which notices ar
 from __future__ import annotations
 
 import functools
+import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -68,6 +69,13 @@ def parse_time(value: str) -> int:
     if ms > MAX_TIME_MS:
         raise ValueError(f"{value!r} is after 9999-12-31T23:59:59.999Z")
     return ms
+
+
+def ended_ms(body: str) -> int:
+    """When the life of a stored resolved alert (its JSON) ended: its endsAt, else its last
+    update."""
+    alert = json.loads(body)
+    return parse_time(alert.get("endsAt") or alert["updatedAt"])
 
 
 def format_time(ms: int) -> str:

@@ -28,7 +28,7 @@ from bridge.alerts.episodes import SOURCE, Episode
 from bridge.alerts.history import Page, Timeline
 from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
-from bridge.alerts.model import Notice, now_ms
+from bridge.alerts.model import Notice, ended_ms, now_ms
 from bridge.alerts.query import EventQuery, as_query
 from bridge.alerts.selection import Selection
 from bridge.alerts.silences import SilenceEvent
@@ -325,12 +325,17 @@ class AlertStore(StoreEvents):
             lambda conn: history.select_page(conn, since, until, limit, chosen), history.POOL)
         return page
 
-    async def resolved(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which of these alerts (cluster, fingerprint) the log holds as resolved."""
-        def read(conn: sqlite3.Connection) -> set[tuple[str, str]]:
-            return {key for key in keys if conn.execute(
-                "SELECT 1 FROM alerts WHERE cluster = ? AND fingerprint = ? AND "
-                "status = 'resolved'", key).fetchone()}
+    async def resolved(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Of these alerts (cluster, fingerprint), those the log holds as resolved, with when
+        their last life ended (ms)."""
+        def read(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+            found = {}
+            for key in keys:
+                row = conn.execute("SELECT body FROM alerts WHERE cluster = ? AND "
+                                   "fingerprint = ? AND status = 'resolved'", key).fetchone()
+                if row is not None:
+                    found[key] = ended_ms(row[0])
+            return found
         return await self.db.read(read)
 
     async def timeline(self, fingerprint: str, cluster: str | None, since: int, limit: int

@@ -130,8 +130,8 @@ ALERT_ROWS = ("SELECT a.cluster, a.fingerprint, a.status, a.starts_ms, a.seen_ms
               "CROSS JOIN LATERAL (SELECT * FROM alerts WHERE cluster = k.cluster AND "
               "fingerprint = k.fingerprint LIMIT 1) AS a")
 # Which of the alerts ($1 clusters, $2 fingerprints) the log holds as resolved (probed so too).
-RESOLVED_OF = ("SELECT a.cluster, a.fingerprint FROM unnest($1::text[], $2::text[]) "
-               "AS k(cluster, fingerprint) CROSS JOIN LATERAL (SELECT cluster, fingerprint "
+RESOLVED_OF = ("SELECT a.cluster, a.fingerprint, a.body FROM unnest($1::text[], $2::text[]) "
+               "AS k(cluster, fingerprint) CROSS JOIN LATERAL (SELECT cluster, fingerprint, body "
                "FROM alerts WHERE cluster = k.cluster AND fingerprint = k.fingerprint AND "
                "status = 'resolved' LIMIT 1) AS a")
 # The firing alerts of the clusters in $1 (those being reconciled).

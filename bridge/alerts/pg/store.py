@@ -28,7 +28,7 @@ from bridge.alerts.episodes import Episode
 from bridge.alerts.history import Page, Timeline
 from bridge.alerts.listeners import StoreEvents
 from bridge.alerts.matchers import Matcher
-from bridge.alerts.model import Notice, now_ms
+from bridge.alerts.model import Notice, ended_ms, now_ms
 from bridge.alerts.pg import silences as silence_log
 from bridge.alerts.pg import sql
 from bridge.alerts.pg.backfill import write as backfill_write
@@ -286,14 +286,14 @@ class PgAlertStore(StoreEvents):
         except FAILURES as exc:
             raise unavailable(exc, "cannot be read") from None
 
-    async def resolved(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    async def resolved(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
         try:
             async with self.pool().acquire(timeout=self.config.database_timeout) as conn:
                 rows = await conn.fetch(sql.RESOLVED_OF, [k[0] for k in keys],
                                         [k[1] for k in keys])
         except FAILURES as exc:
             raise unavailable(exc, "cannot be read") from None
-        return {(row[0], row[1]) for row in rows}
+        return {(row[0], row[1]): ended_ms(row[2]) for row in rows}
 
     async def timeline(self, fingerprint: str, cluster: str | None, since: int, limit: int
                        ) -> Timeline:

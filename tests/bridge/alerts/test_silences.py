@@ -322,13 +322,19 @@ class _Leader:
     leader = True
 
 
-@pytest.mark.parametrize(("kind", "status", "source", "expired"), [
-    ("resolved", "resolved", "alertmanager", True),
-    ("refired", "firing", "reconcile", True),  # the old life ended unlogged: its ack goes
-    ("resolved", "resolved", "prometheus", False),  # a backfilled episode is history
-    ("updated", "firing", "alertmanager", False),
+# The ack (k) starts at 11:00:00.123.
+@pytest.mark.parametrize(("kind", "status", "source", "at", "expired"), [
+    ("resolved", "resolved", "alertmanager", "2026-06-01T11:30:00Z", True),
+    # The old life ended unlogged (its new one started after the ack): its ack goes.
+    ("refired", "firing", "reconcile", "2026-06-01T11:30:00Z", True),
+    # An ack made after the life the event ends (in Alertmanager, while the bridge was down)
+    # is of the next life: it stays.
+    ("resolved", "resolved", "reconcile", "2026-06-01T10:30:00Z", False),
+    ("refired", "firing", "reconcile", "2026-06-01T10:30:00Z", False),
+    ("resolved", "resolved", "prometheus", "2026-06-01T11:30:00Z", False),  # backfilled history
+    ("updated", "firing", "alertmanager", "2026-06-01T11:30:00Z", False),
 ])
-def test_the_ack_keeper_expires_acks_when_a_life_ends(kind, status, source, expired):
+def test_the_ack_keeper_expires_acks_when_a_life_ends(kind, status, source, at, expired):
     labels = {"alertname": "A"}
     fp = fingerprint(labels)
     ack = from_am("ha", am_silence("k", comment="ACK! mine", endsAt="2099-01-01T00:00:00Z",
@@ -338,7 +344,9 @@ def test_the_ack_keeper_expires_acks_when_a_life_ends(kind, status, source, expi
     view.load([(1, ack)])
     keeper = AckKeeper(view, _Leader(), expire=None)  # type: ignore[arg-type]
     alert = {"fingerprint": fp, "labels": labels, "status": status, "cluster": "ha",
-             "source": source}
+             "source": source, "updatedAt": "2026-06-01T12:00:00Z",
+             "startsAt": at if status == "firing" else "2026-06-01T09:00:00Z",
+             "endsAt": at if status == "resolved" else None}
     keeper.on_commit([Event(2, "E", kind, source, labels, alert, "{}")])
     assert keeper.pending == ({("ha", "k"): (0.0, 0)} if expired else {})
 
@@ -351,13 +359,14 @@ def _ack(sid, labels, cluster="ha", starts="2026-06-01T11:00:00Z"):
 
 
 class _ResolvedLog(_Leader):
-    """A leading log that holds `resolved_keys` as resolved (and knows no other alert)."""
+    """A leading log that holds `ended` (key -> when the life ended) as resolved, and knows
+    no other alert."""
 
-    def __init__(self, resolved_keys: set[tuple[str, str]]) -> None:
-        self.resolved_keys = resolved_keys
+    def __init__(self, ended: dict[tuple[str, str], int]) -> None:
+        self.ended = ended
 
     async def resolved(self, keys):
-        return {key for key in keys if key in self.resolved_keys}
+        return {key: self.ended[key] for key in keys if key in self.ended}
 
 
 async def _swept(keeper: AckKeeper, hub, clusters) -> int:
@@ -372,7 +381,7 @@ async def test_the_sweep_expires_acks_whose_alert_resolved_once_they_are_not_new
     view.load([(1, _ack("g", gone)), (2, _ack("f", firing)),
                (3, _ack("o", gone, cluster="other"))])
     clock = [NOW]
-    store = _ResolvedLog({("ha", fingerprint(gone)), ("ha", fingerprint(new))})
+    store = _ResolvedLog({("ha", fingerprint(gone)): NOW, ("ha", fingerprint(new)): NOW + HOUR})
     keeper = AckKeeper(view, store, expire=None, clock=lambda: clock[0])  # type: ignore
     hub = {("ha", fingerprint(firing)): {}}
     # The first sweep only notes when it ran: nothing is known of the hub's past yet.
@@ -387,6 +396,20 @@ async def test_the_sweep_expires_acks_whose_alert_resolved_once_they_are_not_new
     assert await _swept(keeper, hub, ["ha"]) == 0  # queued once
 
 
+async def test_the_sweep_keeps_an_ack_made_after_the_life_the_log_holds_resolved():
+    """Resolved here, the alert fired again and was acked in Alertmanager while the bridge was
+    down; the sweep runs before reconciliation has the new life: the ack stays."""
+    again = {"alertname": "Again"}
+    view = SilenceView()
+    view.load([(1, _ack("a", again, starts="2026-06-01T11:00:00Z"))])
+    clock = [NOW]
+    keeper = AckKeeper(view, _ResolvedLog({("ha", fingerprint(again)): NOW - 2 * HOUR}),
+                       expire=None, clock=lambda: clock[0])  # type: ignore[arg-type]
+    await _swept(keeper, {}, ["ha"])
+    clock[0] = NOW + HOUR
+    assert await _swept(keeper, {}, ["ha"]) == 1 and keeper.pending == {}
+
+
 async def test_the_sweep_never_expires_an_ack_of_an_alert_the_log_does_not_hold_resolved():
     """An "ACK! " silence of part of a label set (made with amtool: every DiskFull), or an ack
     whose alert a new log does not know, or whose alert the log still has firing, stays."""
@@ -399,7 +422,7 @@ async def test_the_sweep_never_expires_an_ack_of_an_alert_the_log_does_not_hold_
     view.load([(1, partial), (2, _ack("u", {"alertname": "Unknown"})),
                (3, _ack("s", {"alertname": "StillFiring"}))])
     clock = [NOW]
-    keeper = AckKeeper(view, _ResolvedLog(set()), expire=None,  # type: ignore[arg-type]
+    keeper = AckKeeper(view, _ResolvedLog({}), expire=None,  # type: ignore[arg-type]
                        clock=lambda: clock[0])
     hub = {("ha", fingerprint({"alertname": "DiskFull", "host": "h1"})): {}}
     await _swept(keeper, hub, ["ha"])
