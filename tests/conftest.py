@@ -21,7 +21,7 @@ class NodeStack:
 
     @property
     def exporter_target(self) -> str:
-        return self.exporter.url.split("://", 1)[1]
+        return self.exporter.address
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,7 @@ def node_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeStack]:
     """The real exporter scraped every second by a real Prometheus, with data already in."""
     base = tmp_path_factory.mktemp("node_stack")
     exp = servers.exporter(base / "exporter").start()
-    prom = servers.prometheus(base / "prometheus", [exp.url.split("://", 1)[1]])
+    prom = servers.prometheus(base / "prometheus", [exp.address])
     prom.start()
     try:
         servers.wait_for(

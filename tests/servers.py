@@ -61,6 +61,11 @@ def http_json(url: str, timeout: float = 5.0, headers: dict[str, str] | None = N
 class Process:
     """A child process with a log file, a base URL, and a readiness wait."""
 
+    @property
+    def address(self) -> str:
+        """HOST:PORT of `url`: what a scrape target or an Alertmanager target names."""
+        return self.url.split("://", 1)[1]
+
     def __init__(self, name: str, argv: Sequence[str], workdir: Path, url: str,
                  ready_path: str, env: dict[str, str] | None = None) -> None:
         self.name, self.argv, self.workdir = name, list(argv), workdir

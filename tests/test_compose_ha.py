@@ -175,7 +175,7 @@ def balancer(workdir: Path, replicas: list[servers.Process]) -> servers.Process:
     port = servers.free_port()
     text = HAPROXY_CFG.read_text().replace("bind :8080", f"bind 127.0.0.1:{port}")
     for name, replica in zip(REPLICAS, replicas, strict=True):
-        text = text.replace(f"{name}:{listen_port(name)}", replica.url.split("://", 1)[1])
+        text = text.replace(f"{name}:{listen_port(name)}", replica.address)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "haproxy.cfg").write_text(text)
     return servers.Process("haproxy", [HAPROXY, "-db", "-f", str(workdir / "haproxy.cfg")],

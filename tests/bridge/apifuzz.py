@@ -88,7 +88,7 @@ def stack(workdir: Path, prometheus_url: str | None = None) -> Iterator[servers.
         if prometheus_url is None:
             exp = servers.exporter(workdir / "exporter").start()
             procs.append(exp)
-            prom = servers.prometheus(workdir / "prometheus", [exp.url.split("://", 1)[1]])
+            prom = servers.prometheus(workdir / "prometheus", [exp.address])
             procs.append(prom)
             prom.start()
             prometheus_url = prom.url

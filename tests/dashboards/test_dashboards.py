@@ -244,7 +244,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         rules = base / "test_rules.yml"
         rules.write_text(yaml.safe_dump(TEST_RULES))
         prom = servers.prometheus(
-            base / "prometheus", [exporter.url.split("://", 1)[1]], port=prom_port,
+            base / "prometheus", [exporter.address], port=prom_port,
             rule_files=[ROOT / "config" / "prometheus" / "alerts.yml", rules],
             alertmanager=am.url, extra_scrape=[
                 {"job_name": "promwire-bridge",
@@ -288,8 +288,8 @@ def variables(stack: Stack) -> dict[str, dict[str, str]]:
 
 
 def test_variables_pick_the_stack_s_targets(stack: Stack, variables: dict[str, dict[str, str]]):
-    exporter = stack.exporter.url.split("://", 1)[1]
-    bridge = stack.bridge.url.split("://", 1)[1]
+    exporter = stack.exporter.address
+    bridge = stack.bridge.address
     assert variables["promwire-host"] == {"job": "node", "instance": exporter}
     assert variables["promwire-bridge"] == {"job": "promwire-bridge", "instance": bridge}
     assert variables["promwire-alerts"] == {"instance": ".*", "severity": ".*"}

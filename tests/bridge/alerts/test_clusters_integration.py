@@ -85,7 +85,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         prom_yml = base / "prom" / "prometheus.yml"
         prom_config = yaml.safe_load(prom_yml.read_text())
         prom_config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [
-            am.url.split("://", 1)[1] for am in (*pair, solo)]}]}]}
+            am.address for am in (*pair, solo)]}]}]}
         prom_yml.write_text(yaml.safe_dump(prom_config))
         # A removed rule's alert ends when its endsAt (4 x the resend delay) passes.
         prom.argv.append("--rules.alert.resend-delay=1s")

@@ -47,12 +47,8 @@ class Stack:
         self.created = time.time()
         _backfill(base / "prometheus" / "tsdb", self.created)
         self.prometheus = servers.prometheus(
-            base / "prometheus", [self.target(self.live), self.target(self.doomed)])
+            base / "prometheus", [self.live.address, self.doomed.address])
         self.bridge = servers.bridge(base / "bridge", self.prometheus.url)
-
-    @staticmethod
-    def target(proc: servers.Process) -> str:
-        return proc.url.split("://", 1)[1]
 
     def instances(self) -> dict[str, dict[str, Any]]:
         status, body = servers.http_json(self.bridge.url + "/api/instances")
@@ -71,7 +67,7 @@ class Stack:
         config = yaml.safe_load(path.read_text())
         for job in config["scrape_configs"]:
             for static in job["static_configs"]:
-                static["targets"] = [t for t in static["targets"] if t != self.target(proc)]
+                static["targets"] = [t for t in static["targets"] if t != proc.address]
         path.write_text(yaml.safe_dump(config))
         request = urllib.request.Request(self.prometheus.url + "/-/reload", method="POST")
         with urllib.request.urlopen(request, timeout=10) as resp:
@@ -93,7 +89,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 def test_up_down_stale_and_gone_from_the_newest_up_sample(stack: Stack) -> None:
-    live, doomed = stack.target(stack.live), stack.target(stack.doomed)
+    live, doomed = stack.live.address, stack.doomed.address
     servers.wait_for(lambda: len(servers.prom_query(
         stack.prometheus.url, f'up{{instance=~"{live}|{doomed}"}} == 1')) == 2,
         timeout=30, message="Prometheus to scrape both exporters")

@@ -43,7 +43,7 @@ class VMStack:
 
     @property
     def target(self) -> str:
-        return self.exporter.url.split("://", 1)[1]
+        return self.exporter.address
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def exporter(node_stack: NodeStack) -> servers.Process:
 
 
 def start_stack(base: Path, exporter: servers.Process, *vm_args: str) -> VMStack:
-    vm = servers.victoria_metrics(base / "vm", [exporter.url.split("://", 1)[1]],
+    vm = servers.victoria_metrics(base / "vm", [exporter.address],
                                   *vm_args).start()
     bridge = servers.bridge(base / "bridge", vm.url, token=TOKEN, alertmanager_url="",
                             config={"metrics": {"raw_queries": True}, "streams": STREAMS})

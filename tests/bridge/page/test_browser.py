@@ -150,7 +150,7 @@ def test_page_modules_format_units_and_back_off_with_full_jitter(open_page, brid
 def test_two_exporters_give_two_tiles_and_a_dead_one_is_never_up(open_page, node_stack,
                                                                  tmp_path):
     second = servers.exporter(tmp_path / "exporter2").start()
-    dead = second.url.split("://", 1)[1]
+    dead = second.address
     alive = node_stack.exporter_target
     prom = servers.prometheus(tmp_path / "prometheus", [alive, dead]).start()
     proc = None

@@ -52,7 +52,7 @@ async def test_ha_alertmanager_pair_on_two_replicas_one_event_per_change_everywh
                               rule_files=[rules], alertmanager=ams[0].url)
     config = yaml.safe_load((prom.workdir / "prometheus.yml").read_text())
     config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
-        am.url.split("://", 1)[1] for am in ams]
+        am.address for am in ams]
     (prom.workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
     prom.argv.append("--rules.alert.resend-delay=1s")
     try:
