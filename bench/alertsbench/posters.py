@@ -76,8 +76,7 @@ def _content_length(head: bytes) -> int:
     start = head.find(b"content-length:")
     if start < 0:
         raise SystemExit(f"an answer without Content-Length: {head[:200]!r}")
-    return int(head[start + 15:head.find(b"\r\n", start) if b"\r\n" in head[start:]
-                    else len(head)].strip())
+    return int(head[start + 15:].split(b"\r\n", 1)[0].strip())
 
 
 async def post_all(url: str, clients: int, next_body: Callable[[], bytes | None]) -> int:
