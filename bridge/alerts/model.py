@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from bridge.alerts import fields
 from bridge.config import DEFAULT_CLUSTER
 from bridge.errors import BadRequest
 
-STATUSES = ("firing", "resolved")
 SOURCES = ("alertmanager", "manual", "reconcile", "prometheus")  # prometheus: backfilled
 EVENT_KINDS = ("firing", "resolved", "refired", "updated", "suppressed", "unsuppressed")
 # Alertmanager's status.state of an alert as the bridge keeps it ("unprocessed" is not kept:
@@ -30,7 +30,6 @@ STATES = ("active", "suppressed")
 _RFC3339 = re.compile(  # ASCII digits only; fullmatch, so no trailing newline either
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})",
     re.ASCII)
-_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")  # fullmatch: no trailing newline
 # Go's zero time (Alertmanager's "no endsAt") and anything before 1970 mean "not set".
 _UNSET_BEFORE_MS = 0
 # 9999-12-31T23:59:59.999Z: later instants (e.g. that day with a -23:59 offset) cannot be
@@ -43,12 +42,16 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_time(value: str) -> int:
     """RFC 3339 (any fraction length, any offset) to integer milliseconds since the epoch.
 
     Fractions are truncated to the millisecond, as Alertmanager's API formats them. Every
     notice carries two times, so this is arithmetic on the matched fields; `datetime` only
-    checks that they name a real instant (month 1-12, the month's days, no leap second).
+    checks that they name a real instant (month 1-12, the month's days, no leap second). The
+    same texts come again and again (Go's zero time as every firing alert's endsAt, an alert's
+    startsAt in each notification of its life): the last few thousand are remembered (an
+    error is not).
     """
     m = _RFC3339.fullmatch(value)
     if not m:
@@ -180,108 +183,38 @@ class WebhookPayload:
     external_url: str = ""
 
 
-# --- validation helpers: each names the offending field -----------------------------------
-
-def _require(data: Mapping[str, Any], key: str, where: str) -> Any:
-    if key not in data:
-        raise BadRequest(f"{where}{key}: missing")
-    return data[key]
-
-
-def _string(value: Any, field: str, *, empty: bool = True) -> str:
-    if not isinstance(value, str):
-        raise BadRequest(f"{field}: expected a string, got {_kind(value)}")
-    _unicode(value, field)
-    if not empty and not value:
-        raise BadRequest(f"{field}: must not be empty")
-    return value
-
-
-def _absent_empty(value: Any) -> Any:
-    """An object field left out or null is empty; any other value is checked as given (a
-    `false` is not an empty object)."""
-    return {} if value is None else value
-
-
-def _optional_string(value: Any, field: str) -> str:
-    """A string field Alertmanager may leave out or null (generatorURL): "" then."""
-    return "" if value is None else _string(value, field)
-
-
-def _unicode(value: str, field: str) -> None:
-    """JSON may carry lone surrogates (`"\\ud800"`), which are not Unicode text: they could
-    not be stored, hashed into a fingerprint or sent to a subscriber."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise BadRequest(f"{field}: {value!r:.80} holds a lone surrogate (not valid "
-                         "Unicode)") from None
-
-
-def _labels(value: Any, field: str, *, names: bool = True) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise BadRequest(f"{field}: expected an object of strings, got {_kind(value)}")
-    for key, item in value.items():
-        _unicode(key, field)
-        if not isinstance(item, str):
-            raise BadRequest(f"{field}.{key}: expected a string, got {_kind(item)}")
-        _unicode(item, f"{field}.{key}")
-        if names and not _LABEL_NAME.fullmatch(key):
-            raise BadRequest(f"{field}: invalid label name {key!r}")
-    return value
-
-
-def _time(value: Any, field: str) -> int | None:
+def _time(value: Any, where: str, name: str) -> int | None:
     """A time field; Go's zero time and null mean unset."""
     if value is None:
         return None
     try:
-        ms = parse_time(_string(value, field))
+        ms = parse_time(fields.string(value, where, name))
     except ValueError as exc:
-        raise BadRequest(f"{field}: {exc}") from None
+        raise BadRequest(f"{fields.path(where, name)}: {exc}") from None
     return ms if ms > _UNSET_BEFORE_MS else None
 
 
-def _status(value: Any, field: str) -> str:
-    if value not in STATUSES:
-        raise BadRequest(f"{field}: expected \"firing\" or \"resolved\", got {value!r}")
-    return value
-
-
-def _count(value: Any, field: str) -> int:
-    """A non-negative integer; JSON's `3.0` is one too (JSON Schema calls it an integer, and
-    some encoders write every number that way)."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise BadRequest(f"{field}: expected a non-negative integer, got {value!r:.40}")
-    return value
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _notice(item: Any, field: str, source: str, cluster: str = DEFAULT_CLUSTER) -> Notice:
+def _notice(item: Any, where: str, source: str, cluster: str = DEFAULT_CLUSTER) -> Notice:
     if not isinstance(item, dict):
-        raise BadRequest(f"{field}: expected an object, got {_kind(item)}")
-    labels = _labels(_require(item, "labels", f"{field}."), f"{field}.labels")
+        raise BadRequest(f"{where}: expected an object, got {fields.kind(item)}")
+    labels = fields.labels(fields.require(item, where, "labels"), where, "labels")
     if not labels:
-        raise BadRequest(f"{field}.labels: must not be empty")
-    starts = _time(_require(item, "startsAt", f"{field}."), f"{field}.startsAt")
+        raise BadRequest(f"{where}.labels: must not be empty")
+    starts = _time(fields.require(item, where, "startsAt"), where, "startsAt")
     if starts is None:
-        raise BadRequest(f"{field}.startsAt: must be set")
+        raise BadRequest(f"{where}.startsAt: must be set")
     fp = item.get("fingerprint")
-    fp = fingerprint(labels) if fp is None else _string(fp, f"{field}.fingerprint", empty=False)
+    fp = (fingerprint(labels) if fp is None
+          else fields.string(fp, where, "fingerprint", empty=False))
     return Notice(
         fingerprint=fp,
-        status=_status(_require(item, "status", f"{field}."), f"{field}.status"),
+        status=fields.status(fields.require(item, where, "status"), where),
         labels=labels,
-        annotations=_labels(_absent_empty(item.get("annotations")), f"{field}.annotations",
-                            names=False),
+        annotations=fields.labels(fields.absent_empty(item.get("annotations")), where,
+                                  "annotations", names=False),
         starts_ms=starts,
-        ends_ms=_time(item.get("endsAt"), f"{field}.endsAt"),
-        generator_url=_optional_string(item.get("generatorURL"), f"{field}.generatorURL"),
+        ends_ms=_time(item.get("endsAt"), where, "endsAt"),
+        generator_url=fields.optional_string(item.get("generatorURL"), where, "generatorURL"),
         source=source,
         cluster=cluster,
     )
@@ -293,28 +226,28 @@ def parse_webhook(data: Any, sender: Callable[[str], str] | None = None) -> Webh
     `sender(externalURL)` names the cluster that sent it (default: `default`); it is asked
     before the notices are made, so each is made once, in its cluster."""
     if not isinstance(data, dict):
-        raise BadRequest(f"expected a JSON object, got {_kind(data)}")
-    version = _require(data, "version", "")
+        raise BadRequest(f"expected a JSON object, got {fields.kind(data)}")
+    version = fields.require(data, "", "version")
     if version != "4":
         raise BadRequest(f"version: expected \"4\", got {version!r}")
-    alerts = _require(data, "alerts", "")
+    alerts = fields.require(data, "", "alerts")
     if not isinstance(alerts, list):
-        raise BadRequest(f"alerts: expected a list, got {_kind(alerts)}")
+        raise BadRequest(f"alerts: expected a list, got {fields.kind(alerts)}")
     for key in ("groupLabels", "commonLabels", "commonAnnotations"):
         if data.get(key) is not None:
-            _labels(data[key], key, names=key != "commonAnnotations")
+            fields.labels(data[key], "", key, names=key != "commonAnnotations")
     for key in ("externalURL", "groupKey"):
         if data.get(key) is not None:
-            _string(data[key], key)
-    truncated = _count(data.get("truncatedAlerts", 0), "truncatedAlerts")
-    receiver = _string(_require(data, "receiver", ""), "receiver")
-    status = _status(_require(data, "status", ""), "status")
+            fields.string(data[key], "", key)
+    truncated = fields.count(data.get("truncatedAlerts", 0), "", "truncatedAlerts")
+    receiver = fields.string(fields.require(data, "", "receiver"), "", "receiver")
+    status = fields.status(fields.require(data, "", "status"), "")
     external_url = data.get("externalURL") or ""
     cluster = DEFAULT_CLUSTER if sender is None else sender(external_url)
     return WebhookPayload(
         receiver=receiver,
         status=status,
-        group_key=_optional_string(data.get("groupKey"), "groupKey"),
+        group_key=fields.optional_string(data.get("groupKey"), "", "groupKey"),
         truncated=truncated,
         notices=[_notice(item, f"alerts[{i}]", "alertmanager", cluster)
                  for i, item in enumerate(alerts)],
@@ -326,24 +259,25 @@ def parse_manual(data: Any) -> Notice:
     """The body of POST /api/ws/broadcast/alert: labels (with alertname), optional annotations,
     status (default firing), startsAt/endsAt, generatorURL."""
     if not isinstance(data, dict):
-        raise BadRequest(f"expected a JSON object, got {_kind(data)}")
+        raise BadRequest(f"expected a JSON object, got {fields.kind(data)}")
     known = {"labels", "annotations", "status", "startsAt", "endsAt", "generatorURL", "cluster"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise BadRequest(f"{unknown[0]}: unknown field (valid: {', '.join(sorted(known))})")
-    labels = _labels(_require(data, "labels", ""), "labels")
+    labels = fields.labels(fields.require(data, "", "labels"), "", "labels")
     if not labels.get("alertname"):
         raise BadRequest("labels.alertname: missing")
     return Notice(
         fingerprint=fingerprint(labels),
-        status=_status(data.get("status", "firing"), "status"),
+        status=fields.status(data.get("status", "firing"), ""),
         labels=labels,
-        annotations=_labels(_absent_empty(data.get("annotations")), "annotations", names=False),
-        starts_ms=_time(data.get("startsAt"), "startsAt"),
-        ends_ms=_time(data.get("endsAt"), "endsAt"),
-        generator_url=_optional_string(data.get("generatorURL"), "generatorURL"),
+        annotations=fields.labels(fields.absent_empty(data.get("annotations")), "",
+                                  "annotations", names=False),
+        starts_ms=_time(data.get("startsAt"), "", "startsAt"),
+        ends_ms=_time(data.get("endsAt"), "", "endsAt"),
+        generator_url=fields.optional_string(data.get("generatorURL"), "", "generatorURL"),
         source="manual",
-        cluster=_string(data.get("cluster", DEFAULT_CLUSTER), "cluster", empty=False),
+        cluster=fields.string(data.get("cluster", DEFAULT_CLUSTER), "", "cluster", empty=False),
     )
 
 
@@ -355,7 +289,7 @@ def parse_am_alerts(data: Any, cluster: str = DEFAULT_CLUSTER) -> list[Notice]:
     Raises ValueError when the answer is not that API's shape.
     """
     if not isinstance(data, list):
-        raise ValueError(f"expected a list of alerts, got {_kind(data)}")
+        raise ValueError(f"expected a list of alerts, got {fields.kind(data)}")
     notices = []
     for i, item in enumerate(data):
         try:
@@ -376,21 +310,12 @@ def _am_status(value: Any, field: str) -> Suppression | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise BadRequest(f"{field}: expected an object, got {_kind(value)}")
+        raise BadRequest(f"{field}: expected an object, got {fields.kind(value)}")
     state = value.get("state")
     if state == "unprocessed":
         return None
     if state not in STATES:
         raise BadRequest(f"{field}.state: expected active, suppressed or unprocessed, "
                          f"got {state!r:.40}")
-    ids = [_id_list(value.get(key), f"{field}.{key}") for key in ("silencedBy", "inhibitedBy")]
+    ids = [fields.id_list(value.get(key), field, key) for key in ("silencedBy", "inhibitedBy")]
     return Suppression(state, *ids)
-
-
-def _id_list(value: Any, field: str) -> tuple[str, ...]:
-    """A list of ids, sorted: peers may list the same silences in another order."""
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise BadRequest(f"{field}: expected a list, got {_kind(value)}")
-    return tuple(sorted(_string(item, f"{field}[]") for item in value))
