@@ -90,6 +90,22 @@ CREATE TABLE silences (
     PRIMARY KEY (cluster, id)
 );
 """),
+    # A writer's locks and its read in one round trip (`LOCK_AND_READ`). VOLATILE: its query
+    # takes a fresh snapshot once the locks are granted, where one statement that both locked
+    # and read would read from the snapshot of before its wait.
+    (5, "writers lock and read in one call", """
+CREATE FUNCTION promwire_lock_alerts(locks bigint[], writers bigint, clusters text[],
+                                     fingerprints text[]) RETURNS SETOF alerts
+LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+    PERFORM CASE WHEN k = writers THEN pg_advisory_lock_shared(k) ELSE pg_advisory_lock(k) END
+    FROM unnest(locks) AS k;
+    RETURN QUERY SELECT a.* FROM unnest(clusters, fingerprints) AS k(cluster, fingerprint)
+        CROSS JOIN LATERAL (SELECT * FROM alerts WHERE alerts.cluster = k.cluster
+                            AND alerts.fingerprint = k.fingerprint LIMIT 1) AS a;
+END
+$fn$;
+"""),
 )
 
 APPLIED = "SELECT version FROM schema_migrations"
@@ -111,9 +127,11 @@ ASK_RECONCILE = "SELECT pg_notify('" + RECONCILE_CHANNEL + "', $1)"
 # --- writers' locks (session advisory locks: they outlive the appending statement's implicit
 # transaction, and end with the session when a replica dies) ------------------------------
 # $1: WRITERS_LOCK then the batch's fingerprint keys in ascending order, taken in that order
-# (unnest yields the array in order): WRITERS_LOCK shared, each fingerprint exclusive.
-LOCK_KEYS = ("SELECT CASE WHEN k = $2 THEN pg_advisory_lock_shared(k) ELSE pg_advisory_lock(k) "
-             "END FROM unnest($1::bigint[]) AS k")
+# (unnest yields the array in order): WRITERS_LOCK ($2) shared, each fingerprint exclusive;
+# then the ALERT_ROWS of ($3, $4), read once the locks are held. One round trip: migration 5's
+# function, whose query takes its snapshot after the locks were granted.
+LOCK_AND_READ = ("SELECT cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms "
+                 "FROM promwire_lock_alerts($1::bigint[], $2::bigint, $3::text[], $4::text[])")
 LOCK_WRITERS = "SELECT pg_advisory_lock($1)"
 LOCK_WRITERS_XACT = "SELECT pg_advisory_xact_lock($1)"
 # (Released when the connection goes back to the pool: `connect.release_locks`.)

@@ -7,10 +7,11 @@ into the next one, so N concurrent webhooks on a replica cost one commit. A batc
    in ascending key order (every writer of every replica takes them in that order, so none
    waits in a circle). A reconciliation takes `WRITERS_LOCK` exclusive instead: it decides on
    every firing alert;
-2. reads those alerts (READ COMMITTED: a fresh snapshot, taken after the locks were granted, so
-   it sees everything committed by any earlier writer of the same alerts) and decides in Python
-   by `bridge.alerts.store.judge`, exactly as the SQLite store decides: the same notification
-   posted to two replicas, by an HA Alertmanager pair or a retry, is one event;
+2. reads those alerts in the same round trip (`sql.LOCK_AND_READ`: READ COMMITTED, its query's
+   snapshot taken after the locks were granted, so it sees everything committed by any earlier
+   writer of the same alerts) and decides in Python by `bridge.alerts.store.judge`, exactly as
+   the SQLite store decides: the same notification posted to two replicas, by an HA
+   Alertmanager pair or a retry, is one event;
 3. appends in ONE statement, its own implicit transaction: it locks the `log_head` row,
    allocates the seqs, inserts the events (their frames spliced around the seq in SQL) and the
    alerts, and `pg_notify`s; the row lock is released at its commit. Seqs are therefore
@@ -299,15 +300,16 @@ class Writer:
         conn = await pool.acquire(timeout=self.timeout)
         will_lock(conn)
         try:
+            ordered = sorted(keys)
+            clusters, fps = [k[0] for k in ordered], [k[1] for k in ordered]
             if reconciling:
                 await conn.execute(sql.LOCK_WRITERS, sql.WRITERS_LOCK)
+                rows = await conn.fetch(sql.ALERT_ROWS, clusters, fps)
             else:
-                await conn.execute(sql.LOCK_KEYS, lock_keys(keys), sql.WRITERS_LOCK)
-            if self._epoch is None:
+                rows = await conn.fetch(sql.LOCK_AND_READ, lock_keys(keys), sql.WRITERS_LOCK,
+                                        clusters, fps)
+            if self._epoch is None:  # read after the rows: the append checks it all the same
                 self._epoch = str(await conn.fetchval(sql.HEAD_EPOCH))
-            ordered = sorted(keys)
-            rows = await conn.fetch(sql.ALERT_ROWS, [k[0] for k in ordered],
-                                    [k[1] for k in ordered])
             reconciled = sorted({job.cluster for job in batch if job.fetched_ms is not None})
             if reconciled:
                 rows = [*rows, *await conn.fetch(sql.FIRING_ROWS, reconciled)]

@@ -11,6 +11,7 @@ import asyncpg
 from bridge.alerts.model import Notice, fingerprint, now_ms
 from bridge.alerts.pg import sql
 from bridge.alerts.pg.store import PgAlertStore
+from bridge.alerts.pg.writer import lock_keys
 from bridge.config import AlertsConfig
 from tests.bridge.alerts.helpers import notice, until
 
@@ -32,7 +33,8 @@ async def test_migrations_run_once_when_replicas_open_at_once(fleet, pg_url):
     try:
         assert [tuple(r) for r in await conn.fetch(
             "SELECT version, name FROM schema_migrations ORDER BY version")] == [
-            (1, "event log"), (2, "clusters"), (3, "events by fingerprint"), (4, "silences")]
+            (1, "event log"), (2, "clusters"), (3, "events by fingerprint"), (4, "silences"),
+            (5, "writers lock and read in one call")]
     finally:
         await conn.close()
     (d,) = await fleet(1)  # a later start applies nothing and finds the same log
@@ -243,3 +245,35 @@ async def test_the_writers_alert_lookups_probe_the_key_even_planned_on_an_empty_
             assert "Index Scan using alerts_pkey" in plan and "Seq Scan" not in plan, plan
     finally:
         await conn.close()
+
+
+async def test_a_writer_that_waited_for_the_locks_reads_what_their_holder_committed(
+        fleet, pg_url):
+    """The writers' lock-and-read is one statement: its read must see the rows committed by
+    the writer it waited for (a read from the statement's own snapshot, taken before the
+    wait, would not, and the same alert would be judged new twice)."""
+    await fleet(1)
+    key = ("default", fingerprint({"alertname": "Waited"}))
+    locks = lock_keys({key})
+    holder, waiter, observer = [await asyncpg.connect(pg_url) for _ in range(3)]
+    try:
+        args = (locks, sql.WRITERS_LOCK, [key[0]], [key[1]])
+        assert await holder.fetch(sql.LOCK_AND_READ, *args) == []
+        read = asyncio.create_task(waiter.fetch(sql.LOCK_AND_READ, *args))
+        pid = waiter.get_server_pid()
+        for _ in range(200):  # until the waiter waits for the holder's lock
+            if await observer.fetchval("SELECT wait_event_type = 'Lock' FROM pg_stat_activity "
+                                       "WHERE pid = $1", pid):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the second writer never waited for the lock")
+        await holder.execute(
+            "INSERT INTO alerts (cluster, fingerprint, status, starts_ms, seen_ms, body, "
+            "updated_ms) VALUES ($1, $2, 'firing', 1, 1, '{}', 1)", *key)
+        await holder.execute("SELECT pg_advisory_unlock_all()")
+        rows = await asyncio.wait_for(read, 10)
+        assert [(r["cluster"], r["fingerprint"], r["status"]) for r in rows] == [(*key, "firing")]
+    finally:
+        for conn in (holder, waiter, observer):
+            await conn.close()
