@@ -91,11 +91,13 @@ def plan(acks: Iterable[Mapping[str, Any]], firing: Firing, now: int, rule: Aler
 # --- the write -----------------------------------------------------------------------------
 
 async def extend_ack(cluster: Cluster, store: AlertLog, sid: str, rule: AlertsConfig,
-                     wanted: Callable[[Mapping[str, Any]], bool]) -> dict[str, Any] | None:
-    """Extend one ack as Alertmanager has it now, if it is still due and `wanted` (its alert
-    fires, no expiry is pending); the silence as extended, or None."""
+                     wanted: Callable[[Mapping[str, Any]], bool],
+                     clock: Callable[[], int] = now_ms) -> dict[str, Any] | None:
+    """Extend one ack as Alertmanager has it now, if it is still due at `clock()` and `wanted`
+    (its alert fires, no expiry is pending); the silence as extended, or None. `clock` is the
+    extender's, so the write and the plan agree on the time."""
     base = await silencewrite.fetch(cluster, sid)
-    ends = extended_end(base, now_ms(), rule)
+    ends = extended_end(base, clock(), rule)
     if ends is None or not base.get("ack") or not wanted(base):
         return None
     req = SilenceRequest(cluster=cluster.name, id=sid, matchers=None, starts_ms=None,
