@@ -303,6 +303,7 @@ class AlertsConfig:
     # kthxbye's extension (`bridge.alerts.ackextend`): after each silence-watcher pass the leader
     # moves an ack ending within `ack_extend_if_expiring_in` s whose alert fires to end
     # `ack_extend_by` s from now (> the threshold), at most `ack_max_duration` s after its start.
+    # The threshold must exceed alertmanager.reconcile_interval + alertmanager.timeout.
     ack_extend: bool = True
     ack_extend_if_expiring_in: float = positive(300.0)
     ack_extend_by: float = positive(900.0)

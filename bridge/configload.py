@@ -116,12 +116,16 @@ def _validate(config: BridgeConfig, source: str) -> None:
         # Else an extended ack would still be expiring soon, and be extended again each pass.
         raise ConfigError(source, "alerts.ack_extend_by",
                           "must be > alerts.ack_extend_if_expiring_in")
-    interval = config.alertmanager.reconcile_interval
-    if alerts.ack_extend and interval >= alerts.ack_extend_if_expiring_in:
-        # The extension runs after each silence-watcher pass: one reconcile interval apart.
+    am = config.alertmanager
+    gap = am.reconcile_interval + am.timeout
+    if alerts.ack_extend and am.reconcile_interval > 0 and gap >= alerts.ack_extend_if_expiring_in:
+        # The extension runs after each silence-watcher pass: one reconcile interval apart,
+        # plus the pass's read, which may take up to the request timeout (with 0, the watcher
+        # runs once at start and nothing is extended).
         raise ConfigError(source, "alerts.ack_extend_if_expiring_in",
-                          f"must be > alertmanager.reconcile_interval ({interval:g}), or an "
-                          "ack could end between two passes instead of being extended")
+                          "must be > alertmanager.reconcile_interval + alertmanager.timeout "
+                          f"({gap:g}), or an ack could end between two passes instead of "
+                          "being extended")
 
 
 def _validate_clusters(clusters: tuple[ClusterConfig, ...], source: str) -> None:

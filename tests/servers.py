@@ -183,6 +183,37 @@ def prometheus(workdir: Path, targets: Sequence[str], *, rule_files: Sequence[Pa
     return Process("prometheus", argv, workdir, f"http://127.0.0.1:{port}", "/-/ready")
 
 
+def rule_groups(*alerts: dict[str, Any]) -> str:
+    """A Prometheus rule file of `alerts` (alerting rules), evaluated every second."""
+    return yaml.safe_dump({"groups": [{"name": "test", "interval": "1s", "rules": list(alerts)}]})
+
+
+def alerting_prometheus(workdir: Path, alertmanagers: Sequence[Process],
+                        *alerts: dict[str, Any]) -> Process:
+    """Debian's Prometheus evaluating the alerting rules `alerts` every second (`set_rules`
+    changes them) and sending their alerts to each of `alertmanagers` (an HA set gets every
+    alert, as Prometheus sends). Alerts are re-sent every second, so a removed rule's alert
+    resolves in Alertmanager once its endsAt (4 x that delay) passes."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    rule_file = workdir / "rules.yml"
+    rule_file.write_text(rule_groups(*alerts))
+    proc = prometheus(workdir, [], rule_files=[rule_file])
+    config = yaml.safe_load((workdir / "prometheus.yml").read_text())
+    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [
+        am.address for am in alertmanagers]}]}]}
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    proc.argv.append("--rules.alert.resend-delay=1s")
+    return proc
+
+
+def set_rules(prom: Process, *alerts: dict[str, Any]) -> None:
+    """Make an `alerting_prometheus` evaluate exactly `alerts` from now on (its reload)."""
+    (prom.workdir / "rules.yml").write_text(rule_groups(*alerts))
+    req = urllib.request.Request(prom.url + "/-/reload", method="POST")
+    with urllib.request.urlopen(req, timeout=5):
+        pass
+
+
 def victoria_metrics(workdir: Path, scrape_targets: Sequence[str], *args: str,
                      interval: str = "1s", port: int | None = None) -> Process:
     """Debian's single-node VictoriaMetrics scraping `scrape_targets` (HOST:PORT) as job "node"

@@ -17,7 +17,8 @@ Alertmanager has it just before the write. Should the alert resolve during the w
 keeper may expire the silence first and Alertmanager then makes a new one of the update: that
 one is expired at once. A pass handles at most MAX_PER_PASS acks (soonest end first; the rest
 wait for the next pass); a cluster that cannot be reached ends its pass and skips the passes of
-its backoff (1 s doubling to 30 s), as ack expiries back off; a refused ack is skipped.
+its backoff (1 s doubling to 30 s), as ack expiries back off; a refused ack is skipped (and
+tried again next pass; its warning is logged once, until it is extended or ends).
 """
 
 from __future__ import annotations
@@ -91,11 +92,13 @@ def plan(acks: Iterable[Mapping[str, Any]], firing: Firing, now: int, rule: Aler
 # --- the write -----------------------------------------------------------------------------
 
 async def extend_ack(cluster: Cluster, store: AlertLog, sid: str, rule: AlertsConfig,
-                     wanted: Callable[[Mapping[str, Any]], bool]) -> dict[str, Any] | None:
-    """Extend one ack as Alertmanager has it now, if it is still due and `wanted` (its alert
-    fires, no expiry is pending); the silence as extended, or None."""
+                     wanted: Callable[[Mapping[str, Any]], bool],
+                     clock: Callable[[], int] = now_ms) -> dict[str, Any] | None:
+    """Extend one ack as Alertmanager has it now, if it is still due at `clock()` and `wanted`
+    (its alert fires, no expiry is pending); the silence as extended, or None. `clock` is the
+    extender's, so the write and the plan agree on the time."""
     base = await silencewrite.fetch(cluster, sid)
-    ends = extended_end(base, now_ms(), rule)
+    ends = extended_end(base, clock(), rule)
     if ends is None or not base.get("ack") or not wanted(base):
         return None
     req = SilenceRequest(cluster=cluster.name, id=sid, matchers=None, starts_ms=None,
@@ -123,6 +126,9 @@ class AckExtender:
         self._tasks: dict[str, asyncio.Task[None]] = {}  # cluster -> its pass in flight
         self._backoffs: dict[str, Backoff] = {}
         self._retry_at: dict[str, int] = {}  # cluster -> `clock()` its next pass may start
+        # (cluster, silence id) of the acks whose refusal was logged: logged once, not each
+        # pass, until the ack is extended or is no longer active.
+        self.refused: set[tuple[str, str]] = set()
 
     @property
     def in_flight(self) -> int:
@@ -136,7 +142,9 @@ class AckExtender:
         now = self.clock()
         if cluster in self._tasks or now < self._retry_at.get(cluster, 0):
             return 0
-        batch = plan(self.view.every_active_ack(cluster, now), firing, now, self.rule)
+        acks = self.view.every_active_ack(cluster, now)
+        self._forget_refusals(cluster, {silence["id"] for silence in acks})
+        batch = plan(acks, firing, now, self.rule)
         if batch:
             ids = [silence["id"] for silence, _ in batch]
             task = asyncio.get_running_loop().create_task(self._pass(cluster, ids),
@@ -144,6 +152,10 @@ class AckExtender:
             self._tasks[cluster] = task
             task.add_done_callback(lambda _: self._tasks.pop(cluster, None))
         return len(batch)
+
+    def _forget_refusals(self, cluster: str, active: set[str]) -> None:
+        """Drop the logged refusals of `cluster`'s acks that are no longer `active`."""
+        self.refused -= {key for key in self.refused if key[0] == cluster and key[1] not in active}
 
     async def _pass(self, cluster: str, ids: list[str]) -> None:
         backoff = self._backoffs.setdefault(cluster, Backoff(base=1.0, cap=30.0, floor=0.5))
@@ -153,8 +165,10 @@ class AckExtender:
             try:
                 silence = await self.extend(cluster, sid)
             except BadRequest as exc:  # this ack (gone, refused): the others go on
-                log.warning("could not extend ack %s of cluster %r: %s", sid, cluster,
-                            exc.detail)
+                level = logging.DEBUG if (cluster, sid) in self.refused else logging.WARNING
+                self.refused.add((cluster, sid))
+                log.log(level, "could not extend ack %s of cluster %r: %s", sid, cluster,
+                        exc.detail)
                 continue
             except BridgeError as exc:  # the cluster: the rest wait for its backoff
                 delay = backoff.next_delay()
@@ -164,6 +178,7 @@ class AckExtender:
                 return
             if silence is not None:
                 self.extended += 1
+                self.refused.discard((cluster, sid))
                 log.info("ack %s of cluster %r extended to %s: its alert still fires", sid,
                          cluster, silence["endsAt"])
         backoff.reset()

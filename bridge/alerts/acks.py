@@ -15,6 +15,7 @@ While the alert fires, `bridge.alerts.ackextend` extends its ack instead.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -73,6 +74,17 @@ def find_alert(alerts: Mapping[Any, dict[str, Any]], fingerprint: str, cluster: 
     return found[0]
 
 
+def rotated(silences: Iterable[dict[str, Any]], after: str | None) -> list[dict[str, Any]]:
+    """`silences` by id, from the first id past `after` round to it: a sweep cut at
+    MAX_PENDING takes the candidates in turn across sweeps, not the same first ones each time
+    (those of alerts the log never had stay candidates until they end)."""
+    ordered = sorted(silences, key=lambda silence: silence["id"])
+    if after is None:
+        return ordered
+    start = bisect.bisect_right(ordered, after, key=lambda silence: silence["id"])
+    return ordered[start:] + ordered[:start]
+
+
 class AckKeeper:
     """Expires the acks of alerts that resolved (see the module docstring).
 
@@ -83,7 +95,8 @@ class AckKeeper:
     runs after each silence-watcher pass, one reconcile interval apart, so a firing alert
     acked before the previous sweep has had a reconciliation to reach the hub; an ack made in
     Alertmanager before its alert's first webhook is not taken for a stale one), and of those
-    only the acks whose alert the log holds as resolved (`_expire_resolved`)."""
+    only the acks whose alert the log holds as resolved (`_expire_resolved`). A sweep asks
+    about at most MAX_PENDING of them, each cluster's taken in turn (`rotated`)."""
 
     def __init__(self, view: SilenceView, store: AlertLog, expire: Expire,
                  clock: Callable[[], int] = now_ms) -> None:
@@ -93,6 +106,7 @@ class AckKeeper:
         self._busy: set[str] = set()  # clusters with an expiry in flight
         self._backoffs: dict[str, Backoff] = {}
         self._swept: dict[str, int] = {}  # cluster -> time (ms) of its previous sweep
+        self._cursor: dict[str, str] = {}  # cluster -> id of the last ack its sweep took
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -134,12 +148,15 @@ class AckKeeper:
             self._swept[cluster] = now
             if before is None:
                 continue
-            for silence in self.view.every_active_ack(cluster, now):
-                key = (cluster, silence["ack"]["fingerprint"])
-                if (key not in firing and parse_time(silence["startsAt"]) < before
-                        and (cluster, silence["id"]) not in self.pending):
-                    candidates.append((key, silence))
+            found = [silence for silence in self.view.every_active_ack(cluster, now)
+                     if (cluster, silence["ack"]["fingerprint"]) not in firing
+                     and parse_time(silence["startsAt"]) < before
+                     and (cluster, silence["id"]) not in self.pending]
+            candidates.extend(((cluster, silence["ack"]["fingerprint"]), silence)
+                              for silence in rotated(found, self._cursor.get(cluster)))
         del candidates[MAX_PENDING:]
+        for _, silence in candidates:  # the next sweep of its cluster starts after the last
+            self._cursor[silence["cluster"]] = silence["id"]
         if candidates:
             task = asyncio.get_running_loop().create_task(self._expire_resolved(candidates))
             self._tasks.add(task)

@@ -211,7 +211,8 @@ def setup(app: web.Application) -> None:
                 and (silence["cluster"], silence["id"]) not in keeper.pending)
 
     async def extend(cluster: str, sid: str) -> Any:
-        return await ackextend.extend_ack(clusters.get(cluster), store, sid, rule, wanted)
+        return await ackextend.extend_ack(clusters.get(cluster), store, sid, rule, wanted,
+                                          clock=extender.clock)
 
     extender = app[ACK_EXTENDER_KEY] = AckExtender(view, store, rule, extend)
 

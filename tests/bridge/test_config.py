@@ -111,7 +111,13 @@ def test_empty_file_is_defaults(tmp_path):
     ({"alerts": {"ack_extend_by": 300}}, "alerts.ack_extend_by",
      "> alerts.ack_extend_if_expiring_in"),
     ({"alertmanager": {"reconcile_interval": 300}}, "alerts.ack_extend_if_expiring_in",
-     "> alertmanager.reconcile_interval (300)"),
+     "> alertmanager.reconcile_interval + alertmanager.timeout (305)"),
+    # A pass may take up to the request timeout on top of the interval.
+    ({"alertmanager": {"reconcile_interval": 296}}, "alerts.ack_extend_if_expiring_in",
+     "> alertmanager.reconcile_interval + alertmanager.timeout (301)"),
+    ({"alertmanager": {"reconcile_interval": 60, "timeout": 240}},
+     "alerts.ack_extend_if_expiring_in",
+     "> alertmanager.reconcile_interval + alertmanager.timeout (300)"),
     ({"alerts": {"ack_max_duration": 0}}, "alerts.ack_max_duration", "> 0"),
     ({"alerts": {"ack_max_duration": 367 * 86400}}, "alerts.ack_max_duration", "366 days"),
     ({"http": {"allowed_origins": ["https://dash.example/"]}}, "http.allowed_origins[0]",
@@ -131,6 +137,18 @@ def test_bad_file_names_file_key_and_problem(tmp_path, data, key, words):
 def test_ack_extension_off_takes_any_extend_by(tmp_path):
     path = write(tmp_path, {"alerts": {"ack_extend": False, "ack_extend_by": 60}})
     assert load_config(path, env={}).alerts.ack_extend_by == 60
+
+
+def test_ack_threshold_above_interval_plus_timeout_loads(tmp_path):
+    path = write(tmp_path, {"alertmanager": {"reconcile_interval": 294, "timeout": 5}})
+    assert load_config(path, env={}).alerts.ack_extend_if_expiring_in == 300
+
+
+def test_ack_threshold_unchecked_without_passes(tmp_path):
+    """reconcile_interval 0: one watcher pass at start, no extension passes to space out."""
+    path = write(tmp_path, {"alertmanager": {"reconcile_interval": 0, "timeout": 30},
+                            "alerts": {"ack_extend_if_expiring_in": 10, "ack_extend_by": 20}})
+    assert load_config(path, env={}).alerts.ack_extend_if_expiring_in == 10
 
 
 def test_bad_yaml_and_missing_file(tmp_path):

@@ -163,6 +163,37 @@ async def test_a_pass_skips_a_refused_ack_and_backs_off_an_unreachable_cluster()
     assert calls == ["a"]  # still down
 
 
+async def test_a_refused_ack_is_logged_once_until_it_is_extended_or_gone(caplog):
+    refused = ack("a", {"alertname": "A"}, starts=T - 60 * MIN, ends=T + MIN)
+    refusing = [True]
+
+    async def extend(cluster: str, sid: str) -> Any:
+        if refusing[0]:
+            raise BadRequest("matchers: refused")
+        return {"endsAt": "later"}
+
+    now = [T]
+    extender = AckExtender(_view(refused), _Leader(), RULE, extend, clock=lambda: now[0])
+    firing = hub(refused)
+
+    async def passes(count: int) -> int:
+        """Run `count` passes; the warnings they logged about ack a."""
+        caplog.clear()
+        for _ in range(count):
+            assert extender.sweep(firing, "ha") == 1
+            await _settle(extender)
+        return sum(1 for r in caplog.records
+                   if r.levelname == "WARNING" and "could not extend ack a" in r.message)
+
+    assert await passes(3) == 1  # tried each pass, logged once
+    refusing[0] = False
+    assert await passes(1) == 0 and extender.extended == 1  # extended: the note is dropped
+    refusing[0] = True
+    assert await passes(2) == 1  # refused anew: logged anew
+    now[0] = T + 2 * MIN  # the ack has ended: no longer active, nothing to remember
+    assert extender.sweep(firing, "ha") == 0 and extender.refused == set()
+
+
 @pytest.mark.parametrize("why", ["off", "follower", "not loaded"])
 async def test_no_pass_when_off_on_a_follower_or_before_the_view_loads(why):
     due = ack(starts=T - 60 * MIN, ends=T + MIN)

@@ -151,3 +151,25 @@ async def test_an_extension_racing_the_ack_s_expiry_leaves_nothing_silenced(aioh
         [new] = [s for s in same if s["id"] != ack["id"]]
         expired = await stream.next(silence_event("expired", new["id"]))
         assert expired["by"] == EXTENDER
+
+
+async def test_extend_ack_decides_by_the_clock_it_is_given(aiohttp_client, tmp_path, am):
+    """At a time past the ack's end nothing is due; at one just after its start the ack is
+    moved to exactly `ack_extend_by` after that time (not after the wall clock's now)."""
+    off = AlertsConfig(resend_interval=1.0, heartbeat=0.5, ack_extend=False)
+    rule = AlertsConfig(ack_extend_if_expiring_in=8.0, ack_extend_by=10.0,
+                        ack_max_duration=3600.0)
+    client = await aiohttp_client(bridge_app(tmp_path, am.url, off))
+    app = client.server.app
+    cluster, store = app[CLUSTERS_KEY].get("default"), app[STORE_KEY]
+    async with connect(client) as stream:
+        ack = await fire_and_ack(client, stream, am.url, "ClockMe")
+        starts, ends = parse_time(ack["startsAt"]), parse_time(ack["endsAt"])
+        assert await extend_ack(cluster, store, ack["id"], rule, lambda _: True,
+                                clock=lambda: ends + 1000) is None
+        in_am = await asyncio.to_thread(am_silence, am.url, ack["id"])
+        assert parse_time(in_am["endsAt"]) == ends
+        done = await extend_ack(cluster, store, ack["id"], rule, lambda _: True,
+                                clock=lambda: starts + 1000)
+        assert done is not None and done["id"] == ack["id"]
+        assert parse_time(done["endsAt"]) == starts + 11_000

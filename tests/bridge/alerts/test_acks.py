@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bridge.alerts.acks import AckKeeper
+from bridge.alerts.acks import MAX_PENDING, AckKeeper
 from bridge.alerts.model import fingerprint
 from bridge.alerts.silences import from_am, silence_event
 from bridge.alerts.silenceview import SilenceView
@@ -129,6 +129,41 @@ async def test_the_sweep_never_expires_an_ack_of_an_alert_the_log_does_not_hold_
     clock[0] = NOW + HOUR
     assert await _swept(keeper, hub, ["ha"]) == 3  # asked about, none resolved
     assert keeper.pending == {}
+
+
+class _AskedLog(_ResolvedLog):
+    """A leading log that knows no alert and notes which acks' alerts it was asked about."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.asked: list[tuple[str, str]] = []
+
+    async def resolved(self, keys):
+        self.asked.extend(keys)
+        return {}
+
+
+async def test_the_sweep_looks_at_every_candidate_in_turn_beyond_its_cut():
+    """More candidates than a sweep takes (MAX_PENDING): the next sweeps take the others, in
+    turn, rather than the same first ones each time."""
+    count = MAX_PENDING * 2 + MAX_PENDING // 2
+    view = SilenceView()
+    view.load([(i, _ack(f"k{i:05d}", {"alertname": "Gone", "n": str(i)}))
+               for i in range(count)])
+    view.load([(count, _ack("other", {"alertname": "Gone"}, cluster="other"))])
+    clock = [NOW]
+    store = _AskedLog()
+    keeper = AckKeeper(view, store, expire=None, clock=lambda: clock[0])  # type: ignore
+    await _swept(keeper, {}, ["ha", "other"])
+    clock[0] = NOW + HOUR
+    assert await _swept(keeper, {}, ["ha"]) == MAX_PENDING
+    assert await _swept(keeper, {}, ["other"]) == 1  # its own turn, not the other cluster's
+    assert await _swept(keeper, {}, ["ha"]) == MAX_PENDING
+    assert await _swept(keeper, {}, ["ha"]) == MAX_PENDING
+    every = {("ha", fingerprint({"alertname": "Gone", "n": str(i)})) for i in range(count)}
+    ha = [key for key in store.asked if key[0] == "ha"]
+    assert set(ha) == every  # three sweeps of 1,000 saw all 2,500
+    assert len(set(ha[:count])) == count  # each once before any again
 
 
 async def test_an_unreachable_cluster_does_not_hold_back_the_others_expiries():

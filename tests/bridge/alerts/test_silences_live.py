@@ -1,6 +1,8 @@
 """Silences and acks against real Alertmanagers: an HA pair gossiping on loopback (cluster "ha")
 and Debian's amtool. The bridge runs in-process (the whole app on a test server); its alerts come
-from Alertmanager by reconciliation, as a bridge that missed the webhooks would get them."""
+from Alertmanager by reconciliation, as a bridge that missed the webhooks would get them. The
+ack's alert comes from a real Prometheus rule (the `prom` fixture); the others are posted to
+Alertmanager as Prometheus posts them (`push_alert`), which keeps them quick."""
 
 from __future__ import annotations
 
@@ -32,6 +34,17 @@ AMTOOL = shutil.which("amtool")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Process, Process]]:
     with servers.alertmanager_pair(tmp_path_factory.mktemp("pair"), AM_CONFIG) as procs:
         yield procs
+
+
+@pytest.fixture(scope="module")
+def prom(tmp_path_factory: pytest.TempPathFactory, pair: tuple[Process, Process]
+         ) -> Iterator[Process]:
+    """A real Prometheus sending its rules' alerts to both peers (`servers.set_rules`)."""
+    proc = servers.alerting_prometheus(tmp_path_factory.mktemp("prom"), pair).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
 
 
 def bridge_app(tmp_path: Any, peers: tuple[str, ...], alerts: dict[str, Any],
@@ -195,10 +208,16 @@ async def test_a_silence_made_with_amtool_appears_as_an_event(bridge, stream, pa
     assert expired["seq"] > created["seq"]
 
 
-async def test_an_ack_expires_when_its_alert_resolves(bridge, stream, pair):
-    labels = {"alertname": "AckTest", "instance": "web-1:9100", "severity": "critical"}
+ACKED = {"alert": "AckTest", "expr": "vector(1)",
+         "labels": {"instance": "web-1:9100", "severity": "critical"},
+         "annotations": {"summary": "acked, then its rule is removed"}}
+
+
+async def test_an_ack_expires_when_its_alert_resolves(bridge, stream, pair, prom):
+    """The alert comes from a real Prometheus rule, and resolves when the rule is removed."""
+    labels = {"alertname": ACKED["alert"], **ACKED["labels"]}
     fp = fingerprint(labels)
-    await asyncio.to_thread(push_alert, pair[0].url, labels)
+    await asyncio.to_thread(servers.set_rules, prom, ACKED)
     await stream.next(lambda f: f["type"] == "alert" and f["alert"]["fingerprint"] == fp)
 
     resp = await bridge.post(f"/api/alerts/{fp}/ack", headers=AUTH,
@@ -224,7 +243,7 @@ async def test_an_ack_expires_when_its_alert_resolves(bridge, stream, pair):
     extended = (await resp.json())["silence"]
     assert extended["id"] == ack["id"] and extended["endsAt"] > ack["endsAt"]
 
-    await asyncio.to_thread(push_alert, pair[0].url, labels, True)
+    await asyncio.to_thread(servers.set_rules, prom)  # the rule goes: it resolves
     await stream.next(lambda f: f["type"] == "alert" and f["alert"]["fingerprint"] == fp
                       and f["status"] == "resolved")
     expired = await stream.next(silence_event("expired", ack["id"]))
