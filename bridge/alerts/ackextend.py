@@ -18,14 +18,15 @@ keeper may expire the silence first and Alertmanager then makes a new one of the
 one is expired at once. A pass handles at most MAX_PER_PASS acks (soonest end first; the rest
 wait for the next pass); a cluster that cannot be reached ends its pass and skips the passes of
 its backoff (1 s doubling to 30 s), as ack expiries back off; a refused ack is skipped (and
-tried again next pass; its warning is logged once, until it is extended or ends).
+tried again in later passes after every other due ack; its warning is logged once, until it is
+extended or ends).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -78,14 +79,17 @@ def fires(silence: Mapping[str, Any], firing: Firing) -> bool:
 
 
 def plan(acks: Iterable[Mapping[str, Any]], firing: Firing, now: int, rule: AlertsConfig,
-         limit: int = MAX_PER_PASS) -> list[tuple[Mapping[str, Any], int]]:
-    """(ack, its new end) of each ack to extend now, soonest end first, at most `limit`."""
+         limit: int = MAX_PER_PASS, refused: Collection[str] = ()
+         ) -> list[tuple[Mapping[str, Any], int]]:
+    """(ack, its new end) of each ack to extend now, soonest end first, at most `limit`. The
+    `refused` ones (ids Alertmanager refused to extend before) come after all the others:
+    acks refused pass after pass must not keep the rest from their turn."""
     found = []
     for silence in acks:
         ends = extended_end(silence, now, rule)
         if ends is not None and fires(silence, firing):
             found.append((silence, ends))
-    found.sort(key=lambda pair: (pair[0]["endsAt"], pair[0]["id"]))
+    found.sort(key=lambda pair: (pair[0]["id"] in refused, pair[0]["endsAt"], pair[0]["id"]))
     return found[:limit]
 
 
@@ -144,7 +148,8 @@ class AckExtender:
             return 0
         acks = self.view.every_active_ack(cluster, now)
         self._forget_refusals(cluster, {silence["id"] for silence in acks})
-        batch = plan(acks, firing, now, self.rule)
+        batch = plan(acks, firing, now, self.rule,
+                     refused={sid for name, sid in self.refused if name == cluster})
         if batch:
             ids = [silence["id"] for silence, _ in batch]
             task = asyncio.get_running_loop().create_task(self._pass(cluster, ids),

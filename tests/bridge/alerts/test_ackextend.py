@@ -101,6 +101,18 @@ def test_a_pass_plans_the_due_acks_of_firing_alerts_soonest_first_and_bounded():
     assert [s["id"] for s, _ in plan([later, soon], firing, NOW, RULE, limit=1)] == ["soon"]
 
 
+def test_acks_refused_before_take_their_turn_after_all_the_others():
+    """Acks Alertmanager refuses pass after pass, ending soonest, must not hold the bounded
+    pass for good: the others go first."""
+    soon = ack("soon", {"alertname": "S"}, ends=NOW + MIN)
+    later = ack("later", {"alertname": "L"}, ends=NOW + 3 * MIN)
+    firing = hub(soon, later)
+    assert [s["id"] for s, _ in plan([soon, later], firing, NOW, RULE, limit=1,
+                                     refused={"soon"})] == ["later"]
+    assert [s["id"] for s, _ in plan([soon, later], firing, NOW, RULE,
+                                     refused={"soon"})] == ["later", "soon"]
+
+
 # --- passes (the view tells active acks by the real clock: times around it) ---------------
 
 T = 1_780_000_000_000  # a fixed instant: nothing may depend on when the tests run
@@ -135,7 +147,7 @@ async def test_a_pass_skips_a_refused_ack_and_backs_off_an_unreachable_cluster()
 
     async def extend(cluster: str, sid: str) -> Any:
         calls.append(sid)
-        if sid == "a" and fault:
+        if fault and sid == ("b" if isinstance(fault[0], BadRequest) else "a"):
             raise fault[0]
         return {"endsAt": "later"}
 
@@ -145,7 +157,7 @@ async def test_a_pass_skips_a_refused_ack_and_backs_off_an_unreachable_cluster()
     firing = hub(first, second, elsewhere)
     assert extender.sweep(firing, "ha") == 2
     await _settle(extender)
-    assert calls == ["a", "b"] and extender.extended == 1  # a refused, b extended
+    assert calls == ["a", "b"] and extender.extended == 1  # a extended, b refused
 
     fault[0] = UpstreamUnavailable("cluster 'ha': no peer accepted the write")
     calls.clear()
