@@ -83,7 +83,7 @@ async def release_locks(conn: asyncpg.Connection) -> None:
     connection, and with it its locks."""
     pid = conn.get_server_pid()
     if pid in _LOCKING:
-        await conn.execute(UNLOCK_ALL)
+        await conn.fetchval(UNLOCK_ALL)  # prepared once per connection, not parsed each time
         _LOCKING.discard(pid)
 
 

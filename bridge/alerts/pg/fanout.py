@@ -13,8 +13,13 @@ after it: `SELECT ... WHERE seq > last ORDER BY seq`. Commits on the same log or
 leader to reconcile now.)
 - every `alerts.poll_interval` seconds, a safety net: a NOTIFY sent while the session was down
   is lost, and the LISTEN session's liveness is checked at the same time;
-- its own writer committed and the events do not follow `last` directly (its own events that do
-  are published at once, without a read).
+- its own writer committed events that do not follow `last` directly, and the LISTEN session
+  has not caught up to them within NOTIFY_GRACE (it hears the commits in between, then this
+  one, in commit order: the events it holds are then published from this replica's own copy,
+  with no read; events that follow `last` are published at once at their commit).
+
+A notification of events published already (this replica's own commit, mostly) is recognised by
+the seq at the head of its last frame and not decoded.
 
 Each read is one statement with the head row (one snapshot), so an epoch change (a log reset,
 on any replica) is seen together with the events that follow it. When the database is
@@ -27,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +51,13 @@ log = logging.getLogger("bridge.alerts.pg.fanout")
 READ_PAGE = 1000
 # Most publication waiters (webhooks waiting for their own events to be published).
 MAX_WAITERS = 10_000
+# Seconds a replica's own commit that does not follow `last` waits for the LISTEN session to
+# bring the commits before it, before it reads the log instead.
+NOTIFY_GRACE = 0.2
+# Most commits of this replica kept for publication from its own copy.
+MAX_OWN = 1000
+# The seq of a stored frame (alert or silence event), read off the head of its text.
+_FRAME_SEQ = re.compile(r'\{"type":"[a-z]+","seq":(\d+),')
 
 
 def event_from_frame(text: str) -> Event | SilenceEvent:
@@ -74,6 +87,8 @@ class Fanout:
         self.down: str | None = None
         self._wake = asyncio.Event()
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        # This replica's commits not yet published, by their first seq (`committed`).
+        self._own: dict[int, list[Event] | list[SilenceEvent]] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self, last: int, epoch: str) -> None:
@@ -92,6 +107,7 @@ class Fanout:
             if not future.done():
                 future.set_result(None)
         self._waiters.clear()
+        self._own.clear()
 
     def wake(self) -> None:
         self._wake.set()
@@ -99,11 +115,21 @@ class Fanout:
     # --- publication -----------------------------------------------------------------------
 
     def committed(self, events: list[Event] | list[SilenceEvent]) -> None:
-        """This replica's writer committed `events`: publish them now if they follow `last`,
-        else read the log (another replica's events come first)."""
-        if events and events[0].seq == self.last + 1 and events[0].epoch == self.epoch:
+        """This replica's writer committed `events`: publish them now if they follow `last`.
+        Else other replicas' events come first: the LISTEN session brings those and then these
+        (published from `_own`); the log is read if it has not within NOTIFY_GRACE."""
+        if not events:
+            return
+        if events[0].seq == self.last + 1 and events[0].epoch == self.epoch:
             self._deliver(events)
-        elif events:
+        elif not self.listening or len(self._own) >= MAX_OWN:
+            self.wake()
+        else:
+            self._own[events[0].seq] = events
+            asyncio.get_running_loop().call_later(NOTIFY_GRACE, self._unheard, events[-1].seq)
+
+    def _unheard(self, seq: int) -> None:
+        if self.last < seq:
             self.wake()
 
     async def published(self, seq: int, within: float) -> bool:
@@ -130,6 +156,13 @@ class Fanout:
                         self.last + 1, fresh[0].seq - 1)
         self.last = fresh[-1].seq
         self._publish(fresh)
+        while self._own:  # this replica's own commits that follow now
+            self._own = {first: own for first, own in self._own.items() if own[-1].seq > self.last}
+            own = self._own.pop(self.last + 1, None)
+            if own is None or own[0].epoch != self.epoch:
+                break
+            self.last = own[-1].seq
+            self._publish(own)
         if self._waiters:
             for seq, future in self._waiters:
                 if seq <= self.last and not future.done():
@@ -203,7 +236,16 @@ class Fanout:
     def _notified_frames(self, payload: str) -> None:
         """A commit's frames (notifications arrive in commit order): published at once when
         they follow `last` in this epoch; otherwise the log is read (something came between,
-        or a reset)."""
+        or a reset). Seqs only grow, across epochs too: frames up to `last` were published."""
+        head = _FRAME_SEQ.match(payload, payload.rfind("\n") + 1)
+        if head is not None:
+            seq = int(head.group(1))
+            if seq <= self.last:
+                return  # published already (this replica's own commit, mostly)
+            own = self._own.get(self.last + 1)
+            if own is not None and own[-1].seq == seq:
+                self._deliver(own)  # this replica's own commit, which it holds decoded
+                return
         try:
             events = [event_from_frame(text) for text in payload.split("\n")]
         except (ValueError, KeyError, TypeError):
