@@ -1,4 +1,5 @@
-"""The alert tests' PostgreSQL: one server per session, one fresh database per test."""
+"""The alert tests' PostgreSQL: one server per session, one fresh database per test (or per
+module, for a module whose tests share one stack of processes)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,13 @@ def pg_url(pg_server: PostgresServer) -> str:
     return pg_server.create_database(_made[-1])
 
 
+def _settings(backend: str, url: str = "") -> dict[str, Any]:
+    """The `alerts` settings of `backend` (see `alert_store`); `url` is PostgreSQL's database."""
+    if backend == "sqlite":
+        return {"store": "sqlite"}
+    return {"store": "postgres", "database_url": url, "leader_retry": 0.2, "poll_interval": 0.2}
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def alert_store(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The `alerts` settings (AlertsConfig fields, or the YAML `alerts:` keys of a bridge process)
@@ -41,6 +49,20 @@ def alert_store(request: pytest.FixtureRequest) -> dict[str, Any]:
     A test taking it runs once per backend; `tests.bridge.alerts.helpers.SQLITE_ONLY` narrows one
     whose subject is the SQLite file to that backend."""
     if request.param == "sqlite":
-        return {"store": "sqlite"}
-    return {"store": "postgres", "database_url": request.getfixturevalue("pg_url"),
-            "leader_retry": 0.2, "poll_interval": 0.2}
+        return _settings("sqlite")
+    return _settings("postgres", request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_alert_store(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """`alert_store` for a module-scoped stack: every test of the module runs on one backend,
+    then all again on the other (pytest groups a module-scoped param's tests, in file order).
+    The PostgreSQL database is the module's own, dropped when the module's stack has ended
+    (this fixture's teardown comes after that of the fixtures taking it)."""
+    if request.param == "sqlite":
+        yield _settings("sqlite")
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    name = f"m{next(_names)}"
+    yield _settings("postgres", server.create_database(name))
+    server.drop_database(name)

@@ -3,7 +3,9 @@
 `ha` is a pair gossiping on loopback (tests/servers.alertmanager_pair), `solo` a single peer;
 Prometheus sends every alert to all three, each Alertmanager notifies the bridge, and the
 bridge reconciles each cluster through one peer at a time. Subscribers are `websockets`
-clients. The tests run in order on one stack (the last one kills a peer).
+clients. The tests run in order on one stack (the last one kills a peer), once per alert
+backend: the stack is the module's `module_alert_store`'s, and pytest runs every test on the
+SQLite one, then every test again on a new stack on the PostgreSQL one.
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    base = tmp_path_factory.mktemp("clusters")
+def stack(tmp_path_factory: pytest.TempPathFactory, module_alert_store: dict[str, Any]
+          ) -> Iterator[Stack]:
+    base = tmp_path_factory.mktemp(f"clusters-{module_alert_store['store']}")
     port = servers.free_port()
     config = am_config(port)
     # peer_timeout 0: both peers of the pair notify every change, as a pair whose gossip lags
@@ -74,7 +77,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                                     external_url=f"http://127.0.0.1:{solo_port}").start()
         bridge = servers.bridge(base / "bridge", "http://127.0.0.1:1", port=port, token=TOKEN,
                                 config={
-            "alerts": {"heartbeat": 1.0, "resend_interval": 3.0},
+            "alerts": {"heartbeat": 1.0, "resend_interval": 3.0, **module_alert_store},
             "alertmanager": {"reconcile_interval": 0.5, "reconcile_backoff_max": 1.0,
                              "timeout": 2.0, "clusters": [
                                  {"name": "ha", "peers": [pair[0].url, pair[1].url]},

@@ -10,7 +10,6 @@ import yaml
 
 from bridge.alerts.backfill import Backfiller
 from bridge.alerts.model import parse_time
-from bridge.alerts.store import AlertStore
 from bridge.app import create_app
 from bridge.config import (
     AlertmanagerConfig,
@@ -22,7 +21,7 @@ from bridge.config import (
 )
 from bridge.upstream.prometheus import PrometheusClient
 from tests import servers
-from tests.bridge.alerts.helpers import TOKEN
+from tests.bridge.alerts.helpers import TOKEN, make_store
 
 pytestmark = pytest.mark.integration
 
@@ -86,15 +85,17 @@ async def test_groups_per_cluster_with_a_dead_cluster_listed_in_errors(aiohttp_c
         prom.stop()
 
 
-async def test_backfill_writes_finished_episodes_from_alerts_once(tmp_path):
+async def test_backfill_writes_finished_episodes_from_alerts_once(tmp_path, alert_store):
     """A rule firing 10 s of every 20: each finished episode becomes one firing and one
-    resolved event with Prometheus' startsAt; a second run adds nothing."""
+    resolved event with Prometheus' startsAt; a second run adds nothing. On either backend."""
     prom = servers.prometheus(tmp_path / "prom", [],
                               rule_files=rules(tmp_path, "(vector(time()) % 20) < 10")).start()
     client = PrometheusClient(PrometheusConfig(url=prom.url))
     await client.open()
-    config = AlertsConfig(retention_days=0.01, backfill_holdoff=1.0, backfill_step=1.0)
-    store = AlertStore(tmp_path / "data", config)
+    settings = {**alert_store, "retention_days": 0.01, "backfill_holdoff": 1.0,
+                "backfill_step": 1.0}
+    config = AlertsConfig(**settings)
+    store = make_store(tmp_path / "data", settings)
     await store.open()
     try:
         backfiller = Backfiller(client, store, config, "default")

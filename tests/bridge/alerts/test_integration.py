@@ -84,9 +84,11 @@ async def next_alert(ws: Any, predicate: Any, within: float) -> dict[str, Any]:
             return frame
 
 
-async def test_rule_fires_and_resolves_through_alertmanager_to_a_websocket(node_stack, tmp_path):
+async def test_rule_fires_and_resolves_through_alertmanager_to_a_websocket(node_stack, tmp_path,
+                                                                         alert_store):
     # Reconciliation only at start-up: the events below must come through the webhook.
-    am, bridge = start_am_and_bridge(tmp_path, "http://127.0.0.1:1", reconcile_interval=0)
+    am, bridge = start_am_and_bridge(tmp_path, "http://127.0.0.1:1", reconcile_interval=0,
+                                     store=alert_store)
     rules = tmp_path / "rules.yml"
     rules.write_text(yaml.safe_dump(TEST_RULE))
     prom = servers.prometheus(tmp_path / "prom", [node_stack.exporter_target],
@@ -131,13 +133,14 @@ def reconcile_held(bridge: servers.Process) -> int:
     return int(body["checks"]["alerts"]["reconcile"]["held"])
 
 
-async def test_alertmanager_restart_while_a_rule_fires_streams_no_resolved(node_stack, tmp_path):
+async def test_alertmanager_restart_while_a_rule_fires_streams_no_resolved(node_stack, tmp_path,
+                                                                          alert_store):
     """Alertmanager forgets its alerts when it restarts; Prometheus re-sends a firing one only
     every resend delay (3 s here, evaluating every 1 s, so the bridge waits 6 s). Meanwhile
     reconciliation (every 0.5 s) finds the alert missing: it must hold it, not stream
     `resolved` (and a `refired` later), as it once did."""
     am, bridge = start_am_and_bridge(tmp_path, "http://127.0.0.1:1", reconcile_interval=0.5,
-                                     resend_interval=6.0)
+                                     resend_interval=6.0, store=alert_store)
     rules = tmp_path / "rules.yml"
     rules.write_text(yaml.safe_dump(TEST_RULE))
     prom = servers.prometheus(tmp_path / "prom", [node_stack.exporter_target],
