@@ -120,7 +120,9 @@ class Fanout:
         (published from `_own`); the log is read if it has not within NOTIFY_GRACE."""
         if not events:
             return
-        if events[0].seq == self.last + 1 and events[0].epoch == self.epoch:
+        if events[0].epoch != self.epoch:
+            self.wake()  # a reset came first: the read announces it before these events
+        elif events[0].seq == self.last + 1:
             self._deliver(events)
         elif not self.listening or len(self._own) >= MAX_OWN:
             self.wake()
@@ -243,7 +245,7 @@ class Fanout:
             if seq <= self.last:
                 return  # published already (this replica's own commit, mostly)
             own = self._own.get(self.last + 1)
-            if own is not None and own[-1].seq == seq:
+            if own is not None and own[-1].seq == seq and own[0].epoch == self.epoch:
                 self._deliver(own)  # this replica's own commit, which it holds decoded
                 return
         try:

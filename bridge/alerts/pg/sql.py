@@ -122,6 +122,9 @@ HEAD_EPOCH = "SELECT epoch FROM log_head WHERE id"
 LOCK_HEAD = "SELECT seq, epoch FROM log_head WHERE id FOR UPDATE"
 NEW_EPOCH = "UPDATE log_head SET epoch = $1 WHERE id"
 NOTIFY = "SELECT pg_notify('" + CHANNEL + "', $1)"
+# The payload a reset NOTIFYs: not a seq, so every replica reads the log (and sees the new
+# epoch) at once, whatever seq it published last.
+RESET_PAYLOAD = "reset"
 ASK_RECONCILE = "SELECT pg_notify('" + RECONCILE_CHANNEL + "', $1)"
 
 # --- writers' locks (session advisory locks: they outlive the appending statement's implicit

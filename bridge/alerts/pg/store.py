@@ -185,12 +185,12 @@ class PgAlertStore(StoreEvents):
                     conn.transaction():
                 # Every writer's decisions finished first (they hold WRITERS_LOCK shared).
                 await conn.execute(sql.LOCK_WRITERS_XACT, sql.WRITERS_LOCK)
-                head = await conn.fetchval(sql.LOCK_HEAD)
+                await conn.fetchval(sql.LOCK_HEAD)
                 await conn.execute(sql.CLEAR_EVENTS)
                 await conn.execute(sql.CLEAR_ALERTS)
                 await conn.execute(sql.CLEAR_SILENCES)
                 await conn.execute(sql.NEW_EPOCH, epoch)
-                await conn.execute(sql.NOTIFY, str(head))
+                await conn.execute(sql.NOTIFY, sql.RESET_PAYLOAD)
         except FAILURES as exc:
             raise unavailable(exc) from None
         self.fanout.wake()

@@ -5,9 +5,12 @@ log back."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 
-from bridge.alerts.pg.fanout import Fanout
+from bridge.alerts.pg import sql
+from bridge.alerts.pg.fanout import Fanout, event_from_frame
+from bridge.config import AlertsConfig
 from tests.bridge.alerts.helpers import notice, until
 from tests.bridge.alerts.pg.test_store import watch
 
@@ -40,3 +43,34 @@ async def test_own_commits_behind_other_replicas_are_published_without_reading_t
     assert [seq for _, seq, _ in seen[0]] == list(range(seen[0][0][1], seen[0][0][1] + 90))
     assert sum(behind.values()) >= 5  # the case happened (26 to 45 of the 90 commits, seen)
     assert sum(reads.values()) <= sum(behind.values()) // 4
+
+
+def _frame(seq: int, epoch: str) -> str:
+    return json.dumps({"type": "alert", "seq": seq, "epoch": epoch, "event": "firing",
+                       "alert": {"source": "webhook", "labels": {"alertname": "A"}}},
+                      separators=(",", ":"))
+
+
+async def test_an_own_commit_in_a_new_epoch_waits_for_the_read_that_announces_the_reset():
+    """A reset on another replica, then this replica's commit in the new epoch, heard before
+    the read that brings the reset: nothing of the new epoch is published before the reset."""
+    published: list[tuple[str, int]] = []
+    fanout = Fanout(AlertsConfig(), lambda: None,  # type: ignore[arg-type,return-value]
+                    lambda events: published.extend((e.epoch, e.seq) for e in events),
+                    lambda epoch: None, lambda reason: None, lambda: None)
+    fanout.last, fanout.epoch, fanout.listening = 10, "old", True
+    text = _frame(11, "new")
+    fanout.committed([event_from_frame(text)])  # type: ignore[list-item]
+    fanout._notified(None, 0, sql.CHANNEL, text)
+    assert published == []
+    assert fanout._wake.is_set()  # the read publishes the reset, then these events
+
+
+async def test_a_reset_wakes_every_replica_at_once(fleet):
+    a, b = await fleet(2, poll_interval=60.0)  # no safety-net read would bring it in time
+    await until(lambda: a.fanout.listening and b.fanout.listening)
+    seen = watch(b)
+    await a.record([notice("Before")])
+    await until(lambda: len(seen) == 1)
+    new = await a.reset()
+    await until(lambda: b.epoch == new)
