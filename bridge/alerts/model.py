@@ -42,7 +42,12 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@functools.lru_cache(maxsize=4096)
+# Longest time text remembered by parse_time: nanoseconds and an offset take 35 characters; a
+# longer fraction is valid but is not kept (4096 of them, each up to a body's size, would be
+# memory an outsider chooses).
+_CACHED_TIME_MAX = 40
+
+
 def parse_time(value: str) -> int:
     """RFC 3339 (any fraction length, any offset) to integer milliseconds since the epoch.
 
@@ -50,9 +55,20 @@ def parse_time(value: str) -> int:
     notice carries two times, so this is arithmetic on the matched fields; `datetime` only
     checks that they name a real instant (month 1-12, the month's days, no leap second). The
     same texts come again and again (Go's zero time as every firing alert's endsAt, an alert's
-    startsAt in each notification of its life): the last few thousand are remembered (an
-    error is not).
+    startsAt in each notification of its life): the last few thousand short ones are
+    remembered (an error is not).
     """
+    if len(value) <= _CACHED_TIME_MAX:
+        return _cached_time(value)
+    return _parse_time(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_time(value: str) -> int:
+    return _parse_time(value)
+
+
+def _parse_time(value: str) -> int:
     m = _RFC3339.fullmatch(value)
     if not m:
         raise ValueError(f"expected an RFC 3339 time, got {value!r}")

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bridge.alerts.model import (
     ACTIVE,
     Suppression,
+    _cached_time,
     fingerprint,
     format_time,
     parse_am_alerts,
@@ -53,6 +54,16 @@ def test_parse_time_agrees_with_datetime(when, offset_min, fraction):
     expected += int(fraction[1:4].ljust(3, "0")) if fraction else 0
     assert parse_time(text) == expected
     assert parse_time(text.replace(zone, "Z")) == expected + offset_min * 60_000
+
+
+def test_only_short_time_texts_are_remembered():
+    """A valid time with a fraction as long as a body can be is parsed, not kept: the cache
+    holds texts of a real time's length, so an outsider cannot fill memory through it."""
+    _cached_time.cache_clear()
+    long = "2026-01-01T00:00:00." + "1" * 100_000 + "Z"
+    assert parse_time(long) == parse_time("2026-01-01T00:00:00.111Z")
+    assert parse_time("2026-01-01T00:00:00.123456789+05:30") == 1767205800123
+    assert _cached_time.cache_info().currsize == 2  # the short two, never the long one
 
 
 def test_fingerprint_is_alertmanagers():

@@ -255,7 +255,9 @@ async def test_a_writer_that_waited_for_the_locks_reads_what_their_holder_commit
     await fleet(1)
     key = ("default", fingerprint({"alertname": "Waited"}))
     locks = lock_keys({key})
-    holder, waiter, observer = [await asyncpg.connect(pg_url) for _ in range(3)]
+    # A bounded wait on each: a lock that is never granted fails the test, never hangs it.
+    holder, waiter, observer = [await asyncpg.connect(pg_url, command_timeout=20)
+                                for _ in range(3)]
     try:
         args = (locks, sql.WRITERS_LOCK, [key[0]], [key[1]])
         assert await holder.fetch(sql.LOCK_AND_READ, *args) == []
