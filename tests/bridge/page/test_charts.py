@@ -203,16 +203,22 @@ def test_charts_show_values_under_the_crosshair_and_zoom_by_dragging(open_page, 
     page.goto(detail_url(bridge, node_stack.exporter_target))
     page.wait_for(f"""(() => {{ const c = {chart_js("cpu")};
         return c && c.points >= 5 && c.drawn === c.points; }})()""", WAIT, "CPU points")
-    box = page.evaluate("""(() => {
-        const over = document.querySelector('#charts [data-chart="cpu"] .u-over');
-        over.scrollIntoView({block: "center"});
-        const r = over.getBoundingClientRect();
-        return {x: r.left, y: r.top + r.height / 2, w: r.width}; })()""")
+    box: dict[str, float] = {}
+
+    def locate() -> None:
+        """Where the plot is now: the page above it may have grown since the last gesture
+        (a gesture aimed at where it was would miss it)."""
+        box.update(page.evaluate("""(() => {
+            const over = document.querySelector('#charts [data-chart="cpu"] .u-over');
+            over.scrollIntoView({block: "center"});
+            const r = over.getBoundingClientRect();
+            return {x: r.left, y: r.top + r.height / 2, w: r.width}; })()"""))
 
     def mouse(kind: str, at: float, **extra: Any) -> None:
         page.send("Input.dispatchMouseEvent", {"type": kind, "x": box["x"] + box["w"] * at,
                                                "y": box["y"], **extra})
 
+    locate()
     mouse("mouseMoved", 0.5)
     hover = page.wait_for(f"(() => {{ const p = {PLOT_JS}; return p.idx !== null ? p : null; }})()",
                           WAIT, "the crosshair")
@@ -221,6 +227,7 @@ def test_charts_show_values_under_the_crosshair_and_zoom_by_dragging(open_page, 
     assert user.endswith(" %") and f"{hover['user']:.1f}" in user
     assert not hover["zoomed"]
 
+    locate()
     mouse("mousePressed", 0.2, button="left", buttons=1, clickCount=1)
     mouse("mouseMoved", 0.45, button="left", buttons=1)
     mouse("mouseMoved", 0.7, button="left", buttons=1)
@@ -233,6 +240,7 @@ def test_charts_show_values_under_the_crosshair_and_zoom_by_dragging(open_page, 
         return p.last > {zoomed['last']} ? p : null; }})()""", WAIT, "a live point while zoomed")
     assert (later["min"], later["max"]) == (zoomed["min"], zoomed["max"]) and later["zoomed"]
 
+    locate()
     mouse("mousePressed", 0.5, button="left", buttons=1, clickCount=1)
     mouse("mouseReleased", 0.5, button="left", buttons=0, clickCount=1)
     mouse("mousePressed", 0.5, button="left", buttons=1, clickCount=2)
