@@ -74,6 +74,12 @@ def will_lock(conn: asyncpg.Connection) -> None:
     _LOCKING.add(conn.get_server_pid())
 
 
+def locks_released(conn: asyncpg.Connection) -> None:
+    """The connection's session advisory locks ended otherwise (handed over to a committed
+    transaction): its return to the pool needs no unlock."""
+    _LOCKING.discard(conn.get_server_pid())
+
+
 async def release_locks(conn: asyncpg.Connection) -> None:
     """What a pooled connection is reset with on its way back (after asyncpg's own ROLLBACK of
     an open transaction): the session advisory locks of a connection marked by `will_lock`

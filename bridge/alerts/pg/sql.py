@@ -106,6 +106,30 @@ BEGIN
 END
 $fn$;
 """),
+    # A writer's session locks handed over to its appending statement's transaction
+    # (`WRITE`, `WRITE_SEEN`): each is taken again at transaction level (a session holding a
+    # lock is granted it again at once) and its session hold released, so they end with the
+    # commit, after its rows are visible, with no round trip of their own.
+    (6, "writers hand their locks over to the append", """
+CREATE FUNCTION promwire_hand_over(locks bigint[], writers bigint, exclusive boolean)
+RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    k bigint;
+    released boolean := true;
+BEGIN
+    FOREACH k IN ARRAY locks LOOP
+        IF k = writers AND NOT exclusive THEN
+            PERFORM pg_advisory_xact_lock_shared(k);
+            released := pg_advisory_unlock_shared(k) AND released;
+        ELSE
+            PERFORM pg_advisory_xact_lock(k);
+            released := pg_advisory_unlock(k) AND released;
+        END IF;
+    END LOOP;
+    RETURN released;
+END
+$fn$;
+"""),
 )
 
 APPLIED = "SELECT version FROM schema_migrations"
@@ -137,7 +161,11 @@ LOCK_AND_READ = ("SELECT cluster, fingerprint, status, starts_ms, seen_ms, body,
                  "FROM promwire_lock_alerts($1::bigint[], $2::bigint, $3::text[], $4::text[])")
 LOCK_WRITERS = "SELECT pg_advisory_lock($1)"
 LOCK_WRITERS_XACT = "SELECT pg_advisory_xact_lock($1)"
-# (Released when the connection goes back to the pool: `connect.release_locks`.)
+# A writer's appending statement ends its locks with its commit (migration 6): the locks
+# ($n), WRITERS_LOCK ($n+1), and whether that one is held exclusive ($n+2). A writer that
+# did not get that far has them released when its connection goes back to the pool
+# (`connect.release_locks`).
+HAND_OVER = "promwire_hand_over(${n}::bigint[], ${n1}::bigint, ${n2}::boolean)"
 
 # --- writes --------------------------------------------------------------------------------
 # The rows of the (cluster, fingerprint) pairs $1[i], $2[i]: one primary-key probe per pair
@@ -163,8 +191,9 @@ FIRING_ROWS = ("SELECT cluster, fingerprint, status, starts_ms, seen_ms, body, u
 # there ($1: the events' fingerprints, in order, $12 their clusters; each frame is
 # $11 || seq || its tail $4), the events and the changed alerts ($5-$10 of clusters $13)
 # written, and the notification sent (with the frames, so that other replicas publish them
-# without reading them back). No row back: the epoch is no longer $3 (a reset since the writer
-# read it).
+# without reading them back), and the writer's locks handed over to the transaction ($14-$16).
+# No row back: the epoch is no longer $3 (a reset since the writer read it; the locks are then
+# still the session's).
 WRITE = """
 WITH head AS (
     UPDATE log_head SET seq = seq + cardinality($1::text[]) WHERE id AND epoch = $3
@@ -188,7 +217,8 @@ WITH head AS (
 SELECT base, pg_notify('""" + CHANNEL + """', coalesce(
     (SELECT string_agg(frame, E'\\n' ORDER BY seq) FROM new_events
      HAVING sum(octet_length(frame) + 1) <= """ + str(NOTIFY_FRAMES_MAX) + """),
-    (base + cardinality($1::text[]))::text)) FROM head"""
+    (base + cardinality($1::text[]))::text)),
+    """ + HAND_OVER.format(n=14, n1=15, n2=16) + """ FROM head"""
 # Events with seqs chosen under the head lock (LOCK_HEAD, in a transaction that holds
 # WRITERS_LOCK: backfill): its events ($1-$5), its changed alerts ($6-$12), the head ($13, the
 # last seq) and the notification (only when it added events).
@@ -207,14 +237,18 @@ WITH new_events AS (
     UPDATE log_head SET seq = $13 WHERE id AND seq < $13
 )
 SELECT pg_notify('""" + CHANNEL + """', $13::text) WHERE cardinality($1::bigint[]) > 0"""
-# Alerts seen again without an event ($1-$6 of clusters $7): no seq, so the head is not touched.
+# Alerts seen again without an event ($1-$6 of clusters $7): no seq, so the head is not touched;
+# the locks are handed over ($8-$10).
 WRITE_SEEN = """
-INSERT INTO alerts (cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms)
-SELECT * FROM unnest($7::text[], $1::text[], $2::text[], $3::bigint[], $4::bigint[],
-                     $5::text[], $6::bigint[])
-ON CONFLICT (cluster, fingerprint) DO UPDATE SET status = EXCLUDED.status,
-    starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
-    updated_ms = EXCLUDED.updated_ms"""
+WITH changed AS (
+    INSERT INTO alerts (cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms)
+    SELECT * FROM unnest($7::text[], $1::text[], $2::text[], $3::bigint[], $4::bigint[],
+                         $5::text[], $6::bigint[])
+    ON CONFLICT (cluster, fingerprint) DO UPDATE SET status = EXCLUDED.status,
+        starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
+        updated_ms = EXCLUDED.updated_ms
+)
+SELECT """ + HAND_OVER.format(n=8, n1=9, n2=10)
 CLEAR_EVENTS = "DELETE FROM events"
 CLEAR_ALERTS = "DELETE FROM alerts"
 

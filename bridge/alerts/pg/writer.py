@@ -14,13 +14,14 @@ into the next one, so N concurrent webhooks on a replica cost one commit. A batc
    Alertmanager pair or a retry, is one event;
 3. appends in ONE statement, its own implicit transaction: it locks the `log_head` row,
    allocates the seqs, inserts the events (their frames spliced around the seq in SQL) and the
-   alerts, and `pg_notify`s; the row lock is released at its commit. Seqs are therefore
-   committed in seq order: a reader never sees seq N+1 before N, and no seq is filled in later
-   (a `bigserial` would allow both). No round trip to the bridge happens while the head is
-   locked, so writers of other replicas wait for one statement and its WAL flush, not for this
-   replica's event loop;
-4. releases its advisory locks once the commit returned (the pool's reset of the connection:
-   `connect.release_locks`).
+   alerts, `pg_notify`s, and hands the advisory locks over to the transaction (migration 6's
+   `promwire_hand_over`); the row lock and the advisory locks are released at its commit.
+   Seqs are therefore committed in seq order: a reader never sees seq N+1 before N, and no
+   seq is filled in later (a `bigserial` would allow both). No round trip to the bridge
+   happens while the head is locked, so writers of other replicas wait for one statement and
+   its WAL flush, not for this replica's event loop. A batch that fails before its append
+   has its session locks released when the connection goes back to the pool
+   (`connect.release_locks`); one that appended needs no round trip for them.
 
 A job's future resolves only after the commit returned. A failure of the database fails the
 whole batch with StorageUnavailable (503): nothing is acknowledged that is not committed.
@@ -40,7 +41,7 @@ import asyncpg
 from bridge.alerts.decide import SEEN, MayResolve, gone_from, judge
 from bridge.alerts.model import Notice, now_ms
 from bridge.alerts.pg import sql
-from bridge.alerts.pg.connect import FAILURES, unavailable, will_lock
+from bridge.alerts.pg.connect import FAILURES, locks_released, unavailable, will_lock
 from bridge.alerts.store import Event, Reconciled
 from bridge.alerts.wire import ALERT_FRAME_HEAD, alert_frame_tail
 from bridge.config import DEFAULT_CLUSTER
@@ -167,6 +168,18 @@ def lock_keys(alerts: set[Key]) -> list[int]:
                            .digest(), "big", signed=True) for cluster, fp in alerts}
     keys -= {sql.WRITERS_LOCK, sql.LEADER_LOCK, sql.MIGRATION_LOCK}  # the store's own keys
     return [sql.WRITERS_LOCK, *sorted(keys)]
+
+
+@dataclass(frozen=True, slots=True)
+class Locks:
+    """The advisory locks a batch holds as session locks until its append hands them over to
+    its transaction (`sql.HAND_OVER`)."""
+
+    keys: list[int]
+    exclusive: bool  # WRITERS_LOCK exclusive (a reconciliation), else shared
+
+    def args(self) -> tuple[list[int], int, bool]:
+        return self.keys, sql.WRITERS_LOCK, self.exclusive
 
 
 class EpochMoved(Exception):
@@ -303,10 +316,12 @@ class Writer:
             ordered = sorted(keys)
             clusters, fps = [k[0] for k in ordered], [k[1] for k in ordered]
             if reconciling:
+                locks = Locks([sql.WRITERS_LOCK], exclusive=True)
                 await conn.execute(sql.LOCK_WRITERS, sql.WRITERS_LOCK)
                 rows = await conn.fetch(sql.ALERT_ROWS, clusters, fps)
             else:
-                rows = await conn.fetch(sql.LOCK_AND_READ, lock_keys(keys), sql.WRITERS_LOCK,
+                locks = Locks(lock_keys(keys), exclusive=False)
+                rows = await conn.fetch(sql.LOCK_AND_READ, locks.keys, sql.WRITERS_LOCK,
                                         clusters, fps)
             if self._epoch is None:  # read after the rows: the append checks it all the same
                 self._epoch = str(await conn.fetchval(sql.HEAD_EPOCH))
@@ -316,15 +331,9 @@ class Writer:
             plan = Plan({(r[0], r[1]): (r[2], r[3], r[4], r[5], r[6]) for r in rows},
                         self._epoch, now_ms())
             results = [_apply(plan, job) for job in batch]
-            base = await _write(conn, plan)
-        except BaseException:
-            await pool.release(conn)
-            raise
-        # Committed: the locks go with the connection back to the pool (`release_locks`),
-        # while the answers are already on their way.
-        task = asyncio.create_task(pool.release(conn))
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+            base = await append(conn, plan, locks)
+        finally:
+            await pool.release(conn)  # no round trip once the append ended the locks
         events = plan.events(base)
         return events, [settled(result, events) for result in results]
 
@@ -338,23 +347,26 @@ def _apply(plan: Plan, job: Job) -> Any:
         return exc
 
 
-async def _write(conn: asyncpg.Connection, plan: Plan) -> int:
-    """The plan's rows (one statement); the seq before its first event."""
+async def append(conn: asyncpg.Connection, plan: Plan, locks: Locks) -> int:
+    """The plan's rows (one statement, which also ends `locks` at its commit); the seq before
+    its first event."""
     if not plan.dirty:
-        return 0
+        return 0  # the locks are released with the connection's return to the pool
     keys = sorted(plan.dirty)
     clusters, fps = [k[0] for k in keys], [k[1] for k in keys]
     columns = [list(col) for col in zip(*(plan.rows[key] for key in keys), strict=True)]
     if not plan.planned:
-        await conn.execute(sql.WRITE_SEEN, fps, *columns, clusters)
+        await conn.fetchval(sql.WRITE_SEEN, fps, *columns, clusters, *locks.args())
+        locks_released(conn)
         return 0
     planned = plan.planned
     base = await conn.fetchval(sql.WRITE, [p.alert["fingerprint"] for p in planned], plan.now,
                                plan.epoch, [p.tail for p in planned], fps, *columns,
                                ALERT_FRAME_HEAD, [p.alert["cluster"] for p in planned],
-                               clusters)
+                               clusters, *locks.args())
     if base is None:
         raise EpochMoved
+    locks_released(conn)
     return int(base)
 
 

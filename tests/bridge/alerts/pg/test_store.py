@@ -34,7 +34,8 @@ async def test_migrations_run_once_when_replicas_open_at_once(fleet, pg_url):
         assert [tuple(r) for r in await conn.fetch(
             "SELECT version, name FROM schema_migrations ORDER BY version")] == [
             (1, "event log"), (2, "clusters"), (3, "events by fingerprint"), (4, "silences"),
-            (5, "writers lock and read in one call")]
+            (5, "writers lock and read in one call"),
+            (6, "writers hand their locks over to the append")]
     finally:
         await conn.close()
     (d,) = await fleet(1)  # a later start applies nothing and finds the same log
