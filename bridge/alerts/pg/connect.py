@@ -83,10 +83,10 @@ def locks_released(conn: asyncpg.Connection) -> None:
 async def release_locks(conn: asyncpg.Connection) -> None:
     """What a pooled connection is reset with on its way back (after asyncpg's own ROLLBACK of
     an open transaction): the session advisory locks of a connection marked by `will_lock`
-    (writers hold them past their append's commit). Nothing else, and nothing at all for the
-    others: no pool user SETs, LISTENs or keeps cursors, and asyncpg's full reset (RESET ALL,
-    CLOSE ALL, UNLISTEN) is one more round trip on every use. A failure here ends the
-    connection, and with it its locks."""
+    and not handed over since (a batch that failed or wrote nothing). Nothing else, and nothing
+    at all for the others: no pool user SETs, LISTENs or keeps cursors, and asyncpg's full
+    reset (RESET ALL, CLOSE ALL, UNLISTEN) is one more round trip on every use. A failure here
+    ends the connection, and with it its locks."""
     pid = conn.get_server_pid()
     if pid in _LOCKING:
         await conn.fetchval(UNLOCK_ALL)  # prepared once per connection, not parsed each time

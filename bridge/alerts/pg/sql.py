@@ -151,8 +151,8 @@ NOTIFY = "SELECT pg_notify('" + CHANNEL + "', $1)"
 RESET_PAYLOAD = "reset"
 ASK_RECONCILE = "SELECT pg_notify('" + RECONCILE_CHANNEL + "', $1)"
 
-# --- writers' locks (session advisory locks: they outlive the appending statement's implicit
-# transaction, and end with the session when a replica dies) ------------------------------
+# --- writers' locks (session advisory locks from the read to the append, which hands them over
+# to its transaction; they end with the session too, when a replica dies) -----------------
 # $1: WRITERS_LOCK then the batch's fingerprint keys in ascending order, taken in that order
 # (unnest yields the array in order): WRITERS_LOCK ($2) shared, each fingerprint exclusive;
 # then the ALERT_ROWS of ($3, $4), read once the locks are held. One round trip: migration 5's
@@ -187,13 +187,13 @@ RESOLVED_OF = ("SELECT a.cluster, a.fingerprint, a.body FROM unnest($1::text[], 
 FIRING_ROWS = ("SELECT cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms "
                "FROM alerts WHERE status = 'firing' AND cluster = ANY($1::text[])")
 # A batch's append, one statement in its own (implicit) transaction: the head row is locked from
-# its UPDATE to the commit, with no round trip to the bridge in between. Seqs are allocated
-# there ($1: the events' fingerprints, in order, $12 their clusters; each frame is
-# $11 || seq || its tail $4), the events and the changed alerts ($5-$10 of clusters $13)
-# written, and the notification sent (with the frames, so that other replicas publish them
-# without reading them back), and the writer's locks handed over to the transaction ($14-$16).
-# No row back: the epoch is no longer $3 (a reset since the writer read it; the locks are then
-# still the session's).
+# its UPDATE to the commit, with no round trip to the bridge in between. Seqs are allocated there
+# ($1: the events' fingerprints, in order, $12 their clusters; each frame is $11 || seq || its tail
+# $4), the events and the changed alerts ($5-$10 of clusters $13) written, and the notification
+# sent (with the frames, so that other replicas publish them without reading them back), and the
+# writer's locks handed over to the transaction ($14-$16; `released`: every one of them was the
+# session's to release). No row back: the epoch is no longer $3 (a reset since the writer read it;
+# the locks are then still the session's).
 WRITE = """
 WITH head AS (
     UPDATE log_head SET seq = seq + cardinality($1::text[]) WHERE id AND epoch = $3
@@ -218,7 +218,7 @@ SELECT base, pg_notify('""" + CHANNEL + """', coalesce(
     (SELECT string_agg(frame, E'\\n' ORDER BY seq) FROM new_events
      HAVING sum(octet_length(frame) + 1) <= """ + str(NOTIFY_FRAMES_MAX) + """),
     (base + cardinality($1::text[]))::text)),
-    """ + HAND_OVER.format(n=14, n1=15, n2=16) + """ FROM head"""
+    """ + HAND_OVER.format(n=14, n1=15, n2=16) + """ AS released FROM head"""
 # Events with seqs chosen under the head lock (LOCK_HEAD, in a transaction that holds
 # WRITERS_LOCK: backfill): its events ($1-$5), its changed alerts ($6-$12), the head ($13, the
 # last seq) and the notification (only when it added events).
@@ -248,7 +248,7 @@ WITH changed AS (
         starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
         updated_ms = EXCLUDED.updated_ms
 )
-SELECT """ + HAND_OVER.format(n=8, n1=9, n2=10)
+SELECT """ + HAND_OVER.format(n=8, n1=9, n2=10) + " AS released"
 CLEAR_EVENTS = "DELETE FROM events"
 CLEAR_ALERTS = "DELETE FROM alerts"
 

@@ -332,8 +332,10 @@ class Writer:
                         self._epoch, now_ms())
             results = [_apply(plan, job) for job in batch]
             base = await append(conn, plan, locks)
-        finally:
-            await pool.release(conn)  # no round trip once the append ended the locks
+        except BaseException:
+            await pool.release(conn)
+            raise
+        await _give_back(pool, conn)
         events = plan.events(base)
         return events, [settled(result, events) for result in results]
 
@@ -356,18 +358,38 @@ async def append(conn: asyncpg.Connection, plan: Plan, locks: Locks) -> int:
     clusters, fps = [k[0] for k in keys], [k[1] for k in keys]
     columns = [list(col) for col in zip(*(plan.rows[key] for key in keys), strict=True)]
     if not plan.planned:
-        await conn.fetchval(sql.WRITE_SEEN, fps, *columns, clusters, *locks.args())
-        locks_released(conn)
+        _handed_over(conn, await conn.fetchval(sql.WRITE_SEEN, fps, *columns, clusters,
+                                               *locks.args()))
         return 0
     planned = plan.planned
-    base = await conn.fetchval(sql.WRITE, [p.alert["fingerprint"] for p in planned], plan.now,
-                               plan.epoch, [p.tail for p in planned], fps, *columns,
-                               ALERT_FRAME_HEAD, [p.alert["cluster"] for p in planned],
-                               clusters, *locks.args())
-    if base is None:
+    row = await conn.fetchrow(sql.WRITE, [p.alert["fingerprint"] for p in planned], plan.now,
+                              plan.epoch, [p.tail for p in planned], fps, *columns,
+                              ALERT_FRAME_HEAD, [p.alert["cluster"] for p in planned],
+                              clusters, *locks.args())
+    if row is None:
         raise EpochMoved
-    locks_released(conn)
-    return int(base)
+    _handed_over(conn, row["released"])
+    return int(row["base"])
+
+
+def _handed_over(conn: asyncpg.Connection, released: bool) -> None:
+    """The append ended the connection's locks with its commit, unless one was not the
+    session's to release as `Locks` says (a bug): then the pool's return releases them all."""
+    if released:
+        locks_released(conn)
+    else:
+        log.error("alert writer: a lock handed over was not held as expected; released on "
+                  "the connection's return to the pool")
+
+
+async def _give_back(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    """Return a committed batch's connection. Its failure (the pool closes a connection past
+    its lifetime, an unlock that failed) ends that connection, and its locks with it, but
+    must not turn a committed batch into a 503."""
+    try:
+        await pool.release(conn)
+    except Exception as exc:  # asyncpg terminated the connection
+        log.warning("alert writer: returning a connection to the pool failed: %s", exc)
 
 
 def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:

@@ -8,8 +8,9 @@ import asyncio
 import asyncpg
 
 from bridge.alerts.model import now_ms
-from bridge.alerts.pg import sql
+from bridge.alerts.pg import connect, sql
 from bridge.alerts.pg.writer import Locks, Plan, append, lock_keys
+from bridge.config import AlertsConfig
 from tests.bridge.alerts.helpers import notice
 
 HELD = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = $1"
@@ -43,6 +44,8 @@ async def test_a_writers_locks_end_with_its_appends_commit_not_before(fleet, pg_
         base = await append(writer, plan, locks)
         read = asyncio.create_task(waiter.fetch(sql.LOCK_AND_READ, *read_args))
         await _waits_for_a_lock(observer, waiter.get_server_pid())
+        # Held still (pg_locks does not say whether by the session or the transaction; the
+        # waiter's wait above and the count after the commit do).
         assert await observer.fetchval(HELD, writer.get_server_pid()) == len(locks.keys)
         await transaction.commit()
         rows = await asyncio.wait_for(read, 10)
@@ -93,3 +96,55 @@ async def test_a_reconciliations_exclusive_lock_is_handed_over_too(fleet, pg_url
     finally:
         for conn in (writer, observer):
             await conn.close()
+
+
+async def test_a_lock_the_append_could_not_hand_over_is_released_by_the_pool(fleet, pg_url):
+    """Locks that disagree with what the session holds (WRITERS_LOCK exclusive, said shared):
+    the append reports it, and the connection's return to the pool still releases it."""
+    (store,) = await fleet(1)
+    pool = await connect.create_pool(AlertsConfig(store="postgres", database_url=pg_url))
+    observer = await asyncpg.connect(pg_url, command_timeout=20)
+    try:
+        conn = await pool.acquire()
+        pid = conn.get_server_pid()
+        connect.will_lock(conn)
+        await conn.execute(sql.LOCK_WRITERS, sql.WRITERS_LOCK)
+        plan = Plan({}, store.epoch, now_ms())
+        plan.record([notice("Mismatched")], None)
+        assert await append(conn, plan, Locks([sql.WRITERS_LOCK], exclusive=False)) == 0
+        assert await observer.fetchval(HELD, pid) == 1  # not the session's shared hold to end
+        await pool.release(conn)
+        assert await observer.fetchval(HELD, pid) == 0
+    finally:
+        await observer.close()
+        await pool.close()
+
+
+async def test_a_replicas_batches_leave_no_lock_and_need_no_unlock(fleet, pg_url, monkeypatch):
+    """Through the store: new alerts, alerts seen again, resolutions and a reconciliation; the
+    pool's connections hold no advisory lock after them, and none needed the unlock on its
+    return (the appends ended them)."""
+    unlocks: list[int] = []
+    release = connect.release_locks
+
+    async def counting(conn: asyncpg.Connection) -> None:
+        if conn.get_server_pid() in connect._LOCKING:
+            unlocks.append(conn.get_server_pid())
+        await release(conn)
+    monkeypatch.setattr(connect, "release_locks", counting)  # before the pool is made
+    (store,) = await fleet(1)
+    unlocks.clear()  # the migrations' connection (its own unlock is checked on its return)
+    names = [f"Batch{i}" for i in range(20)]
+    await asyncio.gather(*(store.record([notice(n)]) for n in names))
+    await asyncio.gather(*(store.record([notice(n)]) for n in names[::2]))  # seen again
+    await store.record([notice(n, status="resolved") for n in names[:5]])
+    reconciled = await store.reconcile([notice(n) for n in names[5:15]], now_ms())
+    assert {e.alert["labels"]["alertname"] for e in reconciled.events} == set(names[15:])
+    observer = await asyncpg.connect(pg_url, command_timeout=20)
+    try:
+        held = await observer.fetchval(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE "
+            "l.locktype = 'advisory' AND a.application_name = 'promwire-bridge'")
+    finally:
+        await observer.close()
+    assert held == 0 and unlocks == []
