@@ -186,6 +186,13 @@ RESOLVED_OF = ("SELECT a.cluster, a.fingerprint, a.body FROM unnest($1::text[], 
 # The firing alerts of the clusters in $1 (those being reconciled).
 FIRING_ROWS = ("SELECT cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms "
                "FROM alerts WHERE status = 'firing' AND cluster = ANY($1::text[])")
+# The alert rows a write stores (its SELECT in between): a new alert inserted, a known one
+# replaced, in the three statements that write alerts.
+_ALERTS_INTO = ("INSERT INTO alerts (cluster, fingerprint, status, starts_ms, seen_ms, body, "
+                "updated_ms)")
+_ALERTS_UPSERT = ("ON CONFLICT (cluster, fingerprint) DO UPDATE SET status = EXCLUDED.status, "
+                  "starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, "
+                  "body = EXCLUDED.body, updated_ms = EXCLUDED.updated_ms")
 # A batch's append, one statement in its own (implicit) transaction: the head row is locked from
 # its UPDATE to the commit, with no round trip to the bridge in between. Seqs are allocated there
 # ($1: the events' fingerprints, in order, $12 their clusters; each frame is $11 || seq || its tail
@@ -206,13 +213,11 @@ WITH head AS (
         WITH ORDINALITY AS e(fingerprint, tail, cluster, n)
     RETURNING seq, frame
 ), changed AS (
-    INSERT INTO alerts (cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms)
+    """ + _ALERTS_INTO + """
     SELECT a.* FROM head, unnest($13::text[], $5::text[], $6::text[], $7::bigint[],
                                  $8::bigint[], $9::text[], $10::bigint[])
         AS a(cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms)
-    ON CONFLICT (cluster, fingerprint) DO UPDATE SET status = EXCLUDED.status,
-        starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
-        updated_ms = EXCLUDED.updated_ms
+    """ + _ALERTS_UPSERT + """
 )
 SELECT base, pg_notify('""" + CHANNEL + """', coalesce(
     (SELECT string_agg(frame, E'\\n' ORDER BY seq) FROM new_events
@@ -227,12 +232,10 @@ WITH new_events AS (
     INSERT INTO events (seq, ts_ms, cluster, fingerprint, frame)
     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
 ), changed AS (
-    INSERT INTO alerts (cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms)
+    """ + _ALERTS_INTO + """
     SELECT * FROM unnest($6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[],
                          $11::text[], $12::bigint[])
-    ON CONFLICT (cluster, fingerprint) DO UPDATE SET status = EXCLUDED.status,
-        starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
-        updated_ms = EXCLUDED.updated_ms
+    """ + _ALERTS_UPSERT + """
 ), head AS (
     UPDATE log_head SET seq = $13 WHERE id AND seq < $13
 )
@@ -241,12 +244,10 @@ SELECT pg_notify('""" + CHANNEL + """', $13::text) WHERE cardinality($1::bigint[
 # the locks are handed over ($8-$10).
 WRITE_SEEN = """
 WITH changed AS (
-    INSERT INTO alerts (cluster, fingerprint, status, starts_ms, seen_ms, body, updated_ms)
+    """ + _ALERTS_INTO + """
     SELECT * FROM unnest($7::text[], $1::text[], $2::text[], $3::bigint[], $4::bigint[],
                          $5::text[], $6::bigint[])
-    ON CONFLICT (cluster, fingerprint) DO UPDATE SET status = EXCLUDED.status,
-        starts_ms = EXCLUDED.starts_ms, seen_ms = EXCLUDED.seen_ms, body = EXCLUDED.body,
-        updated_ms = EXCLUDED.updated_ms
+    """ + _ALERTS_UPSERT + """
 )
 SELECT """ + HAND_OVER.format(n=8, n1=9, n2=10) + " AS released"
 CLEAR_EVENTS = "DELETE FROM events"
