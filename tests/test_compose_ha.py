@@ -90,12 +90,12 @@ def test_the_profile_has_its_parts():
 def test_replicas_differ_from_the_single_bridge_only_where_they_must():
     single = SERVICES["bridge"]["command"]
     changed = {"prometheus-url", "alertmanager-url", "config"}
-    for number, name in enumerate(REPLICAS, 1):
+    for name in REPLICAS:
         command = SERVICES[name]["command"]
         same = [a for a in command if a.lstrip("-").split("=", 1)[0] not in changed]
         assert same == [a for a in single if a.lstrip("-").split("=", 1)[0] not in changed]
         assert flag(name, "prometheus-url") == "http://prometheus-ha:9090"
-        assert flag(name, "alertmanager-url") == f"http://alertmanager-{number}:9093"
+        assert not any(a.startswith("--alertmanager-url") for a in command)  # bridge.ha.yml
         assert flag(name, "config") == "/etc/promwire/bridge.ha.yml"
         assert ("./config/bridge.ha.yml", "/etc/promwire/bridge.ha.yml") in mounts(name)
         assert "ports" not in SERVICES[name]  # reached through the balancer
@@ -117,6 +117,9 @@ def test_the_replicas_config_loads_as_they_load_it():
     env = {"PROMWIRE_DATABASE_URL": SERVICES["bridge-1"]["environment"]["PROMWIRE_DATABASE_URL"]}
     config = load_config(str(CONFIG / "bridge.ha.yml"), env=env)
     assert config.alerts.store == "postgres"  # type: ignore[attr-defined]
+    # Every replica reads the pair as one cluster, either peer, and its webhooks name it.
+    ((name, peers),) = [(c.name, c.peers) for c in config.alertmanager.clusters]
+    assert (name, peers) == ("default", tuple(f"http://{am}:9093" for am in PAIR))
     assert config.streams.max_pollers_per_address == config.streams.max_pollers
 
 
@@ -157,7 +160,7 @@ def test_the_balancer_sends_to_the_replicas_and_outlasts_their_heartbeats():
     # The Alertmanagers post to it.
     hook = load(CONFIG / "alertmanager" / "alertmanager.ha.yml")["receivers"][0][
         "webhook_configs"][0]
-    assert hook["url"] == f"http://lb:{bind.lstrip(':')}/api/alerts/webhook"
+    assert hook["url"] == f"http://lb:{bind.lstrip(':')}/api/alerts/webhook?cluster=default"
 
 
 @pytest.mark.skipif(HAPROXY is None, reason="make test installs haproxy")

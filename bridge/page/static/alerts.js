@@ -91,7 +91,6 @@ export class AlertStore {
         else this.silence(frame);
         this.onChange?.();
         break;
-      case "silence": // an event of the same log: a resume point, nothing to show here
       case "heartbeat":
         if (typeof frame.seq === "number" && (this.seq === null || frame.seq > this.seq)) {
           this.seq = frame.seq;
