@@ -53,6 +53,14 @@ def unavailable(exc: BaseException, action: str = "cannot write") -> StorageUnav
     return StorageUnavailable(f"alert database {action}: {text[:200]}")
 
 
+# The server probes each idle session's peer (PostgreSQL's own settings, per session): a replica
+# whose host died or was cut off, sending no FIN, has its sessions ended within about
+# 5 + 3 x 2 = 11 s of their last traffic, and with them its locks, leadership included (the
+# kernel's default would keep them for two hours). Unix-socket sessions ignore them.
+KEEPALIVES = {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2",
+              "tcp_keepalives_count": "3"}
+
+
 async def create_pool(config: AlertsConfig) -> asyncpg.Pool:
     """A pool that opens connections on demand (min_size 0), so it is created whatever the
     database's state; each statement gives up after `database_timeout`."""
@@ -60,7 +68,7 @@ async def create_pool(config: AlertsConfig) -> asyncpg.Pool:
         config.database_url, min_size=0, max_size=config.database_pool,
         timeout=config.database_timeout, command_timeout=config.database_timeout,
         max_inactive_connection_lifetime=60.0, reset=release_locks,
-        server_settings={"application_name": "promwire-bridge"})
+        server_settings={"application_name": "promwire-bridge", **KEEPALIVES})
     return pool
 
 
@@ -99,7 +107,7 @@ async def connect(config: AlertsConfig, name: str) -> asyncpg.Connection:
     conn: asyncpg.Connection = await asyncpg.connect(
         config.database_url, timeout=config.database_timeout,
         command_timeout=config.database_timeout,
-        server_settings={"application_name": f"promwire-bridge {name}"})
+        server_settings={"application_name": f"promwire-bridge {name}", **KEEPALIVES})
     return conn
 
 

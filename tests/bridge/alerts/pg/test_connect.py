@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.alerts.pg.connect import redact, unavailable
+from bridge.alerts.pg.connect import KEEPALIVES, connect, create_pool, redact, unavailable
+from bridge.config import AlertsConfig
 from bridge.errors import StorageUnavailable
 
 
@@ -27,3 +28,18 @@ def test_driver_failures_are_storage_unavailable_with_a_short_detail():
     assert isinstance(refused, StorageUnavailable) and refused.status == 503
     assert refused.detail.startswith("alert database cannot write: ")
     assert "alerts.database_timeout" in unavailable(TimeoutError(), "cannot be read").detail
+
+
+async def test_every_session_of_a_replica_is_probed_by_the_server(pg_url):
+    """The leader's, the LISTEN and the pooled sessions: a dead host's locks end in seconds."""
+    config = AlertsConfig(store="postgres", database_url=pg_url)
+    session = await connect(config, "leader")
+    pool = await create_pool(config)
+    try:
+        for conn in (session, await pool.acquire()):
+            shown = {key: await conn.fetchval(f"SHOW {key}") for key in KEEPALIVES}
+            assert shown == {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2",
+                             "tcp_keepalives_count": "3"}
+    finally:
+        await session.close()
+        await pool.close()
