@@ -4,7 +4,7 @@ The first tests pin the rotation itself (order, backoff once per full rotation, 
 carried to the next bridge); the integration tests run two real bridges, each on its own SQLite
 log (so with distinct epochs), kill the one in use, and check that the clients move on and that
 the alert stream resyncs, said out loud, instead of mixing two logs. Exactly-once across replicas
-that share one log is the PostgreSQL store's test.
+that share one log, with no resync, is tests/bridge/alerts/pg/test_client.py.
 """
 
 from __future__ import annotations
