@@ -33,13 +33,14 @@ def test_driver_failures_are_storage_unavailable_with_a_short_detail():
 async def test_every_session_of_a_replica_is_probed_by_the_server(pg_url):
     """The leader's, the LISTEN and the pooled sessions: a dead host's locks end in seconds."""
     config = AlertsConfig(store="postgres", database_url=pg_url)
+    expected = {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2",
+                "tcp_keepalives_count": "3"}
     session = await connect(config, "leader")
     pool = await create_pool(config)
     try:
-        for conn in (session, await pool.acquire()):
-            shown = {key: await conn.fetchval(f"SHOW {key}") for key in KEEPALIVES}
-            assert shown == {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2",
-                             "tcp_keepalives_count": "3"}
+        assert {key: await session.fetchval(f"SHOW {key}") for key in KEEPALIVES} == expected
+        async with pool.acquire() as pooled:
+            assert {key: await pooled.fetchval(f"SHOW {key}") for key in KEEPALIVES} == expected
     finally:
         await session.close()
         await pool.close()
