@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
+from tests import servers
+from tests.bridge.alerts.amlive import AM_CONFIG, bridge_app
 from tests.pg import PostgresServer, postgres
+from tests.servers import Process
 
 _names = itertools.count(1)
 _made: list[str] = []  # the databases of tests that have ended, or of the running one
@@ -66,3 +69,17 @@ def module_alert_store(request: pytest.FixtureRequest) -> Iterator[dict[str, Any
     name = f"m{next(_names)}"
     yield _settings("postgres", server.create_database(name))
     server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Process, Process]]:
+    """A real Alertmanager HA pair gossiping on loopback, once per module (amlive)."""
+    with servers.alertmanager_pair(tmp_path_factory.mktemp("pair"), AM_CONFIG) as procs:
+        yield procs
+
+
+@pytest.fixture
+async def bridge(aiohttp_client: Any, tmp_path: Any, pair: tuple[Process, Process],
+                 alert_store: dict[str, Any]) -> Any:
+    """The whole app in-process on the pair's cluster `ha` (amlive.bridge_app)."""
+    return await aiohttp_client(bridge_app(tmp_path, (pair[0].url, pair[1].url), alert_store))

@@ -2,9 +2,9 @@
 and Debian's amtool. The bridge runs in-process (the whole app on a test server); its alerts come
 from Alertmanager by reconciliation, as a bridge that missed the webhooks would get them. The
 ack's alert comes from a real Prometheus rule (the `prom` fixture); the others are posted to
-Alertmanager as Prometheus posts them (`push_alert`), which keeps them quick. The write routes'
-403s (a token without the `silence` scope, `auth.read_only`) are checked against what the
-peers hold: a refused write leaves Alertmanager as it was."""
+Alertmanager as Prometheus posts them (`push_alert`), which keeps them quick. Who may write
+(scopes, `auth.read_only`) is test_silence_scopes_live.py's; the pair, the bridge and the
+Alertmanager helpers are amlive.py's (fixtures in conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import asyncio
 import json
 import shutil
 import subprocess
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,29 +19,14 @@ from typing import Any
 import pytest
 
 from bridge.alerts.model import fingerprint
-from bridge.app import create_app
-from bridge.config import (
-    AlertmanagerConfig,
-    AlertsConfig,
-    AuthConfig,
-    BridgeConfig,
-    ClusterConfig,
-    TokenConfig,
-)
 from tests import servers
+from tests.bridge.alerts.amlive import AM_CONFIG, am_post, bridge_app, eventually, push_alert
 from tests.bridge.alerts.helpers import AUTH, ONE_BACKEND, TOKEN
 from tests.servers import Process, http_json, wait_for
 
 pytestmark = pytest.mark.integration
 
-AM_CONFIG = {"route": {"receiver": "null"}, "receivers": [{"name": "null"}]}
 AMTOOL = shutil.which("amtool")
-
-
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Process, Process]]:
-    with servers.alertmanager_pair(tmp_path_factory.mktemp("pair"), AM_CONFIG) as procs:
-        yield procs
 
 
 @pytest.fixture(scope="module")
@@ -54,30 +38,6 @@ def prom(tmp_path_factory: pytest.TempPathFactory, pair: tuple[Process, Process]
         yield proc
     finally:
         proc.stop()
-
-
-# Named tokens besides `default` (TOKEN, every scope): who may write silences and who may not.
-TOKENS = (TokenConfig(name="viewer", token="v1ew", scopes=("read",)),
-          TokenConfig(name="alertmanager", token="h00k", scopes=("webhook",)),
-          TokenConfig(name="oncall", token="0ncall", scopes=("read", "silence")))
-
-
-def bridge_app(tmp_path: Any, peers: tuple[str, ...], alerts: dict[str, Any],
-               read_only: bool = False) -> Any:
-    """The whole app on cluster `ha`; `alerts`: the `alert_store` fixture's backend."""
-    config = BridgeConfig(
-        data_dir=str(tmp_path), auth=AuthConfig(token=TOKEN, tokens=TOKENS,
-                                                read_only=read_only),
-        alertmanager=AlertmanagerConfig(clusters=(ClusterConfig("ha", peers),),
-                                        reconcile_interval=0.3, reconcile_backoff_max=0.5,
-                                        timeout=2.0),
-        alerts=AlertsConfig(resend_interval=1.0, heartbeat=0.5, busy_timeout=0.2, **alerts))
-    return create_app(config)
-
-
-@pytest.fixture
-async def bridge(aiohttp_client, tmp_path, pair, alert_store) -> Any:
-    return await aiohttp_client(bridge_app(tmp_path, (pair[0].url, pair[1].url), alert_store))
 
 
 class Stream:
@@ -110,25 +70,6 @@ def silence_event(kind: str, sid: str | None = None, comment: str | None = None)
                       and (comment is None or f["silence"]["comment"] == comment))
 
 
-def am_post(url: str, path: str, body: Any, method: str = "POST") -> Any:
-    """Alertmanager's API answer (JSON, or None when empty) to `body` at `path`."""
-    req = urllib.request.Request(url + path, method=method,
-                                 data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        answer = resp.read()
-    return json.loads(answer) if answer else None
-
-
-def push_alert(am_url: str, labels: dict[str, str], resolved: bool = False) -> None:
-    """An alert sent to Alertmanager as Prometheus sends it."""
-    now = datetime.now(UTC)
-    ends = now - timedelta(seconds=1) if resolved else now + timedelta(hours=1)
-    am_post(am_url, "/api/v2/alerts", [{"labels": labels, "annotations": {"summary": "s"},
-                                        "startsAt": "2026-01-01T00:00:00Z",
-                                        "endsAt": ends.isoformat()}])
-
-
 async def watcher_runs(bridge: Any) -> int:
     body = await (await bridge.get("/health")).json()
     return int(body["checks"]["silences"]["clusters"]["ha"]["runs"])
@@ -137,15 +78,6 @@ async def watcher_runs(bridge: Any) -> int:
 async def reconcile_runs(bridge: Any) -> int:
     body = await (await bridge.get("/health")).json()
     return int(body["checks"]["alerts"]["reconcile"]["runs"])
-
-
-async def eventually(count: Any, at_least: int, within: float = 20.0) -> None:
-    """Until the awaitable `count()` reaches `at_least`."""
-    async with asyncio.timeout(within):
-        while True:
-            if await count() >= at_least:
-                return
-            await asyncio.sleep(0.1)
 
 
 async def history(bridge: Any) -> list[dict[str, Any]]:
@@ -355,121 +287,6 @@ async def test_writes_need_the_token_and_bad_queries_are_400(bridge):
     resp = await bridge.post("/api/alerts/abc/ack", headers=AUTH,
                              json={"comment": "c", "duration": "25h"})
     assert resp.status == 400 and "at most 24h" in (await resp.json())["detail"]
-
-
-# --- scopes and read-only mode on the real write routes ------------------------------------
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def peer_silences(pair: tuple[Process, Process], name: str) -> list[set[tuple[str, str, str]]]:
-    """Per peer, (id, state, createdBy) of every silence with a matcher alertname=`name`."""
-    seen = []
-    for peer in pair:
-        status, silences = http_json(f"{peer.url}/api/v2/silences")
-        assert status == 200, silences
-        seen.append({(s["id"], s["status"]["state"], s["createdBy"]) for s in silences
-                     if {"name": "alertname", "value": name} in
-                     [{"name": m["name"], "value": m["value"]} for m in s["matchers"]]})
-    return seen
-
-
-LABELS = {"instance": "web-3:9100"}
-
-
-async def write_targets(pair: tuple[Process, Process], name: str) -> tuple[str, str]:
-    """A silence made in Alertmanager (seen on both peers) and an alert sent to it, both
-    alertname=`name`, so that each write would change Alertmanager if it were let through:
-    (silence id, the alert's fingerprint)."""
-    labels = {"alertname": name, **LABELS}
-    await asyncio.to_thread(push_alert, pair[0].url, labels)
-    ends = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    made = await asyncio.to_thread(am_post, pair[0].url, "/api/v2/silences", {
-        "matchers": [{"name": "alertname", "value": name, "isRegex": False, "isEqual": True}],
-        "startsAt": datetime.now(UTC).isoformat(), "endsAt": ends, "createdBy": "alice",
-        "comment": "to be expired"})
-    sid = made["silenceID"]
-    untouched = [{(sid, "active", "alice")}] * 2
-    await asyncio.to_thread(wait_for, lambda: peer_silences(pair, name) == untouched, 15, 0.1,
-                            "the silence on both peers")
-    return sid, fingerprint(labels)
-
-
-async def until_firing(client: Any, fp: str) -> None:
-    """Until the bridge's reconciliation has brought alert `fp` in (an ack needs it firing;
-    `state=all`, as the silence made in Alertmanager suppresses it)."""
-    async def fires() -> int:
-        alerts = (await (await client.get("/api/alerts?state=all")).json())["alerts"]
-        return sum(a["fingerprint"] == fp for a in alerts)
-    await eventually(fires, 1)
-
-
-async def silence_writes(client: Any, headers: dict[str, str], name: str, sid: str, fp: str
-                         ) -> list[tuple[int, Any]]:
-    """(status, body) of creating a silence, expiring `sid` and acking `fp`, in that order."""
-    answers = []
-    for resp in (await client.post("/api/silences", headers=headers, json={
-                     "cluster": "ha", "matchers": [f'alertname="{name}"'], "duration": "1h",
-                     "comment": "should it be let through?"}),
-                 await client.delete(f"/api/silences/ha/{sid}", headers=headers),
-                 await client.post(f"/api/alerts/{fp}/ack", headers=headers,
-                                   json={"comment": "on it"})):
-        answers.append((resp.status, await resp.json()))
-    return answers
-
-
-def forbidden(detail: str) -> tuple[int, Any]:
-    return 403, {"error": "forbidden", "detail": detail}
-
-
-@ONE_BACKEND
-async def test_a_token_without_the_silence_scope_writes_nothing_to_alertmanager(bridge, pair):
-    name = "ScopeTest"
-    sid, fp = await write_targets(pair, name)
-    await until_firing(bridge, fp)
-    for token, who in (("v1ew", "viewer"), ("h00k", "alertmanager")):
-        answers = await silence_writes(bridge, bearer(token), name, sid, fp)
-        assert answers == [forbidden(f"token '{who}' lacks the 'silence' scope")] * 3
-    assert await asyncio.to_thread(peer_silences, pair, name) == [{(sid, "active", "alice")}] * 2
-
-    # The token with the scope: the same three writes go through, under its name.
-    answers = await silence_writes(bridge, bearer("0ncall"), name, sid, fp)
-    assert [status for status, _ in answers] == [200] * 3, answers
-    made, ack = answers[0][1]["silence"], answers[2][1]["silence"]
-    on_a_peer = set().union(*await asyncio.to_thread(peer_silences, pair, name))
-    assert {(sid, "expired", "alice"), (made["id"], "active", "oncall"),
-            (ack["id"], "active", "oncall")} <= on_a_peer
-    for made_here in (made["id"], ack["id"]):
-        await bridge.delete(f"/api/silences/ha/{made_here}", headers=AUTH)
-    await asyncio.to_thread(push_alert, pair[0].url, {"alertname": name, **LABELS}, True)
-
-
-@ONE_BACKEND
-async def test_a_read_only_bridge_refuses_silence_writes_even_to_an_all_scope_token(
-        aiohttp_client, tmp_path, bridge, pair, alert_store):
-    refusing = await aiohttp_client(bridge_app(tmp_path / "ro", (pair[0].url, pair[1].url),
-                                               alert_store, read_only=True))
-    name = "ReadOnlyWrite"
-    sid, fp = await write_targets(pair, name)
-    await until_firing(refusing, fp)
-    refusal = "read-only mode: this bridge refuses {} (auth.read_only)"
-    for headers in (AUTH, bearer("0ncall")):
-        assert await silence_writes(refusing, headers, name, sid, fp) == [
-            forbidden(refusal.format("POST /api/silences")),
-            forbidden(refusal.format(f"DELETE /api/silences/ha/{sid}")),
-            forbidden(refusal.format(f"POST /api/alerts/{fp}/ack"))]
-    assert await asyncio.to_thread(peer_silences, pair, name) == [{(sid, "active", "alice")}] * 2
-
-    # The same token on a bridge that is not read-only: the same writes go through.
-    await until_firing(bridge, fp)
-    answers = await silence_writes(bridge, AUTH, name, sid, fp)
-    assert [status for status, _ in answers] == [200] * 3, answers
-    on_a_peer = set().union(*await asyncio.to_thread(peer_silences, pair, name))
-    assert (sid, "expired", "alice") in on_a_peer
-    for _, body in (answers[0], answers[2]):
-        await bridge.delete(f"/api/silences/ha/{body['silence']['id']}", headers=AUTH)
-    await asyncio.to_thread(push_alert, pair[0].url, {"alertname": name, **LABELS}, True)
 
 
 @ONE_BACKEND
